@@ -1,0 +1,445 @@
+//! The production store on PostgreSQL.
+//!
+//! # Positions and gap safety
+//! A position is `(transaction id + base) << 20 | index`, where the transaction id
+//! is `pg_current_xact_id()` of the appending transaction and `index` (1, 2, …) is
+//! the event's place in its append. Every event of one transaction therefore sits
+//! in one block of positions, and blocks are ordered by transaction id.
+//!
+//! [`EventStore::read_all`] returns only rows whose transaction id lies below the
+//! `xmin` of the reading statement's own snapshot: every transaction below `xmin`
+//! has finished, so each of its rows is either visible to that very statement or
+//! will never exist. A transaction still running (or committing late) has an id of
+//! at least `xmin`, so its rows — and every row numbered after them — are held back
+//! until it ends. A reader that remembers the last position it was given can thus
+//! never skip an event, however commits interleave, and needs no timeouts. The
+//! horizon and the data come from one statement, hence one snapshot.
+//!
+//! The costs, accepted knowingly: global order is transaction-id order rather than
+//! commit order (order within a stream still holds, because an append reads the
+//! previous version in the same statement that takes its transaction id), and one
+//! long-open transaction anywhere in the cluster holds readers back; pools made by
+//! [`PgStore::connect_options`] therefore cap idle-in-transaction time.
+//!
+//! After a logical dump is restored into a fresh cluster, transaction ids restart
+//! low. [`PgStore::rebase_positions`] raises `base` so new positions stay above
+//! every restored one.
+//!
+//! # Round trips and wake-ups
+//! An append is one statement: it checks the expected version, inserts every event
+//! from arrays (`unnest`) and returns versions and positions. Conflicts are found by
+//! the constraint name of SQLSTATE 23505, never by message text. Wake-ups are local
+//! first (readers in this process hear of an append at once); a background task then
+//! sends one coalesced `NOTIFY` for other processes, so the notify queue lock is kept
+//! out of the append's commit. `NOTIFY` carries nothing: readers re-read.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgRow};
+use sqlx::Row;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::changes::{ChangeNotifier, ChangeSignal};
+use crate::envelope::{
+    Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId,
+    MAX_EVENTS_PER_APPEND,
+};
+use crate::error::StoreError;
+use crate::store::EventStore;
+
+const SELECT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
+     schema_version, payload, metadata, recorded_at";
+
+const APPEND_SQL: &str = r#"
+WITH cur AS (
+    SELECT coalesce(max(stream_version), 0) AS v FROM events WHERE stream_id = $1
+), ok AS (
+    SELECT v FROM cur WHERE $2::bigint < 0 OR v = $2::bigint
+), base AS (
+    SELECT base FROM event_position_base
+), ins AS (
+    INSERT INTO events (global_position, event_id, stream_id, stream_version, event_type,
+                        schema_version, payload, metadata)
+    SELECT ((pg_current_xact_id()::text::bigint + base.base) << 20) | e.ord,
+           e.event_id, $1, ok.v + e.ord, e.event_type, e.schema_version, e.payload::jsonb, $7::jsonb
+    FROM ok, base,
+         unnest($3::uuid[], $4::text[], $5::int4[], $6::text[])
+             WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, ord)
+    RETURNING stream_version, global_position
+)
+SELECT cur.v AS current_version, ins.stream_version, ins.global_position
+FROM cur LEFT JOIN ins ON true
+ORDER BY ins.stream_version
+"#;
+
+const READ_ALL_SQL: &str = r#"
+SELECT global_position, event_id, stream_id, stream_version, event_type,
+       schema_version, payload, metadata, recorded_at
+FROM events
+WHERE global_position > $1
+  AND global_position < ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                          + (SELECT base FROM event_position_base)) << 20)
+ORDER BY global_position
+LIMIT $2
+"#;
+
+/// How often an `Any` append retries a lost race before reporting the conflict.
+const ANY_RETRIES: usize = 8;
+
+/// The PostgreSQL event store. Cheap to clone; background wake-up tasks stop when
+/// the last clone is dropped.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    changes: Arc<ChangeNotifier>,
+    local_appends: watch::Sender<u64>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl PgStore {
+    /// Connection options for a store pool: the URL's settings plus a cap on idle
+    /// transactions, which would otherwise hold every gap-safe reader back.
+    pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+        Ok(PgConnectOptions::from_str(url)?
+            .options([("idle_in_transaction_session_timeout", "60000")]))
+    }
+
+    /// Wraps a migrated pool and starts the wake-up tasks (LISTEN and coalesced NOTIFY).
+    pub async fn new(pool: PgPool) -> Result<Self, StoreError> {
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&pool)
+            .await?;
+        let channel = format!("roster_events_{schema}");
+        let changes = Arc::new(ChangeNotifier::new());
+        let (local_appends, local_rx) = watch::channel(0u64);
+
+        let listener = tokio::spawn(listen(pool.clone(), channel.clone(), changes.clone()));
+        let notifier = tokio::spawn(notify(pool.clone(), channel, local_rx));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                changes,
+                local_appends,
+                tasks: vec![listener, notifier],
+            }),
+        })
+    }
+
+    /// The pool the store uses, for read models kept in the same database.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// Raises the position base so new positions exceed every stored one. Run after
+    /// restoring a logical dump into a fresh cluster; harmless at any other time.
+    pub async fn rebase_positions(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            r#"UPDATE event_position_base
+               SET base = greatest(base,
+                   (SELECT coalesce(max(global_position), 0) >> 20 FROM events) + 1
+                   - pg_current_xact_id()::text::bigint)"#,
+        )
+        .execute(&self.inner.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn append_once(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        metadata: &serde_json::Value,
+    ) -> Result<Appended, StoreError> {
+        let expected_sql: i64 = match expected {
+            ExpectedVersion::NoStream => 0,
+            ExpectedVersion::Exact(v) => to_i64(v),
+            ExpectedVersion::Any => -1,
+        };
+        let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let versions: Vec<i32> = events
+            .iter()
+            .map(|e| i32::try_from(e.schema_version).unwrap_or(i32::MAX))
+            .collect();
+        let payloads: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
+
+        let result = sqlx::query(APPEND_SQL)
+            .bind(stream.as_str())
+            .bind(expected_sql)
+            .bind(&ids)
+            .bind(&types)
+            .bind(&versions)
+            .bind(&payloads)
+            .bind(metadata)
+            .fetch_all(&self.inner.pool)
+            .await;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(err) => {
+                return Err(self
+                    .classify_append_error(err, stream, expected, &ids)
+                    .await)
+            }
+        };
+
+        let mut written = Vec::with_capacity(events.len());
+        let mut current = 0;
+        for row in &rows {
+            current = row.try_get::<i64, _>("current_version")?;
+            let version: Option<i64> = row.try_get("stream_version")?;
+            let position: Option<i64> = row.try_get("global_position")?;
+            if let (Some(v), Some(p)) = (version, position) {
+                written.push((to_u64(v), Position(to_u64(p))));
+            }
+        }
+        if written.is_empty() {
+            return Err(StoreError::Conflict {
+                stream: stream.clone(),
+                expected,
+                actual: to_u64(current),
+            });
+        }
+        self.inner.changes.bump();
+        self.inner
+            .local_appends
+            .send_modify(|n| *n = n.wrapping_add(1));
+        Ok(Appended {
+            stream_id: stream.clone(),
+            written,
+        })
+    }
+
+    async fn classify_append_error(
+        &self,
+        err: sqlx::Error,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        ids: &[Uuid],
+    ) -> StoreError {
+        let constraint = match &err {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                db.constraint().map(str::to_owned)
+            }
+            _ => None,
+        };
+        match constraint.as_deref() {
+            Some("events_stream_version_key") => match self.stream_version(stream).await {
+                Ok(actual) => StoreError::Conflict {
+                    stream: stream.clone(),
+                    expected,
+                    actual,
+                },
+                Err(e) => e,
+            },
+            Some("events_event_id_key") => {
+                let dup: Result<Option<Uuid>, _> = sqlx::query_scalar(
+                    "SELECT event_id FROM events WHERE event_id = ANY($1) LIMIT 1",
+                )
+                .bind(ids)
+                .fetch_optional(&self.inner.pool)
+                .await;
+                match dup {
+                    Ok(Some(id)) => StoreError::DuplicateEventId(id),
+                    Ok(None) => StoreError::Database(err),
+                    Err(e) => StoreError::Database(e),
+                }
+            }
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for PgStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &Metadata,
+    ) -> Result<Appended, StoreError> {
+        check_batch(&events)?;
+        let metadata = metadata_json(metadata)?;
+        let mut attempt = 0;
+        loop {
+            match self.append_once(stream, expected, &events, &metadata).await {
+                Err(StoreError::Conflict { .. })
+                    if expected == ExpectedVersion::Any && attempt < ANY_RETRIES =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
+             ORDER BY stream_version LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(stream.as_str())
+            .bind(to_i64(from_version))
+            .bind(to_i64(limit as u64))
+            .fetch_all(&self.inner.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
+        let v: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+        )
+        .bind(stream.as_str())
+        .fetch_one(&self.inner.pool)
+        .await?;
+        Ok(to_u64(v))
+    }
+
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(READ_ALL_SQL)
+            .bind(to_i64(after.0))
+            .bind(to_i64(limit as u64))
+            .fetch_all(&self.inner.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn head(&self) -> Result<Position, StoreError> {
+        let p: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
+            .fetch_one(&self.inner.pool)
+            .await?;
+        Ok(Position(to_u64(p)))
+    }
+
+    fn changes(&self) -> ChangeSignal {
+        self.inner.changes.signal()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.inner.pool).await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn check_batch(events: &[NewEvent]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Err(StoreError::EmptyAppend);
+    }
+    if events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(StoreError::TooManyEvents(events.len()));
+    }
+    Ok(())
+}
+
+pub(crate) fn metadata_json(metadata: &Metadata) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(metadata).map_err(|e| StoreError::Corrupt {
+        position: 0,
+        reason: format!("metadata does not serialize: {e}"),
+    })
+}
+
+fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    let position = to_u64(row.try_get::<i64, _>("global_position")?);
+    let corrupt = |reason: String| StoreError::Corrupt { position, reason };
+    let stream: String = row.try_get("stream_id")?;
+    let metadata: serde_json::Value = row.try_get("metadata")?;
+    Ok(RecordedEvent {
+        event_id: row.try_get("event_id")?,
+        stream_id: StreamId::new(stream).map_err(|e| corrupt(e.to_string()))?,
+        stream_version: to_u64(row.try_get::<i64, _>("stream_version")?),
+        global_position: Position(position),
+        event_type: row.try_get("event_type")?,
+        schema_version: u32::try_from(row.try_get::<i32, _>("schema_version")?)
+            .map_err(|e| corrupt(e.to_string()))?,
+        payload: row.try_get("payload")?,
+        metadata: serde_json::from_value(metadata).map_err(|e| corrupt(e.to_string()))?,
+        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+    })
+}
+
+/// Follows NOTIFY from other processes and turns it into local wake-ups. sqlx's
+/// listener reconnects by itself; between failures we back off.
+async fn listen(pool: PgPool, channel: String, changes: Arc<ChangeNotifier>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(err) => {
+                tracing::warn!(%err, "event listener could not connect; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if let Err(err) = listener.listen(&channel).await {
+            tracing::warn!(%err, "LISTEN failed; retrying");
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        backoff = Duration::from_millis(100);
+        // A reconnect may have missed notifications: wake readers to re-read.
+        changes.bump();
+        loop {
+            match listener.recv().await {
+                Ok(_) => changes.bump(),
+                Err(err) => {
+                    tracing::warn!(%err, "event listener lost its connection");
+                    changes.bump();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Sends one NOTIFY per burst of local appends, outside their transactions.
+async fn notify(pool: PgPool, channel: String, mut local: watch::Receiver<u64>) {
+    while local.changed().await.is_ok() {
+        local.borrow_and_update();
+        if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(&channel)
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(%err, "NOTIFY failed; other processes will catch up by polling");
+        }
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}

@@ -1,0 +1,54 @@
+//! The one trait both backends implement.
+
+use async_trait::async_trait;
+
+use crate::changes::ChangeSignal;
+use crate::envelope::{
+    Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId,
+};
+use crate::error::StoreError;
+
+/// An append-only log of events grouped into streams, with one global order.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream` atomically (all or nothing) if the stream is at
+    /// `expected`; otherwise fails with [`StoreError::Conflict`]. An empty append is
+    /// refused. One database round trip on PostgreSQL.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &Metadata,
+    ) -> Result<Appended, StoreError>;
+
+    /// Up to `limit` events of `stream` with version ≥ `from_version`, in version order.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The stream's current version; 0 when it does not exist.
+    async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError>;
+
+    /// Up to `limit` events after `after`, in global order. Gap-safe: an event not
+    /// returned now will never later appear before the last one returned.
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The highest position committed, including any a gap-safe read would still
+    /// hold back. A subscriber that has not reached it knows more is coming soon.
+    async fn head(&self) -> Result<Position, StoreError>;
+
+    /// A wake-up hint that fires after commits (local and, on PostgreSQL, from other
+    /// processes). Only a hint: readers always re-read through [`EventStore::read_all`].
+    fn changes(&self) -> ChangeSignal;
+
+    /// Checks that the database answers, for readiness probes.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

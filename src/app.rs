@@ -1,0 +1,135 @@
+//! Building and running the server: bind first (so tests can ask for port 0 and
+//! read the real one back), then serve until a shutdown signal, draining in-flight
+//! requests for a bounded time.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use roster_api::AppState;
+use roster_eventstore::EventStore;
+use tokio::net::TcpListener;
+
+use crate::config::ServeArgs;
+use crate::database::{Database, DatabaseError};
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Database trouble, already worded for the operator.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        reason: String,
+    },
+    /// The server failed while running.
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A built, bound, not yet running Roster server.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    args: ServeArgs,
+}
+
+impl App {
+    /// Connects to the database, migrates it (unless disabled) and binds the listener.
+    pub async fn build(database: &Database, args: ServeArgs) -> Result<Self, AppError> {
+        if !args.no_migrate {
+            database.migrate().await?;
+        }
+        let store = database.event_store().await?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| AppError::Bind {
+                addr: args.listen,
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            listener,
+            state: AppState { store },
+            args,
+        })
+    }
+
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> Result<SocketAddr, AppError> {
+        self.listener.local_addr().map_err(AppError::Serve)
+    }
+
+    /// The event store the server writes to.
+    pub fn store(&self) -> Arc<dyn EventStore> {
+        self.state.store.clone()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish for
+    /// at most the configured drain timeout.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let router = roster_api::router(self.state);
+        let drain = self.args.shutdown_timeout();
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        let server = tokio::spawn(async move { server.await });
+        tokio::pin!(server);
+        tokio::select! {
+            joined = &mut server => return flatten(joined),
+            _ = stopping_rx => {}
+        }
+        match tokio::time::timeout(drain, &mut server).await {
+            Ok(joined) => flatten(joined),
+            Err(_) => {
+                tracing::warn!(
+                    ?drain,
+                    "in-flight requests did not finish in time; closing them"
+                );
+                server.abort();
+                Ok(())
+            }
+        }
+    }
+}
+
+fn flatten(joined: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), AppError> {
+    match joined {
+        Ok(result) => result.map_err(AppError::Serve),
+        Err(e) => Err(AppError::Serve(std::io::Error::other(e))),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}

@@ -1,0 +1,64 @@
+//! Configuration from flags and environment, in one clap tree.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Where the database lives when none is configured: a SQLite file, so a newcomer
+/// can start Roster with no server installed.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/roster.db";
+
+/// Roster: event-sourced user management for a partner portal.
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about)]
+pub struct Cli {
+    /// Database to use: postgres://… in production, sqlite://… for the embedded default.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrates the database first unless told not to).
+    Serve(ServeArgs),
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+}
+
+/// Settings of `roster serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Do not run migrations on start (when they are run separately with `roster migrate`).
+    #[arg(long, env = "ROSTER_NO_MIGRATE")]
+    pub no_migrate: bool,
+
+    /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "ROSTER_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_timeout: u64,
+}
+
+impl ServeArgs {
+    /// Settings for a server on an ephemeral loopback port, as tests want.
+    pub fn ephemeral() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            no_migrate: false,
+            shutdown_timeout: 5,
+        }
+    }
+
+    /// The drain timeout as a duration.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout)
+    }
+}

@@ -1,0 +1,178 @@
+//! Choosing the backend from `DATABASE_URL`, connecting with clear errors, migrating.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use roster_eventstore::{EventStore, PgStore, SqliteStore};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::{ConnectOptions, Connection};
+
+/// Why the database could not be opened, worded for the operator who must fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The URL names no backend Roster has.
+    #[error("DATABASE_URL {url} is not supported: use postgres://user@host/db or sqlite://path/to/file.db")]
+    UnsupportedScheme {
+        /// The URL with any password hidden.
+        url: String,
+    },
+    /// The URL is malformed.
+    #[error("DATABASE_URL {url} is not a valid database URL: {reason}")]
+    InvalidUrl {
+        /// The URL with any password hidden.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The database did not answer or refused us.
+    #[error("cannot connect to the database at {url}: {reason}")]
+    Unreachable {
+        /// The URL with any password hidden.
+        url: String,
+        /// What the driver said.
+        reason: String,
+    },
+    /// The folder for the SQLite file could not be created.
+    #[error("cannot create the folder {path} for the SQLite database: {reason}")]
+    Folder {
+        /// The folder.
+        path: String,
+        /// What the OS said.
+        reason: String,
+    },
+    /// Migrations failed (e.g. the database holds a newer schema).
+    #[error("migrating the database at {url} failed: {reason}")]
+    Migration {
+        /// The URL with any password hidden.
+        url: String,
+        /// What the migrator said.
+        reason: String,
+    },
+    /// The store could not start.
+    #[error("the event store could not start: {0}")]
+    Store(#[from] roster_eventstore::StoreError),
+}
+
+/// An open database of either backend.
+#[derive(Clone)]
+pub enum Database {
+    /// Production: PostgreSQL.
+    Postgres(sqlx::PgPool),
+    /// Embedded default: a SQLite file.
+    Sqlite(sqlx::SqlitePool),
+}
+
+impl Database {
+    /// Connects to `url`, creating the SQLite file (and its folder) when needed.
+    pub async fn connect(url: &str) -> Result<Self, DatabaseError> {
+        let shown = redact(url);
+        let unreachable = |e: sqlx::Error| DatabaseError::Unreachable {
+            url: shown.clone(),
+            reason: e.to_string(),
+        };
+        let invalid = |e: sqlx::Error| DatabaseError::InvalidUrl {
+            url: shown.clone(),
+            reason: e.to_string(),
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgStore::connect_options(url).map_err(invalid)?;
+            // One direct attempt first: a pool only says "timed out", the driver says why.
+            let probe = tokio::time::timeout(Duration::from_secs(5), options.connect())
+                .await
+                .map_err(|_| DatabaseError::Unreachable {
+                    url: shown.clone(),
+                    reason: "no answer within 5 seconds".to_owned(),
+                })?
+                .map_err(unreachable)?;
+            let _ = probe.close().await;
+            let pool = PgPoolOptions::new()
+                .max_connections(32)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await
+                .map_err(unreachable)?;
+            Ok(Database::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteStore::connect_options(url).map_err(invalid)?;
+            if let Some(folder) = Path::new(options.get_filename()).parent() {
+                if !folder.as_os_str().is_empty() {
+                    std::fs::create_dir_all(folder).map_err(|e| DatabaseError::Folder {
+                        path: folder.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await
+                .map_err(unreachable)?;
+            Ok(Database::Sqlite(pool))
+        } else {
+            Err(DatabaseError::UnsupportedScheme { url: shown })
+        }
+    }
+
+    /// Applies every pending migration of this backend.
+    pub async fn migrate(&self) -> Result<(), DatabaseError> {
+        let result = match self {
+            Database::Postgres(pool) => roster_migrations::POSTGRES.run(pool).await,
+            Database::Sqlite(pool) => roster_migrations::SQLITE.run(pool).await,
+        };
+        result.map_err(|e| DatabaseError::Migration {
+            url: self.describe(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The event store over this database.
+    pub async fn event_store(&self) -> Result<Arc<dyn EventStore>, DatabaseError> {
+        Ok(match self {
+            Database::Postgres(pool) => Arc::new(PgStore::new(pool.clone()).await?),
+            Database::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+        })
+    }
+
+    /// A short description for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Postgres(_) => "PostgreSQL".to_owned(),
+            Database::Sqlite(_) => "SQLite".to_owned(),
+        }
+    }
+}
+
+/// The URL with its password replaced, safe to print.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact("sqlite://./data/roster.db"),
+            "sqlite://./data/roster.db"
+        );
+    }
+}

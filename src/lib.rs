@@ -1,0 +1,11 @@
+//! The `roster` binary as a library: command-line configuration, choosing and
+//! migrating the database, and wiring the HTTP server, so tests can build the same
+//! application on port 0 and talk to it.
+
+pub mod app;
+pub mod config;
+pub mod database;
+
+pub use app::App;
+pub use config::{Cli, Command, ServeArgs};
+pub use database::Database;

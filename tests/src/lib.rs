@@ -1,0 +1,57 @@
+//! Shared harness for Roster's end-to-end and backend tests: a fresh, migrated
+//! database per test (a PostgreSQL schema or a SQLite file) so tests run in parallel.
+
+use std::sync::Arc;
+
+use roster_eventstore::{EventStore, PgStore, SqliteStore};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use uuid::Uuid;
+
+/// Where the test PostgreSQL lives: `ROSTER_TEST_DATABASE_URL`, else the project's
+/// standard local server.
+pub fn pg_url() -> String {
+    std::env::var("ROSTER_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A PostgreSQL pool whose connections use a brand-new schema, migrated.
+pub async fn fresh_pg_pool() -> anyhow::Result<PgPool> {
+    let schema = format!("t_{}", Uuid::now_v7().simple());
+    let admin = PgPool::connect(&pg_url()).await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    let options = PgStore::connect_options(&pg_url())?.options([("search_path", schema.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(40)
+        .connect_with(options)
+        .await?;
+    roster_migrations::POSTGRES.run(&pool).await?;
+    Ok(pool)
+}
+
+/// A SQLite pool on a new file under the system temp folder, migrated.
+pub async fn fresh_sqlite_pool() -> anyhow::Result<SqlitePool> {
+    let dir = std::env::temp_dir().join("roster-tests");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}.db", Uuid::now_v7().simple()));
+    let options = SqliteStore::connect_options(&format!("sqlite://{}", path.display()))?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
+    roster_migrations::SQLITE.run(&pool).await?;
+    Ok(pool)
+}
+
+/// A PostgreSQL event store on a fresh schema.
+pub async fn pg_store() -> anyhow::Result<Arc<dyn EventStore>> {
+    Ok(Arc::new(PgStore::new(fresh_pg_pool().await?).await?))
+}
+
+/// A SQLite event store on a fresh file.
+pub async fn sqlite_store() -> anyhow::Result<Arc<dyn EventStore>> {
+    Ok(Arc::new(SqliteStore::new(fresh_sqlite_pool().await?)))
+}

@@ -1,0 +1,419 @@
+//! One conformance suite for every event store backend: each case is written once
+//! and run against PostgreSQL and SQLite.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use roster_eventstore::{
+    EventStore, ExpectedVersion, Metadata, NewEvent, Position, Source, StoreError, StreamId,
+    Subscription, SubscriptionOptions,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+type Store = Arc<dyn EventStore>;
+
+fn stream(name: &str) -> StreamId {
+    StreamId::new(format!("{name}-{}", Uuid::now_v7())).expect("valid stream name")
+}
+
+fn event(n: u64) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: "Numbered".into(),
+        schema_version: 1,
+        payload: json!({ "n": n }),
+    }
+}
+
+fn events(range: std::ops::Range<u64>) -> Vec<NewEvent> {
+    range.map(event).collect()
+}
+
+fn meta() -> Metadata {
+    Metadata {
+        actor: Some("user-1".into()),
+        correlation_id: Some(Uuid::now_v7()),
+        causation_id: None,
+        request_id: Some("req-1".into()),
+        source: Source::Cli,
+    }
+}
+
+/// Generous bound so a broken subscription fails the test instead of hanging it.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn appends_to_a_new_stream_number_versions_from_one(store: Store) {
+    let s = stream("org");
+    let metadata = meta();
+    let appended = store
+        .append(&s, ExpectedVersion::NoStream, events(0..3), &metadata)
+        .await
+        .expect("append");
+    let versions: Vec<u64> = appended.written.iter().map(|(v, _)| *v).collect();
+    assert_eq!(versions, vec![1, 2, 3]);
+    assert!(appended.written.windows(2).all(|w| w[0].1 < w[1].1));
+    assert_eq!(appended.last_version(), 3);
+
+    let read = store.read_stream(&s, 1, 100).await.expect("read");
+    assert_eq!(read.len(), 3);
+    for (i, e) in read.iter().enumerate() {
+        assert_eq!(e.stream_id, s);
+        assert_eq!(e.stream_version, i as u64 + 1);
+        assert_eq!(e.payload, json!({ "n": i }));
+        assert_eq!(e.metadata, metadata);
+        assert_eq!(e.event_type, "Numbered");
+        assert_eq!(e.schema_version, 1);
+        assert_eq!(e.global_position, appended.written[i].1);
+    }
+    assert_eq!(store.stream_version(&s).await.expect("version"), 3);
+}
+
+async fn exact_version_appends_continue_the_stream(store: Store) {
+    let s = stream("org");
+    store
+        .append(&s, ExpectedVersion::NoStream, events(0..2), &meta())
+        .await
+        .expect("first");
+    let second = store
+        .append(&s, ExpectedVersion::Exact(2), events(2..4), &meta())
+        .await
+        .expect("second");
+    assert_eq!(
+        second.written.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
+}
+
+async fn a_stale_expected_version_is_a_typed_conflict_and_writes_nothing(store: Store) {
+    let s = stream("org");
+    store
+        .append(&s, ExpectedVersion::NoStream, events(0..2), &meta())
+        .await
+        .expect("first");
+    let err = store
+        .append(&s, ExpectedVersion::Exact(1), events(9..11), &meta())
+        .await
+        .expect_err("stale version must conflict");
+    match err {
+        StoreError::Conflict {
+            stream: st,
+            expected,
+            actual,
+        } => {
+            assert_eq!(st, s);
+            assert_eq!(expected, ExpectedVersion::Exact(1));
+            assert_eq!(actual, 2);
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.stream_version(&s).await.expect("version"), 2);
+}
+
+async fn an_expected_version_ahead_of_the_stream_conflicts_instead_of_leaving_a_gap(store: Store) {
+    let s = stream("org");
+    store
+        .append(&s, ExpectedVersion::NoStream, events(0..1), &meta())
+        .await
+        .expect("first");
+    let err = store
+        .append(&s, ExpectedVersion::Exact(5), events(1..2), &meta())
+        .await
+        .expect_err("future version must conflict");
+    assert!(
+        matches!(err, StoreError::Conflict { actual: 1, .. }),
+        "{err:?}"
+    );
+}
+
+async fn no_stream_on_an_existing_stream_conflicts(store: Store) {
+    let s = stream("org");
+    store
+        .append(&s, ExpectedVersion::NoStream, events(0..1), &meta())
+        .await
+        .expect("first");
+    let err = store
+        .append(&s, ExpectedVersion::NoStream, events(1..2), &meta())
+        .await
+        .expect_err("stream exists");
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: ExpectedVersion::NoStream,
+                actual: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+async fn any_version_appends_whatever_the_stream_holds(store: Store) {
+    let s = stream("org");
+    store
+        .append(&s, ExpectedVersion::Any, events(0..1), &meta())
+        .await
+        .expect("on empty");
+    let appended = store
+        .append(&s, ExpectedVersion::Any, events(1..3), &meta())
+        .await
+        .expect("again");
+    assert_eq!(appended.last_version(), 3);
+}
+
+async fn an_empty_append_is_refused(store: Store) {
+    let s = stream("org");
+    let err = store
+        .append(&s, ExpectedVersion::Any, Vec::new(), &meta())
+        .await
+        .expect_err("empty append");
+    assert!(matches!(err, StoreError::EmptyAppend), "{err:?}");
+    assert_eq!(store.stream_version(&s).await.expect("version"), 0);
+}
+
+async fn a_duplicate_event_id_fails_the_whole_append(store: Store) {
+    let s = stream("org");
+    let first = event(0);
+    store
+        .append(&s, ExpectedVersion::NoStream, vec![first.clone()], &meta())
+        .await
+        .expect("first");
+    let other = stream("org");
+    let err = store
+        .append(
+            &other,
+            ExpectedVersion::NoStream,
+            vec![event(1), first.clone()],
+            &meta(),
+        )
+        .await
+        .expect_err("duplicate id");
+    assert!(
+        matches!(err, StoreError::DuplicateEventId(id) if id == first.event_id),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.stream_version(&other).await.expect("version"),
+        0,
+        "all or nothing"
+    );
+}
+
+async fn large_and_unicode_payloads_round_trip(store: Store) {
+    let s = StreamId::new(format!("org-ünïcødé-🙂-{}", Uuid::now_v7())).expect("stream");
+    let big = "x".repeat(1024 * 1024);
+    let unicode = "Zoë Ångström — 北京 — 🙂 — \u{202e}rtl — \"quoted\" \\ back";
+    let payloads = vec![
+        json!({ "blob": big }),
+        json!({ "name": unicode, "nested": [1, { "k": null }] }),
+    ];
+    let batch: Vec<NewEvent> = payloads
+        .iter()
+        .map(|p| NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type: "Blob".into(),
+            schema_version: 2,
+            payload: p.clone(),
+        })
+        .collect();
+    store
+        .append(&s, ExpectedVersion::NoStream, batch, &meta())
+        .await
+        .expect("append");
+    let read = store.read_stream(&s, 1, 10).await.expect("read");
+    assert_eq!(
+        read.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(),
+        payloads
+    );
+    assert_eq!(read[0].stream_id, s);
+    assert_eq!(read[1].schema_version, 2);
+}
+
+async fn read_all_returns_every_stream_in_global_order_and_pages(store: Store) {
+    let start = store.head().await.expect("head");
+    let (a, b) = (stream("a"), stream("b"));
+    let mut expected = Vec::new();
+    for round in 0..5u64 {
+        for s in [&a, &b] {
+            let e = event(round);
+            expected.push(e.event_id);
+            store
+                .append(s, ExpectedVersion::Any, vec![e], &meta())
+                .await
+                .expect("append");
+        }
+    }
+    let all = store.read_all(start, 100).await.expect("read all");
+    assert_eq!(all.iter().map(|e| e.event_id).collect::<Vec<_>>(), expected);
+    assert!(all
+        .windows(2)
+        .all(|w| w[0].global_position < w[1].global_position));
+
+    let mut paged = Vec::new();
+    let mut after = start;
+    loop {
+        let page = store.read_all(after, 3).await.expect("page");
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = last.global_position;
+        paged.extend(page.iter().map(|e| e.event_id));
+    }
+    assert_eq!(paged, expected);
+    assert_eq!(
+        store.head().await.expect("head"),
+        all[all.len() - 1].global_position
+    );
+}
+
+async fn read_stream_honours_from_version_and_limit(store: Store) {
+    let s = stream("org");
+    store
+        .append(&s, ExpectedVersion::NoStream, events(0..10), &meta())
+        .await
+        .expect("append");
+    let page = store.read_stream(&s, 4, 3).await.expect("read");
+    assert_eq!(
+        page.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![4, 5, 6]
+    );
+    assert!(store
+        .read_stream(&s, 11, 3)
+        .await
+        .expect("past end")
+        .is_empty());
+    assert!(store
+        .read_stream(&stream("none"), 1, 3)
+        .await
+        .expect("missing")
+        .is_empty());
+    assert_eq!(
+        store
+            .stream_version(&stream("none"))
+            .await
+            .expect("version"),
+        0
+    );
+}
+
+async fn concurrent_writers_on_one_stream_get_one_winner(store: Store) {
+    let s = stream("org");
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let (store, s) = (store.clone(), s.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .append(&s, ExpectedVersion::NoStream, events(n..n + 2), &meta())
+                .await
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => wins += 1,
+            Err(StoreError::Conflict { .. }) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.stream_version(&s).await.expect("version"), 2);
+}
+
+async fn a_subscription_catches_up_then_follows_live_commits(store: Store) {
+    let start = store.head().await.expect("head");
+    let s = stream("org");
+    let first = events(0..25);
+    let first_ids: Vec<Uuid> = first.iter().map(|e| e.event_id).collect();
+    store
+        .append(&s, ExpectedVersion::NoStream, first, &meta())
+        .await
+        .expect("append");
+
+    let options = SubscriptionOptions {
+        batch_size: 7,
+        ..SubscriptionOptions::default()
+    };
+    let mut sub = Subscription::new(store.clone(), start, options);
+    let mut seen = Vec::new();
+    for _ in 0..25 {
+        let e = tokio::time::timeout(PATIENCE, sub.next())
+            .await
+            .expect("catch-up")
+            .expect("event");
+        seen.push(e.event_id);
+    }
+    assert_eq!(seen, first_ids);
+
+    // Live: the subscriber is already waiting when the append lands.
+    let waiting = tokio::spawn(async move {
+        let e = sub.next().await.expect("live event");
+        (e, sub)
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let live = event(99);
+    let live_id = live.event_id;
+    store
+        .append(&s, ExpectedVersion::Exact(25), vec![live], &meta())
+        .await
+        .expect("append");
+    let (e, sub) = tokio::time::timeout(PATIENCE, waiting)
+        .await
+        .expect("live")
+        .expect("task");
+    assert_eq!(e.event_id, live_id);
+    assert_eq!(sub.position(), e.global_position);
+}
+
+async fn a_subscription_starts_after_the_given_position(store: Store) {
+    let s = stream("org");
+    let appended = store
+        .append(&s, ExpectedVersion::NoStream, events(0..5), &meta())
+        .await
+        .expect("append");
+    let after = appended.written[2].1;
+    let mut sub = Subscription::new(store.clone(), after, SubscriptionOptions::default());
+    let batch = tokio::time::timeout(PATIENCE, sub.next_batch(10))
+        .await
+        .expect("batch")
+        .expect("read");
+    assert_eq!(
+        batch.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![4, 5]
+    );
+    assert_eq!(sub.position(), Position(appended.written[4].1 .0));
+}
+
+macro_rules! conformance {
+    ($backend:ident, $make:path) => {
+        mod $backend {
+            conformance!(@cases $make;
+                appends_to_a_new_stream_number_versions_from_one,
+                exact_version_appends_continue_the_stream,
+                a_stale_expected_version_is_a_typed_conflict_and_writes_nothing,
+                an_expected_version_ahead_of_the_stream_conflicts_instead_of_leaving_a_gap,
+                no_stream_on_an_existing_stream_conflicts,
+                any_version_appends_whatever_the_stream_holds,
+                an_empty_append_is_refused,
+                a_duplicate_event_id_fails_the_whole_append,
+                large_and_unicode_payloads_round_trip,
+                read_all_returns_every_stream_in_global_order_and_pages,
+                read_stream_honours_from_version_and_limit,
+                concurrent_writers_on_one_stream_get_one_winner,
+                a_subscription_catches_up_then_follows_live_commits,
+                a_subscription_starts_after_the_given_position,
+            );
+        }
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $make().await.expect("fresh store");
+                super::$case(store).await;
+            }
+        )*
+    };
+}
+
+conformance!(postgres, roster_tests::pg_store);
+conformance!(sqlite, roster_tests::sqlite_store);

@@ -1,0 +1,140 @@
+//! `roster serve` as an operator sees it: probes answer, data survives a restart,
+//! an unknown path is a problem document, and shutdown drains cleanly.
+
+use std::sync::Arc;
+
+use roster::app::AppError;
+use roster::{App, Database, ServeArgs};
+use roster_eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StreamId};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+struct Running {
+    base: String,
+    store: Arc<dyn EventStore>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), AppError>>,
+}
+
+impl Running {
+    async fn start(database: &Database) -> Self {
+        let app = App::build(database, ServeArgs::ephemeral())
+            .await
+            .expect("build");
+        let base = format!("http://{}", app.local_addr().expect("addr"));
+        let store = app.store();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            store,
+            stop,
+            task,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String, Value) {
+        let response = reqwest::get(format!("{}{path}", self.base))
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            status,
+            content_type,
+            response.json().await.expect("json body"),
+        )
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("join").expect("clean shutdown");
+    }
+}
+
+#[tokio::test]
+async fn serve_on_sqlite_is_ready_and_keeps_its_data_across_a_restart() {
+    let dir = std::env::temp_dir()
+        .join("roster-tests")
+        .join(Uuid::now_v7().simple().to_string());
+    let url = format!("sqlite://{}/nested/roster.db", dir.display());
+    let stream = StreamId::new("org-restart").expect("stream");
+
+    let database = Database::connect(&url)
+        .await
+        .expect("connect creates the folder");
+    let first = Running::start(&database).await;
+    assert_eq!(first.get("/healthz").await.0, 200);
+    let (status, content_type, body) = first.get("/readyz").await;
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    assert_eq!(body, json!({ "status": "ready" }));
+    let event = NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: "Kept".into(),
+        schema_version: 1,
+        payload: json!({ "kept": true }),
+    };
+    first
+        .store
+        .append(
+            &stream,
+            ExpectedVersion::NoStream,
+            vec![event.clone()],
+            &Metadata::default(),
+        )
+        .await
+        .expect("append");
+    first.stop().await;
+    drop(database);
+
+    let database = Database::connect(&url).await.expect("reconnect");
+    let second = Running::start(&database).await;
+    assert_eq!(second.get("/readyz").await.0, 200);
+    let kept = second
+        .store
+        .read_stream(&stream, 1, 10)
+        .await
+        .expect("read");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].event_id, event.event_id);
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn serve_on_postgres_is_ready_and_answers_unknown_paths_with_a_problem() {
+    let database = Database::Postgres(roster_tests::fresh_pg_pool().await.expect("pool"));
+    let app = Running::start(&database).await;
+    assert_eq!(app.get("/readyz").await.0, 200);
+    let (status, content_type, body) = app.get("/no/such/thing").await;
+    assert_eq!(status, 404);
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["type"], "https://roster.dev/problems/not-found");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_fails_with_a_problem_when_the_database_is_gone() {
+    let pool = roster_tests::fresh_pg_pool().await.expect("pool");
+    let database = Database::Postgres(pool.clone());
+    let app = Running::start(&database).await;
+    pool.close().await;
+    let (status, content_type, body) = app.get("/readyz").await;
+    assert_eq!(status, 503);
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["type"], "https://roster.dev/problems/unavailable");
+    assert_eq!(
+        app.get("/healthz").await.0,
+        200,
+        "liveness does not depend on the database"
+    );
+    app.stop().await;
+}
