@@ -1,5 +1,22 @@
 //! The pure model of Roster: ids, value types (`Email`, `PersonName`, roles),
 //! commands, events, and the organization and user aggregates with their
 //! `decide` and `evolve` functions. No I/O, no clock, no randomness: time, ids and
-//! token material are passed in, so every rule is testable as
+//! token digests are passed in, so every rule is testable as
 //! Given events / When command / Then events.
+
+pub mod codec;
+pub mod ids;
+pub mod organization;
+pub mod role;
+pub mod text;
+pub mod token;
+pub mod user;
+
+pub use codec::{decode, encode, DecodeError, DomainEvent};
+pub use ids::{AccountId, InvitationId, OrgId, SendId, UserId};
+pub use organization::{
+    decide, evolve, Context, DomainError, Envelope, OrgCommand, OrgEvent, Organization,
+};
+pub use role::{AccountRole, AccountRoles, MultiRole, OrgRole, OrgShape, Role, SingleRole};
+pub use text::{DisplayName, Email, PersonName, TextError};
+pub use token::TokenDigest;

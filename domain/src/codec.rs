@@ -1,0 +1,154 @@
+//! Turning domain events into stored payloads and back, upcasting old shapes.
+//!
+//! The envelope keeps `event_type` and `schema_version` beside the payload; the
+//! payload is the event's fields. Reading runs every stored shape through
+//! [`DomainEvent::upcast`] to the current one first, so old events load forever.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::organization::OrgEvent;
+use crate::user::UserEvent;
+
+/// Why a stored event could not be turned back into a domain event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// No such event type in this aggregate.
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    /// A schema version newer than this build knows (a newer Roster wrote it).
+    #[error("{event_type} schema version {version} is newer than this build understands")]
+    UnsupportedVersion {
+        /// The type.
+        event_type: String,
+        /// The version found.
+        version: u32,
+    },
+    /// The payload does not have the shape its version promises.
+    #[error("malformed {event_type} payload: {reason}")]
+    Malformed {
+        /// The type.
+        event_type: String,
+        /// What serde said.
+        reason: String,
+    },
+}
+
+/// An event enum stored through this codec: tagged with `type` in serde.
+pub trait DomainEvent: Serialize + DeserializeOwned {
+    /// The stable type name.
+    fn event_type(&self) -> &'static str;
+    /// The current schema version of this event's type.
+    fn schema_version(&self) -> u32;
+    /// The current schema version of the named type, if the type exists.
+    fn current_version(event_type: &str) -> Option<u32>;
+    /// Brings an older payload one or more versions forward.
+    fn upcast(event_type: &str, version: u32, payload: Map<String, Value>) -> Map<String, Value> {
+        let _ = (event_type, version);
+        payload
+    }
+}
+
+/// The parts an event store needs: `(event_type, schema_version, payload)`.
+pub fn encode<E: DomainEvent>(event: &E) -> (&'static str, u32, Value) {
+    let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.remove("type");
+    }
+    (event.event_type(), event.schema_version(), value)
+}
+
+/// Rebuilds an event from its stored parts, upcasting older shapes.
+pub fn decode<E: DomainEvent>(
+    event_type: &str,
+    version: u32,
+    payload: &Value,
+) -> Result<E, DecodeError> {
+    let current = E::current_version(event_type)
+        .ok_or_else(|| DecodeError::UnknownType(event_type.to_owned()))?;
+    if version > current {
+        return Err(DecodeError::UnsupportedVersion {
+            event_type: event_type.to_owned(),
+            version,
+        });
+    }
+    let malformed = |reason: String| DecodeError::Malformed {
+        event_type: event_type.to_owned(),
+        reason,
+    };
+    let Value::Object(map) = payload else {
+        return Err(malformed("payload is not an object".to_owned()));
+    };
+    let mut map = if version < current {
+        E::upcast(event_type, version, map.clone())
+    } else {
+        map.clone()
+    };
+    map.insert("type".to_owned(), Value::String(event_type.to_owned()));
+    serde_json::from_value(Value::Object(map)).map_err(|e| malformed(e.to_string()))
+}
+
+impl DomainEvent for OrgEvent {
+    fn event_type(&self) -> &'static str {
+        OrgEvent::event_type(self)
+    }
+
+    fn schema_version(&self) -> u32 {
+        OrgEvent::schema_version(self)
+    }
+
+    fn current_version(event_type: &str) -> Option<u32> {
+        match event_type {
+            "UserInvited" => Some(2),
+            "OrganizationCreated"
+            | "AccountAdded"
+            | "InvitationResent"
+            | "InvitationCancelled"
+            | "InvitationExpired"
+            | "InvitationAccepted"
+            | "RoleChanged"
+            | "MemberRemoved"
+            | "InvitationEmailSent"
+            | "InvitationEmailFailed" => Some(1),
+            _ => None,
+        }
+    }
+
+    fn upcast(
+        event_type: &str,
+        version: u32,
+        mut payload: Map<String, Value>,
+    ) -> Map<String, Value> {
+        // UserInvited v1 had no full_name: the owner typed none. Use the email's
+        // local part, which is what the v1 invitation screen showed.
+        if event_type == "UserInvited" && version == 1 && !payload.contains_key("full_name") {
+            let name = payload
+                .get("email")
+                .and_then(Value::as_str)
+                .and_then(|e| e.split('@').next())
+                .filter(|local| !local.trim().is_empty())
+                .unwrap_or("Invited user")
+                .to_owned();
+            payload.insert("full_name".to_owned(), Value::String(name));
+        }
+        payload
+    }
+}
+
+impl DomainEvent for UserEvent {
+    fn event_type(&self) -> &'static str {
+        UserEvent::event_type(self)
+    }
+
+    fn schema_version(&self) -> u32 {
+        1
+    }
+
+    fn current_version(event_type: &str) -> Option<u32> {
+        match event_type {
+            "UserRegistered" | "PasswordChanged" => Some(1),
+            _ => None,
+        }
+    }
+}

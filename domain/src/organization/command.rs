@@ -1,0 +1,117 @@
+//! What people (and Roster itself) can ask of an organization. Commands carry
+//! already-validated values, ids and token digests made at the edge.
+
+use crate::ids::{AccountId, InvitationId, OrgId, SendId, UserId};
+use crate::organization::event::Actor;
+use crate::role::{OrgShape, Role};
+use crate::text::{DisplayName, Email, PersonName};
+use crate::token::TokenDigest;
+
+/// A request to change an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgCommand {
+    /// Found an organization (operator bootstrap).
+    CreateOrganization {
+        /// Its id.
+        org_id: OrgId,
+        /// Its name.
+        name: DisplayName,
+        /// Single- or multi-account.
+        shape: OrgShape,
+        /// Initial accounts of a multi-account organization.
+        accounts: Vec<(AccountId, DisplayName)>,
+    },
+    /// Add an account to a multi-account organization.
+    AddAccount {
+        /// The new account's id.
+        account_id: AccountId,
+        /// Its name.
+        name: DisplayName,
+    },
+    /// Invite a person with a role.
+    InviteUser {
+        /// The new invitation's id.
+        invitation_id: InvitationId,
+        /// The first send's id.
+        send_id: SendId,
+        /// Who to invite.
+        email: Email,
+        /// Their name.
+        full_name: PersonName,
+        /// The role they will get.
+        role: Role,
+        /// Digest of the new link's token.
+        token_digest: TokenDigest,
+    },
+    /// Send an invitation again with a new token and deadline.
+    ResendInvite {
+        /// The invitation.
+        invitation_id: InvitationId,
+        /// This send's id.
+        send_id: SendId,
+        /// Digest of the new token.
+        token_digest: TokenDigest,
+    },
+    /// Withdraw an invitation.
+    CancelInvite {
+        /// The invitation.
+        invitation_id: InvitationId,
+    },
+    /// Join through an invitation link.
+    AcceptInvite {
+        /// The invitation the link names.
+        invitation_id: InvitationId,
+        /// Digest of the token presented.
+        token_digest: TokenDigest,
+        /// The identity joining: new, or the signed-in existing one.
+        user_id: UserId,
+        /// The name the member will be listed under.
+        full_name: PersonName,
+    },
+    /// Record that an invitation's deadline passed (the expiry worker).
+    ExpireInvite {
+        /// The invitation.
+        invitation_id: InvitationId,
+    },
+    /// Change a member's role.
+    ChangeRole {
+        /// The member.
+        user_id: UserId,
+        /// The new role.
+        role: Role,
+    },
+    /// Take away a member's access.
+    RemoveUser {
+        /// The member.
+        user_id: UserId,
+    },
+    /// Record that an invitation email was accepted by the mail server (the email worker).
+    RecordEmailSent {
+        /// The invitation.
+        invitation_id: InvitationId,
+        /// The send the email was for.
+        send_id: SendId,
+        /// The Message-ID used.
+        message_id: String,
+    },
+    /// Record that an invitation email could not be delivered (the email worker).
+    RecordEmailFailed {
+        /// The invitation.
+        invitation_id: InvitationId,
+        /// The send the email was for.
+        send_id: SendId,
+        /// What went wrong.
+        reason: String,
+        /// Whether retrying could help.
+        permanent: bool,
+    },
+}
+
+/// A command with the identity that issued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// Who asks.
+    pub actor: Actor,
+    /// What they ask.
+    pub command: OrgCommand,
+}

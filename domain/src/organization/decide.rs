@@ -1,0 +1,366 @@
+//! The rules: given the current state and a command, the events to record or the
+//! rule that refuses it. Pure: time comes in through [`Context`].
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::organization::command::{Envelope, OrgCommand};
+use crate::organization::error::DomainError;
+use crate::organization::event::*;
+use crate::organization::state::{Invitation, InvitationStatus, Organization};
+use crate::role::{MultiRole, OrgShape, Role};
+
+/// What a decision may depend on besides state and command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    /// The current time, from the caller's clock.
+    pub now: DateTime<Utc>,
+    /// How long a sent invitation stays valid.
+    pub invite_ttl: Duration,
+}
+
+impl Context {
+    /// The default invitation lifetime: 15 minutes after the last send.
+    pub const DEFAULT_INVITE_TTL_MINUTES: i64 = 15;
+
+    /// A context at `now` with the default lifetime.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            invite_ttl: Duration::minutes(Self::DEFAULT_INVITE_TTL_MINUTES),
+        }
+    }
+}
+
+/// Decides what `envelope` means for the organization in `state`. An empty list
+/// means "nothing to do" (e.g. expiring an invitation that was already resent).
+pub fn decide(
+    state: Option<&Organization>,
+    envelope: &Envelope,
+    ctx: &Context,
+) -> Result<Vec<OrgEvent>, DomainError> {
+    let actor = envelope.actor;
+    let now = ctx.now;
+    let org = match (state, &envelope.command) {
+        (
+            None,
+            OrgCommand::CreateOrganization {
+                org_id,
+                name,
+                shape,
+                accounts,
+            },
+        ) => {
+            if *shape == OrgShape::Single && !accounts.is_empty() {
+                return Err(DomainError::NotMultiAccount);
+            }
+            let mut events = vec![OrgEvent::OrganizationCreated(OrganizationCreated {
+                org_id: *org_id,
+                name: name.clone(),
+                shape: *shape,
+                created_by: actor,
+                created_at: now,
+            })];
+            let mut seen: Vec<String> = Vec::new();
+            for (account_id, name) in accounts {
+                let key = name.as_str().to_lowercase();
+                if seen.contains(&key) {
+                    return Err(DomainError::AccountNameTaken {
+                        name: name.to_string(),
+                    });
+                }
+                seen.push(key);
+                events.push(OrgEvent::AccountAdded(AccountAdded {
+                    account_id: *account_id,
+                    name: name.clone(),
+                    added_by: actor,
+                    added_at: now,
+                }));
+            }
+            return Ok(events);
+        }
+        (Some(_), OrgCommand::CreateOrganization { .. }) => {
+            return Err(DomainError::OrganizationExists)
+        }
+        (None, _) => return Err(DomainError::OrganizationNotFound),
+        (Some(org), _) => org,
+    };
+
+    match &envelope.command {
+        OrgCommand::CreateOrganization { .. } => Err(DomainError::OrganizationExists),
+        OrgCommand::AddAccount { account_id, name } => {
+            require_owner(org, actor)?;
+            if org.shape != OrgShape::Multi {
+                return Err(DomainError::NotMultiAccount);
+            }
+            if org.accounts.contains_key(account_id) {
+                return Err(DomainError::AccountExists(*account_id));
+            }
+            let key = name.as_str().to_lowercase();
+            if org
+                .accounts
+                .values()
+                .any(|a| a.name.as_str().to_lowercase() == key)
+            {
+                return Err(DomainError::AccountNameTaken {
+                    name: name.to_string(),
+                });
+            }
+            Ok(vec![OrgEvent::AccountAdded(AccountAdded {
+                account_id: *account_id,
+                name: name.clone(),
+                added_by: actor,
+                added_at: now,
+            })])
+        }
+        OrgCommand::InviteUser {
+            invitation_id,
+            send_id,
+            email,
+            full_name,
+            role,
+            token_digest,
+        } => {
+            require_owner(org, actor)?;
+            check_role(org, role)?;
+            if let Some(member) = org.member_by_email(email) {
+                return Err(DomainError::AlreadyMember {
+                    email: member.email.to_string(),
+                    user_id: member.user_id,
+                });
+            }
+            if let Some(open) = org.open_invitation_for(email) {
+                return Err(DomainError::AlreadyInvited {
+                    email: open.email.to_string(),
+                    invitation_id: open.id,
+                    status: open.status,
+                });
+            }
+            if org.invitations.contains_key(invitation_id) {
+                return Err(DomainError::InvitationExists(*invitation_id));
+            }
+            Ok(vec![OrgEvent::UserInvited(UserInvited {
+                invitation_id: *invitation_id,
+                send_id: *send_id,
+                email: email.clone(),
+                full_name: full_name.clone(),
+                role: role.clone(),
+                invited_by: actor,
+                token_digest: *token_digest,
+                sent_at: now,
+                expires_at: now + ctx.invite_ttl,
+            })])
+        }
+        OrgCommand::ResendInvite {
+            invitation_id,
+            send_id,
+            token_digest,
+        } => {
+            require_owner(org, actor)?;
+            let inv = open_invitation(org, invitation_id)?;
+            Ok(vec![OrgEvent::InvitationResent(InvitationResent {
+                invitation_id: inv.id,
+                send_id: *send_id,
+                token_digest: *token_digest,
+                resent_by: actor,
+                sent_at: now,
+                expires_at: now + ctx.invite_ttl,
+            })])
+        }
+        OrgCommand::CancelInvite { invitation_id } => {
+            require_owner(org, actor)?;
+            let inv = open_invitation(org, invitation_id)?;
+            Ok(vec![OrgEvent::InvitationCancelled(InvitationCancelled {
+                invitation_id: inv.id,
+                cancelled_by: actor,
+                cancelled_at: now,
+            })])
+        }
+        OrgCommand::AcceptInvite {
+            invitation_id,
+            token_digest,
+            user_id,
+            full_name,
+        } => {
+            let inv = org
+                .invitations
+                .get(invitation_id)
+                .ok_or(DomainError::InvitationNotFound)?;
+            // The token is the credential: without it, say nothing about the invitation.
+            if !inv.token_digest.matches(token_digest) {
+                return Err(DomainError::InvalidToken);
+            }
+            match inv.status {
+                InvitationStatus::Accepted => return Err(DomainError::InvitationAlreadyAccepted),
+                InvitationStatus::Cancelled => return Err(DomainError::InvitationWasCancelled),
+                InvitationStatus::Expired => {
+                    return Err(DomainError::InvitationHasExpired {
+                        expires_at: inv.expires_at,
+                    })
+                }
+                InvitationStatus::Pending if now >= inv.expires_at => {
+                    return Err(DomainError::InvitationHasExpired {
+                        expires_at: inv.expires_at,
+                    })
+                }
+                InvitationStatus::Pending => {}
+            }
+            if let Some(member) = org
+                .members
+                .get(user_id)
+                .or_else(|| org.member_by_email(&inv.email))
+            {
+                return Err(DomainError::AlreadyMember {
+                    email: member.email.to_string(),
+                    user_id: member.user_id,
+                });
+            }
+            check_role(org, &inv.role)?;
+            Ok(vec![OrgEvent::InvitationAccepted(InvitationAccepted {
+                invitation_id: inv.id,
+                user_id: *user_id,
+                email: inv.email.clone(),
+                full_name: full_name.clone(),
+                role: inv.role.clone(),
+                accepted_at: now,
+            })])
+        }
+        OrgCommand::ExpireInvite { invitation_id } => {
+            require_owner(org, actor)?;
+            let inv = org
+                .invitations
+                .get(invitation_id)
+                .ok_or(DomainError::InvitationNotFound)?;
+            if inv.status != InvitationStatus::Pending || now < inv.expires_at {
+                return Ok(Vec::new());
+            }
+            Ok(vec![OrgEvent::InvitationExpired(InvitationExpired {
+                invitation_id: inv.id,
+                expired_at: inv.expires_at,
+            })])
+        }
+        OrgCommand::ChangeRole { user_id, role } => {
+            require_owner(org, actor)?;
+            let member = org
+                .members
+                .get(user_id)
+                .ok_or(DomainError::MemberNotFound)?;
+            check_role(org, role)?;
+            if &member.role == role {
+                return Ok(Vec::new());
+            }
+            if member.role.is_owner() && !role.is_owner() && org.owner_count() <= 1 {
+                return Err(DomainError::LastOwner);
+            }
+            Ok(vec![OrgEvent::RoleChanged(RoleChanged {
+                user_id: *user_id,
+                from: member.role.clone(),
+                to: role.clone(),
+                changed_by: actor,
+                changed_at: now,
+            })])
+        }
+        OrgCommand::RemoveUser { user_id } => {
+            require_owner(org, actor)?;
+            let member = org
+                .members
+                .get(user_id)
+                .ok_or(DomainError::MemberNotFound)?;
+            if member.role.is_owner() && org.owner_count() <= 1 {
+                return Err(DomainError::LastOwner);
+            }
+            Ok(vec![OrgEvent::MemberRemoved(MemberRemoved {
+                user_id: *user_id,
+                role: member.role.clone(),
+                removed_by: actor,
+                removed_at: now,
+            })])
+        }
+        OrgCommand::RecordEmailSent {
+            invitation_id,
+            send_id,
+            message_id,
+        } => {
+            require_owner(org, actor)?;
+            let inv = org
+                .invitations
+                .get(invitation_id)
+                .ok_or(DomainError::InvitationNotFound)?;
+            if !inv.sends.contains(send_id) {
+                return Err(DomainError::UnknownSend);
+            }
+            Ok(vec![OrgEvent::InvitationEmailSent(InvitationEmailSent {
+                invitation_id: inv.id,
+                send_id: *send_id,
+                message_id: message_id.clone(),
+                sent_at: now,
+            })])
+        }
+        OrgCommand::RecordEmailFailed {
+            invitation_id,
+            send_id,
+            reason,
+            permanent,
+        } => {
+            require_owner(org, actor)?;
+            let inv = org
+                .invitations
+                .get(invitation_id)
+                .ok_or(DomainError::InvitationNotFound)?;
+            if !inv.sends.contains(send_id) {
+                return Err(DomainError::UnknownSend);
+            }
+            Ok(vec![OrgEvent::InvitationEmailFailed(
+                InvitationEmailFailed {
+                    invitation_id: inv.id,
+                    send_id: *send_id,
+                    reason: reason.clone(),
+                    permanent: *permanent,
+                    failed_at: now,
+                },
+            )])
+        }
+    }
+}
+
+/// Only owners (and Roster itself) manage users and accounts.
+fn require_owner(org: &Organization, actor: Actor) -> Result<(), DomainError> {
+    match actor {
+        Actor::System => Ok(()),
+        Actor::User(id) => match org.members.get(&id) {
+            Some(member) if member.role.is_owner() => Ok(()),
+            _ => Err(DomainError::NotAnOwner),
+        },
+    }
+}
+
+/// The role fits the organization's shape and names only its accounts.
+fn check_role(org: &Organization, role: &Role) -> Result<(), DomainError> {
+    if role.shape() != org.shape {
+        return Err(DomainError::RoleShapeMismatch {
+            org: org.shape,
+            role: role.shape(),
+        });
+    }
+    if let Role::Multi(MultiRole::Contributor(roles)) = role {
+        if let Some((missing, _)) = roles.iter().find(|(a, _)| !org.accounts.contains_key(a)) {
+            return Err(DomainError::UnknownAccount(*missing));
+        }
+    }
+    Ok(())
+}
+
+/// A pending or expired invitation: the only kind resend and cancel act on.
+fn open_invitation<'a>(
+    org: &'a Organization,
+    id: &crate::ids::InvitationId,
+) -> Result<&'a Invitation, DomainError> {
+    let inv = org
+        .invitations
+        .get(id)
+        .ok_or(DomainError::InvitationNotFound)?;
+    if inv.status.is_open() {
+        Ok(inv)
+    } else {
+        Err(DomainError::InvitationClosed { status: inv.status })
+    }
+}

@@ -1,0 +1,99 @@
+//! Every refusal an organization can give, one variant per rule, so the API can
+//! map each to its own stable problem type.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{AccountId, InvitationId, UserId};
+use crate::organization::state::InvitationStatus;
+use crate::role::OrgShape;
+
+/// A command refused by a domain rule. Nothing was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The organization already exists.
+    #[error("the organization already exists")]
+    OrganizationExists,
+    /// No such organization.
+    #[error("no such organization")]
+    OrganizationNotFound,
+    /// Only owners manage users and accounts.
+    #[error("only organization owners may do this")]
+    NotAnOwner,
+    /// Accounts exist only in multi-account organizations.
+    #[error("accounts can only be added to a multi-account organization")]
+    NotMultiAccount,
+    /// Two accounts of one organization may not share a name.
+    #[error("an account named {name:?} already exists")]
+    AccountNameTaken {
+        /// The clashing name.
+        name: String,
+    },
+    /// The account id is in use.
+    #[error("account {0} already exists")]
+    AccountExists(AccountId),
+    /// A role names an account the organization does not have.
+    #[error("account {0} does not exist in this organization")]
+    UnknownAccount(AccountId),
+    /// A role of the wrong shape for this organization.
+    #[error("this is a {org} organization; the role given is for a {role} one")]
+    RoleShapeMismatch {
+        /// The organization's shape.
+        org: OrgShape,
+        /// The shape the role fits.
+        role: OrgShape,
+    },
+    /// The person is already a member.
+    #[error("{email} is already a member")]
+    AlreadyMember {
+        /// Their address.
+        email: String,
+        /// Their identity.
+        user_id: UserId,
+    },
+    /// The person already has an open invitation; offer to resend it.
+    #[error("{email} already has an open invitation ({status}); resend it instead")]
+    AlreadyInvited {
+        /// Their address.
+        email: String,
+        /// The open invitation.
+        invitation_id: InvitationId,
+        /// Pending or expired.
+        status: InvitationStatus,
+    },
+    /// The invitation id is in use.
+    #[error("invitation {0} already exists")]
+    InvitationExists(InvitationId),
+    /// No such invitation in this organization.
+    #[error("no such invitation")]
+    InvitationNotFound,
+    /// Resend and cancel work only on pending or expired invitations.
+    #[error("the invitation is {status} and can no longer be changed")]
+    InvitationClosed {
+        /// Accepted or cancelled.
+        status: InvitationStatus,
+    },
+    /// The link was already used.
+    #[error("this invitation was already accepted")]
+    InvitationAlreadyAccepted,
+    /// The invitation was withdrawn.
+    #[error("this invitation was cancelled")]
+    InvitationWasCancelled,
+    /// The link's deadline has passed.
+    #[error("this invitation expired at {expires_at}; ask an owner to resend it")]
+    InvitationHasExpired {
+        /// The deadline.
+        expires_at: DateTime<Utc>,
+    },
+    /// The token does not match the invitation's current one (wrong or superseded by a resend).
+    #[error("this invitation link is not valid (it may have been replaced by a newer one)")]
+    InvalidToken,
+    /// No such member.
+    #[error("no such member")]
+    MemberNotFound,
+    /// An organization must keep at least one owner.
+    #[error("the last owner can be neither removed nor demoted")]
+    LastOwner,
+    /// An email outcome for a send that is not the invitation's (stale worker).
+    #[error("send does not belong to this invitation")]
+    UnknownSend,
+}

@@ -1,0 +1,237 @@
+//! What can happen to an organization. Past tense, stable names, never reshaped in
+//! place: a new shape gets a new schema version and an upcaster in [`super::codec`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, InvitationId, OrgId, SendId, UserId};
+use crate::role::{OrgShape, Role};
+use crate::text::{DisplayName, Email, PersonName};
+use crate::token::TokenDigest;
+
+/// Who did something: a member, or the system (CLI bootstrap, workers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    /// A signed-in person.
+    User(UserId),
+    /// Roster itself: the operator's CLI or a background worker.
+    System,
+}
+
+/// An organization event. Serialized with its `type` tag for snapshots; stored as
+/// `event_type` + `schema_version` + payload by [`super::codec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum OrgEvent {
+    /// The organization exists.
+    OrganizationCreated(OrganizationCreated),
+    /// A multi-account organization gained an account.
+    AccountAdded(AccountAdded),
+    /// Somebody was invited (and the first email is due).
+    UserInvited(UserInvited),
+    /// An invitation was sent again: new token, new deadline.
+    InvitationResent(InvitationResent),
+    /// An owner withdrew an invitation.
+    InvitationCancelled(InvitationCancelled),
+    /// An invitation's deadline passed unused.
+    InvitationExpired(InvitationExpired),
+    /// The invitee joined; this event makes them a member.
+    InvitationAccepted(InvitationAccepted),
+    /// A member's role changed.
+    RoleChanged(RoleChanged),
+    /// A member lost access.
+    MemberRemoved(MemberRemoved),
+    /// The email for one send went out.
+    InvitationEmailSent(InvitationEmailSent),
+    /// The email for one send could not be delivered.
+    InvitationEmailFailed(InvitationEmailFailed),
+}
+
+/// See [`OrgEvent::OrganizationCreated`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationCreated {
+    /// The new organization.
+    pub org_id: OrgId,
+    /// Its name.
+    pub name: DisplayName,
+    /// Single- or multi-account, fixed for life.
+    pub shape: OrgShape,
+    /// Who created it.
+    pub created_by: Actor,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::AccountAdded`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountAdded {
+    /// The new account.
+    pub account_id: AccountId,
+    /// Its name, unique within the organization (ignoring case).
+    pub name: DisplayName,
+    /// Who added it.
+    pub added_by: Actor,
+    /// When.
+    pub added_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::UserInvited`]. Schema version 2 (version 1 had no `full_name`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInvited {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// This send; the token and the email's Message-ID derive from it.
+    pub send_id: SendId,
+    /// Who is invited.
+    pub email: Email,
+    /// Their name as the owner typed it.
+    pub full_name: PersonName,
+    /// The role they will get.
+    pub role: Role,
+    /// Who invited them.
+    pub invited_by: Actor,
+    /// Digest of the link's token.
+    pub token_digest: TokenDigest,
+    /// When it was sent.
+    pub sent_at: DateTime<Utc>,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::InvitationResent`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationResent {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// This send.
+    pub send_id: SendId,
+    /// Digest of the new token; the old link stops working.
+    pub token_digest: TokenDigest,
+    /// Who resent it.
+    pub resent_by: Actor,
+    /// When.
+    pub sent_at: DateTime<Utc>,
+    /// The new deadline.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::InvitationCancelled`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationCancelled {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// Who cancelled it.
+    pub cancelled_by: Actor,
+    /// When.
+    pub cancelled_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::InvitationExpired`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationExpired {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// The deadline that passed.
+    pub expired_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::InvitationAccepted`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationAccepted {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// The identity that joined.
+    pub user_id: UserId,
+    /// Their email (the invitation's).
+    pub email: Email,
+    /// Their name as they set it (or as their identity has it).
+    pub full_name: PersonName,
+    /// The role they hold from now on.
+    pub role: Role,
+    /// When.
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::RoleChanged`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleChanged {
+    /// The member.
+    pub user_id: UserId,
+    /// The role before.
+    pub from: Role,
+    /// The role after.
+    pub to: Role,
+    /// Who changed it.
+    pub changed_by: Actor,
+    /// When.
+    pub changed_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::MemberRemoved`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRemoved {
+    /// The former member.
+    pub user_id: UserId,
+    /// The role they held, so history reads without replaying.
+    pub role: Role,
+    /// Who removed them.
+    pub removed_by: Actor,
+    /// When.
+    pub removed_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::InvitationEmailSent`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationEmailSent {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// The send the email was for.
+    pub send_id: SendId,
+    /// The Message-ID the SMTP server accepted.
+    pub message_id: String,
+    /// When.
+    pub sent_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::InvitationEmailFailed`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationEmailFailed {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// The send the email was for.
+    pub send_id: SendId,
+    /// What the mail server or transport said.
+    pub reason: String,
+    /// True when retrying cannot help (e.g. recipient refused).
+    pub permanent: bool,
+    /// When.
+    pub failed_at: DateTime<Utc>,
+}
+
+impl OrgEvent {
+    /// The stable type name stored in the envelope.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            OrgEvent::OrganizationCreated(_) => "OrganizationCreated",
+            OrgEvent::AccountAdded(_) => "AccountAdded",
+            OrgEvent::UserInvited(_) => "UserInvited",
+            OrgEvent::InvitationResent(_) => "InvitationResent",
+            OrgEvent::InvitationCancelled(_) => "InvitationCancelled",
+            OrgEvent::InvitationExpired(_) => "InvitationExpired",
+            OrgEvent::InvitationAccepted(_) => "InvitationAccepted",
+            OrgEvent::RoleChanged(_) => "RoleChanged",
+            OrgEvent::MemberRemoved(_) => "MemberRemoved",
+            OrgEvent::InvitationEmailSent(_) => "InvitationEmailSent",
+            OrgEvent::InvitationEmailFailed(_) => "InvitationEmailFailed",
+        }
+    }
+
+    /// The current shape version of this event type's payload.
+    pub fn schema_version(&self) -> u32 {
+        match self {
+            OrgEvent::UserInvited(_) => 2,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Folding events into state. Total: every event applies; events recorded for
+//! invitations or members the state does not know are ignored rather than
+//! panicking, since the log is the truth and was validated when written.
+
+use crate::organization::event::OrgEvent;
+use crate::organization::state::{Account, Invitation, InvitationStatus, Member, Organization};
+
+/// The state after `event`. `None` is the state before `OrganizationCreated`.
+pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organization> {
+    let mut org = match (state, event) {
+        (None, OrgEvent::OrganizationCreated(e)) => {
+            return Some(Organization::new(e.org_id, e.name.clone(), e.shape));
+        }
+        (None, _) => return None,
+        (Some(org), _) => org,
+    };
+    match event {
+        OrgEvent::OrganizationCreated(_) => {}
+        OrgEvent::AccountAdded(e) => {
+            org.accounts.insert(
+                e.account_id,
+                Account {
+                    id: e.account_id,
+                    name: e.name.clone(),
+                },
+            );
+        }
+        OrgEvent::UserInvited(e) => {
+            org.open_invitation_by_email
+                .insert(e.email.key().to_owned(), e.invitation_id);
+            org.invitations.insert(
+                e.invitation_id,
+                Invitation {
+                    id: e.invitation_id,
+                    email: e.email.clone(),
+                    full_name: e.full_name.clone(),
+                    role: e.role.clone(),
+                    invited_by: e.invited_by,
+                    status: InvitationStatus::Pending,
+                    sends: vec![e.send_id],
+                    token_digest: e.token_digest,
+                    sent_at: e.sent_at,
+                    expires_at: e.expires_at,
+                },
+            );
+        }
+        OrgEvent::InvitationResent(e) => {
+            if let Some(inv) = org.invitations.get_mut(&e.invitation_id) {
+                inv.status = InvitationStatus::Pending;
+                inv.sends.push(e.send_id);
+                inv.token_digest = e.token_digest;
+                inv.sent_at = e.sent_at;
+                inv.expires_at = e.expires_at;
+            }
+        }
+        OrgEvent::InvitationCancelled(e) => {
+            close(&mut org, e.invitation_id, InvitationStatus::Cancelled)
+        }
+        OrgEvent::InvitationExpired(e) => {
+            if let Some(inv) = org.invitations.get_mut(&e.invitation_id) {
+                inv.status = InvitationStatus::Expired;
+            }
+        }
+        OrgEvent::InvitationAccepted(e) => {
+            close(&mut org, e.invitation_id, InvitationStatus::Accepted);
+            if e.role.is_owner() {
+                org.owners += 1;
+            }
+            org.member_by_email
+                .insert(e.email.key().to_owned(), e.user_id);
+            org.members.insert(
+                e.user_id,
+                Member {
+                    user_id: e.user_id,
+                    email: e.email.clone(),
+                    full_name: e.full_name.clone(),
+                    role: e.role.clone(),
+                    joined_at: e.accepted_at,
+                },
+            );
+        }
+        OrgEvent::RoleChanged(e) => {
+            if let Some(member) = org.members.get_mut(&e.user_id) {
+                match (member.role.is_owner(), e.to.is_owner()) {
+                    (true, false) => org.owners -= 1,
+                    (false, true) => org.owners += 1,
+                    _ => {}
+                }
+                member.role = e.to.clone();
+            }
+        }
+        OrgEvent::MemberRemoved(e) => {
+            if let Some(member) = org.members.remove(&e.user_id) {
+                if member.role.is_owner() {
+                    org.owners -= 1;
+                }
+                org.member_by_email.remove(member.email.key());
+            }
+        }
+        OrgEvent::InvitationEmailSent(_) | OrgEvent::InvitationEmailFailed(_) => {}
+    }
+    Some(org)
+}
+
+fn close(org: &mut Organization, id: crate::ids::InvitationId, status: InvitationStatus) {
+    if let Some(inv) = org.invitations.get_mut(&id) {
+        inv.status = status;
+        if org.open_invitation_by_email.get(inv.email.key()) == Some(&id) {
+            org.open_invitation_by_email.remove(inv.email.key());
+        }
+    }
+}
+
+/// Folds a whole history, oldest first.
+pub fn replay<'a>(events: impl IntoIterator<Item = &'a OrgEvent>) -> Option<Organization> {
+    events.into_iter().fold(None, evolve)
+}

@@ -1,0 +1,151 @@
+//! The organization as `decide` sees it: folded from its events by `evolve`,
+//! indexed for the questions rules ask (is this email a member? invited?).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, InvitationId, OrgId, SendId, UserId};
+use crate::organization::event::Actor;
+use crate::role::{OrgShape, Role};
+use crate::text::{DisplayName, Email, PersonName};
+use crate::token::TokenDigest;
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Sent, deadline not passed (or not yet recorded as passed).
+    Pending,
+    /// The deadline passed; can still be resent or cancelled.
+    Expired,
+    /// Used: the invitee joined.
+    Accepted,
+    /// Withdrawn by an owner.
+    Cancelled,
+}
+
+impl InvitationStatus {
+    /// Pending and expired invitations are open: they block a new invitation for
+    /// the same email and can be resent or cancelled.
+    pub fn is_open(self) -> bool {
+        matches!(self, InvitationStatus::Pending | InvitationStatus::Expired)
+    }
+}
+
+impl fmt::Display for InvitationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Expired => "expired",
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// An account of a multi-account organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its id.
+    pub id: AccountId,
+    /// Its name.
+    pub name: DisplayName,
+}
+
+/// A person with access to the organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Their identity.
+    pub user_id: UserId,
+    /// Their address.
+    pub email: Email,
+    /// Their listed name.
+    pub full_name: PersonName,
+    /// What they may do.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// An invitation, open or closed (closed ones stay to answer old links precisely).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// Its id.
+    pub id: InvitationId,
+    /// Who is invited.
+    pub email: Email,
+    /// Their name as the owner typed it.
+    pub full_name: PersonName,
+    /// The role offered.
+    pub role: Role,
+    /// Who invited them.
+    pub invited_by: Actor,
+    /// Where it stands.
+    pub status: InvitationStatus,
+    /// Every send, oldest first; the last is current.
+    pub sends: Vec<SendId>,
+    /// Digest of the current token.
+    pub token_digest: TokenDigest,
+    /// When it was last sent.
+    pub sent_at: DateTime<Utc>,
+    /// When the current link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An organization's current state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    /// Its id.
+    pub id: OrgId,
+    /// Its name.
+    pub name: DisplayName,
+    /// Single- or multi-account.
+    pub shape: OrgShape,
+    /// Its accounts (multi-account only).
+    pub accounts: BTreeMap<AccountId, Account>,
+    /// Its members.
+    pub members: BTreeMap<UserId, Member>,
+    /// Every invitation ever made.
+    pub invitations: BTreeMap<InvitationId, Invitation>,
+    pub(crate) member_by_email: HashMap<String, UserId>,
+    pub(crate) open_invitation_by_email: HashMap<String, InvitationId>,
+    pub(crate) owners: usize,
+}
+
+impl Organization {
+    pub(crate) fn new(id: OrgId, name: DisplayName, shape: OrgShape) -> Self {
+        Self {
+            id,
+            name,
+            shape,
+            accounts: BTreeMap::new(),
+            members: BTreeMap::new(),
+            invitations: BTreeMap::new(),
+            member_by_email: HashMap::new(),
+            open_invitation_by_email: HashMap::new(),
+            owners: 0,
+        }
+    }
+
+    /// The member with this email, if any.
+    pub fn member_by_email(&self, email: &Email) -> Option<&Member> {
+        self.member_by_email
+            .get(email.key())
+            .and_then(|id| self.members.get(id))
+    }
+
+    /// The open (pending or expired) invitation for this email, if any.
+    pub fn open_invitation_for(&self, email: &Email) -> Option<&Invitation> {
+        self.open_invitation_by_email
+            .get(email.key())
+            .and_then(|id| self.invitations.get(id))
+    }
+
+    /// How many members hold the owner role.
+    pub fn owner_count(&self) -> usize {
+        self.owners
+    }
+}

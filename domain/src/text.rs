@@ -1,0 +1,317 @@
+//! Validated text values: the constructor is the only way in, so a value that
+//! exists is valid, and the rules live in one place.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a piece of text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// Nothing left after trimming.
+    #[error("{field} must not be empty")]
+    Empty {
+        /// The field's name.
+        field: &'static str,
+    },
+    /// Longer than allowed.
+    #[error("{field} must be at most {max} characters")]
+    TooLong {
+        /// The field's name.
+        field: &'static str,
+        /// The limit.
+        max: usize,
+    },
+    /// Holds control characters (newlines, NUL, …).
+    #[error("{field} must not contain control characters")]
+    ControlCharacters {
+        /// The field's name.
+        field: &'static str,
+    },
+    /// Not an email address.
+    #[error("email {0:?} is not a valid address")]
+    InvalidEmail(String),
+}
+
+fn checked(field: &'static str, raw: &str, max: usize) -> Result<String, TextError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(TextError::Empty { field });
+    }
+    if trimmed.chars().count() > max {
+        return Err(TextError::TooLong { field, max });
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(TextError::ControlCharacters { field });
+    }
+    Ok(trimmed.to_owned())
+}
+
+macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Most characters allowed after trimming.
+            pub const MAX_CHARS: usize = $max;
+
+            /// Trims and checks the text.
+            pub fn parse(raw: &str) -> Result<Self, TextError> {
+                checked($field, raw, Self::MAX_CHARS).map(Self)
+            }
+
+            /// The text as stored.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = TextError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+bounded_text!(
+    /// A person's full name: 1–100 characters after trimming, no control characters.
+    PersonName, "full name", 100
+);
+bounded_text!(
+    /// The name of an organization or an account: 1–100 characters, no control characters.
+    DisplayName, "name", 100
+);
+
+/// An email address: trimmed, syntax-checked, at most 254 characters, and compared
+/// case-insensitively (`Ann@X.com` and `ann@x.com` are one person) while keeping
+/// the spelling it was given for display.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email {
+    display: String,
+    key: String,
+}
+
+impl Email {
+    /// Longest address allowed (RFC 5321 path limit).
+    pub const MAX_CHARS: usize = 254;
+
+    /// Trims and checks an address.
+    pub fn parse(raw: &str) -> Result<Self, TextError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(TextError::Empty { field: "email" });
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(TextError::TooLong {
+                field: "email",
+                max: Self::MAX_CHARS,
+            });
+        }
+        if !is_valid_address(trimmed) {
+            return Err(TextError::InvalidEmail(trimmed.to_owned()));
+        }
+        Ok(Self {
+            display: trimmed.to_owned(),
+            key: trimmed.to_lowercase(),
+        })
+    }
+
+    /// The address as given (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The case-folded form that identity and uniqueness use.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// A pragmatic check: one `@`, a local part of 1–64 printable characters without
+/// spaces, and a domain of dot-separated labels of letters, digits and hyphens
+/// (internationalized labels allowed), with at least one dot.
+fn is_valid_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.chars().count() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && !"@<>()[]\\,;:\"".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && domain.chars().count() <= 253
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.chars().count() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    local_ok && domain_ok
+}
+
+impl PartialEq for Email {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Email {}
+
+impl Hash for Email {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = TextError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Email> for String {
+    fn from(value: Email) -> Self {
+        value.display
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn emails_are_trimmed_and_compared_without_case() {
+        let a = Email::parse("  Ann.Lee@Example.COM ").expect("valid");
+        let b = Email::parse("ann.lee@example.com").expect("valid");
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), "Ann.Lee@Example.COM");
+        assert_eq!(a.key(), "ann.lee@example.com");
+    }
+
+    #[test]
+    fn malformed_emails_are_refused() {
+        for bad in [
+            "",
+            "   ",
+            "plain",
+            "@example.com",
+            "ann@",
+            "ann@localhost",
+            "ann@@example.com",
+            "an n@example.com",
+            "ann@exa mple.com",
+            "ann@-example.com",
+            "ann@example..com",
+            ".ann@example.com",
+            "ann\n@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn an_email_longer_than_254_characters_is_refused() {
+        let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(200));
+        assert!(matches!(
+            Email::parse(&long),
+            Err(TextError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            PersonName::parse("  Zoë Ångström ")
+                .expect("valid")
+                .as_str(),
+            "Zoë Ångström"
+        );
+        assert!(matches!(
+            PersonName::parse(" \t "),
+            Err(TextError::Empty { .. })
+        ));
+        assert!(PersonName::parse(&"é".repeat(100)).is_ok());
+        assert!(matches!(
+            PersonName::parse(&"é".repeat(101)),
+            Err(TextError::TooLong { .. })
+        ));
+        assert!(matches!(
+            PersonName::parse("Ann\u{0}Lee"),
+            Err(TextError::ControlCharacters { .. })
+        ));
+    }
+
+    #[test]
+    fn deserializing_runs_the_same_checks() {
+        assert!(serde_json::from_str::<Email>("\"not an email\"").is_err());
+        assert!(serde_json::from_str::<PersonName>("\"\"").is_err());
+        let email: Email = serde_json::from_str("\" x@y.io \"").expect("valid");
+        assert_eq!(serde_json::to_string(&email).expect("json"), "\"x@y.io\"");
+    }
+
+    proptest! {
+        #[test]
+        fn any_accepted_name_is_trimmed_printable_and_short(raw in "\\PC{0,120}") {
+            if let Ok(name) = PersonName::parse(&raw) {
+                let s = name.as_str();
+                prop_assert_eq!(s, s.trim());
+                prop_assert!(!s.is_empty() && s.chars().count() <= 100);
+                prop_assert!(!s.chars().any(char::is_control));
+            }
+        }
+
+        #[test]
+        fn simple_generated_addresses_parse_and_round_trip(
+            local in "[a-zA-Z0-9_+-]{1,30}",
+            domain in "[a-z0-9]{1,20}",
+            tld in "[a-z]{2,6}",
+        ) {
+            let raw = format!("{local}@{domain}.{tld}");
+            let email = Email::parse(&raw).expect("valid");
+            prop_assert_eq!(email.as_str(), raw.as_str());
+            let upper = Email::parse(&raw.to_uppercase()).expect("valid");
+            prop_assert_eq!(email, upper);
+        }
+
+        #[test]
+        fn parsing_never_panics_and_accepted_emails_are_bounded(raw in "\\PC{0,300}") {
+            if let Ok(email) = Email::parse(&raw) {
+                prop_assert!(email.as_str().chars().count() <= 254);
+                prop_assert!(email.as_str().contains('@'));
+            }
+        }
+    }
+}

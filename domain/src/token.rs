@@ -1,0 +1,84 @@
+//! Invitation tokens as the domain sees them: only their digest. The raw token is
+//! made and hashed at the edge, so no secret ever enters the event log.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// SHA-256 digest of an invitation token, stored and compared instead of the token.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TokenDigest([u8; 32]);
+
+/// A digest that is not 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a token digest is 64 hexadecimal digits")]
+pub struct InvalidDigest;
+
+impl TokenDigest {
+    /// Wraps digest bytes computed at the edge.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The digest bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Compares in time independent of where the digests differ, so response timing
+    /// tells an attacker nothing about a guessed token.
+    pub fn matches(&self, other: &TokenDigest) -> bool {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+impl fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenDigest({})", String::from(*self))
+    }
+}
+
+impl TryFrom<String> for TokenDigest {
+    type Error = InvalidDigest;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let bytes = value.as_bytes();
+        if bytes.len() != 64 {
+            return Err(InvalidDigest);
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16).ok_or(InvalidDigest)?;
+            let lo = (pair[1] as char).to_digit(16).ok_or(InvalidDigest)?;
+            out[i] = u8::try_from(hi * 16 + lo).map_err(|_| InvalidDigest)?;
+        }
+        Ok(Self(out))
+    }
+}
+
+impl From<TokenDigest> for String {
+    fn from(value: TokenDigest) -> Self {
+        value.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_round_trip_as_hex_and_compare_by_value() {
+        let d = TokenDigest::from_bytes([0xab; 32]);
+        let hex = String::from(d);
+        assert_eq!(hex, "ab".repeat(32));
+        assert_eq!(TokenDigest::try_from(hex).expect("hex"), d);
+        assert!(d.matches(&TokenDigest::from_bytes([0xab; 32])));
+        assert!(!d.matches(&TokenDigest::from_bytes([0xac; 32])));
+        assert!(TokenDigest::try_from("zz".repeat(32)).is_err());
+        assert!(TokenDigest::try_from("ab".to_owned()).is_err());
+    }
+}

@@ -1,0 +1,902 @@
+//! Every organization command and rule as Given events / When command / Then
+//! events (snapshotted) or the refusal.
+
+mod common;
+
+use common::*;
+use insta::assert_json_snapshot;
+use roster_domain::organization::*;
+use roster_domain::*;
+
+fn ann_invited_single() -> Vec<OrgEvent> {
+    extend(
+        single_org_with_owner(),
+        vec![(
+            AS_OWNER,
+            invite(
+                INV_ANN,
+                "ann@example.com",
+                "Ann Lee",
+                single(SingleRole::Admin),
+                2,
+            ),
+            at(2),
+        )],
+    )
+}
+
+fn ann_member_single() -> Vec<OrgEvent> {
+    extend(
+        ann_invited_single(),
+        vec![(Actor::System, accept(INV_ANN, 2, ANN, "Ann Lee"), at(3))],
+    )
+}
+
+// ---- CreateOrganization ----
+
+#[test]
+fn creating_a_single_account_organization_records_it() {
+    let events = given(vec![])
+        .when(Actor::System, create_single(), at(0))
+        .expect("created");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn creating_a_multi_account_organization_records_its_accounts() {
+    let events = given(vec![])
+        .when(Actor::System, create_multi(), at(0))
+        .expect("created");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn an_organization_cannot_be_created_twice() {
+    let err = given(single_org_with_owner()).when(Actor::System, create_single(), at(5));
+    assert_eq!(err, Err(DomainError::OrganizationExists));
+}
+
+#[test]
+fn a_single_account_organization_takes_no_accounts() {
+    let cmd = OrgCommand::CreateOrganization {
+        org_id: ORG,
+        name: display("Acme"),
+        shape: OrgShape::Single,
+        accounts: vec![(ACC_EU, display("Europe"))],
+    };
+    assert_eq!(
+        given(vec![]).when(Actor::System, cmd, at(0)),
+        Err(DomainError::NotMultiAccount)
+    );
+}
+
+#[test]
+fn initial_accounts_need_distinct_names() {
+    let cmd = OrgCommand::CreateOrganization {
+        org_id: ORG,
+        name: display("Acme"),
+        shape: OrgShape::Multi,
+        accounts: vec![(ACC_EU, display("Europe")), (ACC_US, display("EUROPE"))],
+    };
+    assert!(matches!(
+        given(vec![]).when(Actor::System, cmd, at(0)),
+        Err(DomainError::AccountNameTaken { .. })
+    ));
+}
+
+#[test]
+fn commands_on_a_missing_organization_are_refused() {
+    let err = given(vec![]).when(
+        AS_OWNER,
+        OrgCommand::CancelInvite {
+            invitation_id: INV_ANN,
+        },
+        at(0),
+    );
+    assert_eq!(err, Err(DomainError::OrganizationNotFound));
+}
+
+// ---- AddAccount ----
+
+#[test]
+fn an_owner_adds_an_account_to_a_multi_account_organization() {
+    let acc = AccountId::from_uuid(uuid::Uuid::from_u128(0x0302));
+    let events = given(multi_org_with_owner())
+        .when(
+            AS_OWNER,
+            OrgCommand::AddAccount {
+                account_id: acc,
+                name: display("Asia"),
+            },
+            at(5),
+        )
+        .expect("added");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn accounts_cannot_be_added_to_a_single_account_organization() {
+    let acc = AccountId::from_uuid(uuid::Uuid::from_u128(0x0302));
+    let err = given(single_org_with_owner()).when(
+        AS_OWNER,
+        OrgCommand::AddAccount {
+            account_id: acc,
+            name: display("Asia"),
+        },
+        at(5),
+    );
+    assert_eq!(err, Err(DomainError::NotMultiAccount));
+}
+
+#[test]
+fn account_names_are_unique_ignoring_case() {
+    let acc = AccountId::from_uuid(uuid::Uuid::from_u128(0x0302));
+    let err = given(multi_org_with_owner()).when(
+        AS_OWNER,
+        OrgCommand::AddAccount {
+            account_id: acc,
+            name: display("  europe "),
+        },
+        at(5),
+    );
+    assert_eq!(
+        err,
+        Err(DomainError::AccountNameTaken {
+            name: "europe".into()
+        })
+    );
+}
+
+#[test]
+fn an_existing_account_id_is_refused() {
+    let err = given(multi_org_with_owner()).when(
+        AS_OWNER,
+        OrgCommand::AddAccount {
+            account_id: ACC_EU,
+            name: display("Asia"),
+        },
+        at(5),
+    );
+    assert_eq!(err, Err(DomainError::AccountExists(ACC_EU)));
+}
+
+// ---- InviteUser ----
+
+#[test]
+fn an_owner_invites_a_person_with_a_role_and_a_fifteen_minute_deadline() {
+    let events = given(single_org_with_owner())
+        .when(
+            AS_OWNER,
+            invite(
+                INV_ANN,
+                " Ann@Example.com ",
+                "Ann Lee",
+                single(SingleRole::Admin),
+                2,
+            ),
+            at(2),
+        )
+        .expect("invited");
+    let OrgEvent::UserInvited(e) = &events[0] else {
+        panic!("expected UserInvited")
+    };
+    assert_eq!(e.expires_at - e.sent_at, chrono::Duration::minutes(15));
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn an_owner_invites_a_contributor_to_some_accounts() {
+    let role = contributor(&[
+        (ACC_EU, AccountRole::Admin),
+        (ACC_US, AccountRole::Standard),
+    ]);
+    let events = given(multi_org_with_owner())
+        .when(
+            AS_OWNER,
+            invite(INV_ANN, "ann@example.com", "Ann Lee", role, 2),
+            at(2),
+        )
+        .expect("invited");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn only_owners_may_invite() {
+    let err = given(ann_member_single()).when(
+        Actor::User(ANN),
+        invite(
+            INV_BOB,
+            "bob@example.com",
+            "Bob",
+            single(SingleRole::Standard),
+            3,
+        ),
+        at(5),
+    );
+    assert_eq!(err, Err(DomainError::NotAnOwner));
+}
+
+#[test]
+fn strangers_may_not_invite() {
+    let err = given(single_org_with_owner()).when(
+        Actor::User(BOB),
+        invite(
+            INV_BOB,
+            "bob@example.com",
+            "Bob",
+            single(SingleRole::Standard),
+            3,
+        ),
+        at(5),
+    );
+    assert_eq!(err, Err(DomainError::NotAnOwner));
+}
+
+#[test]
+fn a_member_cannot_be_invited_again() {
+    let err = given(ann_member_single()).when(
+        AS_OWNER,
+        invite(
+            INV_BOB,
+            "ANN@example.com",
+            "Ann again",
+            single(SingleRole::Standard),
+            3,
+        ),
+        at(5),
+    );
+    assert_eq!(
+        err,
+        Err(DomainError::AlreadyMember {
+            email: "ann@example.com".into(),
+            user_id: ANN
+        })
+    );
+}
+
+#[test]
+fn a_second_invitation_for_a_pending_email_names_the_first() {
+    let err = given(ann_invited_single()).when(
+        AS_OWNER,
+        invite(
+            INV_BOB,
+            "ann@EXAMPLE.com",
+            "Ann again",
+            single(SingleRole::Standard),
+            3,
+        ),
+        at(5),
+    );
+    assert_eq!(
+        err,
+        Err(DomainError::AlreadyInvited {
+            email: "ann@example.com".into(),
+            invitation_id: INV_ANN,
+            status: InvitationStatus::Pending
+        })
+    );
+}
+
+#[test]
+fn an_expired_invitation_still_blocks_a_new_one_so_the_owner_resends_it() {
+    let history = extend(
+        ann_invited_single(),
+        vec![(
+            Actor::System,
+            OrgCommand::ExpireInvite {
+                invitation_id: INV_ANN,
+            },
+            at(17),
+        )],
+    );
+    let err = given(history).when(
+        AS_OWNER,
+        invite(
+            INV_BOB,
+            "ann@example.com",
+            "Ann",
+            single(SingleRole::Standard),
+            3,
+        ),
+        at(20),
+    );
+    assert!(matches!(
+        err,
+        Err(DomainError::AlreadyInvited {
+            invitation_id: INV_ANN,
+            status: InvitationStatus::Expired,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_cancelled_invitation_does_not_block_a_new_one() {
+    let history = extend(
+        ann_invited_single(),
+        vec![(
+            AS_OWNER,
+            OrgCommand::CancelInvite {
+                invitation_id: INV_ANN,
+            },
+            at(3),
+        )],
+    );
+    let events = given(history)
+        .when(
+            AS_OWNER,
+            invite(
+                INV_BOB,
+                "ann@example.com",
+                "Ann Lee",
+                single(SingleRole::Standard),
+                3,
+            ),
+            at(4),
+        )
+        .expect("invited again");
+    assert_eq!(events.len(), 1);
+}
+
+#[test]
+fn a_multi_account_role_does_not_fit_a_single_account_organization() {
+    let err = given(single_org_with_owner()).when(
+        AS_OWNER,
+        invite(INV_ANN, "ann@example.com", "Ann", multi_owner(), 2),
+        at(2),
+    );
+    assert_eq!(
+        err,
+        Err(DomainError::RoleShapeMismatch {
+            org: OrgShape::Single,
+            role: OrgShape::Multi
+        })
+    );
+}
+
+#[test]
+fn account_roles_must_name_existing_accounts() {
+    let ghost = AccountId::from_uuid(uuid::Uuid::from_u128(0x0399));
+    let err = given(multi_org_with_owner()).when(
+        AS_OWNER,
+        invite(
+            INV_ANN,
+            "ann@example.com",
+            "Ann",
+            contributor(&[(ghost, AccountRole::Admin)]),
+            2,
+        ),
+        at(2),
+    );
+    assert_eq!(err, Err(DomainError::UnknownAccount(ghost)));
+}
+
+// ---- ResendInvite ----
+
+#[test]
+fn resending_rotates_the_token_and_restarts_the_clock() {
+    let events = given(ann_invited_single())
+        .when(AS_OWNER, resend(INV_ANN, 3), at(10))
+        .expect("resent");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn an_expired_invitation_can_be_resent() {
+    let history = extend(
+        ann_invited_single(),
+        vec![(
+            Actor::System,
+            OrgCommand::ExpireInvite {
+                invitation_id: INV_ANN,
+            },
+            at(17),
+        )],
+    );
+    let events = given(history)
+        .when(AS_OWNER, resend(INV_ANN, 3), at(30))
+        .expect("resent");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn an_accepted_invitation_cannot_be_resent() {
+    let err = given(ann_member_single()).when(AS_OWNER, resend(INV_ANN, 3), at(5));
+    assert_eq!(
+        err,
+        Err(DomainError::InvitationClosed {
+            status: InvitationStatus::Accepted
+        })
+    );
+}
+
+#[test]
+fn an_unknown_invitation_cannot_be_resent() {
+    let err = given(single_org_with_owner()).when(AS_OWNER, resend(INV_BOB, 3), at(5));
+    assert_eq!(err, Err(DomainError::InvitationNotFound));
+}
+
+// ---- CancelInvite ----
+
+#[test]
+fn an_owner_cancels_a_pending_invitation() {
+    let events = given(ann_invited_single())
+        .when(
+            AS_OWNER,
+            OrgCommand::CancelInvite {
+                invitation_id: INV_ANN,
+            },
+            at(4),
+        )
+        .expect("cancelled");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn a_cancelled_invitation_cannot_be_cancelled_again() {
+    let history = extend(
+        ann_invited_single(),
+        vec![(
+            AS_OWNER,
+            OrgCommand::CancelInvite {
+                invitation_id: INV_ANN,
+            },
+            at(4),
+        )],
+    );
+    let err = given(history).when(
+        AS_OWNER,
+        OrgCommand::CancelInvite {
+            invitation_id: INV_ANN,
+        },
+        at(5),
+    );
+    assert_eq!(
+        err,
+        Err(DomainError::InvitationClosed {
+            status: InvitationStatus::Cancelled
+        })
+    );
+}
+
+#[test]
+fn only_owners_may_cancel() {
+    let history = extend(
+        ann_member_single(),
+        vec![(
+            AS_OWNER,
+            invite(
+                INV_BOB,
+                "bob@example.com",
+                "Bob",
+                single(SingleRole::Standard),
+                3,
+            ),
+            at(4),
+        )],
+    );
+    let err = given(history).when(
+        Actor::User(ANN),
+        OrgCommand::CancelInvite {
+            invitation_id: INV_BOB,
+        },
+        at(5),
+    );
+    assert_eq!(err, Err(DomainError::NotAnOwner));
+}
+
+// ---- AcceptInvite ----
+
+#[test]
+fn accepting_with_the_current_token_before_the_deadline_makes_a_member() {
+    let events = given(ann_invited_single())
+        .when(Actor::System, accept(INV_ANN, 2, ANN, "Ann B. Lee"), at(16))
+        .expect("accepted");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn a_wrong_token_is_refused_without_saying_more() {
+    let err =
+        given(ann_invited_single()).when(Actor::System, accept(INV_ANN, 9, ANN, "Ann"), at(3));
+    assert_eq!(err, Err(DomainError::InvalidToken));
+}
+
+#[test]
+fn a_link_superseded_by_a_resend_no_longer_works() {
+    let history = extend(
+        ann_invited_single(),
+        vec![(AS_OWNER, resend(INV_ANN, 3), at(5))],
+    );
+    let scenario = given(history);
+    assert_eq!(
+        scenario.when(Actor::System, accept(INV_ANN, 2, ANN, "Ann"), at(6)),
+        Err(DomainError::InvalidToken)
+    );
+    assert!(scenario
+        .when(Actor::System, accept(INV_ANN, 3, ANN, "Ann"), at(6))
+        .is_ok());
+}
+
+#[test]
+fn accept_checks_the_deadline_itself_even_before_expiry_is_recorded() {
+    let scenario = given(ann_invited_single()); // sent at minute 2, deadline minute 17
+    let just_before = at_seconds(17 * 60 - 1);
+    assert!(scenario
+        .when(Actor::System, accept(INV_ANN, 2, ANN, "Ann"), just_before)
+        .is_ok());
+    let err = scenario.when(Actor::System, accept(INV_ANN, 2, ANN, "Ann"), at(17));
+    assert!(
+        matches!(err, Err(DomainError::InvitationHasExpired { .. })),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_cancelled_invitation_cannot_be_accepted() {
+    let history = extend(
+        ann_invited_single(),
+        vec![(
+            AS_OWNER,
+            OrgCommand::CancelInvite {
+                invitation_id: INV_ANN,
+            },
+            at(4),
+        )],
+    );
+    let err = given(history).when(Actor::System, accept(INV_ANN, 2, ANN, "Ann"), at(5));
+    assert_eq!(err, Err(DomainError::InvitationWasCancelled));
+}
+
+#[test]
+fn an_invitation_can_be_used_once() {
+    let err = given(ann_member_single()).when(Actor::System, accept(INV_ANN, 2, BOB, "Bob"), at(5));
+    assert_eq!(err, Err(DomainError::InvitationAlreadyAccepted));
+}
+
+#[test]
+fn an_existing_member_cannot_accept_a_second_invitation() {
+    let history = extend(
+        single_org_with_owner(),
+        vec![(
+            AS_OWNER,
+            invite(
+                INV_ANN,
+                "ann2@example.com",
+                "Ann",
+                single(SingleRole::Admin),
+                2,
+            ),
+            at(2),
+        )],
+    );
+    let err = given(history).when(Actor::System, accept(INV_ANN, 2, OWNER, "Olive"), at(3));
+    assert_eq!(
+        err,
+        Err(DomainError::AlreadyMember {
+            email: "owner@acme.io".into(),
+            user_id: OWNER
+        })
+    );
+}
+
+// ---- ExpireInvite ----
+
+#[test]
+fn expiry_is_recorded_once_the_deadline_passes() {
+    let events = given(ann_invited_single())
+        .when(
+            Actor::System,
+            OrgCommand::ExpireInvite {
+                invitation_id: INV_ANN,
+            },
+            at(17),
+        )
+        .expect("expired");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn expiry_before_the_deadline_is_a_no_op() {
+    let events = given(ann_invited_single())
+        .when(
+            Actor::System,
+            OrgCommand::ExpireInvite {
+                invitation_id: INV_ANN,
+            },
+            at(16),
+        )
+        .expect("no-op");
+    assert!(events.is_empty());
+}
+
+#[test]
+fn expiry_after_a_resend_with_a_later_deadline_is_a_no_op() {
+    let history = extend(
+        ann_invited_single(),
+        vec![(AS_OWNER, resend(INV_ANN, 3), at(10))],
+    );
+    let events = given(history)
+        .when(
+            Actor::System,
+            OrgCommand::ExpireInvite {
+                invitation_id: INV_ANN,
+            },
+            at(17),
+        )
+        .expect("no-op");
+    assert!(events.is_empty());
+}
+
+#[test]
+fn expiry_of_an_accepted_cancelled_or_expired_invitation_is_a_no_op() {
+    let expire = || OrgCommand::ExpireInvite {
+        invitation_id: INV_ANN,
+    };
+    let cancelled = extend(
+        ann_invited_single(),
+        vec![(
+            AS_OWNER,
+            OrgCommand::CancelInvite {
+                invitation_id: INV_ANN,
+            },
+            at(3),
+        )],
+    );
+    let expired = extend(
+        ann_invited_single(),
+        vec![(Actor::System, expire(), at(17))],
+    );
+    for history in [ann_member_single(), cancelled, expired] {
+        assert_eq!(
+            given(history).when(Actor::System, expire(), at(60)),
+            Ok(vec![])
+        );
+    }
+}
+
+#[test]
+fn expiring_an_unknown_invitation_is_refused() {
+    let err = given(single_org_with_owner()).when(
+        Actor::System,
+        OrgCommand::ExpireInvite {
+            invitation_id: INV_BOB,
+        },
+        at(60),
+    );
+    assert_eq!(err, Err(DomainError::InvitationNotFound));
+}
+
+// ---- ChangeRole ----
+
+#[test]
+fn an_owner_changes_a_members_role() {
+    let events = given(ann_member_single())
+        .when(
+            AS_OWNER,
+            OrgCommand::ChangeRole {
+                user_id: ANN,
+                role: single(SingleRole::Owner),
+            },
+            at(5),
+        )
+        .expect("changed");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn a_contributors_account_roles_change() {
+    let history = extend(
+        multi_org_with_owner(),
+        vec![
+            (
+                AS_OWNER,
+                invite(
+                    INV_ANN,
+                    "ann@example.com",
+                    "Ann",
+                    contributor(&[(ACC_EU, AccountRole::Standard)]),
+                    2,
+                ),
+                at(2),
+            ),
+            (Actor::System, accept(INV_ANN, 2, ANN, "Ann"), at(3)),
+        ],
+    );
+    let to = contributor(&[
+        (ACC_EU, AccountRole::Admin),
+        (ACC_US, AccountRole::Standard),
+    ]);
+    let events = given(history)
+        .when(
+            AS_OWNER,
+            OrgCommand::ChangeRole {
+                user_id: ANN,
+                role: to,
+            },
+            at(5),
+        )
+        .expect("changed");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn the_last_owner_cannot_be_demoted() {
+    let err = given(single_org_with_owner()).when(
+        AS_OWNER,
+        OrgCommand::ChangeRole {
+            user_id: OWNER,
+            role: single(SingleRole::Admin),
+        },
+        at(5),
+    );
+    assert_eq!(err, Err(DomainError::LastOwner));
+}
+
+#[test]
+fn an_owner_can_step_down_once_another_owner_exists() {
+    let history = extend(
+        ann_member_single(),
+        vec![(
+            AS_OWNER,
+            OrgCommand::ChangeRole {
+                user_id: ANN,
+                role: single(SingleRole::Owner),
+            },
+            at(5),
+        )],
+    );
+    let events = given(history)
+        .when(
+            AS_OWNER,
+            OrgCommand::ChangeRole {
+                user_id: OWNER,
+                role: single(SingleRole::Standard),
+            },
+            at(6),
+        )
+        .expect("stepped down");
+    assert_eq!(events.len(), 1);
+}
+
+#[test]
+fn setting_the_role_a_member_already_has_records_nothing() {
+    let events = given(ann_member_single())
+        .when(
+            AS_OWNER,
+            OrgCommand::ChangeRole {
+                user_id: ANN,
+                role: single(SingleRole::Admin),
+            },
+            at(5),
+        )
+        .expect("no-op");
+    assert!(events.is_empty());
+}
+
+#[test]
+fn changing_the_role_of_a_non_member_is_refused() {
+    let err = given(single_org_with_owner()).when(
+        AS_OWNER,
+        OrgCommand::ChangeRole {
+            user_id: BOB,
+            role: single(SingleRole::Admin),
+        },
+        at(5),
+    );
+    assert_eq!(err, Err(DomainError::MemberNotFound));
+}
+
+#[test]
+fn a_new_role_must_fit_the_organization() {
+    let err = given(ann_member_single()).when(
+        AS_OWNER,
+        OrgCommand::ChangeRole {
+            user_id: ANN,
+            role: multi_owner(),
+        },
+        at(5),
+    );
+    assert_eq!(
+        err,
+        Err(DomainError::RoleShapeMismatch {
+            org: OrgShape::Single,
+            role: OrgShape::Multi
+        })
+    );
+}
+
+#[test]
+fn only_owners_may_change_roles() {
+    let err = given(ann_member_single()).when(
+        Actor::User(ANN),
+        OrgCommand::ChangeRole {
+            user_id: ANN,
+            role: single(SingleRole::Owner),
+        },
+        at(5),
+    );
+    assert_eq!(err, Err(DomainError::NotAnOwner));
+}
+
+// ---- RemoveUser ----
+
+#[test]
+fn an_owner_removes_a_member() {
+    let events = given(ann_member_single())
+        .when(AS_OWNER, OrgCommand::RemoveUser { user_id: ANN }, at(5))
+        .expect("removed");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn the_last_owner_cannot_be_removed() {
+    let err =
+        given(ann_member_single()).when(AS_OWNER, OrgCommand::RemoveUser { user_id: OWNER }, at(5));
+    assert_eq!(err, Err(DomainError::LastOwner));
+}
+
+#[test]
+fn removing_a_non_member_is_refused() {
+    let err = given(single_org_with_owner()).when(
+        AS_OWNER,
+        OrgCommand::RemoveUser { user_id: BOB },
+        at(5),
+    );
+    assert_eq!(err, Err(DomainError::MemberNotFound));
+}
+
+#[test]
+fn a_removed_member_can_be_invited_again() {
+    let history = extend(
+        ann_member_single(),
+        vec![(AS_OWNER, OrgCommand::RemoveUser { user_id: ANN }, at(5))],
+    );
+    let events = given(history)
+        .when(
+            AS_OWNER,
+            invite(
+                INV_BOB,
+                "ann@example.com",
+                "Ann Lee",
+                single(SingleRole::Standard),
+                3,
+            ),
+            at(6),
+        )
+        .expect("invited");
+    assert_eq!(events.len(), 1);
+}
+
+// ---- Email outcomes ----
+
+#[test]
+fn the_email_worker_records_a_delivered_send() {
+    let events = given(ann_invited_single())
+        .when(
+            Actor::System,
+            OrgCommand::RecordEmailSent {
+                invitation_id: INV_ANN,
+                send_id: send(2),
+                message_id: "<x@roster>".into(),
+            },
+            at(2),
+        )
+        .expect("recorded");
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn an_email_outcome_for_a_foreign_send_is_refused() {
+    let err = given(ann_invited_single()).when(
+        Actor::System,
+        OrgCommand::RecordEmailFailed {
+            invitation_id: INV_ANN,
+            send_id: send(9),
+            reason: "550".into(),
+            permanent: true,
+        },
+        at(2),
+    );
+    assert_eq!(err, Err(DomainError::UnknownSend));
+}
