@@ -29,6 +29,52 @@ pub enum Command {
     Serve(ServeArgs),
     /// Bring the database schema up to date, then exit.
     Migrate,
+    /// Operator tasks on organizations (bootstrap).
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+/// `roster org …`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization and invite its first owner; prints the accept link.
+    Create(CreateOrgArgs),
+}
+
+/// Settings of `roster org create`.
+#[derive(Debug, Clone, Args)]
+pub struct CreateOrgArgs {
+    /// The organization's name.
+    #[arg(long)]
+    pub name: String,
+    /// `single` (roles owner/admin/standard) or `multi` (accounts, owner/contributor).
+    #[arg(long, value_enum)]
+    pub shape: ShapeArg,
+    /// Email of the first owner, who gets the invitation.
+    #[arg(long)]
+    pub owner_email: String,
+    /// Full name of the first owner.
+    #[arg(long)]
+    pub owner_name: String,
+    /// An initial account (multi-account only); repeat for more.
+    #[arg(long = "account")]
+    pub accounts: Vec<String>,
+    /// Base URL of the web page, for the accept link.
+    #[arg(
+        long,
+        env = "ROSTER_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+}
+
+/// The organization shape as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShapeArg {
+    /// Single-account.
+    Single,
+    /// Multi-account.
+    Multi,
 }
 
 /// Settings of `roster serve`.

@@ -3,9 +3,10 @@
 //! application on port 0 and talk to it.
 
 pub mod app;
+pub mod bootstrap;
 pub mod config;
 pub mod database;
 
 pub use app::App;
-pub use config::{Cli, Command, ServeArgs};
+pub use config::{Cli, Command, CreateOrgArgs, OrgCommand, ServeArgs, ShapeArg};
 pub use database::Database;

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use roster::app::{shutdown_signal, App};
-use roster::{Cli, Command, Database};
+use std::sync::Arc;
+
+use roster::bootstrap::create_org;
+use roster::{Cli, Command, Database, OrgCommand};
+use roster_commands::SystemClock;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -34,6 +38,25 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Migrate => {
             database.migrate().await.map_err(|e| e.to_string())?;
             tracing::info!(backend = %database.describe(), "database is up to date");
+            Ok(())
+        }
+        Command::Org(OrgCommand::Create(args)) => {
+            database.migrate().await.map_err(|e| e.to_string())?;
+            let store = database.event_store().await.map_err(|e| e.to_string())?;
+            let created = create_org(store, Arc::new(SystemClock), &args)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("organization {} created", created.org_id);
+            println!(
+                "owner invitation {} sent to {}",
+                created.invitation_id,
+                args.owner_email.trim()
+            );
+            println!(
+                "accept link (valid until {}):",
+                created.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            println!("{}", created.accept_link);
             Ok(())
         }
         Command::Serve(args) => {

@@ -1,0 +1,222 @@
+//! The command handler: decide on cached state, append with the expected version,
+//! and on a lost race catch up and decide again, a bounded number of times.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use roster_domain::organization::Context;
+use roster_domain::{decode, encode, DecodeError};
+use roster_eventstore::{
+    Appended, EventStore, ExpectedVersion, Metadata, NewEvent, Position, StoreError, StreamId,
+};
+use uuid::Uuid;
+
+use crate::aggregate::Aggregate;
+use crate::cache::{Slot, StateCache};
+use crate::clock::Clock;
+
+/// Tuning of a [`Handler`].
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerConfig {
+    /// How long an invitation stays valid after each send.
+    pub invite_ttl: Duration,
+    /// How many times a lost optimistic-concurrency race is retried.
+    pub max_retries: usize,
+    /// How many aggregate states to keep in memory.
+    pub cache_capacity: usize,
+    /// Events read per round trip when catching up.
+    pub read_batch: usize,
+}
+
+impl Default for HandlerConfig {
+    fn default() -> Self {
+        Self {
+            invite_ttl: Duration::minutes(Context::DEFAULT_INVITE_TTL_MINUTES),
+            max_retries: 5,
+            cache_capacity: 10_000,
+            read_batch: 2_000,
+        }
+    }
+}
+
+/// What a successful command did.
+#[derive(Debug, Clone)]
+pub struct Outcome<E> {
+    /// The events recorded; empty when the command changed nothing.
+    pub events: Vec<E>,
+    /// Where they were written; `None` when nothing was.
+    pub appended: Option<Appended>,
+    /// The aggregate's stream version afterwards.
+    pub version: u64,
+}
+
+impl<E> Outcome<E> {
+    /// The global position a reader must pass to see this command's effect
+    /// (`None` when nothing was written).
+    pub fn position(&self) -> Option<Position> {
+        self.appended.as_ref().map(Appended::last_position)
+    }
+}
+
+/// Why a command did not complete. Business refusals and infrastructure failures
+/// stay apart so callers map them to different answers.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError<E: std::error::Error> {
+    /// A domain rule refused the command; nothing was recorded.
+    #[error(transparent)]
+    Rejected(E),
+    /// Other writers kept winning the race; nothing was recorded.
+    #[error("the {stream} stream kept changing; gave up after {attempts} attempts")]
+    Conflict {
+        /// The contested stream.
+        stream: StreamId,
+        /// How many tries were made.
+        attempts: usize,
+    },
+    /// A stored event could not be read back.
+    #[error("stored event {position} of {stream} is unreadable: {source}")]
+    Decode {
+        /// The stream.
+        stream: StreamId,
+        /// Its position.
+        position: Position,
+        /// What failed.
+        source: DecodeError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Runs commands of one aggregate type.
+pub struct Handler<A: Aggregate> {
+    store: Arc<dyn EventStore>,
+    clock: Arc<dyn Clock>,
+    config: HandlerConfig,
+    cache: StateCache<A::Id, A::State>,
+}
+
+impl<A: Aggregate> Handler<A> {
+    /// A handler over `store`, reading time from `clock`.
+    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>, config: HandlerConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            cache: StateCache::new(config.cache_capacity),
+        }
+    }
+
+    /// Decides `command` for instance `id` and records the outcome.
+    pub async fn execute(
+        &self,
+        id: A::Id,
+        command: &A::Command,
+        metadata: &Metadata,
+    ) -> Result<Outcome<A::Event>, HandleError<A::Error>> {
+        let stream = A::stream(id);
+        let mut slot = self.cache.lock(id).await;
+        if !slot.loaded {
+            self.catch_up(&stream, &mut slot).await?;
+        }
+        let attempts = self.config.max_retries + 1;
+        for _ in 0..attempts {
+            let ctx = Context {
+                now: self.clock.now(),
+                invite_ttl: self.config.invite_ttl,
+            };
+            let events =
+                A::decide(slot.state.as_ref(), command, &ctx).map_err(HandleError::Rejected)?;
+            if events.is_empty() {
+                return Ok(Outcome {
+                    events,
+                    appended: None,
+                    version: slot.version,
+                });
+            }
+            let expected = match slot.version {
+                0 => ExpectedVersion::NoStream,
+                v => ExpectedVersion::Exact(v),
+            };
+            let batch = events.iter().map(to_new_event).collect();
+            match self.store.append(&stream, expected, batch, metadata).await {
+                Ok(appended) => {
+                    for event in &events {
+                        slot.state = A::evolve(slot.state.take(), event);
+                    }
+                    slot.version = appended.last_version();
+                    return Ok(Outcome {
+                        events,
+                        appended: Some(appended),
+                        version: slot.version,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    tracing::debug!(%stream, "lost a race; catching up and deciding again");
+                    self.catch_up(&stream, &mut slot).await?;
+                }
+                Err(err) => {
+                    // The append may or may not have committed: reload next time.
+                    drop(slot);
+                    self.cache.forget(&id);
+                    return Err(HandleError::Store(err));
+                }
+            }
+        }
+        Err(HandleError::Conflict { stream, attempts })
+    }
+
+    /// The current state of `id` (caught up with the log), for callers that must
+    /// read before they command, e.g. to find an invitation by id.
+    pub async fn load(&self, id: A::Id) -> Result<(u64, Option<A::State>), HandleError<A::Error>>
+    where
+        A::State: Clone,
+    {
+        let stream = A::stream(id);
+        let mut slot = self.cache.lock(id).await;
+        self.catch_up(&stream, &mut slot).await?;
+        Ok((slot.version, slot.state.clone()))
+    }
+
+    /// Reads and folds every event newer than the slot's version.
+    async fn catch_up(
+        &self,
+        stream: &StreamId,
+        slot: &mut Slot<A::State>,
+    ) -> Result<(), HandleError<A::Error>> {
+        loop {
+            let recorded = self
+                .store
+                .read_stream(stream, slot.version + 1, self.config.read_batch)
+                .await
+                .map_err(HandleError::Store)?;
+            let n = recorded.len();
+            for r in recorded {
+                let event: A::Event =
+                    decode(&r.event_type, r.schema_version, &r.payload).map_err(|source| {
+                        HandleError::Decode {
+                            stream: stream.clone(),
+                            position: r.global_position,
+                            source,
+                        }
+                    })?;
+                slot.state = A::evolve(slot.state.take(), &event);
+                slot.version = r.stream_version;
+            }
+            if n < self.config.read_batch {
+                slot.loaded = true;
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn to_new_event<E: roster_domain::DomainEvent>(event: &E) -> NewEvent {
+    let (event_type, schema_version, payload) = encode(event);
+    NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: event_type.to_owned(),
+        schema_version,
+        payload,
+    }
+}

@@ -1,0 +1,236 @@
+//! The command handler against the real stores: concurrent commands on one
+//! organization, from one or two server instances, either succeed or get a clean
+//! refusal or conflict, and nothing is half-written.
+
+use std::sync::Arc;
+
+use roster_commands::{HandleError, Handler, HandlerConfig, OrgAggregate, SystemClock};
+use roster_domain::organization::{replay, Actor, DomainError, Envelope, OrgCommand, OrgEvent};
+use roster_domain::*;
+use roster_eventstore::{EventStore, Metadata, StreamId};
+use uuid::Uuid;
+
+type OrgHandler = Handler<OrgAggregate>;
+
+fn handler(store: &Arc<dyn EventStore>) -> Arc<OrgHandler> {
+    Arc::new(Handler::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        HandlerConfig::default(),
+    ))
+}
+
+fn invite(email: &str) -> Envelope {
+    Envelope {
+        actor: Actor::System,
+        command: OrgCommand::InviteUser {
+            invitation_id: InvitationId::from_uuid(Uuid::now_v7()),
+            send_id: SendId::from_uuid(Uuid::now_v7()),
+            email: Email::parse(email).expect("email"),
+            full_name: PersonName::parse("Some One").expect("name"),
+            role: Role::Single(SingleRole::Standard),
+            token_digest: TokenDigest::from_bytes([7; 32]),
+        },
+    }
+}
+
+async fn new_org(h: &OrgHandler) -> OrgId {
+    let org = OrgId::from_uuid(Uuid::now_v7());
+    let create = Envelope {
+        actor: Actor::System,
+        command: OrgCommand::CreateOrganization {
+            org_id: org,
+            name: DisplayName::parse("Acme").expect("name"),
+            shape: OrgShape::Single,
+            accounts: vec![],
+        },
+    };
+    h.execute(org, &create, &Metadata::default())
+        .await
+        .expect("created");
+    org
+}
+
+/// Every event in the stream, decoded, with versions checked to be 1, 2, 3, …
+async fn stored_events(store: &Arc<dyn EventStore>, org: OrgId) -> Vec<OrgEvent> {
+    let stream = StreamId::new(org.stream_name()).expect("stream");
+    let recorded = store.read_stream(&stream, 1, 100_000).await.expect("read");
+    for (i, r) in recorded.iter().enumerate() {
+        assert_eq!(
+            r.stream_version,
+            i as u64 + 1,
+            "versions must be contiguous"
+        );
+    }
+    recorded
+        .iter()
+        .map(|r| decode::<OrgEvent>(&r.event_type, r.schema_version, &r.payload).expect("decode"))
+        .collect()
+}
+
+async fn two_instances_inviting_concurrently_lose_nothing(store: Arc<dyn EventStore>) {
+    let (a, b) = (handler(&store), handler(&store));
+    let org = new_org(&a).await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let h = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            h.execute(
+                org,
+                &invite(&format!("person{i}@example.com")),
+                &Metadata::default(),
+            )
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(outcome) => {
+                assert_eq!(outcome.events.len(), 1);
+                assert!(outcome.position().is_some());
+                ok += 1;
+            }
+            Err(HandleError::Conflict { .. }) => {}
+            Err(other) => panic!("unexpected failure: {other}"),
+        }
+    }
+    assert!(ok >= 1);
+    let events = stored_events(&store, org).await;
+    let invited = events
+        .iter()
+        .filter(|e| matches!(e, OrgEvent::UserInvited(_)))
+        .count();
+    assert_eq!(invited, ok, "exactly the successful commands are recorded");
+    let state = replay(&events).expect("org");
+    assert_eq!(state.invitations.len(), ok);
+}
+
+async fn the_same_person_invited_from_two_instances_at_once_is_invited_once(
+    store: Arc<dyn EventStore>,
+) {
+    let (a, b) = (handler(&store), handler(&store));
+    let org = new_org(&a).await;
+    // Both caches now hold the org, so each decides on state that may be stale.
+    b.load(org).await.expect("warm b");
+    let (first, second, meta) = (
+        invite("dup@example.com"),
+        invite("DUP@example.com"),
+        Metadata::default(),
+    );
+    let (ra, rb) = tokio::join!(
+        a.execute(org, &first, &meta),
+        b.execute(org, &second, &meta)
+    );
+    let results = [ra, rb];
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "one invitation, not two: {results:?}");
+    let loser = results
+        .iter()
+        .find_map(|r| r.as_ref().err())
+        .expect("one refusal");
+    assert!(
+        matches!(
+            loser,
+            HandleError::Rejected(DomainError::AlreadyInvited { .. })
+        ),
+        "the loser re-decides on fresh state and is refused by the rule: {loser:?}"
+    );
+    let events = stored_events(&store, org).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, OrgEvent::UserInvited(_)))
+            .count(),
+        1
+    );
+}
+
+async fn a_stale_cache_catches_up_before_deciding_again(store: Arc<dyn EventStore>) {
+    let (a, b) = (handler(&store), handler(&store));
+    let org = new_org(&a).await;
+    b.load(org).await.expect("warm b");
+    a.execute(org, &invite("first@example.com"), &Metadata::default())
+        .await
+        .expect("a invites");
+    // b's cache is one event behind; its append conflicts, it catches up, decides again.
+    let refused = b
+        .execute(org, &invite("first@example.com"), &Metadata::default())
+        .await;
+    assert!(matches!(
+        refused,
+        Err(HandleError::Rejected(DomainError::AlreadyInvited { .. }))
+    ));
+    let outcome = b
+        .execute(org, &invite("second@example.com"), &Metadata::default())
+        .await
+        .expect("b invites");
+    assert_eq!(outcome.version, 3);
+}
+
+async fn a_refusal_or_a_no_op_writes_nothing(store: Arc<dyn EventStore>) {
+    let h = handler(&store);
+    let org = new_org(&h).await;
+    let before = store.head().await.expect("head");
+    let cancel_unknown = Envelope {
+        actor: Actor::System,
+        command: OrgCommand::CancelInvite {
+            invitation_id: InvitationId::from_uuid(Uuid::now_v7()),
+        },
+    };
+    let err = h.execute(org, &cancel_unknown, &Metadata::default()).await;
+    assert!(matches!(
+        err,
+        Err(HandleError::Rejected(DomainError::InvitationNotFound))
+    ));
+    let outcome = h
+        .execute(org, &invite("x@example.com"), &Metadata::default())
+        .await
+        .expect("invite");
+    let OrgEvent::UserInvited(invited) = &outcome.events[0] else {
+        panic!("expected UserInvited")
+    };
+    let expire_early = Envelope {
+        actor: Actor::System,
+        command: OrgCommand::ExpireInvite {
+            invitation_id: invited.invitation_id,
+        },
+    };
+    let noop = h
+        .execute(org, &expire_early, &Metadata::default())
+        .await
+        .expect("no-op");
+    assert!(noop.events.is_empty() && noop.appended.is_none());
+    assert_eq!(noop.version, 2);
+    let after = store.head().await.expect("head");
+    assert!(after > before);
+    assert_eq!(stored_events(&store, org).await.len(), 2);
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(roster_tests::pg_store().await.expect("store")).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(roster_tests::sqlite_store().await.expect("store")).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    two_instances_inviting_concurrently_lose_nothing,
+    the_same_person_invited_from_two_instances_at_once_is_invited_once,
+    a_stale_cache_catches_up_before_deciding_again,
+    a_refusal_or_a_no_op_writes_nothing,
+);
