@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
 use crate::cache::{Slot, StateCache};
-use crate::clock::Clock;
+use roster_eventstore::Clock;
 
 /// Tuning of a [`Handler`].
 #[derive(Debug, Clone, Copy)]

@@ -12,10 +12,9 @@
 
 mod aggregate;
 mod cache;
-mod clock;
 mod handler;
 pub mod tokens;
 
 pub use aggregate::{Aggregate, OrgAggregate, UserAggregate};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use handler::{HandleError, Handler, HandlerConfig, Outcome};
+pub use roster_eventstore::{Clock, ManualClock, SystemClock};

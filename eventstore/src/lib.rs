@@ -17,6 +17,7 @@
 //! commit order and need no guard.
 
 mod changes;
+mod clock;
 mod envelope;
 mod error;
 pub mod postgres;
@@ -25,6 +26,7 @@ mod store;
 mod subscription;
 
 pub use changes::ChangeSignal;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use envelope::{
     Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, Source, StreamId,
     MAX_EVENTS_PER_APPEND,

@@ -46,6 +46,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::changes::{ChangeNotifier, ChangeSignal};
+use crate::clock::{Clock, SystemClock};
 use crate::envelope::{
     Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId,
     MAX_EVENTS_PER_APPEND,
@@ -65,9 +66,10 @@ WITH cur AS (
     SELECT base FROM event_position_base
 ), ins AS (
     INSERT INTO events (global_position, event_id, stream_id, stream_version, event_type,
-                        schema_version, payload, metadata)
+                        schema_version, payload, metadata, recorded_at)
     SELECT ((pg_current_xact_id()::text::bigint + base.base) << 20) | e.ord,
-           e.event_id, $1, ok.v + e.ord, e.event_type, e.schema_version, e.payload::jsonb, $7::jsonb
+           e.event_id, $1, ok.v + e.ord, e.event_type, e.schema_version, e.payload::jsonb, $7::jsonb,
+           $8::timestamptz
     FROM ok, base,
          unnest($3::uuid[], $4::text[], $5::int4[], $6::text[])
              WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, ord)
@@ -103,6 +105,7 @@ struct Inner {
     pool: PgPool,
     changes: Arc<ChangeNotifier>,
     local_appends: watch::Sender<u64>,
+    clock: Arc<dyn Clock>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -124,6 +127,11 @@ impl PgStore {
 
     /// Wraps a migrated pool and starts the wake-up tasks (LISTEN and coalesced NOTIFY).
     pub async fn new(pool: PgPool) -> Result<Self, StoreError> {
+        Self::with_clock(pool, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`PgStore::new`], stamping `recorded_at` from `clock`.
+    pub async fn with_clock(pool: PgPool, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let schema: String = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(&pool)
             .await?;
@@ -138,6 +146,7 @@ impl PgStore {
                 pool,
                 changes,
                 local_appends,
+                clock,
                 tasks: vec![listener, notifier],
             }),
         })
@@ -190,6 +199,7 @@ impl PgStore {
             .bind(&versions)
             .bind(&payloads)
             .bind(metadata)
+            .bind(self.inner.clock.now())
             .fetch_all(&self.inner.pool)
             .await;
         let rows = match result {

@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::changes::{ChangeNotifier, ChangeSignal};
+use crate::clock::{Clock, SystemClock};
 use crate::envelope::{
     Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId,
 };
@@ -39,6 +40,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Arc<Mutex<()>>,
     changes: Arc<ChangeNotifier>,
+    clock: Arc<dyn Clock>,
 }
 
 impl SqliteStore {
@@ -55,10 +57,16 @@ impl SqliteStore {
 
     /// Wraps a migrated pool.
     pub fn new(pool: SqlitePool) -> Self {
+        Self::with_clock(pool, Arc::new(SystemClock))
+    }
+
+    /// Like [`SqliteStore::new`], stamping `recorded_at` from `clock`.
+    pub fn with_clock(pool: SqlitePool, clock: Arc<dyn Clock>) -> Self {
         Self {
             pool,
             write_lock: Arc::new(Mutex::new(())),
             changes: Arc::new(ChangeNotifier::new()),
+            clock,
         }
     }
 
@@ -74,7 +82,9 @@ impl SqliteStore {
         events: &[NewEvent],
         metadata: &str,
     ) -> Result<Appended, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE takes the write lock before the version read: a deferred
+        // transaction could not upgrade after another connection's commit.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let current: i64 = sqlx::query_scalar(
             "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = ?",
         )
@@ -95,7 +105,7 @@ impl SqliteStore {
             });
         }
 
-        let recorded_at = Utc::now();
+        let recorded_at = self.clock.now();
         let mut written = Vec::with_capacity(events.len());
         for (chunk_index, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
             let first = current + (chunk_index * ROWS_PER_INSERT) as u64 + 1;

@@ -1,7 +1,40 @@
 //! Read models of Roster, projected from the event log: the member list, pending
 //! invitations, account access (the one table authorization reads), invitation
-//! deadlines and the audit history. A runner follows the log from each
-//! projection's checkpoint and applies batches and the checkpoint in one
-//! transaction, so a crash never applies an event twice or loses one.
+//! deadlines and the audit history.
 //!
-//! Nothing is projected yet; the runner and read models arrive with issue #4.
+//! * [`runner`] follows the log from each projection's checkpoint and applies a
+//!   batch and the checkpoint in one transaction.
+//! * [`rebuild`] replays from position 0 into fresh tables, to verify or swap in.
+//! * [`queries`] answers the questions the API, the CLI and the workers ask,
+//!   including "as of" a past instant, computed from the log itself.
+//!
+//! Read-model tables belong to their projection and are versioned by it: they are
+//! disposable copies of what the log says, so a changed projection simply rebuilds.
+
+pub mod db;
+pub mod models;
+pub mod projection;
+pub mod queries;
+pub mod rebuild;
+pub mod runner;
+
+use std::sync::Arc;
+
+pub use db::{ReadDb, ReadTx};
+pub use projection::{ProjectedEvent, Projection, ProjectionError};
+
+/// Every projection Roster keeps.
+pub fn all() -> Vec<Arc<dyn Projection>> {
+    vec![
+        Arc::new(models::members::Members),
+        Arc::new(models::invitations::Invitations),
+        Arc::new(models::access::Access),
+        Arc::new(models::deadlines::Deadlines),
+        Arc::new(models::history::History),
+    ]
+}
+
+/// The projection called `name`, if there is one.
+pub fn by_name(name: &str) -> Option<Arc<dyn Projection>> {
+    all().into_iter().find(|p| p.name() == name)
+}

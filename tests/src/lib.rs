@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use roster_eventstore::{EventStore, PgStore, SqliteStore};
+use roster_eventstore::{Clock, EventStore, PgStore, SqliteStore};
+use roster_projections::ReadDb;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
@@ -54,4 +55,56 @@ pub async fn pg_store() -> anyhow::Result<Arc<dyn EventStore>> {
 /// A SQLite event store on a fresh file.
 pub async fn sqlite_store() -> anyhow::Result<Arc<dyn EventStore>> {
     Ok(Arc::new(SqliteStore::new(fresh_sqlite_pool().await?)))
+}
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL on a fresh schema.
+    Postgres,
+    /// SQLite on a fresh file.
+    Sqlite,
+}
+
+/// A store stamping times from `clock`, and the read-model database beside it.
+pub async fn store_and_read_db(
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Arc<dyn EventStore>, ReadDb)> {
+    Ok(match backend {
+        Backend::Postgres => {
+            let pool = fresh_pg_pool().await?;
+            (
+                Arc::new(PgStore::with_clock(pool.clone(), clock).await?),
+                ReadDb::Pg(pool),
+            )
+        }
+        Backend::Sqlite => {
+            let pool = fresh_sqlite_pool().await?;
+            (
+                Arc::new(SqliteStore::with_clock(pool.clone(), clock)),
+                ReadDb::Sqlite(pool),
+            )
+        }
+    })
+}
+
+/// Installs every projection and applies the whole log to it, batch by batch.
+pub async fn project_everything(db: &ReadDb, store: &dyn EventStore) -> anyhow::Result<()> {
+    for p in roster_projections::all() {
+        roster_projections::runner::ensure_installed(db, p.as_ref()).await?;
+        while roster_projections::runner::apply_batch(
+            db,
+            store,
+            p.as_ref(),
+            "",
+            p.name(),
+            500,
+            None,
+        )
+        .await?
+            > 0
+        {}
+    }
+    Ok(())
 }

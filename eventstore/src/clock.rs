@@ -1,4 +1,5 @@
 //! Where time comes from. Production reads the system clock; tests move time by hand.
+//! The store stamps `recorded_at` with it, so the log's times and the domain's agree.
 
 use std::sync::{Arc, Mutex};
 

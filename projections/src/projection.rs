@@ -1,0 +1,73 @@
+//! What a projection is: a name, a schema version, its tables, and how one
+//! organization event changes them.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_domain::{OrgEvent, OrgId};
+use roster_eventstore::{Metadata, Position};
+use uuid::Uuid;
+
+use crate::db::ReadTx;
+
+/// An organization event as projections receive it: decoded, with its envelope.
+#[derive(Debug, Clone)]
+pub struct ProjectedEvent {
+    /// The organization whose stream holds it.
+    pub org_id: OrgId,
+    /// Its place in the global order.
+    pub position: Position,
+    /// Its id.
+    pub event_id: Uuid,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// Who and what caused it.
+    pub metadata: Metadata,
+    /// The event.
+    pub event: OrgEvent,
+}
+
+/// Why a projection could not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The database refused a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The event store failed.
+    #[error("event store error: {0}")]
+    Store(#[from] roster_eventstore::StoreError),
+    /// An event could not be decoded.
+    #[error("event {event_id} at {position} cannot be decoded: {reason}")]
+    Decode {
+        /// Its id.
+        event_id: Uuid,
+        /// Its position.
+        position: Position,
+        /// What failed.
+        reason: String,
+    },
+    /// The read model's data contradicts the event (a bug, or tables edited by hand).
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+/// A read model kept up to date from the log. Tables are named `<base><suffix>`:
+/// the live set has an empty suffix; a rebuild writes a `_rebuild` set beside it.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name; also the checkpoint's key.
+    fn name(&self) -> &'static str;
+    /// Bumped whenever the tables or the meaning of rows change; a stored version
+    /// that differs makes the runner rebuild from position 0.
+    fn version(&self) -> i64;
+    /// Base names of the tables it owns.
+    fn tables(&self) -> &'static [&'static str];
+    /// Statements creating its tables (and indexes) with `suffix` appended to names.
+    fn create_sql(&self, suffix: &str) -> Vec<String>;
+    /// Applies one event inside the batch transaction.
+    async fn apply(
+        &self,
+        tx: &mut ReadTx,
+        suffix: &str,
+        event: &ProjectedEvent,
+    ) -> Result<(), ProjectionError>;
+}

@@ -1,0 +1,224 @@
+//! `roster replay`: rebuild read models from position 0 into fresh `_rebuild`
+//! tables, then either compare them with the live tables (`--verify`) or swap them
+//! in atomically.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use roster_eventstore::{EventStore, Position};
+
+use crate::db::{pos_i64, time_text, ReadDb};
+use crate::projection::{Projection, ProjectionError};
+use crate::runner::{apply_batch, ensure_installed};
+use crate::{exec, fetch};
+
+const SUFFIX: &str = "_rebuild";
+const REBUILD_BATCH: usize = 2_000;
+
+/// Rows that differ between the live and the rebuilt copy of one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDifference {
+    /// The table.
+    pub table: String,
+    /// Rows (first two columns, as text) only in the live table.
+    pub only_live: Vec<String>,
+    /// Rows only in the rebuilt table.
+    pub only_rebuilt: Vec<String>,
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    /// The projection.
+    pub projection: String,
+    /// Events read.
+    pub events: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Position reached.
+    pub position: Position,
+    /// Differences found (with verify); empty means identical.
+    pub differences: Vec<TableDifference>,
+    /// Whether the rebuilt tables replaced the live ones.
+    pub swapped: bool,
+}
+
+/// The first column names of a CREATE TABLE statement, for naming differing rows.
+fn key_columns(create: &str) -> (String, String) {
+    let cols: Vec<String> = create
+        .split_once('(')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|c| c.split_whitespace().next().map(str::to_owned))
+        .collect();
+    (
+        cols.first().cloned().unwrap_or_default(),
+        cols.get(1)
+            .cloned()
+            .unwrap_or_else(|| cols.first().cloned().unwrap_or_default()),
+    )
+}
+
+async fn checkpoint_of(db: &ReadDb, name: &str) -> Result<Position, ProjectionError> {
+    let row = fetch!(db db, fetch_optional, (i64,), "SELECT position FROM projection_checkpoints WHERE name = $1", name)?;
+    Ok(Position(
+        row.map_or(0, |(p,)| u64::try_from(p).unwrap_or(0)),
+    ))
+}
+
+/// Rebuilds `p` from the start; with `verify`, compares instead of swapping.
+/// `progress` is called after every batch with the events read so far.
+pub async fn rebuild(
+    db: &ReadDb,
+    store: &dyn EventStore,
+    p: &dyn Projection,
+    verify: bool,
+    mut progress: impl FnMut(u64, Position),
+) -> Result<RebuildReport, ProjectionError> {
+    ensure_installed(db, p).await?;
+    let started = Instant::now();
+    let scratch = format!("{}{SUFFIX}", p.name());
+    let mut tx = db.begin().await?;
+    for table in p.tables() {
+        exec!(&mut tx, &format!("DROP TABLE IF EXISTS {table}{SUFFIX}"))?;
+    }
+    for statement in p.create_sql(SUFFIX) {
+        exec!(&mut tx, &statement)?;
+    }
+    exec!(
+        &mut tx,
+        "DELETE FROM projection_checkpoints WHERE name = $1",
+        scratch.clone()
+    )?;
+    exec!(
+        &mut tx,
+        "INSERT INTO projection_checkpoints (name, version, position, updated_at) VALUES ($1, $2, 0, $3)",
+        scratch.clone(),
+        p.version(),
+        time_text(Utc::now())
+    )?;
+    tx.commit().await?;
+
+    let mut events = 0u64;
+    loop {
+        let n = apply_batch(db, store, p, SUFFIX, &scratch, REBUILD_BATCH, None).await?;
+        if n == 0 {
+            break;
+        }
+        events += n as u64;
+        progress(events, checkpoint_of(db, &scratch).await?);
+    }
+
+    let mut differences = Vec::new();
+    let swapped = if verify {
+        // Compare at one position: bring whichever is behind up to the other.
+        loop {
+            let (live, rebuilt) = (
+                checkpoint_of(db, p.name()).await?,
+                checkpoint_of(db, &scratch).await?,
+            );
+            if live == rebuilt {
+                break;
+            }
+            let (behind, suffix, target) = if live < rebuilt {
+                (p.name().to_owned(), "", rebuilt)
+            } else {
+                (scratch.clone(), SUFFIX, live)
+            };
+            let n = apply_batch(db, store, p, suffix, &behind, REBUILD_BATCH, Some(target)).await?;
+            if behind == scratch {
+                events += n as u64;
+            }
+        }
+        for create in p
+            .create_sql("")
+            .iter()
+            .filter(|s| s.starts_with("CREATE TABLE"))
+        {
+            let table = create
+                .split_whitespace()
+                .nth(2)
+                .unwrap_or_default()
+                .to_owned();
+            let (a, b) = key_columns(create);
+            let key = format!("CAST({a} AS TEXT) || ' ' || CAST({b} AS TEXT)");
+            let only = |x: &str, y: &str| {
+                format!("SELECT {key} FROM (SELECT * FROM {x} EXCEPT SELECT * FROM {y}) d ORDER BY 1 LIMIT 1000")
+            };
+            let only_live: Vec<(String,)> =
+                fetch!(db db, fetch_all, (String,), &only(&table, &format!("{table}{SUFFIX}")))?;
+            let only_rebuilt: Vec<(String,)> =
+                fetch!(db db, fetch_all, (String,), &only(&format!("{table}{SUFFIX}"), &table))?;
+            if !only_live.is_empty() || !only_rebuilt.is_empty() {
+                differences.push(TableDifference {
+                    table,
+                    only_live: only_live.into_iter().map(|(r,)| r).collect(),
+                    only_rebuilt: only_rebuilt.into_iter().map(|(r,)| r).collect(),
+                });
+            }
+        }
+        let mut tx = db.begin().await?;
+        for table in p.tables() {
+            exec!(&mut tx, &format!("DROP TABLE IF EXISTS {table}{SUFFIX}"))?;
+        }
+        exec!(
+            &mut tx,
+            "DELETE FROM projection_checkpoints WHERE name = $1",
+            scratch.clone()
+        )?;
+        tx.commit().await?;
+        false
+    } else {
+        let position = checkpoint_of(db, &scratch).await?;
+        let mut tx = db.begin().await?;
+        for table in p.tables() {
+            exec!(&mut tx, &format!("DROP TABLE {table}"))?;
+            exec!(
+                &mut tx,
+                &format!("ALTER TABLE {table}{SUFFIX} RENAME TO {table}")
+            )?;
+        }
+        // Indexes keep their scratch names after the rename: recreate them under live names.
+        for statement in p
+            .create_sql(SUFFIX)
+            .iter()
+            .filter(|s| s.starts_with("CREATE INDEX"))
+        {
+            if let Some(index) = statement.split_whitespace().nth(2) {
+                exec!(&mut tx, &format!("DROP INDEX {index}"))?;
+            }
+        }
+        for statement in p
+            .create_sql("")
+            .iter()
+            .filter(|s| s.starts_with("CREATE INDEX"))
+        {
+            exec!(&mut tx, statement)?;
+        }
+        exec!(
+            &mut tx,
+            "UPDATE projection_checkpoints SET position = $2, version = $3, updated_at = $4, failure = NULL, \
+             failed_position = NULL WHERE name = $1",
+            p.name(),
+            pos_i64(position),
+            p.version(),
+            time_text(Utc::now())
+        )?;
+        exec!(
+            &mut tx,
+            "DELETE FROM projection_checkpoints WHERE name = $1",
+            scratch.clone()
+        )?;
+        tx.commit().await?;
+        true
+    };
+    Ok(RebuildReport {
+        projection: p.name().to_owned(),
+        events,
+        seconds: started.elapsed().as_secs_f64(),
+        position: checkpoint_of(db, p.name()).await?,
+        differences,
+        swapped,
+    })
+}

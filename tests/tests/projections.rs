@@ -1,0 +1,904 @@
+//! Read models: what the projections make of a scripted story, replays that
+//! reproduce them exactly, crash safety, paging, and "as of" answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use roster_commands::tokens::InvitationToken;
+use roster_commands::{HandleError, Handler, HandlerConfig, ManualClock, OrgAggregate};
+use roster_domain::organization::{replay, Actor, DomainError, Envelope, OrgCommand, OrgEvent};
+use roster_domain::*;
+use roster_eventstore::{EventStore, Metadata, Position};
+use roster_projections::queries::{self, HistoryFilter, MemberFilter, QueryError};
+use roster_projections::rebuild::rebuild;
+use roster_projections::{runner, ReadDb};
+use roster_tests::{project_everything, store_and_read_db, Backend};
+use uuid::Uuid;
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 2, 2, 8, 0, 0)
+        .single()
+        .expect("time")
+}
+
+struct World {
+    store: Arc<dyn EventStore>,
+    db: ReadDb,
+    clock: ManualClock,
+    orgs: Handler<OrgAggregate>,
+    /// Every org event appended, with the clock time it was appended at.
+    log: Vec<(DateTime<Utc>, OrgEvent)>,
+}
+
+impl World {
+    async fn new(backend: Backend) -> Self {
+        let clock = ManualClock::new(start());
+        let (store, db) = store_and_read_db(backend, Arc::new(clock.clone()))
+            .await
+            .expect("world");
+        let orgs = Handler::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            HandlerConfig::default(),
+        );
+        Self {
+            store,
+            db,
+            clock,
+            orgs,
+            log: Vec::new(),
+        }
+    }
+
+    async fn run(
+        &mut self,
+        org: OrgId,
+        actor: Actor,
+        command: OrgCommand,
+    ) -> Result<Option<Position>, HandleError<DomainError>> {
+        let outcome = self
+            .orgs
+            .execute(org, &Envelope { actor, command }, &Metadata::default())
+            .await?;
+        let now = self.clock.now_for_test();
+        self.log
+            .extend(outcome.events.iter().cloned().map(|e| (now, e)));
+        Ok(outcome.position())
+    }
+
+    fn tick(&self, seconds: i64) {
+        self.clock.advance(chrono::Duration::seconds(seconds));
+    }
+}
+
+trait Now {
+    fn now_for_test(&self) -> DateTime<Utc>;
+}
+
+impl Now for ManualClock {
+    fn now_for_test(&self) -> DateTime<Utc> {
+        roster_eventstore::Clock::now(self)
+    }
+}
+
+fn invite(
+    id: InvitationId,
+    email: &str,
+    name: &str,
+    role: Role,
+    token: &InvitationToken,
+) -> OrgCommand {
+    OrgCommand::InviteUser {
+        invitation_id: id,
+        send_id: SendId::from_uuid(Uuid::now_v7()),
+        email: Email::parse(email).expect("email"),
+        full_name: PersonName::parse(name).expect("name"),
+        role,
+        token_digest: token.digest(),
+    }
+}
+
+fn accept(id: InvitationId, token: &InvitationToken, user: UserId, name: &str) -> OrgCommand {
+    OrgCommand::AcceptInvite {
+        invitation_id: id,
+        token_digest: token.digest(),
+        user_id: user,
+        full_name: PersonName::parse(name).expect("name"),
+    }
+}
+
+fn new_token() -> InvitationToken {
+    InvitationToken::generate().expect("token")
+}
+
+/// A multi-account org: owner Olive, contributor Ann (EU admin), Bob invited then
+/// resent, Cleo invited and cancelled, Dan invited and left to expire, Ann promoted,
+/// then Ann removed.
+async fn story(w: &mut World) -> (OrgId, UserId, UserId) {
+    let org = OrgId::from_uuid(Uuid::now_v7());
+    let (eu, us) = (
+        AccountId::from_uuid(Uuid::now_v7()),
+        AccountId::from_uuid(Uuid::now_v7()),
+    );
+    let (olive, ann) = (
+        UserId::from_uuid(Uuid::now_v7()),
+        UserId::from_uuid(Uuid::now_v7()),
+    );
+    let sys = Actor::System;
+    let owner = Actor::User(olive);
+    w.run(
+        org,
+        sys,
+        OrgCommand::CreateOrganization {
+            org_id: org,
+            name: DisplayName::parse("Acme Group").expect("name"),
+            shape: OrgShape::Multi,
+            accounts: vec![
+                (eu, DisplayName::parse("Europe").expect("n")),
+                (us, DisplayName::parse("Americas").expect("n")),
+            ],
+        },
+    )
+    .await
+    .expect("create");
+    let (i_olive, t_olive) = (InvitationId::from_uuid(Uuid::now_v7()), new_token());
+    w.run(
+        org,
+        sys,
+        invite(
+            i_olive,
+            "olive@acme.io",
+            "Olive Owner",
+            Role::owner_of(OrgShape::Multi),
+            &t_olive,
+        ),
+    )
+    .await
+    .expect("invite olive");
+    w.tick(60);
+    w.run(org, sys, accept(i_olive, &t_olive, olive, "Olive Owner"))
+        .await
+        .expect("olive joins");
+    w.tick(60);
+    let contributor = Role::Multi(MultiRole::Contributor(
+        AccountRoles::new([(eu, AccountRole::Admin)].into_iter().collect()).expect("roles"),
+    ));
+    let (i_ann, t_ann) = (InvitationId::from_uuid(Uuid::now_v7()), new_token());
+    w.run(
+        org,
+        owner,
+        invite(i_ann, "ann@example.com", "Ann Lee", contributor, &t_ann),
+    )
+    .await
+    .expect("invite ann");
+    let (i_bob, t_bob) = (InvitationId::from_uuid(Uuid::now_v7()), new_token());
+    w.run(
+        org,
+        owner,
+        invite(
+            i_bob,
+            "bob@example.com",
+            "Bob Stone",
+            Role::owner_of(OrgShape::Multi),
+            &t_bob,
+        ),
+    )
+    .await
+    .expect("invite bob");
+    let (i_cleo, t_cleo) = (InvitationId::from_uuid(Uuid::now_v7()), new_token());
+    w.run(
+        org,
+        owner,
+        invite(
+            i_cleo,
+            "cleo@example.com",
+            "Cleo Park",
+            Role::owner_of(OrgShape::Multi),
+            &t_cleo,
+        ),
+    )
+    .await
+    .expect("invite cleo");
+    let (i_dan, t_dan) = (InvitationId::from_uuid(Uuid::now_v7()), new_token());
+    let dan_role = Role::Multi(MultiRole::Contributor(
+        AccountRoles::new([(us, AccountRole::Standard)].into_iter().collect()).expect("roles"),
+    ));
+    w.run(
+        org,
+        owner,
+        invite(i_dan, "dan@example.com", "Dan Moss", dan_role, &t_dan),
+    )
+    .await
+    .expect("invite dan");
+    w.tick(120);
+    w.run(org, sys, accept(i_ann, &t_ann, ann, "Ann Lee"))
+        .await
+        .expect("ann joins");
+    w.run(
+        org,
+        sys,
+        OrgCommand::RecordEmailSent {
+            invitation_id: i_bob,
+            send_id: send_of(&w.log, i_bob),
+            message_id: "<bob-1@roster>".into(),
+        },
+    )
+    .await
+    .expect("email");
+    w.run(
+        org,
+        owner,
+        OrgCommand::CancelInvite {
+            invitation_id: i_cleo,
+        },
+    )
+    .await
+    .expect("cancel cleo");
+    w.tick(600);
+    w.run(
+        org,
+        owner,
+        OrgCommand::ResendInvite {
+            invitation_id: i_bob,
+            send_id: SendId::from_uuid(Uuid::now_v7()),
+            token_digest: new_token().digest(),
+        },
+    )
+    .await
+    .expect("resend bob");
+    w.tick(300);
+    w.run(
+        org,
+        sys,
+        OrgCommand::ExpireInvite {
+            invitation_id: i_dan,
+        },
+    )
+    .await
+    .expect("expire dan");
+    w.run(
+        org,
+        owner,
+        OrgCommand::ChangeRole {
+            user_id: ann,
+            role: Role::owner_of(OrgShape::Multi),
+        },
+    )
+    .await
+    .expect("promote ann");
+    w.tick(60);
+    w.run(org, owner, OrgCommand::RemoveUser { user_id: ann })
+        .await
+        .expect("remove ann");
+    (org, olive, ann)
+}
+
+fn send_of(log: &[(DateTime<Utc>, OrgEvent)], id: InvitationId) -> SendId {
+    log.iter()
+        .rev()
+        .find_map(|(_, e)| match e {
+            OrgEvent::UserInvited(i) if i.invitation_id == id => Some(i.send_id),
+            OrgEvent::InvitationResent(r) if r.invitation_id == id => Some(r.send_id),
+            _ => None,
+        })
+        .expect("a send")
+}
+
+async fn the_scripted_story_projects_every_read_model(backend: Backend) {
+    let mut w = World::new(backend).await;
+    let (org, olive, ann) = story(&mut w).await;
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+
+    let page = queries::members(&w.db, org, Some(olive), &MemberFilter::default(), None, 50)
+        .await
+        .expect("members");
+    let names: Vec<&str> = page.members.iter().map(|m| m.full_name.as_str()).collect();
+    assert_eq!(names, ["Olive Owner"], "Ann was removed");
+
+    let invitations = queries::invitations(&w.db, org).await.expect("invitations");
+    let summary: Vec<(String, String, String)> = invitations
+        .iter()
+        .map(|i| (i.email.clone(), i.status.clone(), i.delivery.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("bob@example.com".into(), "pending".into(), "queued".into()),
+            ("dan@example.com".into(), "expired".into(), "queued".into()),
+        ],
+        "accepted and cancelled invitations leave the list; a resend resets delivery"
+    );
+
+    assert_eq!(
+        queries::org_role(&w.db, org, olive).await.expect("role"),
+        Some("owner".into())
+    );
+    assert_eq!(
+        queries::org_role(&w.db, org, ann).await.expect("role"),
+        None
+    );
+    let due = queries::due_deadlines(
+        &w.db,
+        w.clock.now_for_test() + chrono::Duration::hours(1),
+        10,
+    )
+    .await
+    .expect("due");
+    assert_eq!(
+        due.len(),
+        1,
+        "only Bob's resent invitation still has a deadline"
+    );
+
+    let history = queries::history(&w.db, org, &HistoryFilter::default(), 0, 1000)
+        .await
+        .expect("history");
+    let lines: Vec<String> = history
+        .iter()
+        .map(|h| format!("{}: {}", h.event_type, h.summary))
+        .collect();
+    // One snapshot for both backends: they must tell the same story.
+    insta::assert_json_snapshot!("scripted_story_history", lines);
+
+    let removed = HistoryFilter {
+        event_type: Some("MemberRemoved".into()),
+        ..HistoryFilter::default()
+    };
+    let only = queries::history(&w.db, org, &removed, 0, 10)
+        .await
+        .expect("filtered");
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].subject, ann.to_string());
+    assert_eq!(only[0].actor_id, olive.to_string());
+}
+
+async fn random_workloads_replay_to_identical_read_models(backend: Backend) {
+    let mut w = World::new(backend).await;
+    random_workload(&mut w, 0x5eed, 3, 250).await;
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+    for p in roster_projections::all() {
+        let report = rebuild(&w.db, w.store.as_ref(), p.as_ref(), true, |_, _| {})
+            .await
+            .expect("verify");
+        assert!(
+            report.differences.is_empty(),
+            "{}: {:?}",
+            p.name(),
+            report.differences
+        );
+        assert!(report.events > 0);
+        let swapped = rebuild(&w.db, w.store.as_ref(), p.as_ref(), false, |_, _| {})
+            .await
+            .expect("swap");
+        assert!(swapped.swapped);
+        let again = rebuild(&w.db, w.store.as_ref(), p.as_ref(), true, |_, _| {})
+            .await
+            .expect("verify after swap");
+        assert!(
+            again.differences.is_empty(),
+            "{}: {:?}",
+            p.name(),
+            again.differences
+        );
+    }
+    // A hand-edited read model is caught.
+    let mut tx = w.db.begin().await.expect("tx");
+    roster_projections::exec!(&mut tx, "UPDATE rm_members SET full_name = 'Mallory' WHERE user_id IN (SELECT user_id FROM rm_members LIMIT 1)").expect("edit");
+    tx.commit().await.expect("commit");
+    let members = roster_projections::by_name("members").expect("members");
+    let report = rebuild(&w.db, w.store.as_ref(), members.as_ref(), true, |_, _| {})
+        .await
+        .expect("verify");
+    assert_eq!(report.differences.len(), 1, "{:?}", report.differences);
+    assert_eq!(report.differences[0].table, "rm_members");
+}
+
+/// A seeded random workload over `orgs` single-account organizations.
+async fn random_workload(w: &mut World, seed: u64, orgs: usize, steps: usize) -> Vec<OrgId> {
+    let mut rng = seed;
+    let mut next = move |n: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % n as u64) as usize
+    };
+    let mut ids = Vec::new();
+    let mut owners = Vec::new();
+    for _ in 0..orgs {
+        let org = OrgId::from_uuid(Uuid::now_v7());
+        let owner = UserId::from_uuid(Uuid::now_v7());
+        w.run(
+            org,
+            Actor::System,
+            OrgCommand::CreateOrganization {
+                org_id: org,
+                name: DisplayName::parse("Org").expect("n"),
+                shape: OrgShape::Single,
+                accounts: vec![],
+            },
+        )
+        .await
+        .expect("create");
+        let (i, t) = (InvitationId::from_uuid(Uuid::now_v7()), new_token());
+        w.run(
+            org,
+            Actor::System,
+            invite(
+                i,
+                "owner@org.io",
+                "Owner",
+                Role::Single(SingleRole::Owner),
+                &t,
+            ),
+        )
+        .await
+        .expect("invite");
+        w.run(org, Actor::System, accept(i, &t, owner, "Owner"))
+            .await
+            .expect("accept");
+        ids.push(org);
+        owners.push(owner);
+    }
+    let mut invitations: Vec<(OrgId, InvitationId, InvitationToken)> = Vec::new();
+    let mut members: Vec<(OrgId, UserId)> = Vec::new();
+    let roles = [SingleRole::Owner, SingleRole::Admin, SingleRole::Standard];
+    for _ in 0..steps {
+        let o = next(orgs);
+        let (org, owner) = (ids[o], Actor::User(owners[o]));
+        w.tick(next(400) as i64);
+        let command = match next(8) {
+            0 | 1 => {
+                let (i, t) = (InvitationId::from_uuid(Uuid::now_v7()), new_token());
+                let email = format!("p{}@ex.io", next(10));
+                let command = invite(
+                    i,
+                    &email,
+                    &format!("Person {}", next(50)),
+                    Role::Single(roles[next(3)]),
+                    &t,
+                );
+                invitations.push((org, i, t));
+                command
+            }
+            2 if !invitations.is_empty() => {
+                let k = next(invitations.len());
+                let t = new_token();
+                let command = OrgCommand::ResendInvite {
+                    invitation_id: invitations[k].1,
+                    send_id: SendId::from_uuid(Uuid::now_v7()),
+                    token_digest: t.digest(),
+                };
+                invitations[k].2 = t;
+                command
+            }
+            3 if !invitations.is_empty() => OrgCommand::CancelInvite {
+                invitation_id: invitations[next(invitations.len())].1,
+            },
+            4 | 5 if !invitations.is_empty() => {
+                let (org_of, i, t) = &invitations[next(invitations.len())];
+                let user = UserId::from_uuid(Uuid::now_v7());
+                if w.run(*org_of, Actor::System, accept(*i, t, user, "Joiner"))
+                    .await
+                    .is_ok()
+                {
+                    members.push((*org_of, user));
+                }
+                continue;
+            }
+            6 if !invitations.is_empty() => OrgCommand::ExpireInvite {
+                invitation_id: invitations[next(invitations.len())].1,
+            },
+            7 if !members.is_empty() => {
+                let (org_of, user) = members[next(members.len())];
+                let command = if next(3) == 0 {
+                    OrgCommand::RemoveUser { user_id: user }
+                } else {
+                    OrgCommand::ChangeRole {
+                        user_id: user,
+                        role: Role::Single(roles[next(3)]),
+                    }
+                };
+                let _ = w.run(org_of, Actor::System, command).await;
+                continue;
+            }
+            _ => continue,
+        };
+        // Commands aimed at another org's invitation are refused: that is fine.
+        let _ = w.run(org, owner, command).await;
+    }
+    ids
+}
+
+async fn a_batch_that_fails_midway_leaves_no_trace(backend: Backend) {
+    let mut w = World::new(backend).await;
+    story(&mut w).await;
+    let members = roster_projections::by_name("members").expect("members");
+    runner::ensure_installed(&w.db, members.as_ref())
+        .await
+        .expect("install");
+    let failing = Arc::new(FailOn {
+        inner: members.clone(),
+        nth: 7,
+        seen: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let err = runner::apply_batch(
+        &w.db,
+        w.store.as_ref(),
+        failing.as_ref(),
+        "",
+        "members",
+        500,
+        None,
+    )
+    .await;
+    assert!(err.is_err(), "the seventh event fails the batch");
+    let status = runner::statuses(&w.db).await.expect("statuses");
+    let members_status = status
+        .iter()
+        .find(|s| s.name == "members")
+        .expect("members status");
+    assert_eq!(
+        members_status.position,
+        Position::START,
+        "the checkpoint did not move"
+    );
+    let page = queries::members(
+        &w.db,
+        OrgId::from_uuid(Uuid::nil()),
+        None,
+        &MemberFilter::default(),
+        None,
+        10,
+    )
+    .await
+    .expect("members");
+    assert!(page.members.is_empty());
+    let (rows,) =
+        roster_projections::fetch!(db & w.db, fetch_one, (i64,), "SELECT count(*) FROM rm_orgs")
+            .expect("count");
+    assert_eq!(rows, 0, "the rolled-back batch wrote nothing");
+    // Restarted with the real projection, it ends where a full replay ends.
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+    let report = rebuild(&w.db, w.store.as_ref(), members.as_ref(), true, |_, _| {})
+        .await
+        .expect("verify");
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+}
+
+struct FailOn {
+    inner: Arc<dyn roster_projections::Projection>,
+    nth: usize,
+    seen: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl roster_projections::Projection for FailOn {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn version(&self) -> i64 {
+        self.inner.version()
+    }
+    fn tables(&self) -> &'static [&'static str] {
+        self.inner.tables()
+    }
+    fn create_sql(&self, suffix: &str) -> Vec<String> {
+        self.inner.create_sql(suffix)
+    }
+    async fn apply(
+        &self,
+        tx: &mut roster_projections::ReadTx,
+        suffix: &str,
+        event: &roster_projections::ProjectedEvent,
+    ) -> Result<(), roster_projections::ProjectionError> {
+        if self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == self.nth {
+            return Err(roster_projections::ProjectionError::Inconsistent(
+                "simulated crash".into(),
+            ));
+        }
+        self.inner.apply(tx, suffix, event).await
+    }
+}
+
+async fn a_failing_projection_is_visible_and_resumes_after_a_fix(backend: Backend) {
+    let mut w = World::new(backend).await;
+    story(&mut w).await;
+    let members = roster_projections::by_name("members").expect("members");
+    let broken: Arc<dyn roster_projections::Projection> = Arc::new(FailOn {
+        inner: members.clone(),
+        nth: 1,
+        seen: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(runner::run(w.db.clone(), w.store.clone(), broken, stopped));
+    let failure = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let s = runner::statuses(&w.db).await.expect("statuses");
+            if let Some(f) = s
+                .iter()
+                .find(|s| s.name == "members")
+                .and_then(|s| s.failure.clone())
+            {
+                break (
+                    f,
+                    s.iter()
+                        .find(|s| s.name == "members")
+                        .and_then(|s| s.failed_position),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the failure shows up");
+    assert!(failure.0.contains("simulated crash"), "{failure:?}");
+    assert!(failure.1.is_some(), "the failing position is named");
+    stop.send_replace(true);
+    task.await.expect("runner stops");
+    // The "fixed" projection resumes from the same event and clears the failure.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(runner::run(w.db.clone(), w.store.clone(), members, stopped));
+    let head = w.store.head().await.expect("head");
+    let caught_up = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let s = runner::statuses(&w.db).await.expect("statuses");
+            let m = s
+                .iter()
+                .find(|s| s.name == "members")
+                .cloned()
+                .expect("members");
+            if m.position >= head && m.failure.is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    stop.send_replace(true);
+    task.await.expect("runner stops");
+    assert!(caught_up.is_ok(), "the fixed projection caught up");
+}
+
+async fn members_page_with_the_current_user_first_and_stable_cursors(backend: Backend) {
+    let mut w = World::new(backend).await;
+    let org = OrgId::from_uuid(Uuid::now_v7());
+    w.run(
+        org,
+        Actor::System,
+        OrgCommand::CreateOrganization {
+            org_id: org,
+            name: DisplayName::parse("Org").expect("n"),
+            shape: OrgShape::Single,
+            accounts: vec![],
+        },
+    )
+    .await
+    .expect("create");
+    let mut users = Vec::new();
+    for n in 0..23 {
+        let (i, t, u) = (
+            InvitationId::from_uuid(Uuid::now_v7()),
+            new_token(),
+            UserId::from_uuid(Uuid::now_v7()),
+        );
+        let role = if n == 0 {
+            SingleRole::Owner
+        } else if n % 3 == 0 {
+            SingleRole::Admin
+        } else {
+            SingleRole::Standard
+        };
+        let name = format!("Member {:02}", 22 - n);
+        w.run(
+            org,
+            Actor::System,
+            invite(i, &format!("m{n}@ex.io"), &name, Role::Single(role), &t),
+        )
+        .await
+        .expect("invite");
+        w.run(org, Actor::System, accept(i, &t, u, &name))
+            .await
+            .expect("accept");
+        users.push(u);
+    }
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+    let me = users[10]; // "Member 12"
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = queries::members(
+            &w.db,
+            org,
+            Some(me),
+            &MemberFilter::default(),
+            cursor.as_deref(),
+            5,
+        )
+        .await
+        .expect("page");
+        seen.extend(page.members.iter().map(|m| m.full_name.clone()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 23, "every member exactly once: {seen:?}");
+    assert_eq!(seen[0], "Member 12", "the current user is pinned first");
+    let rest: Vec<String> = seen[1..].to_vec();
+    let mut sorted = rest.clone();
+    sorted.sort();
+    assert_eq!(rest, sorted, "then by name");
+
+    let admins = MemberFilter {
+        role: Some("admin".into()),
+        ..MemberFilter::default()
+    };
+    let page = queries::members(&w.db, org, Some(me), &admins, None, 50)
+        .await
+        .expect("admins");
+    assert_eq!(page.members.len(), 7);
+    assert!(page.members.iter().all(|m| m.role_label == "admin"));
+    let search = MemberFilter {
+        search: Some("M5@EX".into()),
+        ..MemberFilter::default()
+    };
+    let page = queries::members(&w.db, org, None, &search, None, 50)
+        .await
+        .expect("search");
+    assert_eq!(
+        page.members
+            .iter()
+            .map(|m| m.email.as_str())
+            .collect::<Vec<_>>(),
+        ["m5@ex.io"]
+    );
+    let wildcard = MemberFilter {
+        search: Some("%".into()),
+        ..MemberFilter::default()
+    };
+    assert!(queries::members(&w.db, org, None, &wildcard, None, 50)
+        .await
+        .expect("wild")
+        .members
+        .is_empty());
+    assert!(matches!(
+        queries::members(
+            &w.db,
+            org,
+            None,
+            &MemberFilter::default(),
+            Some("nonsense"),
+            5
+        )
+        .await,
+        Err(QueryError::BadCursor)
+    ));
+}
+
+async fn as_of_answers_match_a_brute_force_replay(backend: Backend) {
+    let mut w = World::new(backend).await;
+    let orgs = random_workload(&mut w, 0xa5a5, 1, 150).await;
+    let org = orgs[0];
+    let end = w.clock.now_for_test();
+    let span = (end - start()).num_seconds().max(1);
+    let mut rng = 0x1234_5678u64;
+    for k in 0..25 {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let offset = if k == 0 {
+            -10
+        } else {
+            (rng >> 33) as i64 % (span + 20)
+        };
+        let at = start() + chrono::Duration::seconds(offset);
+        let expected = replay(w.log.iter().filter(|(t, _)| *t <= at).map(|(_, e)| e));
+        let got = queries::organization_as_of(w.store.as_ref(), org, at)
+            .await
+            .expect("as of");
+        assert_eq!(got, expected, "as of {at}");
+    }
+}
+
+async fn a_query_waits_for_its_own_write(backend: Backend) {
+    let mut w = World::new(backend).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for p in roster_projections::all() {
+        runner::ensure_installed(&w.db, p.as_ref())
+            .await
+            .expect("install");
+        tasks.push(tokio::spawn(runner::run(
+            w.db.clone(),
+            w.store.clone(),
+            p,
+            stopped.clone(),
+        )));
+    }
+    let org = OrgId::from_uuid(Uuid::now_v7());
+    w.run(
+        org,
+        Actor::System,
+        OrgCommand::CreateOrganization {
+            org_id: org,
+            name: DisplayName::parse("Org").expect("n"),
+            shape: OrgShape::Single,
+            accounts: vec![],
+        },
+    )
+    .await
+    .expect("create");
+    let (i, t) = (InvitationId::from_uuid(Uuid::now_v7()), new_token());
+    let position = w
+        .run(
+            org,
+            Actor::System,
+            invite(i, "x@ex.io", "X", Role::Single(SingleRole::Owner), &t),
+        )
+        .await
+        .expect("invite")
+        .expect("written");
+    assert!(
+        queries::wait_for(&w.db, position, Duration::from_secs(10))
+            .await
+            .expect("wait"),
+        "read models caught up"
+    );
+    let pending = queries::invitations(&w.db, org).await.expect("invitations");
+    assert_eq!(
+        pending.len(),
+        1,
+        "the invitation is visible right after the wait"
+    );
+    let far = Position(position.0 + (1 << 40));
+    assert!(
+        !queries::wait_for(&w.db, far, Duration::from_millis(50))
+            .await
+            .expect("wait"),
+        "a bounded wait gives up"
+    );
+    stop.send_replace(true);
+    for t in tasks {
+        t.await.expect("runner stops");
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(roster_tests::Backend::Postgres).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(roster_tests::Backend::Sqlite).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    the_scripted_story_projects_every_read_model,
+    random_workloads_replay_to_identical_read_models,
+    a_batch_that_fails_midway_leaves_no_trace,
+    a_failing_projection_is_visible_and_resumes_after_a_fix,
+    members_page_with_the_current_user_first_and_stable_cursors,
+    as_of_answers_match_a_brute_force_replay,
+    a_query_waits_for_its_own_write,
+);
