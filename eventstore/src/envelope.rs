@@ -160,8 +160,11 @@ pub struct RecordedEvent {
     pub payload: serde_json::Value,
     /// Who and what caused it.
     pub metadata: Metadata,
-    /// When the store committed it (the database clock).
+    /// When it was recorded (the writer's clock, to the microsecond).
     pub recorded_at: DateTime<Utc>,
+    /// Its chain hash (see [`crate::integrity`]); `None` only for rows written
+    /// before hashing existed or stripped by hand.
+    pub hash: Option<[u8; 32]>,
 }
 
 /// What one append wrote.

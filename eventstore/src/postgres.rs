@@ -33,8 +33,10 @@
 //! sends one coalesced `NOTIFY` for other processes, so the notify queue lock is kept
 //! out of the append's commit. `NOTIFY` carries nothing: readers re-read.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -52,10 +54,11 @@ use crate::envelope::{
     MAX_EVENTS_PER_APPEND,
 };
 use crate::error::StoreError;
+use crate::integrity::{chain_hash, to_micros, ChainHash, HashInput, GENESIS};
 use crate::store::EventStore;
 
 const SELECT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
-     schema_version, payload, metadata, recorded_at";
+     schema_version, payload, metadata, recorded_at, hash";
 
 const APPEND_SQL: &str = r#"
 WITH cur AS (
@@ -66,13 +69,13 @@ WITH cur AS (
     SELECT base FROM event_position_base
 ), ins AS (
     INSERT INTO events (global_position, event_id, stream_id, stream_version, event_type,
-                        schema_version, payload, metadata, recorded_at)
+                        schema_version, payload, metadata, recorded_at, hash)
     SELECT ((pg_current_xact_id()::text::bigint + base.base) << 20) | e.ord,
            e.event_id, $1, ok.v + e.ord, e.event_type, e.schema_version, e.payload::jsonb, $7::jsonb,
-           $8::timestamptz
+           $8::timestamptz, e.hash
     FROM ok, base,
-         unnest($3::uuid[], $4::text[], $5::int4[], $6::text[])
-             WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, ord)
+         unnest($3::uuid[], $4::text[], $5::int4[], $6::text[], $9::bytea[])
+             WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, hash, ord)
     RETURNING stream_version, global_position
 )
 SELECT cur.v AS current_version, ins.stream_version, ins.global_position
@@ -82,7 +85,7 @@ ORDER BY ins.stream_version
 
 const READ_ALL_SQL: &str = r#"
 SELECT global_position, event_id, stream_id, stream_version, event_type,
-       schema_version, payload, metadata, recorded_at
+       schema_version, payload, metadata, recorded_at, hash
 FROM events
 WHERE global_position > $1
   AND global_position < ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint
@@ -106,6 +109,10 @@ struct Inner {
     changes: Arc<ChangeNotifier>,
     local_appends: watch::Sender<u64>,
     clock: Arc<dyn Clock>,
+    /// Last known (version, hash) per stream, so chaining an append needs no extra
+    /// read while this process is the one writing. Stored hashes never change, so
+    /// an entry is either current or merely old (then the append conflicts).
+    heads: Mutex<HashMap<String, (u64, ChainHash)>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -147,6 +154,7 @@ impl PgStore {
                 changes,
                 local_appends,
                 clock,
+                heads: Mutex::new(HashMap::new()),
                 tasks: vec![listener, notifier],
             }),
         })
@@ -171,6 +179,54 @@ impl PgStore {
         Ok(())
     }
 
+    /// The stream's head as `(version, hash)`: from memory when known, else one read.
+    async fn head_of(
+        &self,
+        stream: &StreamId,
+        version: Option<u64>,
+    ) -> Result<Option<(u64, ChainHash)>, StoreError> {
+        if version == Some(0) {
+            return Ok(Some((0, GENESIS)));
+        }
+        let cached = self.heads().get(stream.as_str()).copied();
+        if let (Some((v, h)), Some(want)) = (cached, version) {
+            if v == want {
+                return Ok(Some((v, h)));
+            }
+        }
+        let row: Option<(i64, Option<Vec<u8>>)> = match version {
+            Some(v) => sqlx::query_as("SELECT stream_version, hash FROM events WHERE stream_id = $1 AND stream_version = $2")
+                .bind(stream.as_str())
+                .bind(to_i64(v))
+                .fetch_optional(&self.inner.pool)
+                .await?,
+            None => sqlx::query_as(
+                "SELECT stream_version, hash FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1",
+            )
+            .bind(stream.as_str())
+            .fetch_optional(&self.inner.pool)
+            .await?,
+        };
+        Ok(match row {
+            None if version.is_none() => Some((0, GENESIS)),
+            None => None,
+            Some((v, hash)) => Some((
+                to_u64(v),
+                hash.and_then(|h| h.try_into().ok()).unwrap_or(GENESIS),
+            )),
+        })
+    }
+
+    /// Drops the remembered head of `stream` after a lost race, and returns self.
+    fn forget_head(&self, stream: &StreamId) -> &Self {
+        self.heads().remove(stream.as_str());
+        self
+    }
+
+    fn heads(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, ChainHash)>> {
+        self.inner.heads.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     async fn append_once(
         &self,
         stream: &StreamId,
@@ -178,11 +234,39 @@ impl PgStore {
         events: &[NewEvent],
         metadata: &serde_json::Value,
     ) -> Result<Appended, StoreError> {
-        let expected_sql: i64 = match expected {
-            ExpectedVersion::NoStream => 0,
-            ExpectedVersion::Exact(v) => to_i64(v),
-            ExpectedVersion::Any => -1,
+        let wanted = match expected {
+            ExpectedVersion::NoStream => Some(0),
+            ExpectedVersion::Exact(v) => Some(v),
+            ExpectedVersion::Any => None,
         };
+        let Some((base_version, prev)) = self.head_of(stream, wanted).await? else {
+            // The expected version does not exist: the stream is shorter.
+            return Err(StoreError::Conflict {
+                stream: stream.clone(),
+                expected,
+                actual: self.stream_version(stream).await?,
+            });
+        };
+        let expected_sql = to_i64(base_version);
+        let recorded_at = to_micros(self.inner.clock.now());
+        let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(events.len());
+        let mut prev = prev;
+        for (i, e) in events.iter().enumerate() {
+            prev = chain_hash(
+                &prev,
+                &HashInput {
+                    event_id: e.event_id,
+                    stream_id: stream.as_str(),
+                    stream_version: base_version + i as u64 + 1,
+                    event_type: &e.event_type,
+                    schema_version: e.schema_version,
+                    payload: &e.payload,
+                    metadata,
+                    recorded_at,
+                },
+            );
+            hashes.push(prev.to_vec());
+        }
         let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let versions: Vec<i32> = events
@@ -199,7 +283,8 @@ impl PgStore {
             .bind(&versions)
             .bind(&payloads)
             .bind(metadata)
-            .bind(self.inner.clock.now())
+            .bind(recorded_at)
+            .bind(&hashes)
             .fetch_all(&self.inner.pool)
             .await;
         let rows = match result {
@@ -222,11 +307,22 @@ impl PgStore {
             }
         }
         if written.is_empty() {
+            self.forget_head(stream);
             return Err(StoreError::Conflict {
                 stream: stream.clone(),
                 expected,
                 actual: to_u64(current),
             });
+        }
+        {
+            let mut heads = self.heads();
+            if heads.len() >= 100_000 {
+                heads.clear();
+            }
+            heads.insert(
+                stream.as_str().to_owned(),
+                (base_version + events.len() as u64, prev),
+            );
         }
         self.inner.changes.bump();
         self.inner
@@ -252,14 +348,16 @@ impl PgStore {
             _ => None,
         };
         match constraint.as_deref() {
-            Some("events_stream_version_key") => match self.stream_version(stream).await {
-                Ok(actual) => StoreError::Conflict {
-                    stream: stream.clone(),
-                    expected,
-                    actual,
-                },
-                Err(e) => e,
-            },
+            Some("events_stream_version_key") => {
+                match self.forget_head(stream).stream_version(stream).await {
+                    Ok(actual) => StoreError::Conflict {
+                        stream: stream.clone(),
+                        expected,
+                        actual,
+                    },
+                    Err(e) => e,
+                }
+            }
             Some("events_event_id_key") => {
                 let dup: Result<Option<Uuid>, _> = sqlx::query_scalar(
                     "SELECT event_id FROM events WHERE event_id = ANY($1) LIMIT 1",
@@ -394,6 +492,9 @@ fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
         payload: row.try_get("payload")?,
         metadata: serde_json::from_value(metadata).map_err(|e| corrupt(e.to_string()))?,
         recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        hash: row
+            .try_get::<Option<Vec<u8>>, _>("hash")?
+            .and_then(|h| h.try_into().ok()),
     })
 }
 

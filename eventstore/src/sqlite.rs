@@ -25,11 +25,12 @@ use crate::envelope::{
     Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId,
 };
 use crate::error::StoreError;
+use crate::integrity::{chain_hash, to_micros, HashInput, GENESIS};
 use crate::postgres::{check_batch, metadata_json};
 use crate::store::EventStore;
 
 const SELECT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
-     schema_version, payload, metadata, recorded_at";
+     schema_version, payload, metadata, recorded_at, hash";
 
 /// Rows per INSERT statement: 9 parameters each, well under SQLite's variable limit.
 const ROWS_PER_INSERT: usize = 500;
@@ -80,18 +81,25 @@ impl SqliteStore {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: &[NewEvent],
-        metadata: &str,
+        metadata: &serde_json::Value,
     ) -> Result<Appended, StoreError> {
+        let metadata_text = metadata.to_string();
         // IMMEDIATE takes the write lock before the version read: a deferred
         // transaction could not upgrade after another connection's commit.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let current: i64 = sqlx::query_scalar(
-            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = ?",
+        let head: Option<(i64, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT stream_version, hash FROM events WHERE stream_id = ? ORDER BY stream_version DESC LIMIT 1",
         )
         .bind(stream.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        let current = u64::try_from(current).unwrap_or(0);
+        let (current, mut prev) = match head {
+            Some((v, h)) => (
+                u64::try_from(v).unwrap_or(0),
+                h.and_then(|h| h.try_into().ok()).unwrap_or(GENESIS),
+            ),
+            None => (0, GENESIS),
+        };
         let matches = match expected {
             ExpectedVersion::NoStream => current == 0,
             ExpectedVersion::Exact(v) => current == v,
@@ -105,14 +113,35 @@ impl SqliteStore {
             });
         }
 
-        let recorded_at = self.clock.now();
+        let recorded_at = to_micros(self.clock.now());
+        let hashes: Vec<Vec<u8>> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                prev = chain_hash(
+                    &prev,
+                    &HashInput {
+                        event_id: e.event_id,
+                        stream_id: stream.as_str(),
+                        stream_version: current + i as u64 + 1,
+                        event_type: &e.event_type,
+                        schema_version: e.schema_version,
+                        payload: &e.payload,
+                        metadata,
+                        recorded_at,
+                    },
+                );
+                prev.to_vec()
+            })
+            .collect();
         let mut written = Vec::with_capacity(events.len());
         for (chunk_index, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
             let first = current + (chunk_index * ROWS_PER_INSERT) as u64 + 1;
             let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO events (event_id, stream_id, stream_version, event_type, \
-                 schema_version, payload, metadata, recorded_at) ",
+                 schema_version, payload, metadata, recorded_at, hash) ",
             );
+            let offset = chunk_index * ROWS_PER_INSERT;
             insert.push_values(chunk.iter().enumerate(), |mut row, (i, event)| {
                 row.push_bind(event.event_id.to_string())
                     .push_bind(stream.as_str())
@@ -120,8 +149,9 @@ impl SqliteStore {
                     .push_bind(event.event_type.as_str())
                     .push_bind(i64::from(event.schema_version))
                     .push_bind(event.payload.to_string())
-                    .push_bind(metadata)
-                    .push_bind(recorded_at);
+                    .push_bind(metadata_text.as_str())
+                    .push_bind(recorded_at)
+                    .push_bind(hashes[offset + i].clone());
             });
             insert.push(" RETURNING stream_version, global_position");
             let rows = match insert.build().fetch_all(&mut *tx).await {
@@ -194,7 +224,7 @@ impl EventStore for SqliteStore {
         metadata: &Metadata,
     ) -> Result<Appended, StoreError> {
         check_batch(&events)?;
-        let metadata = metadata_json(metadata)?.to_string();
+        let metadata = metadata_json(metadata)?;
         let appended = {
             let _writer = self.write_lock.lock().await;
             self.append_locked(stream, expected, &events, &metadata)
@@ -286,5 +316,8 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
         metadata: serde_json::from_str(&metadata).map_err(|e| corrupt(e.to_string()))?,
         recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        hash: row
+            .try_get::<Option<Vec<u8>>, _>("hash")?
+            .and_then(|h| h.try_into().ok()),
     })
 }
