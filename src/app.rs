@@ -54,7 +54,10 @@ impl App {
             })?;
         Ok(Self {
             listener,
-            state: AppState { store },
+            state: AppState {
+                store,
+                read: database.read_db(),
+            },
             args,
         })
     }
@@ -70,8 +73,33 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish for
-    /// at most the configured drain timeout.
+    /// at most the configured drain timeout. Projection runners run alongside and
+    /// stop with the server.
     pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let (stop_runners, runners_stopped) = tokio::sync::watch::channel(false);
+        let runners: Vec<_> = roster_projections::all()
+            .into_iter()
+            .map(|p| {
+                tokio::spawn(roster_projections::runner::run(
+                    self.state.read.clone(),
+                    self.state.store.clone(),
+                    p,
+                    runners_stopped.clone(),
+                ))
+            })
+            .collect();
+        let served = self.serve(shutdown).await;
+        stop_runners.send_replace(true);
+        for runner in runners {
+            let _ = runner.await;
+        }
+        served
+    }
+
+    async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {

@@ -32,6 +32,58 @@ pub enum Command {
     /// Operator tasks on organizations (bootstrap).
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Rebuild read models from the whole log (or compare them with `--verify`).
+    Replay(ReplayArgs),
+    /// Print an organization's audit history as JSON lines or CSV.
+    History(HistoryArgs),
+    /// Walk the log and check every event's hash chain; names any tampered event.
+    Verify,
+}
+
+/// Settings of `roster replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// Only this projection (members, invitations, access, deadlines, history).
+    #[arg(long)]
+    pub projection: Option<String>,
+    /// Compare a fresh rebuild with the live tables instead of swapping it in.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// Output formats of `roster history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HistoryFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+/// Settings of `roster history`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// The organization's id.
+    #[arg(long)]
+    pub org: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: HistoryFormat,
+    /// Only events recorded at or after this RFC 3339 instant.
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only events recorded before this RFC 3339 instant.
+    #[arg(long)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this event type (e.g. RoleChanged).
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+    /// Only events by this actor (a user id, or `system`).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only events about this subject (a user, invitation or account id).
+    #[arg(long)]
+    pub subject: Option<String>,
 }
 
 /// `roster org …`

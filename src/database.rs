@@ -136,6 +136,14 @@ impl Database {
         })
     }
 
+    /// The read-model database (the same database as the log).
+    pub fn read_db(&self) -> roster_projections::ReadDb {
+        match self {
+            Database::Postgres(pool) => roster_projections::ReadDb::Pg(pool.clone()),
+            Database::Sqlite(pool) => roster_projections::ReadDb::Sqlite(pool.clone()),
+        }
+    }
+
     /// A short description for logs.
     pub fn describe(&self) -> String {
         match self {

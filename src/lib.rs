@@ -3,10 +3,14 @@
 //! application on port 0 and talk to it.
 
 pub mod app;
+pub mod audit;
 pub mod bootstrap;
 pub mod config;
 pub mod database;
 
 pub use app::App;
-pub use config::{Cli, Command, CreateOrgArgs, OrgCommand, ServeArgs, ShapeArg};
+pub use config::{
+    Cli, Command, CreateOrgArgs, HistoryArgs, HistoryFormat, OrgCommand, ReplayArgs, ServeArgs,
+    ShapeArg,
+};
 pub use database::Database;

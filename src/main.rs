@@ -59,6 +59,32 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{}", created.accept_link);
             Ok(())
         }
+        Command::Replay(args) => {
+            database.migrate().await.map_err(|e| e.to_string())?;
+            let store = database.event_store().await.map_err(|e| e.to_string())?;
+            match roster::audit::replay(&database.read_db(), store, &args).await? {
+                true => Ok(()),
+                false => Err(
+                    "the rebuilt read models differ from the live ones (listed above)".to_owned(),
+                ),
+            }
+        }
+        Command::History(args) => {
+            database.migrate().await.map_err(|e| e.to_string())?;
+            let store = database.event_store().await.map_err(|e| e.to_string())?;
+            let stdout = std::io::stdout();
+            roster::audit::history(&database.read_db(), store, &args, &mut stdout.lock()).await
+        }
+        Command::Verify => {
+            database.migrate().await.map_err(|e| e.to_string())?;
+            let store = database.event_store().await.map_err(|e| e.to_string())?;
+            match roster::audit::verify(store).await? {
+                true => Ok(()),
+                false => {
+                    Err("the event log has been tampered with (events listed above)".to_owned())
+                }
+            }
+        }
         Command::Serve(args) => {
             let app = App::build(&database, args)
                 .await

@@ -1,7 +1,10 @@
 //! Liveness and readiness probes for orchestrators and load balancers.
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::Json;
+use roster_projections::runner;
 use serde_json::{json, Value};
 
 use crate::problem::Problem;
@@ -12,13 +15,108 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database answers, so requests can be served. 503 otherwise.
+/// The database answers and no projection is stuck on a failing event, so
+/// requests can be served with current data. 503 otherwise, naming the cause.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
-    match state.store.ping().await {
-        Ok(()) => Ok(Json(json!({ "status": "ready" }))),
-        Err(err) => {
-            tracing::warn!(%err, "readiness check failed");
-            Err(Problem::unavailable("the database does not answer"))
-        }
+    if let Err(err) = state.store.ping().await {
+        tracing::warn!(%err, "readiness check failed");
+        return Err(Problem::unavailable("the database does not answer"));
     }
+    let statuses = runner::statuses(&state.read).await.map_err(|err| {
+        tracing::warn!(%err, "readiness check failed");
+        Problem::unavailable("the read models cannot be read")
+    })?;
+    let failing: Vec<String> = statuses
+        .iter()
+        .filter_map(|s| {
+            s.failure.as_ref().map(|f| {
+                let at = s
+                    .failed_position
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "?".into());
+                format!("projection {} is stuck at position {at}: {f}", s.name)
+            })
+        })
+        .collect();
+    if failing.is_empty() {
+        Ok(Json(json!({ "status": "ready" })))
+    } else {
+        Err(Problem::unavailable(failing.join("; ")))
+    }
+}
+
+/// Prometheus text exposition: the log's head and each projection's progress, lag
+/// (events and seconds behind the head) and failure state.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Problem> {
+    let unavailable = |err: String| {
+        tracing::warn!(%err, "metrics unavailable");
+        Problem::unavailable("metrics cannot be read from the database")
+    };
+    let head = state
+        .store
+        .head()
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    let statuses = runner::statuses(&state.read)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    let mut out = String::new();
+    out.push_str("# HELP roster_log_head_position Highest committed global position.\n");
+    out.push_str("# TYPE roster_log_head_position gauge\n");
+    out.push_str(&format!("roster_log_head_position {}\n", head.0));
+    out.push_str(
+        "# HELP roster_projection_position Last global position applied by each projection.\n",
+    );
+    out.push_str("# TYPE roster_projection_position gauge\n");
+    for s in &statuses {
+        out.push_str(&format!(
+            "roster_projection_position{{projection=\"{}\"}} {}\n",
+            s.name, s.position.0
+        ));
+    }
+    out.push_str("# HELP roster_projection_lag_events Events committed but not yet applied by each projection (counted up to 1000000).\n");
+    out.push_str("# TYPE roster_projection_lag_events gauge\n");
+    out.push_str("# HELP roster_projection_lag_seconds Age of the oldest event each projection has not applied.\n");
+    out.push_str("# TYPE roster_projection_lag_seconds gauge\n");
+    for s in &statuses {
+        let lag_events = state
+            .store
+            .count_after(s.position, 1_000_000)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let oldest = state
+            .store
+            .read_all(s.position, 1)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let lag_seconds = oldest
+            .first()
+            .map(|e| {
+                (chrono::Utc::now() - e.recorded_at)
+                    .num_milliseconds()
+                    .max(0) as f64
+                    / 1000.0
+            })
+            .unwrap_or(0.0);
+        out.push_str(&format!(
+            "roster_projection_lag_events{{projection=\"{}\"}} {}\n",
+            s.name, lag_events
+        ));
+        out.push_str(&format!(
+            "roster_projection_lag_seconds{{projection=\"{}\"}} {lag_seconds}\n",
+            s.name
+        ));
+    }
+    out.push_str(
+        "# HELP roster_projection_failing 1 while a projection is stuck on a failing event.\n",
+    );
+    out.push_str("# TYPE roster_projection_failing gauge\n");
+    for s in &statuses {
+        out.push_str(&format!(
+            "roster_projection_failing{{projection=\"{}\"}} {}\n",
+            s.name,
+            u8::from(s.failure.is_some())
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

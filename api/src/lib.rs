@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use roster_eventstore::EventStore;
+use roster_projections::ReadDb;
 
 pub use problem::Problem;
 
@@ -18,6 +19,8 @@ pub use problem::Problem;
 pub struct AppState {
     /// The event log (PostgreSQL or SQLite).
     pub store: Arc<dyn EventStore>,
+    /// The read models, in the same database.
+    pub read: ReadDb,
 }
 
 /// Builds the whole HTTP application.
@@ -25,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .fallback(problem::not_found)
         .with_state(state)
 }

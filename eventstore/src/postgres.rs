@@ -449,6 +449,17 @@ impl EventStore for PgStore {
         Ok(Position(to_u64(p)))
     }
 
+    async fn count_after(&self, after: Position, cap: u64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM events WHERE global_position > $1 LIMIT $2) pending",
+        )
+        .bind(i64::try_from(after.0).unwrap_or(i64::MAX))
+        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+        .fetch_one(&self.inner.pool)
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     fn changes(&self) -> ChangeSignal {
         self.inner.changes.signal()
     }

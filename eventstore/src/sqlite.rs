@@ -287,6 +287,17 @@ impl EventStore for SqliteStore {
         Ok(Position(u64::try_from(p).unwrap_or(0)))
     }
 
+    async fn count_after(&self, after: Position, cap: u64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM events WHERE global_position > ? LIMIT ?) pending",
+        )
+        .bind(i64::try_from(after.0).unwrap_or(i64::MAX))
+        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     fn changes(&self) -> ChangeSignal {
         self.changes.signal()
     }

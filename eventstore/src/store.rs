@@ -45,6 +45,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// hold back. A subscriber that has not reached it knows more is coming soon.
     async fn head(&self) -> Result<Position, StoreError>;
 
+    /// How many committed events lie after `after`, counting at most `cap` (for lag
+    /// metrics: cheap even when a reader is far behind).
+    async fn count_after(&self, after: Position, cap: u64) -> Result<u64, StoreError>;
+
     /// A wake-up hint that fires after commits (local and, on PostgreSQL, from other
     /// processes). Only a hint: readers always re-read through [`EventStore::read_all`].
     fn changes(&self) -> ChangeSignal;

@@ -67,7 +67,7 @@ async fn serve_on_sqlite_is_ready_and_keeps_its_data_across_a_restart() {
         .join("roster-tests")
         .join(Uuid::now_v7().simple().to_string());
     let url = format!("sqlite://{}/nested/roster.db", dir.display());
-    let stream = StreamId::new("org-restart").expect("stream");
+    let stream = StreamId::new("kept-restart").expect("stream");
 
     let database = Database::connect(&url)
         .await
@@ -135,6 +135,62 @@ async fn readiness_fails_with_a_problem_when_the_database_is_gone() {
         app.get("/healthz").await.0,
         200,
         "liveness does not depend on the database"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_report_projection_progress_and_readiness_names_a_stuck_projection() {
+    let pool = roster_tests::fresh_pg_pool().await.expect("pool");
+    let database = Database::Postgres(pool.clone());
+    let app = Running::start(&database).await;
+    let stream = StreamId::new(format!("org-{}", Uuid::now_v7())).expect("stream");
+    let event = NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: "Unrelated".into(),
+        schema_version: 1,
+        payload: json!({}),
+    };
+    // Not an organization event the domain knows: the projections must stop on it.
+    app.store
+        .append(
+            &stream,
+            ExpectedVersion::NoStream,
+            vec![event],
+            &Metadata::default(),
+        )
+        .await
+        .expect("append");
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let (status, _, body) = app.get("/readyz").await;
+            if status == 503 {
+                break body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("readiness turns 503");
+    let detail = ready["detail"].as_str().expect("detail").to_owned();
+    assert!(
+        detail.contains("projection") && detail.contains("unknown event type"),
+        "{detail}"
+    );
+
+    let response = reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .expect("metrics");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.expect("text");
+    assert!(text.contains("roster_log_head_position "), "{text}");
+    assert!(
+        text.contains("roster_projection_failing{projection=\"members\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("roster_projection_lag_events{projection=\"members\"} 1"),
+        "{text}"
     );
     app.stop().await;
 }
