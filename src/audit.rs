@@ -28,11 +28,9 @@ impl Progress {
             return;
         }
         let width = 30usize;
-        let filled = if total == 0 {
-            width
-        } else {
-            (done.min(total) * width as u64 / total) as usize
-        };
+        let filled = (done.min(total) * width as u64)
+            .checked_div(total)
+            .map_or(width, |f| f as usize);
         eprint!(
             "\r{what:<12} [{}{}] {done}/{total}",
             "#".repeat(filled),
