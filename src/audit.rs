@@ -6,7 +6,7 @@ use std::sync::Arc;
 use roster_domain::OrgId;
 use roster_eventstore::{integrity, EventStore};
 use roster_projections::queries::{self, HistoryFilter, HistoryRow};
-use roster_projections::rebuild::rebuild;
+use roster_projections::rebuild::rebuild_many;
 use roster_projections::ReadDb;
 
 use crate::config::{HistoryArgs, HistoryFormat, ReplayArgs};
@@ -86,13 +86,15 @@ pub async fn replay(
         0
     };
     let mut clean = true;
-    for p in projections {
-        let report = rebuild(db, store.as_ref(), p.as_ref(), args.verify, |done, _| {
-            progress.show(p.name(), done, total.max(done));
-        })
-        .await
-        .map_err(|e| format!("replaying {} failed: {e}", p.name()))?;
-        progress.finish();
+    let refs: Vec<&dyn roster_projections::Projection> =
+        projections.iter().map(|p| p.as_ref()).collect();
+    let reports = rebuild_many(db, store.as_ref(), &refs, args.verify, |done, _| {
+        progress.show("replay", done, total.max(done));
+    })
+    .await
+    .map_err(|e| format!("replay failed: {e}"))?;
+    progress.finish();
+    for (p, report) in projections.iter().zip(reports) {
         let rate = if report.seconds > 0.0 {
             report.events as f64 / report.seconds
         } else {

@@ -11,6 +11,7 @@
 //! Read-model tables belong to their projection and are versioned by it: they are
 //! disposable copies of what the log says, so a changed projection simply rebuilds.
 
+pub mod bulk;
 pub mod db;
 pub mod models;
 pub mod projection;

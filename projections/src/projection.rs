@@ -70,4 +70,9 @@ pub trait Projection: Send + Sync + 'static {
         suffix: &str,
         event: &ProjectedEvent,
     ) -> Result<(), ProjectionError>;
+
+    /// An in-memory twin for fast rebuilds, if the projection has one.
+    fn memory(&self) -> Option<Box<dyn crate::bulk::MemoryFold>> {
+        None
+    }
 }

@@ -7,13 +7,14 @@ use std::time::Instant;
 use chrono::Utc;
 use roster_eventstore::{EventStore, Position};
 
+use crate::bulk::{insert_rows, MemoryFold};
 use crate::db::{pos_i64, time_text, ReadDb};
 use crate::projection::{Projection, ProjectionError};
-use crate::runner::{apply_batch, ensure_installed};
+use crate::runner::{apply_batch, ensure_installed, to_projected};
 use crate::{exec, fetch};
 
 const SUFFIX: &str = "_rebuild";
-const REBUILD_BATCH: usize = 2_000;
+const REBUILD_BATCH: usize = 5_000;
 
 /// Rows that differ between the live and the rebuilt copy of one table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,17 +75,127 @@ pub async fn rebuild(
     store: &dyn EventStore,
     p: &dyn Projection,
     verify: bool,
-    mut progress: impl FnMut(u64, Position),
+    progress: impl FnMut(u64, Position),
 ) -> Result<RebuildReport, ProjectionError> {
-    ensure_installed(db, p).await?;
+    let mut reports = rebuild_many(db, store, &[p], verify, progress).await?;
+    reports
+        .pop()
+        .ok_or_else(|| ProjectionError::Inconsistent("the rebuild produced no report".into()))
+}
+
+/// Rebuilds several projections from ONE read of the log: each projection with an
+/// in-memory twin folds the events and writes its rows in bulk; any other falls
+/// back to applying events statement by statement.
+pub async fn rebuild_many(
+    db: &ReadDb,
+    store: &dyn EventStore,
+    projections: &[&dyn Projection],
+    verify: bool,
+    mut progress: impl FnMut(u64, Position),
+) -> Result<Vec<RebuildReport>, ProjectionError> {
     let started = Instant::now();
-    let scratch = format!("{}{SUFFIX}", p.name());
+    for p in projections {
+        prepare_scratch(db, *p).await?;
+    }
+    let mut folds: Vec<(usize, Box<dyn MemoryFold>)> = projections
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.memory().map(|f| (i, f)))
+        .collect();
+    let mut events = 0u64;
+    if !folds.is_empty() {
+        let mut after = Position::START;
+        loop {
+            let batch = store.read_all(after, REBUILD_BATCH).await?;
+            let Some(last) = batch.last().map(|e| e.global_position) else {
+                break;
+            };
+            for recorded in &batch {
+                if let Some(event) = to_projected(recorded)? {
+                    for (_, fold) in folds.iter_mut() {
+                        fold.apply(&event);
+                    }
+                }
+            }
+            after = last;
+            events += batch.len() as u64;
+            let mut tx = db.begin().await?;
+            for (_, fold) in folds.iter_mut() {
+                for rows in fold.drain_final() {
+                    insert_rows(&mut tx, SUFFIX, &rows).await?;
+                }
+            }
+            tx.commit().await?;
+            progress(events, after);
+        }
+        for (i, fold) in folds.drain(..) {
+            let p = projections[i];
+            let mut tx = db.begin().await?;
+            for rows in fold.finish() {
+                insert_rows(&mut tx, SUFFIX, &rows).await?;
+            }
+            for statement in p
+                .create_sql(SUFFIX)
+                .iter()
+                .filter(|s| s.starts_with("CREATE INDEX"))
+            {
+                exec!(&mut tx, statement)?;
+            }
+            exec!(
+                &mut tx,
+                "UPDATE projection_checkpoints SET position = $2 WHERE name = $1",
+                scratch_name(p),
+                pos_i64(after)
+            )?;
+            tx.commit().await?;
+        }
+    }
+    let mut reports = Vec::new();
+    for p in projections {
+        let mut own_events = events;
+        if p.memory().is_none() {
+            own_events = 0;
+            loop {
+                let n = apply_batch(
+                    db,
+                    store,
+                    *p,
+                    SUFFIX,
+                    &scratch_name(*p),
+                    REBUILD_BATCH,
+                    None,
+                )
+                .await?;
+                if n == 0 {
+                    break;
+                }
+                own_events += n as u64;
+                progress(own_events, checkpoint_of(db, &scratch_name(*p)).await?);
+            }
+        }
+        reports.push(finalize(db, store, *p, verify, own_events, started).await?);
+    }
+    Ok(reports)
+}
+
+fn scratch_name(p: &dyn Projection) -> String {
+    format!("{}{SUFFIX}", p.name())
+}
+
+/// Fresh, empty `_rebuild` tables and a checkpoint at 0 for them.
+async fn prepare_scratch(db: &ReadDb, p: &dyn Projection) -> Result<(), ProjectionError> {
+    ensure_installed(db, p).await?;
+    let scratch = scratch_name(p);
     let mut tx = db.begin().await?;
     for table in p.tables() {
         exec!(&mut tx, &format!("DROP TABLE IF EXISTS {table}{SUFFIX}"))?;
     }
+    // A bulk load builds its indexes after the data (much faster than row by row).
+    let bulk = p.memory().is_some();
     for statement in p.create_sql(SUFFIX) {
-        exec!(&mut tx, &statement)?;
+        if !(bulk && statement.starts_with("CREATE INDEX")) {
+            exec!(&mut tx, &statement)?;
+        }
     }
     exec!(
         &mut tx,
@@ -94,22 +205,24 @@ pub async fn rebuild(
     exec!(
         &mut tx,
         "INSERT INTO projection_checkpoints (name, version, position, updated_at) VALUES ($1, $2, 0, $3)",
-        scratch.clone(),
+        scratch,
         p.version(),
         time_text(Utc::now())
     )?;
     tx.commit().await?;
+    Ok(())
+}
 
-    let mut events = 0u64;
-    loop {
-        let n = apply_batch(db, store, p, SUFFIX, &scratch, REBUILD_BATCH, None).await?;
-        if n == 0 {
-            break;
-        }
-        events += n as u64;
-        progress(events, checkpoint_of(db, &scratch).await?);
-    }
-
+/// Compares the rebuilt tables with the live ones, or swaps them in.
+async fn finalize(
+    db: &ReadDb,
+    store: &dyn EventStore,
+    p: &dyn Projection,
+    verify: bool,
+    mut events: u64,
+    started: Instant,
+) -> Result<RebuildReport, ProjectionError> {
+    let scratch = scratch_name(p);
     let mut differences = Vec::new();
     let swapped = if verify {
         // Compare at one position: bring whichever is behind up to the other.
@@ -179,22 +292,30 @@ pub async fn rebuild(
                 &format!("ALTER TABLE {table}{SUFFIX} RENAME TO {table}")
             )?;
         }
-        // Indexes keep their scratch names after the rename: recreate them under live names.
-        for statement in p
+        // Indexes keep their scratch names after the rename. PostgreSQL renames them
+        // in place; SQLite cannot, so there they are rebuilt under live names.
+        let scratch_indexes: Vec<String> = p
             .create_sql(SUFFIX)
             .iter()
             .filter(|s| s.starts_with("CREATE INDEX"))
-        {
-            if let Some(index) = statement.split_whitespace().nth(2) {
-                exec!(&mut tx, &format!("DROP INDEX {index}"))?;
-            }
-        }
-        for statement in p
+            .filter_map(|s| s.split_whitespace().nth(2).map(str::to_owned))
+            .collect();
+        let live_indexes: Vec<String> = p
             .create_sql("")
-            .iter()
+            .into_iter()
             .filter(|s| s.starts_with("CREATE INDEX"))
-        {
-            exec!(&mut tx, statement)?;
+            .collect();
+        for (scratch_index, live_statement) in scratch_indexes.iter().zip(&live_indexes) {
+            if db.is_postgres() {
+                let live_name = live_statement.split_whitespace().nth(2).unwrap_or_default();
+                exec!(
+                    &mut tx,
+                    &format!("ALTER INDEX {scratch_index} RENAME TO {live_name}")
+                )?;
+            } else {
+                exec!(&mut tx, &format!("DROP INDEX {scratch_index}"))?;
+                exec!(&mut tx, live_statement)?;
+            }
         }
         exec!(
             &mut tx,

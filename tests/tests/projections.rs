@@ -353,6 +353,22 @@ async fn the_scripted_story_projects_every_read_model(backend: Backend) {
     assert_eq!(only.len(), 1);
     assert_eq!(only[0].subject, ann.to_string());
     assert_eq!(only[0].actor_id, olive.to_string());
+
+    // The in-memory rebuild twins agree with the live path on this richer story too.
+    let all = roster_projections::all();
+    let refs: Vec<&dyn roster_projections::Projection> = all.iter().map(|p| p.as_ref()).collect();
+    let reports =
+        roster_projections::rebuild::rebuild_many(&w.db, w.store.as_ref(), &refs, true, |_, _| {})
+            .await
+            .expect("verify");
+    for r in reports {
+        assert!(
+            r.differences.is_empty(),
+            "{}: {:?}",
+            r.projection,
+            r.differences
+        );
+    }
 }
 
 async fn random_workloads_replay_to_identical_read_models(backend: Backend) {

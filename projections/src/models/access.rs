@@ -4,9 +4,12 @@
 //! organizations have admin access to every account by rule, so no account rows
 //! are kept for them: a query joins `rm_accounts` instead.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use roster_domain::{AccountRole, MultiRole, OrgEvent, Role, UserId};
 
+use crate::bulk::{MemoryFold, TableRows};
 use crate::db::ReadTx;
 use crate::exec;
 use crate::models::role_label;
@@ -84,6 +87,10 @@ impl Projection for Access {
         ]
     }
 
+    fn memory(&self) -> Option<Box<dyn MemoryFold>> {
+        Some(Box::<AccessFold>::default())
+    }
+
     async fn apply(
         &self,
         tx: &mut ReadTx,
@@ -100,5 +107,71 @@ impl Projection for Access {
             OrgEvent::MemberRemoved(r) => revoke(tx, s, &org, r.user_id).await,
             _ => Ok(()),
         }
+    }
+}
+
+/// The access projection's rebuild twin: `(org, user) -> scope -> role`.
+#[derive(Default)]
+struct AccessFold {
+    rows: BTreeMap<(String, String), BTreeMap<String, String>>,
+}
+
+impl AccessFold {
+    fn grant(&mut self, org: &str, user: UserId, role: &Role) {
+        let scopes = self
+            .rows
+            .entry((org.to_owned(), user.to_string()))
+            .or_default();
+        scopes.insert("org".to_owned(), role_label(role).to_owned());
+        if let Role::Multi(MultiRole::Contributor(accounts)) = role {
+            for (account, account_role) in accounts.iter() {
+                let label = match account_role {
+                    AccountRole::Admin => "admin",
+                    AccountRole::Standard => "standard",
+                };
+                scopes.insert(account.to_string(), label.to_owned());
+            }
+        }
+    }
+
+    fn revoke(&mut self, org: &str, user: UserId) {
+        self.rows.remove(&(org.to_owned(), user.to_string()));
+    }
+}
+
+impl MemoryFold for AccessFold {
+    fn apply(&mut self, e: &ProjectedEvent) {
+        let org = e.org_id.to_string();
+        match &e.event {
+            OrgEvent::InvitationAccepted(a) => self.grant(&org, a.user_id, &a.role),
+            OrgEvent::RoleChanged(r) => {
+                self.revoke(&org, r.user_id);
+                self.grant(&org, r.user_id, &r.to);
+            }
+            OrgEvent::MemberRemoved(r) => self.revoke(&org, r.user_id),
+            _ => {}
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Vec<TableRows> {
+        let rows = self
+            .rows
+            .into_iter()
+            .flat_map(|((org, user), scopes)| {
+                scopes.into_iter().map(move |(scope, role)| {
+                    vec![
+                        org.clone().into(),
+                        user.clone().into(),
+                        scope.into(),
+                        role.into(),
+                    ]
+                })
+            })
+            .collect();
+        vec![TableRows {
+            table: "rm_access",
+            columns: &["org_id", "user_id", "scope", "role"],
+            rows,
+        }]
     }
 }

@@ -1,9 +1,12 @@
 //! The next expiry of every pending invitation, for the expiry worker to sleep
 //! until the earliest one.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use roster_domain::OrgEvent;
 
+use crate::bulk::{MemoryFold, TableRows};
 use crate::db::{time_text, ReadTx};
 use crate::exec;
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
@@ -33,6 +36,10 @@ impl Projection for Deadlines {
             ),
             format!("CREATE INDEX rm_deadlines{s}_due ON rm_deadlines{s} (expires_at)"),
         ]
+    }
+
+    fn memory(&self) -> Option<Box<dyn MemoryFold>> {
+        Some(Box::<DeadlinesFold>::default())
     }
 
     async fn apply(
@@ -77,5 +84,53 @@ impl Projection for Deadlines {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// The deadlines projection's rebuild twin: `invitation -> (org, expires_at)`.
+#[derive(Default)]
+struct DeadlinesFold {
+    rows: BTreeMap<String, (String, String)>,
+}
+
+impl MemoryFold for DeadlinesFold {
+    fn apply(&mut self, e: &ProjectedEvent) {
+        match &e.event {
+            OrgEvent::UserInvited(i) => {
+                self.rows.insert(
+                    i.invitation_id.to_string(),
+                    (e.org_id.to_string(), time_text(i.expires_at)),
+                );
+            }
+            OrgEvent::InvitationResent(r) => {
+                self.rows.insert(
+                    r.invitation_id.to_string(),
+                    (e.org_id.to_string(), time_text(r.expires_at)),
+                );
+            }
+            OrgEvent::InvitationExpired(x) => {
+                self.rows.remove(&x.invitation_id.to_string());
+            }
+            OrgEvent::InvitationCancelled(c) => {
+                self.rows.remove(&c.invitation_id.to_string());
+            }
+            OrgEvent::InvitationAccepted(a) => {
+                self.rows.remove(&a.invitation_id.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Vec<TableRows> {
+        let rows = self
+            .rows
+            .into_iter()
+            .map(|(id, (org, expires))| vec![id.into(), org.into(), expires.into()])
+            .collect();
+        vec![TableRows {
+            table: "rm_deadlines",
+            columns: &["invitation_id", "org_id", "expires_at"],
+            rows,
+        }]
     }
 }

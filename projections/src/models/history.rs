@@ -3,11 +3,15 @@
 //! small lookup tables, so the history never depends on another projection's
 //! progress and replays to the same text.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
+use futures::FutureExt;
 use roster_domain::organization::Actor;
 use roster_domain::{AccountRole, MultiRole, OrgEvent, Role, SingleRole};
 use roster_eventstore::Source;
 
+use crate::bulk::{Cell, MemoryFold, TableRows};
 use crate::db::{pos_i64, time_text, ReadTx};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use crate::{exec, fetch};
@@ -15,55 +19,30 @@ use crate::{exec, fetch};
 /// Projects `rm_history` (plus `rm_history_people`, `rm_history_accounts`, `rm_history_invites`).
 pub struct History;
 
-struct Names<'a> {
-    tx: &'a mut ReadTx,
-    s: &'a str,
-    org: String,
-}
-
-impl Names<'_> {
-    async fn lookup(
+/// Where summaries look up and remember display names: the history's own lookup
+/// tables on the live path, plain maps on the rebuild path. One `describe`
+/// serves both, so the two paths write the same text.
+#[async_trait]
+pub(crate) trait NameSource: Send {
+    /// The label stored under `key` in lookup `table`, if any.
+    async fn label(
         &mut self,
-        table: &str,
-        key_col: &str,
+        table: &'static str,
+        key_col: &'static str,
         key: String,
-    ) -> Result<Option<String>, ProjectionError> {
-        let s = self.s;
-        let row = fetch!(
-            tx self.tx,
-            fetch_optional,
-            (String,),
-            &format!("SELECT label FROM {table}{s} WHERE org_id = $1 AND {key_col} = $2"),
-            self.org.clone(),
-            key
-        )?;
-        Ok(row.map(|(l,)| l))
-    }
-
+    ) -> Result<Option<String>, ProjectionError>;
+    /// Stores `label` under `key` in lookup `table`.
     async fn remember(
         &mut self,
-        table: &str,
-        key_col: &str,
+        table: &'static str,
+        key_col: &'static str,
         key: String,
         label: String,
-    ) -> Result<(), ProjectionError> {
-        let s = self.s;
-        exec!(
-            self.tx,
-            &format!(
-                "INSERT INTO {table}{s} (org_id, {key_col}, label) VALUES ($1, $2, $3) \
-                 ON CONFLICT (org_id, {key_col}) DO UPDATE SET label = excluded.label"
-            ),
-            self.org.clone(),
-            key,
-            label
-        )?;
-        Ok(())
-    }
+    ) -> Result<(), ProjectionError>;
 
     async fn person(&mut self, id: roster_domain::UserId) -> Result<String, ProjectionError> {
         Ok(self
-            .lookup("rm_history_people", "user_id", id.to_string())
+            .label("rm_history_people", "user_id", id.to_string())
             .await?
             .unwrap_or_else(|| format!("user {id}")))
     }
@@ -81,7 +60,7 @@ impl Names<'_> {
         id: roster_domain::InvitationId,
     ) -> Result<String, ProjectionError> {
         Ok(self
-            .lookup("rm_history_invites", "invitation_id", id.to_string())
+            .label("rm_history_invites", "invitation_id", id.to_string())
             .await?
             .unwrap_or_else(|| format!("invitation {id}")))
     }
@@ -95,7 +74,7 @@ impl Names<'_> {
                 let mut parts = Vec::new();
                 for (account, account_role) in accounts.iter() {
                     let name = self
-                        .lookup("rm_history_accounts", "account_id", account.to_string())
+                        .label("rm_history_accounts", "account_id", account.to_string())
                         .await?
                         .unwrap_or_else(|| account.to_string());
                     let r = match account_role {
@@ -110,6 +89,85 @@ impl Names<'_> {
     }
 }
 
+/// Names kept in the lookup tables (live path).
+struct SqlNames<'a> {
+    tx: &'a mut ReadTx,
+    s: &'a str,
+    org: String,
+}
+
+#[async_trait]
+impl NameSource for SqlNames<'_> {
+    async fn label(
+        &mut self,
+        table: &'static str,
+        key_col: &'static str,
+        key: String,
+    ) -> Result<Option<String>, ProjectionError> {
+        let s = self.s;
+        let row = fetch!(
+            tx self.tx,
+            fetch_optional,
+            (String,),
+            &format!("SELECT label FROM {table}{s} WHERE org_id = $1 AND {key_col} = $2"),
+            self.org.clone(),
+            key
+        )?;
+        Ok(row.map(|(l,)| l))
+    }
+
+    async fn remember(
+        &mut self,
+        table: &'static str,
+        key_col: &'static str,
+        key: String,
+        label: String,
+    ) -> Result<(), ProjectionError> {
+        let s = self.s;
+        exec!(
+            self.tx,
+            &format!(
+                "INSERT INTO {table}{s} (org_id, {key_col}, label) VALUES ($1, $2, $3) \
+                 ON CONFLICT (org_id, {key_col}) DO UPDATE SET label = excluded.label"
+            ),
+            self.org.clone(),
+            key,
+            label
+        )?;
+        Ok(())
+    }
+}
+
+/// Names kept in maps (rebuild path): `(table, org, key) -> label`.
+#[derive(Default)]
+struct MemoryNames {
+    org: String,
+    labels: BTreeMap<(&'static str, String, String), String>,
+}
+
+#[async_trait]
+impl NameSource for MemoryNames {
+    async fn label(
+        &mut self,
+        table: &'static str,
+        _key_col: &'static str,
+        key: String,
+    ) -> Result<Option<String>, ProjectionError> {
+        Ok(self.labels.get(&(table, self.org.clone(), key)).cloned())
+    }
+
+    async fn remember(
+        &mut self,
+        table: &'static str,
+        _key_col: &'static str,
+        key: String,
+        label: String,
+    ) -> Result<(), ProjectionError> {
+        self.labels.insert((table, self.org.clone(), key), label);
+        Ok(())
+    }
+}
+
 /// Who did it (id or `system`), whom or what it was about, and the summary line.
 struct Line {
     actor_id: String,
@@ -121,7 +179,10 @@ fn actor_id(actor: &Actor) -> String {
     super::invitations::actor_text(actor)
 }
 
-async fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, ProjectionError> {
+async fn describe<N: NameSource>(
+    names: &mut N,
+    e: &ProjectedEvent,
+) -> Result<Line, ProjectionError> {
     let src = e.metadata.source;
     Ok(match &e.event {
         OrgEvent::OrganizationCreated(c) => Line {
@@ -302,6 +363,10 @@ impl Projection for History {
         ]
     }
 
+    fn memory(&self) -> Option<Box<dyn MemoryFold>> {
+        Some(Box::<HistoryFold>::default())
+    }
+
     async fn apply(
         &self,
         tx: &mut ReadTx,
@@ -309,17 +374,14 @@ impl Projection for History {
         e: &ProjectedEvent,
     ) -> Result<(), ProjectionError> {
         let line = {
-            let mut names = Names {
+            let mut names = SqlNames {
                 tx: &mut *tx,
                 s,
                 org: e.org_id.to_string(),
             };
             describe(&mut names, e).await?
         };
-        let source = serde_json::to_value(e.metadata.source)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let source = source_text(e);
         exec!(
             tx,
             &format!(
@@ -337,5 +399,83 @@ impl Projection for History {
             time_text(e.recorded_at)
         )?;
         Ok(())
+    }
+}
+
+fn source_text(e: &ProjectedEvent) -> String {
+    serde_json::to_value(e.metadata.source)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+const HISTORY_COLUMNS: &[&str] = &[
+    "position",
+    "org_id",
+    "event_id",
+    "event_type",
+    "actor_id",
+    "subject",
+    "summary",
+    "source",
+    "recorded_at",
+];
+
+/// The history's rebuild twin: rows are final as soon as they are made.
+#[derive(Default)]
+struct HistoryFold {
+    names: MemoryNames,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl MemoryFold for HistoryFold {
+    fn apply(&mut self, e: &ProjectedEvent) {
+        self.names.org = e.org_id.to_string();
+        // The in-memory name source never waits, so the future is ready at once.
+        let line = describe(&mut self.names, e).now_or_never();
+        let Some(Ok(line)) = line else { return };
+        self.rows.push(vec![
+            Cell::Int(pos_i64(e.position)),
+            e.org_id.to_string().into(),
+            e.event_id.to_string().into(),
+            e.event.event_type().into(),
+            line.actor_id.into(),
+            line.subject.into(),
+            line.summary.into(),
+            source_text(e).into(),
+            time_text(e.recorded_at).into(),
+        ]);
+    }
+
+    fn drain_final(&mut self) -> Vec<TableRows> {
+        vec![TableRows {
+            table: "rm_history",
+            columns: HISTORY_COLUMNS,
+            rows: std::mem::take(&mut self.rows),
+        }]
+    }
+
+    fn finish(mut self: Box<Self>) -> Vec<TableRows> {
+        let mut out = self.drain_final();
+        let mut lookups: BTreeMap<&'static str, Vec<Vec<Cell>>> = BTreeMap::new();
+        for ((table, org, key), label) in std::mem::take(&mut self.names.labels) {
+            lookups
+                .entry(table)
+                .or_default()
+                .push(vec![org.into(), key.into(), label.into()]);
+        }
+        for (table, rows) in lookups {
+            let columns: &'static [&'static str] = match table {
+                "rm_history_people" => &["org_id", "user_id", "label"],
+                "rm_history_accounts" => &["org_id", "account_id", "label"],
+                _ => &["org_id", "invitation_id", "label"],
+            };
+            out.push(TableRows {
+                table,
+                columns,
+                rows,
+            });
+        }
+        out
     }
 }

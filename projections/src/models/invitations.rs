@@ -1,10 +1,13 @@
 //! Pending and expired invitations with their email delivery state: the
 //! *Pending invites* section. Accepted and cancelled invitations leave the list.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use roster_domain::organization::Actor;
 use roster_domain::OrgEvent;
 
+use crate::bulk::{Cell, MemoryFold, TableRows};
 use crate::db::{time_text, ReadTx};
 use crate::exec;
 use crate::models::{role_json, role_label};
@@ -46,6 +49,10 @@ impl Projection for Invitations {
             format!("CREATE INDEX rm_invitations{s}_org ON rm_invitations{s} (org_id, last_sent_at)"),
             format!("CREATE INDEX rm_invitations{s}_token ON rm_invitations{s} (token_digest)"),
         ]
+    }
+
+    fn memory(&self) -> Option<Box<dyn MemoryFold>> {
+        Some(Box::<InvitationsFold>::default())
     }
 
     async fn apply(
@@ -144,5 +151,113 @@ impl Projection for Invitations {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// The invitations projection's rebuild twin.
+#[derive(Default)]
+struct InvitationsFold {
+    rows: BTreeMap<String, Vec<Cell>>,
+}
+
+const COLUMNS: &[&str] = &[
+    "invitation_id",
+    "org_id",
+    "email",
+    "email_key",
+    "full_name",
+    "role",
+    "role_label",
+    "invited_by",
+    "status",
+    "last_sent_at",
+    "expires_at",
+    "send_id",
+    "token_digest",
+    "delivery",
+    "delivery_detail",
+];
+const STATUS: usize = 8;
+const LAST_SENT: usize = 9;
+const EXPIRES: usize = 10;
+const SEND: usize = 11;
+const DIGEST: usize = 12;
+const DELIVERY: usize = 13;
+const DETAIL: usize = 14;
+
+impl MemoryFold for InvitationsFold {
+    fn apply(&mut self, e: &ProjectedEvent) {
+        match &e.event {
+            OrgEvent::UserInvited(i) => {
+                let id = i.invitation_id.to_string();
+                self.rows.insert(
+                    id.clone(),
+                    vec![
+                        id.into(),
+                        e.org_id.to_string().into(),
+                        i.email.to_string().into(),
+                        i.email.key().into(),
+                        i.full_name.to_string().into(),
+                        role_json(&i.role).into(),
+                        role_label(&i.role).into(),
+                        actor_text(&i.invited_by).into(),
+                        "pending".into(),
+                        time_text(i.sent_at).into(),
+                        time_text(i.expires_at).into(),
+                        i.send_id.to_string().into(),
+                        String::from(i.token_digest).into(),
+                        "queued".into(),
+                        Cell::Null,
+                    ],
+                );
+            }
+            OrgEvent::InvitationResent(r) => {
+                if let Some(row) = self.rows.get_mut(&r.invitation_id.to_string()) {
+                    row[STATUS] = "pending".into();
+                    row[LAST_SENT] = time_text(r.sent_at).into();
+                    row[EXPIRES] = time_text(r.expires_at).into();
+                    row[SEND] = r.send_id.to_string().into();
+                    row[DIGEST] = String::from(r.token_digest).into();
+                    row[DELIVERY] = "queued".into();
+                    row[DETAIL] = Cell::Null;
+                }
+            }
+            OrgEvent::InvitationExpired(x) => {
+                if let Some(row) = self.rows.get_mut(&x.invitation_id.to_string()) {
+                    row[STATUS] = "expired".into();
+                }
+            }
+            OrgEvent::InvitationCancelled(c) => {
+                self.rows.remove(&c.invitation_id.to_string());
+            }
+            OrgEvent::InvitationAccepted(a) => {
+                self.rows.remove(&a.invitation_id.to_string());
+            }
+            OrgEvent::InvitationEmailSent(m) => {
+                if let Some(row) = self.rows.get_mut(&m.invitation_id.to_string()) {
+                    if row[SEND] == Cell::Text(m.send_id.to_string()) {
+                        row[DELIVERY] = "sent".into();
+                        row[DETAIL] = m.message_id.as_str().into();
+                    }
+                }
+            }
+            OrgEvent::InvitationEmailFailed(f) => {
+                if let Some(row) = self.rows.get_mut(&f.invitation_id.to_string()) {
+                    if row[SEND] == Cell::Text(f.send_id.to_string()) {
+                        row[DELIVERY] = (if f.permanent { "failed" } else { "retrying" }).into();
+                        row[DETAIL] = f.reason.as_str().into();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Vec<TableRows> {
+        vec![TableRows {
+            table: "rm_invitations",
+            columns: COLUMNS,
+            rows: self.rows.into_values().collect(),
+        }]
     }
 }

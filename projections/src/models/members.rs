@@ -1,9 +1,12 @@
 //! Organizations, their accounts and their members: what the member list and
 //! `/me` read.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use roster_domain::OrgEvent;
 
+use crate::bulk::{Cell, MemoryFold, TableRows};
 use crate::db::{time_text, ReadTx};
 use crate::exec;
 use crate::models::{role_json, role_label};
@@ -44,6 +47,10 @@ impl Projection for Members {
             format!("CREATE INDEX rm_members{s}_order ON rm_members{s} (org_id, sort_key, user_id)"),
             format!("CREATE INDEX rm_members{s}_user ON rm_members{s} (user_id)"),
         ]
+    }
+
+    fn memory(&self) -> Option<Box<dyn MemoryFold>> {
+        Some(Box::<MembersFold>::default())
     }
 
     async fn apply(
@@ -114,4 +121,111 @@ impl Projection for Members {
         }
         Ok(())
     }
+}
+
+/// The members projection's rebuild twin.
+#[derive(Default)]
+struct MembersFold {
+    orgs: BTreeMap<String, Vec<Cell>>,
+    accounts: BTreeMap<(String, String), Vec<Cell>>,
+    members: BTreeMap<(String, String), Vec<Cell>>,
+}
+
+/// Column indexes of `rm_members` rows (see `create_sql`).
+const ROLE: usize = 6;
+const ROLE_LABEL: usize = 7;
+
+impl MemoryFold for MembersFold {
+    fn apply(&mut self, e: &ProjectedEvent) {
+        let org = e.org_id.to_string();
+        match &e.event {
+            OrgEvent::OrganizationCreated(c) => {
+                self.orgs.insert(
+                    org.clone(),
+                    vec![
+                        org.into(),
+                        c.name.to_string().into(),
+                        shape_text(c.shape).into(),
+                        time_text(c.created_at).into(),
+                    ],
+                );
+            }
+            OrgEvent::AccountAdded(a) => {
+                let id = a.account_id.to_string();
+                self.accounts.insert(
+                    (org.clone(), id.clone()),
+                    vec![
+                        org.into(),
+                        id.into(),
+                        a.name.to_string().into(),
+                        time_text(a.added_at).into(),
+                    ],
+                );
+            }
+            OrgEvent::InvitationAccepted(a) => {
+                let user = a.user_id.to_string();
+                self.members.insert(
+                    (org.clone(), user.clone()),
+                    vec![
+                        org.into(),
+                        user.into(),
+                        a.email.to_string().into(),
+                        a.email.key().into(),
+                        a.full_name.to_string().into(),
+                        a.full_name.as_str().to_lowercase().into(),
+                        role_json(&a.role).into(),
+                        role_label(&a.role).into(),
+                        time_text(a.accepted_at).into(),
+                    ],
+                );
+            }
+            OrgEvent::RoleChanged(r) => {
+                if let Some(row) = self.members.get_mut(&(org, r.user_id.to_string())) {
+                    row[ROLE] = role_json(&r.to).into();
+                    row[ROLE_LABEL] = role_label(&r.to).into();
+                }
+            }
+            OrgEvent::MemberRemoved(r) => {
+                self.members.remove(&(org, r.user_id.to_string()));
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Vec<TableRows> {
+        vec![
+            TableRows {
+                table: "rm_orgs",
+                columns: &["org_id", "name", "shape", "created_at"],
+                rows: self.orgs.into_values().collect(),
+            },
+            TableRows {
+                table: "rm_accounts",
+                columns: &["org_id", "account_id", "name", "added_at"],
+                rows: self.accounts.into_values().collect(),
+            },
+            TableRows {
+                table: "rm_members",
+                columns: &[
+                    "org_id",
+                    "user_id",
+                    "email",
+                    "email_key",
+                    "full_name",
+                    "sort_key",
+                    "role",
+                    "role_label",
+                    "joined_at",
+                ],
+                rows: self.members.into_values().collect(),
+            },
+        ]
+    }
+}
+
+fn shape_text(shape: roster_domain::OrgShape) -> String {
+    serde_json::to_value(shape)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -1,0 +1,197 @@
+//! How fast do read models rebuild from the log? Writes `ROSTER_BENCH_EVENTS`
+//! (default 200,000) organization events into a fresh PostgreSQL schema, then
+//! times (1) a plain read of the whole log — the baseline — and (2) rebuilding each
+//! projection. Prints one JSON object; the budget is ≥ 50,000 events/s.
+//!
+//! `cargo bench -p roster-projections --bench rebuild`
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use roster_domain::organization::{decide, evolve, Actor, Context, Envelope, OrgCommand, OrgEvent};
+use roster_domain::*;
+use roster_eventstore::{
+    EventStore, ExpectedVersion, Metadata, NewEvent, PgStore, Position, StreamId,
+};
+use roster_projections::rebuild::{rebuild, rebuild_many};
+use roster_projections::ReadDb;
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let url = std::env::var("ROSTER_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let target: usize = std::env::var("ROSTER_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let schema = format!("bench_{}", Uuid::now_v7().simple());
+    let admin = sqlx::PgPool::connect(&url).await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await?;
+    let options = PgStore::connect_options(&url)?.options([("search_path", schema.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
+    roster_migrations::POSTGRES.run(&pool).await?;
+    let store: Arc<dyn EventStore> = Arc::new(PgStore::new(pool.clone()).await?);
+    let db = ReadDb::Pg(pool);
+
+    let mut written = 0usize;
+    while written < target {
+        written += seed_org(store.as_ref(), 1_000).await?;
+    }
+
+    let started = Instant::now();
+    let mut after = Position::START;
+    let mut read = 0usize;
+    loop {
+        let batch = store.read_all(after, 2_000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.global_position;
+        read += batch.len();
+    }
+    let read_rate = read as f64 / started.elapsed().as_secs_f64();
+
+    let mut per_projection = serde_json::Map::new();
+    for p in roster_projections::all() {
+        let report = rebuild(&db, store.as_ref(), p.as_ref(), false, |_, _| {}).await?;
+        per_projection.insert(
+            p.name().to_owned(),
+            serde_json::json!(report.events as f64 / report.seconds),
+        );
+    }
+    let all = roster_projections::all();
+    let refs: Vec<&dyn roster_projections::Projection> = all.iter().map(|p| p.as_ref()).collect();
+    let all_started = Instant::now();
+    rebuild_many(&db, store.as_ref(), &refs, false, |_, _| {}).await?;
+    let all_seconds = all_started.elapsed().as_secs_f64();
+    let all_rate = read as f64 / all_seconds;
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "rebuild_read_models",
+            "events": read,
+            "baseline_read_all_events_per_s": read_rate,
+            "events_per_s_by_projection": per_projection,
+            "all_projections_events_per_s": all_rate,
+            "all_projections_vs_read_all": all_rate / read_rate,
+            "budget_events_per_s": 50_000,
+        })
+    );
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&admin)
+        .await?;
+    Ok(())
+}
+
+/// One single-account org with an owner and invite/accept/role-change/remove
+/// churn, about `size` events, appended in large batches.
+async fn seed_org(store: &dyn EventStore, size: usize) -> anyhow::Result<usize> {
+    let org = OrgId::from_uuid(Uuid::now_v7());
+    let owner = UserId::from_uuid(Uuid::now_v7());
+    let mut state = None;
+    let mut events: Vec<OrgEvent> = Vec::new();
+    let mut run = |actor: Actor, command: OrgCommand| -> anyhow::Result<usize> {
+        let new = decide(
+            state.as_ref(),
+            &Envelope { actor, command },
+            &Context::at(Utc::now()),
+        )?;
+        for e in &new {
+            state = evolve(state.take(), e);
+        }
+        events.extend(new);
+        Ok(events.len())
+    };
+    let digest = TokenDigest::from_bytes([9; 32]);
+    run(
+        Actor::System,
+        OrgCommand::CreateOrganization {
+            org_id: org,
+            name: DisplayName::parse("Bench")?,
+            shape: OrgShape::Single,
+            accounts: vec![],
+        },
+    )?;
+    let mut n = 0usize;
+    loop {
+        let id = InvitationId::from_uuid(Uuid::now_v7());
+        let user = if n == 0 {
+            owner
+        } else {
+            UserId::from_uuid(Uuid::now_v7())
+        };
+        let role = Role::Single(if n == 0 {
+            SingleRole::Owner
+        } else {
+            SingleRole::Standard
+        });
+        run(
+            Actor::System,
+            OrgCommand::InviteUser {
+                invitation_id: id,
+                send_id: SendId::from_uuid(Uuid::now_v7()),
+                email: Email::parse(&format!("p{n}@bench.io"))?,
+                full_name: PersonName::parse(&format!("Person {n}"))?,
+                role,
+                token_digest: digest,
+            },
+        )?;
+        let mut len = run(
+            Actor::System,
+            OrgCommand::AcceptInvite {
+                invitation_id: id,
+                token_digest: digest,
+                user_id: user,
+                full_name: PersonName::parse(&format!("Person {n}"))?,
+            },
+        )?;
+        if n > 0 {
+            len = run(
+                Actor::User(owner),
+                OrgCommand::ChangeRole {
+                    user_id: user,
+                    role: Role::Single(SingleRole::Admin),
+                },
+            )?;
+            if n % 3 == 0 {
+                len = run(Actor::User(owner), OrgCommand::RemoveUser { user_id: user })?;
+            }
+        }
+        n += 1;
+        if len >= size {
+            break;
+        }
+    }
+    let stream = StreamId::new(org.stream_name())?;
+    let mut version = 0;
+    for chunk in events.chunks(2_000) {
+        let batch: Vec<NewEvent> = chunk
+            .iter()
+            .map(|e| {
+                let (t, v, p) = encode(e);
+                NewEvent {
+                    event_id: Uuid::now_v7(),
+                    event_type: t.to_owned(),
+                    schema_version: v,
+                    payload: p,
+                }
+            })
+            .collect();
+        let expected = if version == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(version)
+        };
+        version = store
+            .append(&stream, expected, batch, &Metadata::default())
+            .await?
+            .last_version();
+    }
+    Ok(events.len())
+}
