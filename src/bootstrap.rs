@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use roster_commands::tokens::InvitationToken;
+use roster_commands::tokens::TokenKey;
 use roster_commands::{Clock, HandleError, Handler, HandlerConfig, OrgAggregate};
 use roster_domain::organization::{Actor, DomainError, Envelope, OrgCommand};
 use roster_domain::{
@@ -63,6 +63,7 @@ fn failed<E: std::error::Error>(e: HandleError<E>) -> BootstrapError {
 pub async fn create_org(
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
+    key: &TokenKey,
     args: &CreateOrgArgs,
 ) -> Result<Created, BootstrapError> {
     let name = DisplayName::parse(&args.name).map_err(bad("--name"))?;
@@ -88,11 +89,12 @@ pub async fn create_org(
             ))
         })
         .collect::<Result<Vec<_>, BootstrapError>>()?;
-    let token = InvitationToken::generate().map_err(|e| BootstrapError::Failed(e.to_string()))?;
 
     let handler: Handler<OrgAggregate> = Handler::new(store, clock, HandlerConfig::default());
     let org_id = OrgId::from_uuid(Uuid::now_v7());
     let invitation_id = InvitationId::from_uuid(Uuid::now_v7());
+    let send_id = SendId::from_uuid(Uuid::now_v7());
+    let token = key.invitation_token(invitation_id, send_id);
     let metadata = Metadata {
         actor: Some("cli".to_owned()),
         correlation_id: Some(Uuid::now_v7()),
@@ -124,7 +126,7 @@ pub async fn create_org(
             org_id,
             &run(OrgCommand::InviteUser {
                 invitation_id,
-                send_id: SendId::from_uuid(Uuid::now_v7()),
+                send_id,
                 email: owner_email,
                 full_name: owner_name,
                 role: Role::owner_of(shape),

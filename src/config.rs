@@ -17,6 +17,20 @@ pub struct Cli {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
 
+    /// Secret (≥ 32 bytes) that invitation links are derived with; all instances
+    /// must share it. Without it, one is kept in `--secret-file`.
+    #[arg(long, env = "ROSTER_SECRET", hide_env_values = true, global = true)]
+    pub secret: Option<String>,
+
+    /// Where the embedded default keeps its generated secret.
+    #[arg(
+        long,
+        env = "ROSTER_SECRET_FILE",
+        default_value = "./data/roster.secret",
+        global = true
+    )]
+    pub secret_file: std::path::PathBuf,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod config;
 pub mod database;
+pub mod secret;
 
 pub use app::App;
 pub use config::{

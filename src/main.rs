@@ -43,7 +43,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Org(OrgCommand::Create(args)) => {
             database.migrate().await.map_err(|e| e.to_string())?;
             let store = database.event_store().await.map_err(|e| e.to_string())?;
-            let created = create_org(store, Arc::new(SystemClock), &args)
+            let key = roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?;
+            let created = create_org(store, Arc::new(SystemClock), &key, &args)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("organization {} created", created.org_id);

@@ -6,11 +6,16 @@ use std::sync::Arc;
 use chrono::{Duration, TimeZone, Utc};
 use roster::bootstrap::{create_org, BootstrapError};
 use roster::{CreateOrgArgs, ShapeArg};
+use roster_commands::tokens::TokenKey;
 use roster_commands::ManualClock;
 use roster_domain::organization::OrgEvent;
 use roster_domain::{decode, Role};
 use roster_eventstore::{EventStore, Source, StreamId};
 use sha2::{Digest, Sha256};
+
+fn key() -> TokenKey {
+    TokenKey::new(vec![42u8; 32]).expect("key")
+}
 
 fn args(shape: ShapeArg, accounts: &[&str]) -> CreateOrgArgs {
     CreateOrgArgs {
@@ -33,6 +38,7 @@ async fn creating_a_multi_account_org_records_it_and_invites_the_owner() {
     let created = create_org(
         store.clone(),
         Arc::new(ManualClock::new(now)),
+        &key(),
         &args(ShapeArg::Multi, &["Europe", "US"]),
     )
     .await
@@ -74,6 +80,13 @@ async fn creating_a_multi_account_org_records_it_and_invites_the_owner() {
         "the log holds the digest, never the token"
     );
     assert!(!recorded[3].payload.to_string().contains(token));
+    assert_eq!(
+        key()
+            .invitation_token(invited.invitation_id, invited.send_id)
+            .expose(),
+        token,
+        "the link can be derived again from the event and the secret (for the email worker)"
+    );
 }
 
 #[tokio::test]
@@ -82,7 +95,7 @@ async fn bad_bootstrap_arguments_name_the_flag_and_write_nothing() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let mut bad_email = args(ShapeArg::Single, &[]);
     bad_email.owner_email = "not-an-address".into();
-    let err = create_org(store.clone(), clock.clone(), &bad_email)
+    let err = create_org(store.clone(), clock.clone(), &key(), &bad_email)
         .await
         .expect_err("refused");
     assert!(
@@ -99,6 +112,7 @@ async fn bad_bootstrap_arguments_name_the_flag_and_write_nothing() {
     let err = create_org(
         store.clone(),
         clock.clone(),
+        &key(),
         &args(ShapeArg::Single, &["Europe"]),
     )
     .await
@@ -117,6 +131,7 @@ async fn bad_bootstrap_arguments_name_the_flag_and_write_nothing() {
     let err = create_org(
         store.clone(),
         clock,
+        &key(),
         &args(ShapeArg::Multi, &["Europe", "europe"]),
     )
     .await

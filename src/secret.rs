@@ -1,0 +1,62 @@
+//! The server secret invitation tokens are derived with (see
+//! `roster_commands::tokens`). Every instance must share it: production sets
+//! `ROSTER_SECRET`; the embedded default keeps one in a file beside the database,
+//! created on first use and readable only by its owner.
+
+use std::path::Path;
+
+use roster_commands::tokens::TokenKey;
+
+/// Loads the key from `ROSTER_SECRET`, else from `file` (creating it if missing).
+pub fn load_token_key(env_secret: Option<&str>, file: &Path) -> Result<TokenKey, String> {
+    if let Some(secret) = env_secret.filter(|s| !s.is_empty()) {
+        return TokenKey::new(secret.as_bytes().to_vec())
+            .map_err(|e| format!("ROSTER_SECRET: {e}"));
+    }
+    if let Ok(bytes) = std::fs::read(file) {
+        return TokenKey::new(bytes).map_err(|e| format!("{}: {e}", file.display()));
+    }
+    let key = TokenKey::generate().map_err(|e| e.to_string())?;
+    if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    }
+    write_private(file, key.expose())
+        .map_err(|e| format!("cannot write the secret to {}: {e}", file.display()))?;
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(file, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_comes_from_the_environment_or_a_file_made_once() {
+        let dir = std::env::temp_dir().join(format!("roster-secret-{}", std::process::id()));
+        let file = dir.join("nested").join("roster.secret");
+        let first = load_token_key(None, &file).expect("created");
+        let again = load_token_key(None, &file).expect("read back");
+        assert_eq!(first.expose(), again.expose());
+        assert!(load_token_key(Some("too short"), &file).is_err());
+        let from_env = load_token_key(Some(&"s".repeat(40)), &file).expect("env");
+        assert_eq!(from_env.expose(), "s".repeat(40).as_bytes());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
