@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use roster_api::AppState;
-use roster_eventstore::EventStore;
+use roster_commands::tokens::TokenKey;
+use roster_commands::{Handler, HandlerConfig};
+use roster_eventstore::{Clock, EventStore, SystemClock};
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
@@ -27,6 +29,9 @@ pub enum AppError {
         /// What the OS said.
         reason: String,
     },
+    /// The read models could not be installed.
+    #[error("cannot install the read models: {0}")]
+    Projections(String),
     /// The server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
@@ -41,11 +46,31 @@ pub struct App {
 
 impl App {
     /// Connects to the database, migrates it (unless disabled) and binds the listener.
-    pub async fn build(database: &Database, args: ServeArgs) -> Result<Self, AppError> {
+    pub async fn build(
+        database: &Database,
+        args: ServeArgs,
+        key: TokenKey,
+    ) -> Result<Self, AppError> {
+        Self::build_with_clock(database, args, key, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`App::build`], with the time read from `clock` (tests drive it).
+    pub async fn build_with_clock(
+        database: &Database,
+        args: ServeArgs,
+        key: TokenKey,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AppError> {
         if !args.no_migrate {
             database.migrate().await?;
         }
-        let store = database.event_store().await?;
+        let store = database.event_store_with_clock(clock.clone()).await?;
+        // Read-model tables exist before the first request, not when a runner gets to them.
+        for p in roster_projections::all() {
+            roster_projections::runner::ensure_installed(&database.read_db(), p.as_ref())
+                .await
+                .map_err(|e| AppError::Projections(e.to_string()))?;
+        }
         let listener = TcpListener::bind(args.listen)
             .await
             .map_err(|e| AppError::Bind {
@@ -55,8 +80,21 @@ impl App {
         Ok(Self {
             listener,
             state: AppState {
+                orgs: Arc::new(Handler::new(
+                    store.clone(),
+                    clock.clone(),
+                    HandlerConfig::default(),
+                )),
+                users: Arc::new(Handler::new(
+                    store.clone(),
+                    clock.clone(),
+                    HandlerConfig::default(),
+                )),
                 store,
                 read: database.read_db(),
+                key,
+                clock,
+                session_ttl: chrono::Duration::minutes(i64::from(args.session_ttl_minutes)),
             },
             args,
         })

@@ -154,6 +154,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_NO_MIGRATE")]
     pub no_migrate: bool,
 
+    /// Minutes a session stays valid after its last use (sliding).
+    #[arg(long, env = "ROSTER_SESSION_TTL_MINUTES", default_value_t = 720, value_parser = clap::value_parser!(u32).range(1..=525_600))]
+    pub session_ttl_minutes: u32,
+
     /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "ROSTER_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout: u64,
@@ -165,6 +169,7 @@ impl ServeArgs {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             no_migrate: false,
+            session_ttl_minutes: 720,
             shutdown_timeout: 5,
         }
     }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use roster_eventstore::{EventStore, PgStore, SqliteStore};
+use roster_eventstore::{Clock, EventStore, PgStore, SqliteStore, SystemClock};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -130,9 +130,17 @@ impl Database {
 
     /// The event store over this database.
     pub async fn event_store(&self) -> Result<Arc<dyn EventStore>, DatabaseError> {
+        self.event_store_with_clock(Arc::new(SystemClock)).await
+    }
+
+    /// The event store, stamping times from `clock`.
+    pub async fn event_store_with_clock(
+        &self,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<dyn EventStore>, DatabaseError> {
         Ok(match self {
-            Database::Postgres(pool) => Arc::new(PgStore::new(pool.clone()).await?),
-            Database::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Database::Postgres(pool) => Arc::new(PgStore::with_clock(pool.clone(), clock).await?),
+            Database::Sqlite(pool) => Arc::new(SqliteStore::with_clock(pool.clone(), clock)),
         })
     }
 

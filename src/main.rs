@@ -87,7 +87,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Serve(args) => {
-            let app = App::build(&database, args)
+            let key = roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?;
+            let app = App::build(&database, args, key)
                 .await
                 .map_err(|e| e.to_string())?;
             let addr = app.local_addr().map_err(|e| e.to_string())?;

@@ -8,6 +8,15 @@ use serde::Serialize;
 /// Base of every problem `type` URI; the last segment names the broken rule.
 pub const TYPE_BASE: &str = "https://roster.dev/problems/";
 
+/// One invalid input field.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name in the request body.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 /// An `application/problem+json` error response.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
@@ -20,6 +29,12 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong this time, for a person to read.
     pub detail: String,
+    /// The failing fields of a validation error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Extra members that help a client act (e.g. the existing invitation's id).
+    #[serde(flatten, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -30,7 +45,17 @@ impl Problem {
             title: title.to_owned(),
             status: status.as_u16(),
             detail: detail.into(),
+            errors: Vec::new(),
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// Adds an extension member.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        if let Ok(v) = serde_json::to_value(value) {
+            self.extensions.insert(key.to_owned(), v);
+        }
+        self
     }
 
     /// 503: a dependency (the database) is down; retrying later may succeed.
@@ -41,6 +66,23 @@ impl Problem {
             "Service unavailable",
             detail,
         )
+    }
+
+    /// 422 with the failing fields.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid input",
+            detail,
+        );
+        p.errors = errors;
+        p
     }
 }
 

@@ -20,7 +20,8 @@ struct Running {
 
 impl Running {
     async fn start(database: &Database) -> Self {
-        let app = App::build(database, ServeArgs::ephemeral())
+        let key = roster_commands::tokens::TokenKey::generate().expect("key");
+        let app = App::build(database, ServeArgs::ephemeral(), key)
             .await
             .expect("build");
         let base = format!("http://{}", app.local_addr().expect("addr"));
@@ -178,11 +179,22 @@ async fn metrics_report_projection_progress_and_readiness_names_a_stuck_projecti
         "{detail}"
     );
 
-    let response = reqwest::get(format!("{}/metrics", app.base))
-        .await
-        .expect("metrics");
-    assert_eq!(response.status().as_u16(), 200);
-    let text = response.text().await.expect("text");
+    // Each projection records its own failure; wait until the members one has.
+    let text = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let response = reqwest::get(format!("{}/metrics", app.base))
+                .await
+                .expect("metrics");
+            assert_eq!(response.status().as_u16(), 200);
+            let text = response.text().await.expect("text");
+            if text.contains("roster_projection_failing{projection=\"members\"} 1") {
+                break text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the members projection reports its failure");
     assert!(text.contains("roster_log_head_position "), "{text}");
     assert!(
         text.contains("roster_projection_failing{projection=\"members\"} 1"),

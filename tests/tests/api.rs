@@ -1,0 +1,557 @@
+//! The HTTP API end to end, through real HTTP on a random port against
+//! PostgreSQL: bootstrap, preview, accept, sign in, invite, authorization for
+//! every kind of caller, problem documents for every failure a client can cause.
+
+use std::sync::Arc;
+
+use roster::bootstrap::create_org;
+use roster::{App, CreateOrgArgs, Database, ServeArgs, ShapeArg};
+use roster_commands::tokens::TokenKey;
+use roster_domain::organization::OrgEvent;
+use roster_domain::{decode, InvitationId, OrgId, SendId};
+use roster_eventstore::{EventStore, StreamId, SystemClock};
+use serde_json::{json, Value};
+
+struct Server {
+    base: String,
+    store: Arc<dyn EventStore>,
+    key: TokenKey,
+    http: reqwest::Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Server {
+    async fn start() -> Self {
+        let database = Database::Postgres(roster_tests::fresh_pg_pool().await.expect("pool"));
+        let key = TokenKey::generate().expect("key");
+        let app = App::build(&database, ServeArgs::ephemeral(), key.clone())
+            .await
+            .expect("build");
+        let base = format!("http://{}", app.local_addr().expect("addr"));
+        let store = app.store();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            store,
+            key,
+            http: reqwest::Client::new(),
+            stop,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(
+            method.parse().expect("method"),
+            format!("{}{path}", self.base),
+        );
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let is_problem = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            == Some("application/problem+json");
+        let text = res.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("json body")
+        };
+        if status >= 400 {
+            assert!(is_problem, "{status} must be a problem document: {text}");
+        }
+        (status, value)
+    }
+
+    /// The link token of the latest send of `invitation`, derived as the email worker would.
+    async fn token_of(&self, org: OrgId, invitation: InvitationId) -> String {
+        let stream = StreamId::new(org.stream_name()).expect("stream");
+        let events = self
+            .store
+            .read_stream(&stream, 1, 10_000)
+            .await
+            .expect("read");
+        let send: SendId = events
+            .iter()
+            .rev()
+            .filter_map(|r| decode::<OrgEvent>(&r.event_type, r.schema_version, &r.payload).ok())
+            .filter_map(|e| match e {
+                OrgEvent::UserInvited(i) if i.invitation_id == invitation => Some(i.send_id),
+                OrgEvent::InvitationResent(r) if r.invitation_id == invitation => Some(r.send_id),
+                _ => None,
+            })
+            .next()
+            .expect("a send");
+        self.key
+            .invitation_token(invitation, send)
+            .expose()
+            .to_owned()
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/sessions",
+                None,
+                Some(json!({ "email": email, "password": password })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    async fn bootstrap(&self, name: &str, owner: &str) -> (OrgId, String) {
+        let args = CreateOrgArgs {
+            name: name.into(),
+            shape: ShapeArg::Single,
+            owner_email: owner.into(),
+            owner_name: "Olive Owner".into(),
+            accounts: vec![],
+            public_url: "http://x".into(),
+        };
+        let created = create_org(self.store.clone(), Arc::new(SystemClock), &self.key, &args)
+            .await
+            .expect("org");
+        let token = created
+            .accept_link
+            .rsplit('/')
+            .next()
+            .expect("token")
+            .to_owned();
+        (created.org_id, token)
+    }
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_bootstraps_invites_and_manages_members_over_http() {
+    let s = Server::start().await;
+    let (org, owner_link) = s.bootstrap("Acme", "olive@acme.io").await;
+
+    // Opening the link only previews it, however often.
+    for _ in 0..2 {
+        let (status, preview) = s
+            .call("GET", &format!("/api/invitations/{owner_link}"), None, None)
+            .await;
+        assert_eq!(status, 200, "{preview}");
+        assert_eq!(preview["organization"]["name"], "Acme");
+        assert_eq!(preview["status"], "pending");
+        assert_eq!(preview["existing_account"], false);
+    }
+    let (status, weak) = s
+        .call(
+            "POST",
+            "/api/invitations/accept",
+            None,
+            Some(json!({ "token": owner_link, "full_name": "Olive Owner", "password": "short" })),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(weak["errors"][0]["field"], "password");
+    let (status, joined) = s
+        .call(
+            "POST",
+            "/api/invitations/accept",
+            None,
+            Some(json!({ "token": owner_link, "full_name": "Olive Owner", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 201, "{joined}");
+    let (status, reused) = s
+        .call(
+            "POST",
+            "/api/invitations/accept",
+            None,
+            Some(json!({ "token": owner_link, "full_name": "X", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 401, "the same email now has an identity: {reused}");
+
+    let (status, bad) = s
+        .call(
+            "POST",
+            "/api/sessions",
+            None,
+            Some(json!({ "email": "olive@acme.io", "password": "wrong password!" })),
+        )
+        .await;
+    assert_eq!(
+        (status, bad["type"].as_str()),
+        (401, Some("https://roster.dev/problems/invalid-credentials"))
+    );
+    let (status, unknown) = s
+        .call(
+            "POST",
+            "/api/sessions",
+            None,
+            Some(json!({ "email": "nobody@acme.io", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(
+        (status, &unknown["type"]),
+        (401, &bad["type"]),
+        "unknown email and wrong password answer alike"
+    );
+    let olive = s.sign_in("OLIVE@acme.io", PASSWORD).await;
+
+    let after = joined["position"].as_u64().expect("position");
+    let (status, members) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?after={after}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{members}");
+    assert_eq!(members["members"][0]["email"], "olive@acme.io");
+    assert_eq!(members["stale"], false);
+
+    // Invite Ann; refusals name their rule.
+    let (status, invited) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            Some(json!({ "email": "ann@example.com", "full_name": "Ann Lee", "role": "admin" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{invited}");
+    let ann_invitation: InvitationId = invited["invitation_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let (status, dup) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            Some(json!({ "email": "ANN@example.com", "full_name": "Ann", "role": "standard" })),
+        )
+        .await;
+    assert_eq!(
+        (status, dup["type"].as_str()),
+        (409, Some("https://roster.dev/problems/already-invited"))
+    );
+    assert_eq!(
+        dup["invitation_id"], invited["invitation_id"],
+        "the refusal names the invitation to resend"
+    );
+    let (status, invalid) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            Some(json!({ "email": "not-an-email", "role": "owner" })),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = invalid["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["email", "full_name"]);
+    let (status, shape) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            Some(json!({ "email": "x@example.com", "full_name": "X", "org_role": "owner" })),
+        )
+        .await;
+    assert_eq!(
+        (status, shape["errors"][0]["field"].as_str()),
+        (422, Some("role"))
+    );
+
+    let (status, resent) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations/{ann_invitation}/resend"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{resent}");
+    let ann_link = s.token_of(org, ann_invitation).await;
+    let (status, joined) = s.call("POST", "/api/invitations/accept", None, Some(json!({ "token": ann_link, "full_name": "Ann B. Lee", "password": "another fine passphrase" }))).await;
+    assert_eq!(status, 201, "{joined}");
+    let ann_id = joined["user_id"].as_str().expect("user").to_owned();
+    let ann = s
+        .sign_in("ann@example.com", "another fine passphrase")
+        .await;
+    let after = joined["position"].as_u64().expect("position");
+
+    // Authorization: owner 200, admin 403, stranger 404, anonymous 401.
+    let (status, _) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?after={after}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, denied) = s
+        .call("GET", &format!("/api/orgs/{org}/members"), Some(&ann), None)
+        .await;
+    assert_eq!(
+        (status, denied["type"].as_str()),
+        (403, Some("https://roster.dev/problems/not-an-owner"))
+    );
+    let (other_org, other_link) = s.bootstrap("Other", "zed@other.io").await;
+    let (_, z) = s
+        .call(
+            "POST",
+            "/api/invitations/accept",
+            None,
+            Some(json!({ "token": other_link, "full_name": "Zed", "password": PASSWORD })),
+        )
+        .await;
+    let zed = s.sign_in("zed@other.io", PASSWORD).await;
+    let (status, hidden) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?after={}", z["position"]),
+            Some(&zed),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, hidden["type"].as_str()),
+        (
+            404,
+            Some("https://roster.dev/problems/organization-not-found")
+        )
+    );
+    let (status, _) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{other_org}/invitations"),
+            Some(&zed),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = s
+        .call("GET", &format!("/api/orgs/{org}/members"), None, None)
+        .await;
+    assert_eq!(status, 401);
+
+    // /api/me lists Ann's organization and role.
+    let (status, me) = s.call("GET", "/api/me", Some(&ann), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["full_name"], "Ann B. Lee");
+    assert_eq!(me["organizations"][0]["role"], "admin");
+    assert_eq!(me["organizations"][0]["name"], "Acme");
+
+    // Role change, last-owner rule, removal.
+    let (status, _) = s
+        .call(
+            "PATCH",
+            &format!("/api/orgs/{org}/members/{ann_id}"),
+            Some(&olive),
+            Some(json!({ "role": "standard" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let olive_id = s.call("GET", "/api/me", Some(&olive), None).await.1["user_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, last) = s
+        .call(
+            "DELETE",
+            &format!("/api/orgs/{org}/members/{olive_id}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, last["type"].as_str()),
+        (409, Some("https://roster.dev/problems/last-owner"))
+    );
+    let (status, removed) = s
+        .call(
+            "DELETE",
+            &format!("/api/orgs/{org}/members/{ann_id}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{removed}");
+    let (status, gone) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?after={}", removed["position"]),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status, 404,
+        "a removed member no longer sees the organization: {gone}"
+    );
+
+    // Cancel an invitation; its link dies.
+    let (_, inv) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            Some(json!({ "email": "cy@example.com", "full_name": "Cy", "role": "standard" })),
+        )
+        .await;
+    let cy: InvitationId = inv["invitation_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let cy_link = s.token_of(org, cy).await;
+    let (status, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/orgs/{org}/invitations/{cy}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, dead) = s
+        .call(
+            "POST",
+            "/api/invitations/accept",
+            None,
+            Some(json!({ "token": cy_link, "full_name": "Cy", "password": PASSWORD })),
+        )
+        .await;
+    assert!(matches!(status, 404 | 410), "{status} {dead}");
+
+    // Sign out revokes the session.
+    let (status, _) = s
+        .call("DELETE", "/api/sessions/current", Some(&olive), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = s.call("GET", "/api/me", Some(&olive), None).await;
+    assert_eq!(status, 401);
+
+    // The organization's story, as the log tells it.
+    let stream = StreamId::new(org.stream_name()).expect("stream");
+    let types: Vec<String> = s
+        .store
+        .read_stream(&stream, 1, 1000)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| r.event_type)
+        .collect();
+    insta::assert_json_snapshot!(types);
+    let _ = s.stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_problem_documents_not_plain_text() {
+    let s = Server::start().await;
+    let url = format!("{}/api/sessions", s.base);
+    let send = |body: String, content_type: &'static str| {
+        let http = s.http.clone();
+        let url = url.clone();
+        async move {
+            let res = http
+                .post(url)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            let status = res.status().as_u16();
+            let ct = res
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body: Value = res.json().await.expect("json");
+            (
+                status,
+                ct,
+                body["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
+    };
+    assert_eq!(
+        send("{not json".into(), "application/json").await,
+        (
+            400,
+            "application/problem+json".into(),
+            "malformed-json".into()
+        )
+    );
+    assert_eq!(
+        send("{}".into(), "text/plain").await,
+        (
+            415,
+            "application/problem+json".into(),
+            "unsupported-media-type".into()
+        )
+    );
+    assert_eq!(
+        send(
+            r#"{"email":"a@b.io","password":"x","extra":1}"#.into(),
+            "application/json"
+        )
+        .await,
+        (422, "application/problem+json".into(), "validation".into())
+    );
+    let huge = format!(
+        r#"{{"email":"a@b.io","password":"{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
+    assert_eq!(
+        send(huge, "application/json").await,
+        (
+            413,
+            "application/problem+json".into(),
+            "body-too-large".into()
+        )
+    );
+    let (status, body) = s.call("GET", "/api/invitations/deadbeef", None, None).await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (
+            404,
+            Some("https://roster.dev/problems/invalid-invitation-link")
+        )
+    );
+    let (status, _) = s
+        .call("GET", "/api/orgs/not-a-uuid/members", None, None)
+        .await;
+    assert_eq!(status, 401, "authentication comes before anything else");
+    let _ = s.stop.send(());
+}
