@@ -95,6 +95,7 @@ impl App {
                 key,
                 clock,
                 session_ttl: chrono::Duration::minutes(i64::from(args.session_ttl_minutes)),
+                throttle: Arc::default(),
             },
             args,
         })
@@ -144,7 +145,8 @@ impl App {
         let router = roster_api::router(self.state);
         let drain = self.args.shutdown_timeout();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping_tx.send(());
         });

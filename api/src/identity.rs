@@ -164,15 +164,24 @@ pub struct Caller {
     pub token: String,
 }
 
+/// Where a session token came from: cookies need CSRF protection, Bearer tokens do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer …` (API clients).
+    Bearer,
+    /// The session cookie (the web page).
+    Cookie,
+}
+
 /// The raw session token of a request: `Authorization: Bearer …`, else the cookie.
-pub fn presented_token(parts: &Parts) -> Option<String> {
+pub fn presented_token(parts: &Parts) -> Option<(String, TokenSource)> {
     if let Some(value) = parts
         .headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         if let Some(token) = value.strip_prefix("Bearer ") {
-            return Some(token.trim().to_owned());
+            return Some((token.trim().to_owned(), TokenSource::Bearer));
         }
     }
     parts
@@ -183,7 +192,28 @@ pub fn presented_token(parts: &Parts) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
         .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_owned())
+        .map(|(_, v)| (v.to_owned(), TokenSource::Cookie))
+}
+
+/// A cookie-authenticated state change must come from our own page: its `Origin`
+/// (or, failing that, `Referer`) must name the host the request was sent to.
+fn same_origin(parts: &Parts) -> bool {
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    let origin = parts
+        .headers
+        .get(axum::http::header::ORIGIN)
+        .or_else(|| parts.headers.get(axum::http::header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    match (host, origin) {
+        (Some(host), Some(origin)) => origin
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default() == host)
+            .unwrap_or(false),
+        _ => false,
+    }
 }
 
 /// Looks the session up, refusing expired ones and sliding the expiry forward.
@@ -220,7 +250,19 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = presented_token(parts).ok_or(ApiError::Unauthenticated)?;
+        let (token, source) = presented_token(parts).ok_or(ApiError::Unauthenticated)?;
+        let safe = matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+        );
+        if source == TokenSource::Cookie && !safe && !same_origin(parts) {
+            return Err(ApiError::problem(crate::problem::Problem::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "cross-site-request",
+                "Cross-site request refused",
+                "a cookie-authenticated change must come from Roster's own page (Origin mismatch)",
+            )));
+        }
         let user_id = authenticate(state, &token)
             .await?
             .ok_or(ApiError::Unauthenticated)?;

@@ -58,3 +58,27 @@ where
         }
     }
 }
+
+/// Query-string parameters, parsed with a problem+json rejection (422).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::Validation(vec![FieldError {
+                field: "query".into(),
+                message: rejection.body_text(),
+            }])),
+        }
+    }
+}

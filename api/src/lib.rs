@@ -8,6 +8,7 @@ pub mod identity;
 mod json;
 mod problem;
 mod routes;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// How long a session lives after its last use.
     pub session_ttl: chrono::Duration,
+    /// Failed sign-in counters.
+    pub throttle: Arc<throttle::SignInThrottle>,
 }
 
 /// Request bodies larger than this are refused with 413.
@@ -73,9 +76,57 @@ pub fn router(state: AppState) -> Router {
             "/api/orgs/{org}/invitations/{id}",
             axum::routing::delete(routes::cancel),
         )
+        .route(
+            "/api/orgs/{org}/accounts",
+            get(routes::list_accounts).post(routes::add_account),
+        )
+        .route("/api/orgs/{org}/history", get(routes::history))
         .route("/api/invitations/accept", post(routes::accept))
         .route("/api/invitations/{token}", get(routes::preview))
         .fallback(problem::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(request_envelope))
         .with_state(state)
+}
+
+/// Longest a request may take before it is answered with a 503 problem.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Gives every request an id (echoed as `x-request-id`, logged with it), a time
+/// limit, and security headers on the answer.
+async fn request_envelope(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    use axum::response::IntoResponse;
+    use tracing::Instrument;
+    let id = uuid::Uuid::now_v7().to_string();
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let mut response =
+        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request).instrument(span)).await {
+            Ok(response) => response,
+            Err(_) => Problem::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "request-timeout",
+                "Request timed out",
+                format!(
+                    "the request took longer than {} seconds",
+                    REQUEST_TIMEOUT.as_secs()
+                ),
+            )
+            .with("request_id", &id)
+            .into_response(),
+        };
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert("x-request-id", v);
+    }
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    response
 }

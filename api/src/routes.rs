@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::identity::{self, Caller, MaybeCaller, SESSION_COOKIE};
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
 use crate::problem::{FieldError, Problem};
 use crate::AppState;
 
@@ -134,8 +134,9 @@ pub(crate) struct SignIn {
 /// `POST /api/sessions`: email + password → a session (cookie and token).
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
+    crate::throttle::ClientAddr(addr): crate::throttle::ClientAddr,
     ApiJson(body): ApiJson<SignIn>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let invalid = || {
         ApiError::problem(Problem::new(
             StatusCode::UNAUTHORIZED,
@@ -147,6 +148,18 @@ pub(crate) async fn sign_in(
     let key = Email::parse(&body.email)
         .map(|e| e.key().to_owned())
         .unwrap_or_default();
+    if let Some(wait) = state.throttle.check(&key, addr) {
+        let seconds = wait.as_secs().max(1);
+        let problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-sign-in-attempts",
+            "Too many attempts",
+            format!("too many failed sign-ins; try again in {seconds} seconds"),
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return Ok((headers, problem).into_response());
+    }
     let found = if key.is_empty() {
         None
     } else {
@@ -157,8 +170,10 @@ pub(crate) async fn sign_in(
         None => (None, None),
     };
     if !identity::verify_password(body.password, hash).await? {
+        state.throttle.failed(&key, addr);
         return Err(invalid());
     }
+    state.throttle.succeeded(&key);
     let user: UserId = user.and_then(|u| u.parse().ok()).ok_or_else(invalid)?;
     let (token, expires_at) = identity::open_session(&state, user).await?;
     let cookie = format!(
@@ -173,7 +188,8 @@ pub(crate) async fn sign_in(
         StatusCode::CREATED,
         headers,
         Json(json!({ "token": token, "user_id": user, "expires_at": expires_at })),
-    ))
+    )
+        .into_response())
 }
 
 /// `DELETE /api/sessions/current`: revokes the caller's session.
@@ -234,6 +250,7 @@ pub(crate) async fn me(
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct MembersQuery {
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
     search: Option<String>,
     role: Option<String>,
     cursor: Option<String>,
@@ -246,11 +263,14 @@ pub(crate) async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
     Path(org): Path<String>,
-    Query(q): Query<MembersQuery>,
+    ApiQuery(q): ApiQuery<MembersQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let org: OrgId = parse_id(&org, "organization")?;
     let fresh = settle(&state, q.after).await?;
     require_owner(&state, &caller, org).await?;
+    if let Some(at) = q.as_of {
+        return members_as_of(&state, org, caller.user_id, at).await;
+    }
     let filter = MemberFilter {
         search: q.search.filter(|s| !s.trim().is_empty()),
         role: q.role,
@@ -339,7 +359,7 @@ pub(crate) async fn list_invitations(
     State(state): State<AppState>,
     caller: Caller,
     Path(org): Path<String>,
-    Query(q): Query<AfterQuery>,
+    ApiQuery(q): ApiQuery<AfterQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let org: OrgId = parse_id(&org, "organization")?;
     let fresh = settle(&state, q.after).await?;
@@ -755,4 +775,142 @@ pub(crate) async fn accept(
         StatusCode::CREATED,
         json!({ "user_id": user_id, "org_id": target.org_id, "position": outcome.position() }),
     ))
+}
+
+// ---- accounts ----
+
+/// `GET /api/orgs/{org}/accounts`: the organization's accounts.
+pub(crate) async fn list_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    ApiQuery(q): ApiQuery<AfterQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let org: OrgId = parse_id(&org, "organization")?;
+    let fresh = settle(&state, q.after).await?;
+    require_owner(&state, &caller, org).await?;
+    let rows = fetch!(
+        db &state.read,
+        fetch_all,
+        (String, String, String),
+        "SELECT account_id, name, added_at FROM rm_accounts WHERE org_id = $1 ORDER BY name, account_id",
+        org.to_string()
+    )?;
+    let accounts: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, name, added_at)| json!({ "account_id": id, "name": name, "added_at": added_at }))
+        .collect();
+    Ok(Json(json!({ "accounts": accounts, "stale": !fresh })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountBody {
+    name: String,
+}
+
+/// `POST /api/orgs/{org}/accounts`: add an account (multi-account organizations).
+pub(crate) async fn add_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<AccountBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let org: OrgId = parse_id(&org, "organization")?;
+    require_owner(&state, &caller, org).await?;
+    let name = roster_domain::DisplayName::parse(&body.name)
+        .map_err(|e| ApiError::Validation(vec![text_error("name", e)]))?;
+    let account_id = AccountId::from_uuid(Uuid::now_v7());
+    let outcome = state
+        .orgs
+        .execute(
+            org,
+            &Envelope {
+                actor: Actor::User(caller.user_id),
+                command: OrgCommand::AddAccount {
+                    account_id,
+                    name: name.clone(),
+                },
+            },
+            &metadata(Some(caller.user_id)),
+        )
+        .await?;
+    Ok(accepted(
+        StatusCode::CREATED,
+        json!({ "account_id": account_id, "name": name.to_string(), "position": outcome.position() }),
+    ))
+}
+
+// ---- history and "as of" ----
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct HistoryQuery {
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    actor: Option<String>,
+    subject: Option<String>,
+    cursor: Option<i64>,
+    limit: Option<usize>,
+    after: Option<u64>,
+}
+
+/// `GET /api/orgs/{org}/history`: the organization's events with summaries, oldest
+/// first, filterable; `next_cursor` pages on.
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let org: OrgId = parse_id(&org, "organization")?;
+    let fresh = settle(&state, q.after).await?;
+    require_owner(&state, &caller, org).await?;
+    let filter = queries::HistoryFilter {
+        since: q.since,
+        until: q.until,
+        event_type: q.event_type,
+        actor: q.actor,
+        subject: q.subject,
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = queries::history(&state.read, org, &filter, q.cursor.unwrap_or(0), limit).await?;
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|r| r.position))
+        .flatten();
+    Ok(Json(
+        json!({ "events": rows, "next_cursor": next, "stale": !fresh }),
+    ))
+}
+
+/// The member list as it was at `at`, folded from the log (exact to the event).
+pub(crate) async fn members_as_of(
+    state: &AppState,
+    org: OrgId,
+    me: UserId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Json<Value>, ApiError> {
+    let past = queries::organization_as_of(state.store.as_ref(), org, at).await?;
+    let mut members: Vec<Value> = Vec::new();
+    if let Some(past) = past {
+        let mut list: Vec<&roster_domain::organization::Member> = past.members.values().collect();
+        list.sort_by(|a, b| {
+            (
+                a.user_id != me,
+                a.full_name.as_str().to_lowercase(),
+                a.user_id,
+            )
+                .cmp(&(
+                    b.user_id != me,
+                    b.full_name.as_str().to_lowercase(),
+                    b.user_id,
+                ))
+        });
+        members = list
+            .into_iter()
+            .map(|m| json!({ "user_id": m.user_id, "full_name": m.full_name.to_string(), "email": m.email.to_string(), "role": m.role, "joined_at": m.joined_at }))
+            .collect();
+    }
+    Ok(Json(json!({ "as_of": at, "members": members })))
 }

@@ -105,10 +105,17 @@ pub async fn rebuild_many(
     let mut events = 0u64;
     if !folds.is_empty() {
         let mut after = Position::START;
+        // Read to at least the head seen now, waiting out events the gap-safe
+        // horizon holds back for a moment behind another open transaction.
+        let head = store.head().await?;
         loop {
             let batch = store.read_all(after, REBUILD_BATCH).await?;
             let Some(last) = batch.last().map(|e| e.global_position) else {
-                break;
+                if after >= head {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                continue;
             };
             for recorded in &batch {
                 if let Some(event) = to_projected(recorded)? {

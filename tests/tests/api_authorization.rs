@@ -1,0 +1,517 @@
+//! Every organization route × every kind of caller, with the status each must get;
+//! plus CSRF, sign-in throttling, request ids and the auditor's routes.
+
+use std::sync::Arc;
+
+use roster::bootstrap::create_org;
+use roster::{App, CreateOrgArgs, Database, ServeArgs, ShapeArg};
+use roster_commands::tokens::TokenKey;
+use roster_domain::organization::OrgEvent;
+use roster_domain::{decode, InvitationId, OrgId, SendId};
+use roster_eventstore::{EventStore, StreamId, SystemClock};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Server {
+    base: String,
+    store: Arc<dyn EventStore>,
+    key: TokenKey,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start() -> Self {
+        let database = Database::Postgres(roster_tests::fresh_pg_pool().await.expect("pool"));
+        let key = TokenKey::generate().expect("key");
+        let app = App::build(&database, ServeArgs::ephemeral(), key.clone())
+            .await
+            .expect("build");
+        let base = format!("http://{}", app.local_addr().expect("addr"));
+        let store = app.store();
+        tokio::spawn(app.run_until(std::future::pending()));
+        Self {
+            base,
+            store,
+            key,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(
+            method.parse().expect("method"),
+            format!("{}{path}", self.base),
+        );
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).expect("json")
+            },
+        )
+    }
+
+    async fn token_of(&self, org: OrgId, invitation: InvitationId) -> String {
+        let stream = StreamId::new(org.stream_name()).expect("stream");
+        let events = self
+            .store
+            .read_stream(&stream, 1, 10_000)
+            .await
+            .expect("read");
+        let send: SendId = events
+            .iter()
+            .rev()
+            .filter_map(|r| decode::<OrgEvent>(&r.event_type, r.schema_version, &r.payload).ok())
+            .find_map(|e| match e {
+                OrgEvent::UserInvited(i) if i.invitation_id == invitation => Some(i.send_id),
+                _ => None,
+            })
+            .expect("a send");
+        self.key
+            .invitation_token(invitation, send)
+            .expose()
+            .to_owned()
+    }
+
+    /// Creates an org and its signed-in owner; returns (org, owner token, last position).
+    async fn org_with_owner(
+        &self,
+        shape: ShapeArg,
+        email: &str,
+        accounts: Vec<String>,
+    ) -> (OrgId, String, u64) {
+        let args = CreateOrgArgs {
+            name: format!("Org of {email}"),
+            shape,
+            owner_email: email.into(),
+            owner_name: "Owner".into(),
+            accounts,
+            public_url: "http://x".into(),
+        };
+        let created = create_org(self.store.clone(), Arc::new(SystemClock), &self.key, &args)
+            .await
+            .expect("org");
+        let token = created
+            .accept_link
+            .rsplit('/')
+            .next()
+            .expect("token")
+            .to_owned();
+        let (status, joined) = self
+            .call(
+                "POST",
+                "/api/invitations/accept",
+                None,
+                Some(json!({ "token": token, "full_name": "Owner", "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(status, 201, "{joined}");
+        let session = self.sign_in(email).await;
+        (
+            created.org_id,
+            session,
+            joined["position"].as_u64().expect("position"),
+        )
+    }
+
+    /// Invites and accepts a member; returns (user id, session token, position).
+    async fn member(
+        &self,
+        org: OrgId,
+        owner: &str,
+        email: &str,
+        role: Value,
+    ) -> (String, String, u64) {
+        let mut body = json!({ "email": email, "full_name": email });
+        if let (Some(b), Some(r)) = (body.as_object_mut(), role.as_object()) {
+            b.extend(r.clone());
+        }
+        let (status, invited) = self
+            .call(
+                "POST",
+                &format!("/api/orgs/{org}/invitations"),
+                Some(owner),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 201, "{invited}");
+        let invitation: InvitationId = invited["invitation_id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid");
+        let link = self.token_of(org, invitation).await;
+        let (status, joined) = self
+            .call(
+                "POST",
+                "/api/invitations/accept",
+                None,
+                Some(json!({ "token": link, "full_name": email, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(status, 201, "{joined}");
+        (
+            joined["user_id"].as_str().expect("id").to_owned(),
+            self.sign_in(email).await,
+            joined["position"].as_u64().expect("position"),
+        )
+    }
+
+    async fn sign_in(&self, email: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/sessions",
+                None,
+                Some(json!({ "email": email, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_org_route_answers_every_kind_of_caller_as_specified() {
+    let s = Server::start().await;
+    let (org, owner, _) = s
+        .org_with_owner(ShapeArg::Single, "owner@s.io", vec![])
+        .await;
+    let (admin_id, admin, _) = s
+        .member(org, &owner, "admin@s.io", json!({ "role": "admin" }))
+        .await;
+    let (_, standard, _) = s
+        .member(org, &owner, "standard@s.io", json!({ "role": "standard" }))
+        .await;
+    let (multi, other_owner, _) = s
+        .org_with_owner(ShapeArg::Multi, "owner@m.io", vec!["Europe".into()])
+        .await;
+    let (status, accounts) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{multi}/accounts"),
+            Some(&other_owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{accounts}");
+    let europe = accounts["accounts"][0]["account_id"]
+        .as_str()
+        .expect("account")
+        .to_owned();
+    let (_, contributor, last) = s.member(multi, &other_owner, "c@m.io", json!({ "org_role": "contributor", "accounts": [{ "account_id": europe, "role": "admin" }] })).await;
+    let signed_out = s.sign_in("standard@s.io").await;
+    assert_eq!(
+        s.call("DELETE", "/api/sessions/current", Some(&signed_out), None)
+            .await
+            .0,
+        204
+    );
+    // Let every read model catch up before the table runs.
+    assert_eq!(
+        s.call(
+            "GET",
+            &format!("/api/orgs/{multi}/members?after={last}"),
+            Some(&other_owner),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+
+    let ghost = uuid::Uuid::now_v7();
+    let routes: Vec<(&str, String, Option<Value>, u16)> = vec![
+        ("GET", format!("/api/orgs/{org}/members"), None, 200),
+        (
+            "GET",
+            format!("/api/orgs/{org}/members?as_of=2030-01-01T00:00:00Z"),
+            None,
+            200,
+        ),
+        (
+            "PATCH",
+            format!("/api/orgs/{org}/members/{admin_id}"),
+            Some(json!({ "role": "admin" })),
+            200,
+        ),
+        (
+            "DELETE",
+            format!("/api/orgs/{org}/members/{ghost}"),
+            None,
+            404,
+        ),
+        ("GET", format!("/api/orgs/{org}/invitations"), None, 200),
+        (
+            "POST",
+            format!("/api/orgs/{org}/invitations"),
+            Some(json!({ "email": "new@s.io", "full_name": "New", "role": "standard" })),
+            201,
+        ),
+        (
+            "POST",
+            format!("/api/orgs/{org}/invitations/{ghost}/resend"),
+            None,
+            404,
+        ),
+        (
+            "DELETE",
+            format!("/api/orgs/{org}/invitations/{ghost}"),
+            None,
+            404,
+        ),
+        ("GET", format!("/api/orgs/{org}/accounts"), None, 200),
+        (
+            "POST",
+            format!("/api/orgs/{org}/accounts"),
+            Some(json!({ "name": "Asia" })),
+            422,
+        ),
+        ("GET", format!("/api/orgs/{org}/history"), None, 200),
+    ];
+    let callers: Vec<(&str, Option<&str>, Option<u16>)> = vec![
+        ("owner", Some(&owner), None),
+        ("admin", Some(&admin), Some(403)),
+        ("standard", Some(&standard), Some(403)),
+        ("contributor of another org", Some(&contributor), Some(404)),
+        ("owner of another org", Some(&other_owner), Some(404)),
+        ("anonymous", None, Some(401)),
+        ("signed-out session", Some(&signed_out), Some(401)),
+    ];
+    let mut failures = Vec::new();
+    for (who, token, expected_for_caller) in &callers {
+        for (method, path, body, owner_status) in &routes {
+            let expected = expected_for_caller.unwrap_or(*owner_status);
+            let (status, answer) = s.call(method, path, *token, body.clone()).await;
+            if status != expected {
+                failures.push(format!(
+                    "{who}: {method} {path} → {status}, expected {expected}: {answer}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_sessions_need_a_same_origin_request_to_change_anything() {
+    let s = Server::start().await;
+    let (org, _owner, _) = s
+        .org_with_owner(ShapeArg::Single, "owner@csrf.io", vec![])
+        .await;
+    let session = s.sign_in("owner@csrf.io").await;
+    let cookie = format!("roster_session={session}");
+    let url = format!("{}/api/orgs/{org}/invitations", s.base);
+    let body = json!({ "email": "x@csrf.io", "full_name": "X", "role": "standard" });
+    let host = s.base.trim_start_matches("http://").to_owned();
+    let cross = s
+        .http
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(cross.status().as_u16(), 403);
+    let problem: Value = cross.json().await.expect("json");
+    assert_eq!(
+        problem["type"],
+        "https://roster.dev/problems/cross-site-request"
+    );
+    let missing = s
+        .http
+        .post(&url)
+        .header("cookie", &cookie)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        missing.status().as_u16(),
+        403,
+        "no Origin at all is refused too"
+    );
+    let read = s
+        .http
+        .get(&url)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(read.status().as_u16(), 200, "reads need no Origin");
+    let same = s
+        .http
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("origin", format!("http://{host}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(same.status().as_u16(), 201);
+    assert!(
+        same.headers().get("x-request-id").is_some(),
+        "every answer carries a request id"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_sign_ins_are_throttled_with_retry_after() {
+    let s = Server::start().await;
+    s.org_with_owner(ShapeArg::Single, "owner@throttle.io", vec![])
+        .await;
+    for _ in 0..roster_api::throttle::PER_ACCOUNT {
+        let (status, _) = s
+            .call(
+                "POST",
+                "/api/sessions",
+                None,
+                Some(json!({ "email": "owner@throttle.io", "password": "wrong wrong wrong" })),
+            )
+            .await;
+        assert_eq!(status, 401);
+    }
+    let res = s
+        .http
+        .post(format!("{}/api/sessions", s.base))
+        .json(&json!({ "email": "owner@throttle.io", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        res.status().as_u16(),
+        429,
+        "even the right password waits once throttled"
+    );
+    let retry: u64 = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!(retry > 0 && retry <= 900);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auditor_reads_history_and_the_member_list_as_it_was() {
+    let s = Server::start().await;
+    let (org, owner, _) = s
+        .org_with_owner(ShapeArg::Single, "owner@audit.io", vec![])
+        .await;
+    let before_ann = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (ann, _, position) = s
+        .member(org, &owner, "ann@audit.io", json!({ "role": "admin" }))
+        .await;
+    let (status, history) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/history?after={position}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{history}");
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "OrganizationCreated",
+            "UserInvited",
+            "InvitationAccepted",
+            "UserInvited",
+            "InvitationAccepted"
+        ]
+    );
+    let (_, only) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/history?type=InvitationAccepted&subject={ann}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(only["events"].as_array().map(Vec::len), Some(1));
+    let (_, paged) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/history?limit=2"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    let cursor = paged["next_cursor"].as_i64().expect("cursor");
+    let (_, rest) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/history?limit=10&cursor={cursor}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(rest["events"].as_array().map(Vec::len), Some(3));
+
+    let at = before_ann
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        .replace('+', "%2B");
+    let (status, then) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?as_of={at}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{then}");
+    let emails: Vec<&str> = then["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["email"].as_str())
+        .collect();
+    assert_eq!(emails, ["owner@audit.io"], "Ann had not joined yet");
+    let (_, now) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?as_of=2100-01-01T00:00:00Z"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(now["members"].as_array().map(Vec::len), Some(2));
+    let (status, bad) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?as_of=yesterday"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, bad["type"].as_str()),
+        (422, Some("https://roster.dev/problems/validation"))
+    );
+}
