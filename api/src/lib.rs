@@ -4,6 +4,7 @@
 
 mod error;
 mod health;
+pub mod idempotency;
 pub mod identity;
 mod json;
 mod problem;
@@ -84,6 +85,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/invitations/accept", post(routes::accept))
         .route("/api/invitations/{token}", get(routes::preview))
         .fallback(problem::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(request_envelope))
         .with_state(state)

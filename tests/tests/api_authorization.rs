@@ -515,3 +515,68 @@ async fn the_auditor_reads_history_and_the_member_list_as_it_was() {
         (422, Some("https://roster.dev/problems/validation"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_idempotency_key_returns_the_first_answer_and_appends_nothing() {
+    let s = Server::start().await;
+    let (org, owner, _) = s
+        .org_with_owner(ShapeArg::Single, "owner@idem.io", vec![])
+        .await;
+    let url = format!("{}/api/orgs/{org}/invitations", s.base);
+    let body = json!({ "email": "ann@idem.io", "full_name": "Ann", "role": "admin" });
+    let send = |body: Value, key: &'static str| {
+        let (http, url, owner) = (s.http.clone(), url.clone(), owner.clone());
+        async move {
+            let res = http
+                .post(url)
+                .bearer_auth(owner)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            let replayed = res.headers().get("idempotent-replayed").is_some();
+            (
+                res.status().as_u16(),
+                replayed,
+                res.json::<Value>().await.expect("json"),
+            )
+        }
+    };
+    let (first_status, first_replayed, first) = send(body.clone(), "key-1").await;
+    assert_eq!((first_status, first_replayed), (201, false), "{first}");
+    let (again_status, again_replayed, again) = send(body.clone(), "key-1").await;
+    assert_eq!((again_status, again_replayed), (201, true));
+    assert_eq!(again, first, "the stored first answer comes back");
+    let (status, _, mismatch) = send(
+        json!({ "email": "bob@idem.io", "full_name": "Bob", "role": "admin" }),
+        "key-1",
+    )
+    .await;
+    assert_eq!(
+        (status, mismatch["type"].as_str()),
+        (
+            422,
+            Some("https://roster.dev/problems/idempotency-key-reused")
+        )
+    );
+    let stream = StreamId::new(org.stream_name()).expect("stream");
+    let invited = s
+        .store
+        .read_stream(&stream, 1, 100)
+        .await
+        .expect("read")
+        .iter()
+        .filter(|r| r.event_type == "UserInvited")
+        .count();
+    assert_eq!(
+        invited, 2,
+        "the owner's bootstrap invitation and Ann's, once"
+    );
+    let (status, _, fresh) = send(body, "key-2").await;
+    assert_eq!(
+        (status, fresh["type"].as_str()),
+        (409, Some("https://roster.dev/problems/already-invited")),
+        "a new key runs the command again"
+    );
+}
