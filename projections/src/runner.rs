@@ -272,30 +272,36 @@ pub async fn run(
     }
 }
 
-async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+/// Sleeps for `d` unless shutdown comes first; true when it is time to stop.
+pub async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(d) => *shutdown.borrow(),
         _ = shutdown.changed() => true,
     }
 }
 
-/// Holds leadership for one projection: a PostgreSQL session advisory lock kept on
-/// a dedicated connection (released when it closes). SQLite runs in one process.
-async fn lead(
+/// Holds leadership for one projection or worker named `name`: a PostgreSQL
+/// session advisory lock kept on a dedicated connection (released when it closes,
+/// so another instance takes over when this one dies). SQLite runs in one process.
+/// `None` when `shutdown` fired while waiting.
+pub async fn lead(
     db: &ReadDb,
     name: &str,
     shutdown: &mut watch::Receiver<bool>,
-) -> Option<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>> {
+) -> Option<Option<sqlx::PgConnection>> {
     let ReadDb::Pg(pool) = db else {
         return Some(None);
     };
     loop {
-        if let Ok(mut conn) = pool.acquire().await {
+        // Detached from the pool: the lock belongs to this session, and dropping
+        // the connection closes it, so leadership ends with the holder and never
+        // lingers on a pooled connection.
+        if let Ok(mut conn) = pool.acquire().await.map(|c| c.detach()) {
             let got: Result<bool, _> = sqlx::query_scalar(
                 "SELECT pg_try_advisory_lock(hashtextextended('roster.projection.' || current_schema() || '.' || $1, 0))",
             )
             .bind(name)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut conn)
             .await;
             if let Ok(true) = got {
                 return Some(Some(conn));

@@ -1,6 +1,14 @@
-//! Roster's background work: sending invitation emails over SMTP and recording
-//! invitation expiry at the deadline. Workers follow the log like projections do,
-//! run one at a time across instances (advisory lock), expose a single `step` so
-//! tests drive them without sleeping, and have idempotent effects.
-//!
-//! Nothing runs yet; the workers arrive with issue #6.
+//! Roster's background work: invitation emails over SMTP, and invitation expiry
+//! recorded at the deadline. Each worker runs in one instance at a time (a
+//! PostgreSQL advisory lock), exposes a `step` so tests drive it without sleeping,
+//! and has idempotent effects: emails carry a Message-ID derived from their send,
+//! and expiring an invitation that was resent or already closed records nothing.
+
+pub mod email;
+pub mod expiry;
+pub mod mailer;
+pub mod template;
+
+pub use email::{EmailStep, EmailWorker};
+pub use expiry::{ExpiryStep, ExpiryWorker};
+pub use mailer::{Mailer, SendError};

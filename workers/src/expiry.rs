@@ -1,0 +1,142 @@
+//! Expiry: records `InvitationExpired` once an invitation's deadline passes. It
+//! sleeps until the next deadline from the deadlines read model and wakes early
+//! when the log changes (a new invitation or a resend), so it is punctual without
+//! polling; after a restart, deadlines that passed meanwhile are expired at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use roster_commands::{Handler, OrgAggregate};
+use roster_domain::organization::{Actor, Envelope, OrgCommand};
+use roster_domain::{InvitationId, OrgId};
+use roster_eventstore::{Clock, EventStore, Metadata, Source};
+use roster_projections::queries;
+use roster_projections::runner::{lead, sleep_or_stop};
+use roster_projections::ReadDb;
+use tokio::sync::watch;
+
+/// Due invitations handled per step.
+const BATCH: usize = 1_000;
+
+/// What one step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpiryStep {
+    /// Invitations recorded as expired.
+    pub expired: usize,
+    /// Due invitations that needed nothing (resent, accepted, cancelled meanwhile).
+    pub unchanged: usize,
+    /// The next pending deadline, if any.
+    pub next_deadline: Option<DateTime<Utc>>,
+}
+
+/// The expiry worker.
+pub struct ExpiryWorker {
+    db: ReadDb,
+    store: Arc<dyn EventStore>,
+    orgs: Arc<Handler<OrgAggregate>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ExpiryWorker {
+    /// A worker over the shared store, read models and command handler.
+    pub fn new(
+        db: ReadDb,
+        store: Arc<dyn EventStore>,
+        orgs: Arc<Handler<OrgAggregate>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            db,
+            store,
+            orgs,
+            clock,
+        }
+    }
+
+    /// Expires every invitation whose deadline is at or before the clock's now.
+    pub async fn step(&self) -> Result<ExpiryStep, String> {
+        let mut outcome = ExpiryStep::default();
+        loop {
+            let now = self.clock.now();
+            let due = queries::due_deadlines(&self.db, now, BATCH)
+                .await
+                .map_err(|e| e.to_string())?;
+            let n = due.len();
+            for (org, invitation) in due {
+                let (Ok(org), Ok(invitation)) =
+                    (org.parse::<OrgId>(), invitation.parse::<InvitationId>())
+                else {
+                    continue;
+                };
+                let command = Envelope {
+                    actor: Actor::System,
+                    command: OrgCommand::ExpireInvite {
+                        invitation_id: invitation,
+                    },
+                };
+                let metadata = Metadata {
+                    actor: Some("expiry-worker".into()),
+                    source: Source::Worker,
+                    ..Metadata::default()
+                };
+                match self.orgs.execute(org, &command, &metadata).await {
+                    Ok(o) if o.events.is_empty() => outcome.unchanged += 1,
+                    Ok(o) => {
+                        outcome.expired += 1;
+                        // Wait for the deadline to leave the read model before the next query.
+                        if let Some(p) = o.position() {
+                            let _ = queries::wait_for(&self.db, p, Duration::from_secs(5)).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(%org, %invitation, error = %e, "could not expire an invitation")
+                    }
+                }
+            }
+            if n < BATCH || outcome.expired + outcome.unchanged == 0 {
+                break;
+            }
+        }
+        outcome.next_deadline = queries::next_deadline(&self.db)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        Ok(outcome)
+    }
+
+    /// Runs until `shutdown`: leadership, then step and sleep until the next deadline
+    /// or a change in the log, whichever comes first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let Some(_leader) = lead(&self.db, "worker.expiry", &mut shutdown).await else {
+            return;
+        };
+        let mut changes = self.store.changes();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            changes.mark_seen();
+            // Deadlines come from a read model: let it reach the log's head first.
+            if let Ok(head) = self.store.head().await {
+                let _ = queries::wait_for(&self.db, head, Duration::from_secs(2)).await;
+            }
+            let wait = match self.step().await {
+                Ok(step) => step
+                    .next_deadline
+                    .map(|d| (d - self.clock.now()).to_std().unwrap_or(Duration::ZERO))
+                    .unwrap_or(Duration::from_secs(300))
+                    .min(Duration::from_secs(300)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "expiry step failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = changes.changed() => {}
+                stop = sleep_or_stop(wait, &mut shutdown) => if stop { return },
+            }
+        }
+    }
+}
