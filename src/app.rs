@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use roster_api::AppState;
 use roster_commands::tokens::TokenKey;
-use roster_commands::{Handler, HandlerConfig};
+use roster_commands::{Handler, HandlerConfig, OrgAggregate};
 use roster_eventstore::{Clock, EventStore, SystemClock};
+use roster_workers::{EmailWorker, ExpiryWorker, Mailer};
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
@@ -29,6 +30,9 @@ pub enum AppError {
         /// What the OS said.
         reason: String,
     },
+    /// The mail settings are not usable.
+    #[error("{0}")]
+    Mail(String),
     /// The read models could not be installed.
     #[error("cannot install the read models: {0}")]
     Projections(String),
@@ -42,6 +46,7 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     args: ServeArgs,
+    email: Option<EmailWorker>,
 }
 
 impl App {
@@ -71,20 +76,40 @@ impl App {
                 .await
                 .map_err(|e| AppError::Projections(e.to_string()))?;
         }
+        let mailer =
+            Mailer::new(args.smtp_url.as_deref(), args.outbox.clone()).map_err(AppError::Mail)?;
+        let from: lettre::message::Mailbox = args.mail_from.parse().map_err(|e| {
+            AppError::Mail(format!(
+                "ROSTER_MAIL_FROM {:?} is not a mailbox: {e}",
+                args.mail_from
+            ))
+        })?;
         let listener = TcpListener::bind(args.listen)
             .await
             .map_err(|e| AppError::Bind {
                 addr: args.listen,
                 reason: e.to_string(),
             })?;
+        let orgs: Arc<Handler<OrgAggregate>> = Arc::new(Handler::new(
+            store.clone(),
+            clock.clone(),
+            HandlerConfig::default(),
+        ));
+        let email = EmailWorker::new(
+            database.read_db(),
+            store.clone(),
+            orgs.clone(),
+            clock.clone(),
+            mailer,
+            key.clone(),
+            &args.public_url,
+            from,
+        );
         Ok(Self {
             listener,
+            email: Some(email),
             state: AppState {
-                orgs: Arc::new(Handler::new(
-                    store.clone(),
-                    clock.clone(),
-                    HandlerConfig::default(),
-                )),
+                orgs,
                 users: Arc::new(Handler::new(
                     store.clone(),
                     clock.clone(),
@@ -115,7 +140,7 @@ impl App {
     /// at most the configured drain timeout. Projection runners run alongside and
     /// stop with the server.
     pub async fn run_until(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
         let (stop_runners, runners_stopped) = tokio::sync::watch::channel(false);
@@ -130,8 +155,21 @@ impl App {
                 ))
             })
             .collect();
+        let expiry = ExpiryWorker::new(
+            self.state.read.clone(),
+            self.state.store.clone(),
+            self.state.orgs.clone(),
+            self.state.clock.clone(),
+        );
+        let mut workers = vec![tokio::spawn(expiry.run(runners_stopped.clone()))];
+        if let Some(email) = self.email.take() {
+            workers.push(tokio::spawn(email.run(runners_stopped.clone())));
+        }
         let served = self.serve(shutdown).await;
         stop_runners.send_replace(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
         for runner in runners {
             let _ = runner.await;
         }

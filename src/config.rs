@@ -154,6 +154,32 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_NO_MIGRATE")]
     pub no_migrate: bool,
 
+    /// SMTP server for invitation emails: `smtp://host:port` (add `?tls=required`
+    /// for STARTTLS), `smtps://host` for implicit TLS, `user:password@` for auth.
+    /// Without it, emails are written to `--outbox` and the links are logged.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Folder for `.eml` files when no SMTP server is configured.
+    #[arg(long, env = "ROSTER_OUTBOX", default_value = "./data/outbox")]
+    pub outbox: std::path::PathBuf,
+
+    /// Base URL of the web page, for the links in emails.
+    #[arg(
+        long,
+        env = "ROSTER_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+
+    /// Sender of invitation emails.
+    #[arg(
+        long,
+        env = "ROSTER_MAIL_FROM",
+        default_value = "Roster <roster@localhost>"
+    )]
+    pub mail_from: String,
+
     /// Minutes a session stays valid after its last use (sliding).
     #[arg(long, env = "ROSTER_SESSION_TTL_MINUTES", default_value_t = 720, value_parser = clap::value_parser!(u32).range(1..=525_600))]
     pub session_ttl_minutes: u32,
@@ -169,6 +195,10 @@ impl ServeArgs {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             no_migrate: false,
+            smtp_url: None,
+            outbox: std::env::temp_dir().join("roster-outbox"),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            mail_from: "Roster <roster@localhost>".to_owned(),
             session_ttl_minutes: 720,
             shutdown_timeout: 5,
         }

@@ -125,8 +125,17 @@ impl<A: Aggregate> Handler<A> {
                 now: self.clock.now(),
                 invite_ttl: self.config.invite_ttl,
             };
-            let events =
-                A::decide(slot.state.as_ref(), command, &ctx).map_err(HandleError::Rejected)?;
+            let decided = A::decide(slot.state.as_ref(), command, &ctx);
+            // A refusal or a no-op writes nothing, so no conflict would reveal a stale
+            // cache: check for newer events (another instance's) and decide again if any.
+            if decided.as_ref().map_or(true, Vec::is_empty) {
+                let seen = slot.version;
+                self.catch_up(&stream, &mut slot).await?;
+                if slot.version != seen {
+                    continue;
+                }
+            }
+            let events = decided.map_err(HandleError::Rejected)?;
             if events.is_empty() {
                 return Ok(Outcome {
                     events,

@@ -435,6 +435,8 @@ async fn the_auditor_reads_history_and_the_member_list_as_it_was() {
         .expect("events")
         .iter()
         .filter_map(|e| e["event_type"].as_str())
+        // The server's email worker records deliveries whenever it gets there.
+        .filter(|t| *t != "InvitationEmailSent")
         .collect();
     assert_eq!(
         types,
@@ -455,24 +457,33 @@ async fn the_auditor_reads_history_and_the_member_list_as_it_was() {
         )
         .await;
     assert_eq!(only["events"].as_array().map(Vec::len), Some(1));
-    let (_, paged) = s
-        .call(
-            "GET",
-            &format!("/api/orgs/{org}/history?limit=2"),
-            Some(&owner),
-            None,
-        )
-        .await;
-    let cursor = paged["next_cursor"].as_i64().expect("cursor");
-    let (_, rest) = s
-        .call(
-            "GET",
-            &format!("/api/orgs/{org}/history?limit=10&cursor={cursor}"),
-            Some(&owner),
-            None,
-        )
-        .await;
-    assert_eq!(rest["events"].as_array().map(Vec::len), Some(3));
+    // Paging two at a time yields the same events as one page.
+    let all: Vec<Value> = history["events"].as_array().expect("events").clone();
+    let mut paged: Vec<Value> = Vec::new();
+    let mut cursor = 0i64;
+    loop {
+        let (_, page) = s
+            .call(
+                "GET",
+                &format!("/api/orgs/{org}/history?limit=2&cursor={cursor}"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        let events = page["events"].as_array().expect("events").clone();
+        assert!(events.len() <= 2);
+        paged.extend(events);
+        match page["next_cursor"].as_i64() {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    let positions = |v: &[Value]| {
+        v.iter()
+            .filter_map(|e| e["position"].as_i64())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(positions(&paged)[..all.len()], positions(&all)[..]);
 
     let at = before_ann
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)

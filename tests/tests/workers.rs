@@ -1,0 +1,482 @@
+//! The workers against PostgreSQL and a real SMTP server on loopback: one email per
+//! send with the right link and expiry, retries through an outage, no retries after
+//! a 550, one email and one expiry per send/deadline with two instances, and expiry
+//! to the second under a controlled clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use roster_commands::tokens::TokenKey;
+use roster_commands::{Handler, HandlerConfig, ManualClock, OrgAggregate};
+use roster_domain::organization::{Actor, Envelope, OrgCommand, OrgEvent};
+use roster_domain::*;
+use roster_eventstore::{Clock, EventStore, Metadata, StreamId};
+use roster_projections::ReadDb;
+use roster_tests::smtp::SmtpSink;
+use roster_tests::{project_everything, store_and_read_db, Backend};
+use roster_workers::{EmailStep, EmailWorker, ExpiryWorker, Mailer};
+use uuid::Uuid;
+
+struct World {
+    store: Arc<dyn EventStore>,
+    db: ReadDb,
+    clock: ManualClock,
+    orgs: Arc<Handler<OrgAggregate>>,
+    key: TokenKey,
+    org: OrgId,
+    owner: UserId,
+}
+
+impl World {
+    async fn new() -> Self {
+        let clock = ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0)
+                .single()
+                .expect("time"),
+        );
+        let (store, db) = store_and_read_db(Backend::Postgres, Arc::new(clock.clone()))
+            .await
+            .expect("world");
+        let orgs = Arc::new(Handler::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            HandlerConfig::default(),
+        ));
+        let key = TokenKey::generate().expect("key");
+        let (org, owner) = (
+            OrgId::from_uuid(Uuid::now_v7()),
+            UserId::from_uuid(Uuid::now_v7()),
+        );
+        let w = Self {
+            store,
+            db,
+            clock,
+            orgs,
+            key,
+            org,
+            owner,
+        };
+        w.run(
+            Actor::System,
+            OrgCommand::CreateOrganization {
+                org_id: org,
+                name: DisplayName::parse("Acme & Co").expect("n"),
+                shape: OrgShape::Single,
+                accounts: vec![],
+            },
+        )
+        .await;
+        let (invitation, send) = w
+            .invite_as(
+                Actor::System,
+                "olive@acme.io",
+                "Olive Owner",
+                SingleRole::Owner,
+            )
+            .await;
+        let token = w.key.invitation_token(invitation, send);
+        w.run(
+            Actor::System,
+            OrgCommand::AcceptInvite {
+                invitation_id: invitation,
+                token_digest: token.digest(),
+                user_id: owner,
+                full_name: PersonName::parse("Olive Owner").expect("n"),
+            },
+        )
+        .await;
+        w
+    }
+
+    async fn run(&self, actor: Actor, command: OrgCommand) -> Vec<OrgEvent> {
+        self.orgs
+            .execute(self.org, &Envelope { actor, command }, &Metadata::default())
+            .await
+            .expect("command")
+            .events
+    }
+
+    async fn invite_as(
+        &self,
+        actor: Actor,
+        email: &str,
+        name: &str,
+        role: SingleRole,
+    ) -> (InvitationId, SendId) {
+        let (invitation, send) = (
+            InvitationId::from_uuid(Uuid::now_v7()),
+            SendId::from_uuid(Uuid::now_v7()),
+        );
+        let token = self.key.invitation_token(invitation, send);
+        self.run(
+            actor,
+            OrgCommand::InviteUser {
+                invitation_id: invitation,
+                send_id: send,
+                email: Email::parse(email).expect("email"),
+                full_name: PersonName::parse(name).expect("name"),
+                role: Role::Single(role),
+                token_digest: token.digest(),
+            },
+        )
+        .await;
+        (invitation, send)
+    }
+
+    async fn invite(&self, email: &str) -> (InvitationId, SendId) {
+        self.invite_as(Actor::User(self.owner), email, "Ann Lee", SingleRole::Admin)
+            .await
+    }
+
+    fn email_worker(&self, mailer: Mailer) -> EmailWorker {
+        // Each instance has its own command handler, as separate servers would.
+        let orgs = Arc::new(Handler::new(
+            self.store.clone(),
+            Arc::new(self.clock.clone()),
+            HandlerConfig::default(),
+        ));
+        EmailWorker::new(
+            self.db.clone(),
+            self.store.clone(),
+            orgs,
+            Arc::new(self.clock.clone()),
+            mailer,
+            self.key.clone(),
+            "https://portal.example",
+            "Roster <roster@portal.example>".parse().expect("from"),
+        )
+    }
+
+    fn expiry_worker(&self) -> ExpiryWorker {
+        let orgs = Arc::new(Handler::new(
+            self.store.clone(),
+            Arc::new(self.clock.clone()),
+            HandlerConfig::default(),
+        ));
+        ExpiryWorker::new(
+            self.db.clone(),
+            self.store.clone(),
+            orgs,
+            Arc::new(self.clock.clone()),
+        )
+    }
+
+    async fn events(&self) -> Vec<OrgEvent> {
+        let stream = StreamId::new(self.org.stream_name()).expect("stream");
+        self.store
+            .read_stream(&stream, 1, 10_000)
+            .await
+            .expect("read")
+            .iter()
+            .map(|r| decode(&r.event_type, r.schema_version, &r.payload).expect("decode"))
+            .collect()
+    }
+
+    async fn count(&self, event_type: &str) -> usize {
+        self.events()
+            .await
+            .iter()
+            .filter(|e| e.event_type() == event_type)
+            .count()
+    }
+}
+
+fn smtp(sink: &SmtpSink) -> Mailer {
+    Mailer::new(Some(&sink.url()), std::env::temp_dir()).expect("mailer")
+}
+
+/// What draining did: totals of every step, and the retry asked for, if any.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Drained {
+    sent: usize,
+    skipped: usize,
+    failed: usize,
+    retry: Option<Duration>,
+}
+
+/// Steps until the log is drained or a retry is asked for.
+async fn drain(worker: &EmailWorker) -> Drained {
+    let mut total = Drained::default();
+    for _ in 0..100 {
+        match worker.step().await.expect("step") {
+            EmailStep::Idle => break,
+            EmailStep::RetryAfter(d) => {
+                total.retry = Some(d);
+                break;
+            }
+            EmailStep::Progressed {
+                sent,
+                skipped,
+                failed,
+            } => {
+                total.sent += sent;
+                total.skipped += skipped;
+                total.failed += failed;
+            }
+        }
+    }
+    total
+}
+
+/// The message's text body with quoted-printable soft breaks undone.
+fn body(m: &roster_tests::smtp::Received) -> String {
+    m.data.replace("=\r\n", "").replace("=3D", "=")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_current_send_gets_one_email_with_its_own_link_and_deadline() {
+    let w = World::new().await;
+    let sink = SmtpSink::start().await.expect("smtp");
+    let worker = w.email_worker(smtp(&sink));
+    let (ann, first_send) = w.invite("ann@example.com").await;
+    drain(&worker).await;
+    let messages = sink.messages();
+    assert_eq!(
+        messages.len(),
+        1,
+        "the owner had already joined; only Ann's email goes out"
+    );
+    let first = &messages[0];
+    assert_eq!(first.to, ["<ann@example.com>"]);
+    let link = format!(
+        "https://portal.example/invitations/{}",
+        w.key.invitation_token(ann, first_send).expose()
+    );
+    assert!(
+        body(first).contains(&link),
+        "the email carries the link of this send:\n{}",
+        first.data
+    );
+    assert!(
+        body(first).contains("2026-03-03 09:15:00 UTC"),
+        "and its exact expiry"
+    );
+    assert!(body(first).contains("Olive Owner invited you to join Acme & Co"));
+    assert!(
+        first.data.contains("Content-Type: text/html"),
+        "plain text and HTML parts"
+    );
+    assert_eq!(
+        first.header("Message-ID"),
+        Some(format!("<invitation-{first_send}@portal.example>"))
+    );
+
+    // A resend gets its own email and link; a send cancelled before the worker reaches it gets none.
+    w.clock.advance(chrono::Duration::minutes(5));
+    let resent = w
+        .run(
+            Actor::User(w.owner),
+            OrgCommand::ResendInvite {
+                invitation_id: ann,
+                send_id: SendId::from_uuid(Uuid::now_v7()),
+                token_digest: TokenDigest::from_bytes([0; 32]),
+            },
+        )
+        .await;
+    let OrgEvent::InvitationResent(r) = &resent[0] else {
+        panic!("resent")
+    };
+    let (bob, _) = w.invite("bob@example.com").await;
+    w.run(
+        Actor::User(w.owner),
+        OrgCommand::CancelInvite { invitation_id: bob },
+    )
+    .await;
+    drain(&worker).await;
+    let messages = sink.messages();
+    assert_eq!(
+        messages.len(),
+        2,
+        "{:?}",
+        messages.iter().map(|m| m.to.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        messages[1].header("Message-ID"),
+        Some(format!("<invitation-{}@portal.example>", r.send_id))
+    );
+    assert_eq!(w.count("InvitationEmailSent").await, 2);
+    assert_eq!(drain(&worker).await.sent, 0, "nothing is sent twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_outage_is_retried_and_every_email_arrives_once() {
+    let w = World::new().await;
+    let mut sink = SmtpSink::start().await.expect("smtp");
+    let worker = w.email_worker(smtp(&sink));
+    sink.stop();
+    w.invite("ann@example.com").await;
+    let step = drain(&worker).await;
+    assert!(
+        matches!(step.retry, Some(d) if d >= Duration::from_secs(1)),
+        "{step:?}"
+    );
+    let failed: Vec<bool> = w
+        .events()
+        .await
+        .iter()
+        .filter_map(|e| match e {
+            OrgEvent::InvitationEmailFailed(f) => Some(f.permanent),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [false],
+        "the transient failure is recorded, to be retried"
+    );
+    sink.restart().await.expect("restart");
+    let mut delivered = false;
+    for _ in 0..5 {
+        if let EmailStep::Progressed { sent: 1, .. } = worker.step().await.expect("step") {
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered, "delivered once the server is back");
+    assert_eq!(drain(&worker).await, Drained::default());
+    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(w.count("InvitationEmailSent").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_recipient_is_recorded_as_failed_without_retries() {
+    let w = World::new().await;
+    let sink = SmtpSink::start().await.expect("smtp");
+    sink.refuse_recipients(true);
+    let worker = w.email_worker(smtp(&sink));
+    let (ann, _) = w.invite("ann@example.com").await;
+    assert_eq!(
+        drain(&worker).await,
+        Drained {
+            failed: 1,
+            skipped: 1,
+            retry: None,
+            sent: 0
+        },
+        "no retry after a 550 (the owner had joined: skipped)"
+    );
+    let failures: Vec<(bool, String)> = w
+        .events()
+        .await
+        .iter()
+        .filter_map(|e| match e {
+            OrgEvent::InvitationEmailFailed(f) => Some((f.permanent, f.reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].0 && failures[0].1.contains("550"),
+        "{failures:?}"
+    );
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+    let pending = roster_projections::queries::invitations(&w.db, w.org)
+        .await
+        .expect("pending");
+    let row = pending
+        .iter()
+        .find(|i| i.invitation_id == ann.to_string())
+        .expect("row");
+    assert_eq!(
+        row.delivery, "failed",
+        "the pending list shows the delivery state"
+    );
+    assert_eq!(sink.messages().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_send_one_email_per_send_and_expire_each_invitation_once() {
+    let w = World::new().await;
+    let sink = SmtpSink::start().await.expect("smtp");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let a = tokio::spawn(w.email_worker(smtp(&sink)).run(stopped.clone()));
+    let b = tokio::spawn(w.email_worker(smtp(&sink)).run(stopped.clone()));
+    for n in 0..5 {
+        w.invite(&format!("p{n}@example.com")).await;
+    }
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while sink.messages().len() < 5 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("all five emails arrive");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        sink.messages().len(),
+        5,
+        "no duplicates from the second instance"
+    );
+    stop.send_replace(true);
+    a.await.expect("a");
+    b.await.expect("b");
+    assert_eq!(w.count("InvitationEmailSent").await, 5);
+
+    // Expiry from two instances at once: one InvitationExpired per deadline.
+    w.clock.advance(chrono::Duration::minutes(16));
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+    let (x, y) = (w.expiry_worker(), w.expiry_worker());
+    let (rx, ry) = tokio::join!(x.step(), y.step());
+    let (rx, ry) = (rx.expect("x"), ry.expect("y"));
+    assert_eq!(rx.expired + ry.expired, 5, "{rx:?} {ry:?}");
+    assert_eq!(w.count("InvitationExpired").await, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controlled_clock_drives_expiry_to_the_second_and_a_resend_moves_the_deadline() {
+    let w = World::new().await;
+    let sent_at = w.clock.now();
+    let (ann, _) = w.invite("ann@example.com").await;
+    let worker = w.expiry_worker();
+    let deadline = sent_at + chrono::Duration::minutes(15);
+
+    w.clock.set(deadline - chrono::Duration::seconds(1));
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+    let step = worker.step().await.expect("step");
+    assert_eq!(step.expired, 0, "one second early: nothing");
+    assert_eq!(step.next_deadline, Some(deadline), "it knows when to wake");
+
+    w.clock.set(deadline);
+    let step = worker.step().await.expect("step");
+    assert_eq!(step.expired, 1, "at the deadline: expired");
+    let expired: Vec<_> = w
+        .events()
+        .await
+        .into_iter()
+        .filter_map(|e| match e {
+            OrgEvent::InvitationExpired(x) => Some(x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(
+        (expired[0].invitation_id, expired[0].expired_at),
+        (ann, deadline)
+    );
+
+    // A resend restarts the clock; the old deadline no longer applies.
+    w.run(
+        Actor::User(w.owner),
+        OrgCommand::ResendInvite {
+            invitation_id: ann,
+            send_id: SendId::from_uuid(Uuid::now_v7()),
+            token_digest: TokenDigest::from_bytes([1; 32]),
+        },
+    )
+    .await;
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+    w.clock.advance(chrono::Duration::minutes(14));
+    assert_eq!(worker.step().await.expect("step").expired, 0);
+    w.clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(worker.step().await.expect("step").expired, 1);
+    assert_eq!(w.count("InvitationExpired").await, 2);
+}
