@@ -121,6 +121,7 @@ impl App {
                 clock,
                 session_ttl: chrono::Duration::minutes(i64::from(args.session_ttl_minutes)),
                 throttle: Arc::default(),
+                metrics: Arc::default(),
             },
             args,
         })

@@ -118,5 +118,6 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
             u8::from(s.failure.is_some())
         ));
     }
+    out.push_str(&state.metrics.render());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

@@ -7,6 +7,8 @@ mod health;
 pub mod idempotency;
 pub mod identity;
 mod json;
+pub mod metrics;
+pub mod openapi;
 mod problem;
 mod routes;
 pub mod throttle;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub session_ttl: chrono::Duration,
     /// Failed sign-in counters.
     pub throttle: Arc<throttle::SignInThrottle>,
+    /// Request counts and latencies.
+    pub metrics: Arc<metrics::RequestMetrics>,
 }
 
 /// Request bodies larger than this are refused with 413.
@@ -54,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::serve))
         .route("/api/sessions", post(routes::sign_in))
         .route(
             "/api/sessions/current",
@@ -90,7 +95,10 @@ pub fn router(state: AppState) -> Router {
             idempotency::idempotent,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(request_envelope))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_envelope,
+        ))
         .with_state(state)
 }
 
@@ -100,9 +108,11 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// Gives every request an id (echoed as `x-request-id`, logged with it), a time
 /// limit, and security headers on the answer.
 async fn request_envelope(
+    axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let started = std::time::Instant::now();
     use axum::http::HeaderValue;
     use axum::response::IntoResponse;
     use tracing::Instrument;
@@ -133,5 +143,8 @@ async fn request_envelope(
     );
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    state
+        .metrics
+        .record(response.status().as_u16(), started.elapsed());
     response
 }

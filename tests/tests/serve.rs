@@ -197,6 +197,14 @@ async fn metrics_report_projection_progress_and_readiness_names_a_stuck_projecti
     .expect("the members projection reports its failure");
     assert!(text.contains("roster_log_head_position "), "{text}");
     assert!(
+        text.contains("roster_http_requests_total{class=\"5xx\"} "),
+        "{text}"
+    );
+    assert!(
+        text.contains("roster_http_request_duration_seconds_count "),
+        "{text}"
+    );
+    assert!(
         text.contains("roster_projection_failing{projection=\"members\"} 1"),
         "{text}"
     );
