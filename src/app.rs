@@ -10,7 +10,7 @@ use roster_api::AppState;
 use roster_commands::tokens::TokenKey;
 use roster_commands::{Handler, HandlerConfig, OrgAggregate};
 use roster_eventstore::{Clock, EventStore, SystemClock};
-use roster_workers::{EmailWorker, ExpiryWorker, Mailer};
+use roster_workers::{EmailWorker, ExpiryWorker, Mailer, WorkerMetrics};
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
@@ -47,6 +47,7 @@ pub struct App {
     state: AppState,
     args: ServeArgs,
     email: Option<EmailWorker>,
+    worker_metrics: Arc<WorkerMetrics>,
 }
 
 impl App {
@@ -95,7 +96,8 @@ impl App {
             clock.clone(),
             HandlerConfig::default(),
         ));
-        let email = EmailWorker::new(
+        let worker_metrics: Arc<WorkerMetrics> = Arc::default();
+        let mut email = EmailWorker::new(
             database.read_db(),
             store.clone(),
             orgs.clone(),
@@ -105,8 +107,10 @@ impl App {
             &args.public_url,
             from,
         );
+        email.metrics = worker_metrics.clone();
         Ok(Self {
             listener,
+            worker_metrics: worker_metrics.clone(),
             email: Some(email),
             state: AppState {
                 orgs,
@@ -122,6 +126,10 @@ impl App {
                 session_ttl: chrono::Duration::minutes(i64::from(args.session_ttl_minutes)),
                 throttle: Arc::default(),
                 metrics: Arc::default(),
+                extra_metrics: {
+                    let m = worker_metrics.clone();
+                    Arc::new(move || m.render())
+                },
             },
             args,
         })
@@ -156,12 +164,13 @@ impl App {
                 ))
             })
             .collect();
-        let expiry = ExpiryWorker::new(
+        let mut expiry = ExpiryWorker::new(
             self.state.read.clone(),
             self.state.store.clone(),
             self.state.orgs.clone(),
             self.state.clock.clone(),
         );
+        expiry.metrics = self.worker_metrics.clone();
         let mut workers = vec![tokio::spawn(expiry.run(runners_stopped.clone()))];
         if let Some(email) = self.email.take() {
             workers.push(tokio::spawn(email.run(runners_stopped.clone())));

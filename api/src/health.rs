@@ -119,5 +119,6 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         ));
     }
     out.push_str(&state.metrics.render());
+    out.push_str(&(state.extra_metrics)());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

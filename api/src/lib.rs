@@ -47,6 +47,8 @@ pub struct AppState {
     pub throttle: Arc<throttle::SignInThrottle>,
     /// Request counts and latencies.
     pub metrics: Arc<metrics::RequestMetrics>,
+    /// More series to export (the workers' counters), rendered on each scrape.
+    pub extra_metrics: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
 /// Request bodies larger than this are refused with 413.

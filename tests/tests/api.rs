@@ -175,6 +175,12 @@ impl Server {
     }
 }
 
+async fn me_id(s: &Server, token: &str) -> Option<String> {
+    s.call("GET", "/api/me", Some(token), None).await.1["user_id"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 const PASSWORD: &str = "correct horse battery staple";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,6 +433,74 @@ async fn an_owner_bootstraps_invites_and_manages_members_over_http() {
     assert_eq!(me["full_name"], "Ann B. Lee");
     assert_eq!(me["organizations"][0]["role"], "admin");
     assert_eq!(me["organizations"][0]["name"], "Acme");
+
+    // Ann shows up in the owner's member list, the owner pinned first.
+    let (_, members) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    let emails: Vec<&str> = members["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["email"].as_str())
+        .collect();
+    assert_eq!(emails, ["olive@acme.io", "ann@example.com"]);
+
+    // Zed already has an identity (he owns "Other"): he must be signed in as himself to accept.
+    let (status, invited) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            Some(json!({ "email": "zed@other.io", "full_name": "Zed", "role": "standard" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{invited}");
+    let zed_invitation: InvitationId = invited["invitation_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let zed_link = s.token_of(org, zed_invitation).await;
+    let accept = json!({ "token": zed_link });
+    let (status, anonymous) = s
+        .call(
+            "POST",
+            "/api/invitations/accept",
+            None,
+            Some(accept.clone()),
+        )
+        .await;
+    assert_eq!(
+        (status, anonymous["type"].as_str()),
+        (401, Some("https://roster.dev/problems/sign-in-to-accept"))
+    );
+    let (status, wrong) = s
+        .call(
+            "POST",
+            "/api/invitations/accept",
+            Some(&ann),
+            Some(accept.clone()),
+        )
+        .await;
+    assert_eq!(
+        (status, wrong["type"].as_str()),
+        (403, Some("https://roster.dev/problems/wrong-identity"))
+    );
+    let (status, joined_zed) = s
+        .call("POST", "/api/invitations/accept", Some(&zed), Some(accept))
+        .await;
+    assert_eq!(status, 201, "{joined_zed}");
+    assert_eq!(
+        joined_zed["user_id"].as_str(),
+        me_id(&s, &zed).await.as_deref(),
+        "he joins with his existing identity"
+    );
 
     // Role change, last-owner rule, removal.
     let (status, _) = s

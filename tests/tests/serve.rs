@@ -205,6 +205,11 @@ async fn metrics_report_projection_progress_and_readiness_names_a_stuck_projecti
         "{text}"
     );
     assert!(
+        text.contains("roster_invitation_emails_sent_total "),
+        "{text}"
+    );
+    assert!(text.contains("roster_expiry_lag_seconds "), "{text}");
+    assert!(
         text.contains("roster_projection_failing{projection=\"members\"} 1"),
         "{text}"
     );

@@ -64,6 +64,8 @@ pub struct EmailWorker {
     attempts: Mutex<HashMap<SendId, u32>>,
     /// Attempts before a transient failure is given up on.
     pub max_attempts: u32,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::WorkerMetrics>,
 }
 
 enum Delivery {
@@ -97,6 +99,7 @@ impl EmailWorker {
             from,
             attempts: Mutex::new(HashMap::new()),
             max_attempts: 6,
+            metrics: Arc::default(),
         }
     }
 
@@ -161,10 +164,19 @@ impl EmailWorker {
             };
             if let Some((org, invitation, send)) = send {
                 match self.deliver(org, invitation, send).await? {
-                    Delivery::Sent => sent += 1,
+                    Delivery::Sent => {
+                        sent += 1;
+                        crate::metrics::WorkerMetrics::bump(&self.metrics.emails_sent);
+                    }
                     Delivery::Skipped => skipped += 1,
-                    Delivery::Failed => failed += 1,
-                    Delivery::Retry(after) => return Ok(EmailStep::RetryAfter(after)),
+                    Delivery::Failed => {
+                        failed += 1;
+                        crate::metrics::WorkerMetrics::bump(&self.metrics.emails_failed);
+                    }
+                    Delivery::Retry(after) => {
+                        crate::metrics::WorkerMetrics::bump(&self.metrics.email_retries);
+                        return Ok(EmailStep::RetryAfter(after));
+                    }
                 }
             }
             self.advance(recorded.global_position).await?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use roster_commands::{Handler, OrgAggregate};
 use roster_domain::organization::{Actor, Envelope, OrgCommand};
-use roster_domain::{InvitationId, OrgId};
+use roster_domain::{InvitationId, OrgEvent, OrgId};
 use roster_eventstore::{Clock, EventStore, Metadata, Source};
 use roster_projections::queries;
 use roster_projections::runner::{lead, sleep_or_stop};
@@ -32,6 +32,8 @@ pub struct ExpiryStep {
 
 /// The expiry worker.
 pub struct ExpiryWorker {
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::WorkerMetrics>,
     db: ReadDb,
     store: Arc<dyn EventStore>,
     orgs: Arc<Handler<OrgAggregate>>,
@@ -47,6 +49,7 @@ impl ExpiryWorker {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            metrics: Arc::default(),
             db,
             store,
             orgs,
@@ -90,7 +93,17 @@ impl ExpiryWorker {
                 };
                 match self.orgs.execute(org, &command, &metadata).await {
                     Ok(o) if o.events.is_empty() => outcome.unchanged += 1,
-                    Ok(_) => outcome.expired += 1,
+                    Ok(o) => {
+                        outcome.expired += 1;
+                        crate::metrics::WorkerMetrics::bump(&self.metrics.invitations_expired);
+                        if let Some(OrgEvent::InvitationExpired(x)) = o.events.first() {
+                            let lag = (self.clock.now() - x.expired_at).num_milliseconds().max(0);
+                            self.metrics.last_expiry_lag_ms.store(
+                                u64::try_from(lag).unwrap_or(0),
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(%org, %invitation, error = %e, "could not expire an invitation")
                     }

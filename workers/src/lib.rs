@@ -7,8 +7,10 @@
 pub mod email;
 pub mod expiry;
 pub mod mailer;
+pub mod metrics;
 pub mod template;
 
 pub use email::{EmailStep, EmailWorker};
 pub use expiry::{ExpiryStep, ExpiryWorker};
 pub use mailer::{Mailer, SendError};
+pub use metrics::WorkerMetrics;
