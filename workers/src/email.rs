@@ -103,6 +103,11 @@ impl EmailWorker {
         }
     }
 
+    /// The position of the last event handled.
+    pub async fn position(&self) -> Result<Position, String> {
+        self.checkpoint().await
+    }
+
     async fn checkpoint(&self) -> Result<Position, String> {
         let row = fetch!(
             db & self.db,
