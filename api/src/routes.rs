@@ -72,6 +72,27 @@ async fn require_owner(state: &AppState, caller: &Caller, org: OrgId) -> Result<
     }
 }
 
+/// Parses the organization in the path and checks the caller owns it.
+async fn owned_org(state: &AppState, caller: &Caller, raw: &str) -> Result<OrgId, ApiError> {
+    let org: OrgId = parse_id(raw, "organization")?;
+    require_owner(state, caller, org).await?;
+    Ok(org)
+}
+
+/// [`owned_org`] for queries: first waits (bounded) for the read models to pass
+/// `after`; also says whether they did (`false` = the answer may be stale).
+async fn owned_org_after(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+    after: Option<u64>,
+) -> Result<(OrgId, bool), ApiError> {
+    let org: OrgId = parse_id(raw, "organization")?;
+    let fresh = settle(state, after).await?;
+    require_owner(state, caller, org).await?;
+    Ok((org, fresh))
+}
+
 /// The organization's shape, from the read model.
 async fn shape_of(state: &AppState, org: OrgId) -> Result<OrgShape, ApiError> {
     let row = fetch!(
@@ -265,9 +286,7 @@ pub(crate) async fn list_members(
     Path(org): Path<String>,
     ApiQuery(q): ApiQuery<MembersQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
-    let fresh = settle(&state, q.after).await?;
-    require_owner(&state, &caller, org).await?;
+    let (org, fresh) = owned_org_after(&state, &caller, &org, q.after).await?;
     if let Some(at) = q.as_of {
         return members_as_of(&state, org, caller.user_id, at).await;
     }
@@ -296,9 +315,8 @@ pub(crate) async fn change_role(
     Path((org, user)): Path<(String, String)>,
     ApiJson(body): ApiJson<RoleInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
+    let org = owned_org(&state, &caller, &org).await?;
     let user: UserId = parse_id(&user, "member")?;
-    require_owner(&state, &caller, org).await?;
     let role =
         role_from(shape_of(&state, org).await?, body).map_err(|e| ApiError::Validation(vec![e]))?;
     let outcome = state
@@ -327,9 +345,8 @@ pub(crate) async fn remove_member(
     caller: Caller,
     Path((org, user)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
+    let org = owned_org(&state, &caller, &org).await?;
     let user: UserId = parse_id(&user, "member")?;
-    require_owner(&state, &caller, org).await?;
     let outcome = state
         .orgs
         .execute(
@@ -361,9 +378,7 @@ pub(crate) async fn list_invitations(
     Path(org): Path<String>,
     ApiQuery(q): ApiQuery<AfterQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
-    let fresh = settle(&state, q.after).await?;
-    require_owner(&state, &caller, org).await?;
+    let (org, fresh) = owned_org_after(&state, &caller, &org, q.after).await?;
     let list = queries::invitations(&state.read, org).await?;
     Ok(Json(json!({ "invitations": list, "stale": !fresh })))
 }
@@ -385,8 +400,7 @@ pub(crate) async fn invite(
     Path(org): Path<String>,
     ApiJson(body): ApiJson<InviteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
-    require_owner(&state, &caller, org).await?;
+    let org = owned_org(&state, &caller, &org).await?;
     let shape = shape_of(&state, org).await?;
     let mut errors = Vec::new();
     let email = match body.email.as_deref().map(Email::parse) {
@@ -479,9 +493,8 @@ pub(crate) async fn resend(
     caller: Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
+    let org = owned_org(&state, &caller, &org).await?;
     let invitation_id: InvitationId = parse_id(&id, "invitation")?;
-    require_owner(&state, &caller, org).await?;
     let send_id = SendId::from_uuid(Uuid::now_v7());
     let token = state.key.invitation_token(invitation_id, send_id);
     let outcome = state
@@ -515,9 +528,8 @@ pub(crate) async fn cancel(
     caller: Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
+    let org = owned_org(&state, &caller, &org).await?;
     let invitation_id: InvitationId = parse_id(&id, "invitation")?;
-    require_owner(&state, &caller, org).await?;
     let outcome = state
         .orgs
         .execute(
@@ -786,9 +798,7 @@ pub(crate) async fn list_accounts(
     Path(org): Path<String>,
     ApiQuery(q): ApiQuery<AfterQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
-    let fresh = settle(&state, q.after).await?;
-    require_owner(&state, &caller, org).await?;
+    let (org, fresh) = owned_org_after(&state, &caller, &org, q.after).await?;
     let rows = fetch!(
         db &state.read,
         fetch_all,
@@ -816,8 +826,7 @@ pub(crate) async fn add_account(
     Path(org): Path<String>,
     ApiJson(body): ApiJson<AccountBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
-    require_owner(&state, &caller, org).await?;
+    let org = owned_org(&state, &caller, &org).await?;
     let name = roster_domain::DisplayName::parse(&body.name)
         .map_err(|e| ApiError::Validation(vec![text_error("name", e)]))?;
     let account_id = AccountId::from_uuid(Uuid::now_v7());
@@ -864,9 +873,7 @@ pub(crate) async fn history(
     Path(org): Path<String>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let org: OrgId = parse_id(&org, "organization")?;
-    let fresh = settle(&state, q.after).await?;
-    require_owner(&state, &caller, org).await?;
+    let (org, fresh) = owned_org_after(&state, &caller, &org, q.after).await?;
     let filter = queries::HistoryFilter {
         since: q.since,
         until: q.until,
