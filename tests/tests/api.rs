@@ -2,191 +2,24 @@
 //! PostgreSQL: bootstrap, preview, accept, sign in, invite, authorization for
 //! every kind of caller, problem documents for every failure a client can cause.
 
-use std::sync::Arc;
-
-use roster::bootstrap::create_org;
-use roster::{App, CreateOrgArgs, Database, ServeArgs, ShapeArg};
-use roster_commands::tokens::TokenKey;
-use roster_domain::organization::OrgEvent;
-use roster_domain::{decode, InvitationId, OrgId, SendId};
-use roster_eventstore::{EventStore, StreamId, SystemClock};
+use roster::ShapeArg;
+use roster_domain::InvitationId;
+use roster_eventstore::StreamId;
+use roster_tests::http::{TestServer, PASSWORD};
 use serde_json::{json, Value};
 
-struct Server {
-    sink: roster_tests::smtp::SmtpSink,
-    base: String,
-    store: Arc<dyn EventStore>,
-    key: TokenKey,
-    http: reqwest::Client,
-    stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Server {
-    async fn start() -> Self {
-        let database = Database::Postgres(roster_tests::fresh_pg_pool().await.expect("pool"));
-        let key = TokenKey::generate().expect("key");
-        let sink = roster_tests::smtp::SmtpSink::start().await.expect("smtp");
-        let args = ServeArgs {
-            smtp_url: Some(sink.url()),
-            public_url: "https://portal.example".into(),
-            ..ServeArgs::ephemeral()
-        };
-        let app = App::build(&database, args, key.clone())
-            .await
-            .expect("build");
-        let base = format!("http://{}", app.local_addr().expect("addr"));
-        let store = app.store();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
-        Self {
-            sink,
-            base,
-            store,
-            key,
-            http: reqwest::Client::new(),
-            stop,
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self.http.request(
-            method.parse().expect("method"),
-            format!("{}{path}", self.base),
-        );
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let is_problem = res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            == Some("application/problem+json");
-        let text = res.text().await.expect("body");
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("json body")
-        };
-        if status >= 400 {
-            assert!(is_problem, "{status} must be a problem document: {text}");
-        }
-        (status, value)
-    }
-
-    /// The link token of the latest send of `invitation`, derived as the email worker would.
-    async fn token_of(&self, org: OrgId, invitation: InvitationId) -> String {
-        let stream = StreamId::new(org.stream_name()).expect("stream");
-        let events = self
-            .store
-            .read_stream(&stream, 1, 10_000)
-            .await
-            .expect("read");
-        let send: SendId = events
-            .iter()
-            .rev()
-            .filter_map(|r| decode::<OrgEvent>(&r.event_type, r.schema_version, &r.payload).ok())
-            .filter_map(|e| match e {
-                OrgEvent::UserInvited(i) if i.invitation_id == invitation => Some(i.send_id),
-                OrgEvent::InvitationResent(r) if r.invitation_id == invitation => Some(r.send_id),
-                _ => None,
-            })
-            .next()
-            .expect("a send");
-        self.key
-            .invitation_token(invitation, send)
-            .expose()
-            .to_owned()
-    }
-
-    /// The accept link token from the latest email to `to`, waiting for it to arrive.
-    async fn token_from_email(&self, to: &str, emails_before: usize) -> String {
-        let wanted = format!("<{to}>");
-        tokio::time::timeout(std::time::Duration::from_secs(20), async {
-            loop {
-                let mine: Vec<_> = self
-                    .sink
-                    .messages()
-                    .into_iter()
-                    .filter(|m| m.to.contains(&wanted))
-                    .collect();
-                if mine.len() > emails_before {
-                    let body = mine[mine.len() - 1]
-                        .data
-                        .replace("=\r\n", "")
-                        .replace("=3D", "=");
-                    let at = body
-                        .find("https://portal.example/invitations/")
-                        .expect("a link")
-                        + "https://portal.example/invitations/".len();
-                    break body[at..at + 64].to_owned();
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("the invitation email arrives")
-    }
-
-    async fn sign_in(&self, email: &str, password: &str) -> String {
-        let (status, body) = self
-            .call(
-                "POST",
-                "/api/sessions",
-                None,
-                Some(json!({ "email": email, "password": password })),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["token"].as_str().expect("token").to_owned()
-    }
-
-    async fn bootstrap(&self, name: &str, owner: &str) -> (OrgId, String) {
-        let args = CreateOrgArgs {
-            name: name.into(),
-            shape: ShapeArg::Single,
-            owner_email: owner.into(),
-            owner_name: "Olive Owner".into(),
-            accounts: vec![],
-            public_url: "http://x".into(),
-        };
-        let created = create_org(self.store.clone(), Arc::new(SystemClock), &self.key, &args)
-            .await
-            .expect("org");
-        let token = created
-            .accept_link
-            .rsplit('/')
-            .next()
-            .expect("token")
-            .to_owned();
-        (created.org_id, token)
-    }
-}
-
-async fn me_id(s: &Server, token: &str) -> Option<String> {
+async fn me_id(s: &TestServer, token: &str) -> Option<String> {
     s.call("GET", "/api/me", Some(token), None).await.1["user_id"]
         .as_str()
         .map(str::to_owned)
 }
 
-const PASSWORD: &str = "correct horse battery staple";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_bootstraps_invites_and_manages_members_over_http() {
-    let s = Server::start().await;
-    let (org, owner_link) = s.bootstrap("Acme", "olive@acme.io").await;
+    let s = TestServer::start().await.expect("server");
+    let (org, owner_link) = s
+        .bootstrap("Acme", "olive@acme.io", ShapeArg::Single, vec![])
+        .await;
 
     // Opening the link only previews it, however often.
     for _ in 0..2 {
@@ -388,7 +221,9 @@ async fn an_owner_bootstraps_invites_and_manages_members_over_http() {
         (status, denied["type"].as_str()),
         (403, Some("https://roster.dev/problems/not-an-owner"))
     );
-    let (other_org, other_link) = s.bootstrap("Other", "zed@other.io").await;
+    let (other_org, other_link) = s
+        .bootstrap("Other", "zed@other.io", ShapeArg::Single, vec![])
+        .await;
     let (_, z) = s
         .call(
             "POST",
@@ -605,12 +440,11 @@ async fn an_owner_bootstraps_invites_and_manages_members_over_http() {
         .filter(|t| t != "InvitationEmailSent")
         .collect();
     insta::assert_json_snapshot!(types);
-    let _ = s.stop.send(());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_problem_documents_not_plain_text() {
-    let s = Server::start().await;
+    let s = TestServer::start().await.expect("server");
     let url = format!("{}/api/sessions", s.base);
     let send = |body: String, content_type: &'static str| {
         let http = s.http.clone();
@@ -692,5 +526,4 @@ async fn malformed_requests_get_problem_documents_not_plain_text() {
         .call("GET", "/api/orgs/not-a-uuid/members", None, None)
         .await;
     assert_eq!(status, 401, "authentication comes before anything else");
-    let _ = s.stop.send(());
 }

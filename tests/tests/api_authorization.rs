@@ -1,196 +1,14 @@
 //! Every organization route × every kind of caller, with the status each must get;
 //! plus CSRF, sign-in throttling, request ids and the auditor's routes.
 
-use std::sync::Arc;
-
-use roster::bootstrap::create_org;
-use roster::{App, CreateOrgArgs, Database, ServeArgs, ShapeArg};
-use roster_commands::tokens::TokenKey;
-use roster_domain::organization::OrgEvent;
-use roster_domain::{decode, InvitationId, OrgId, SendId};
-use roster_eventstore::{EventStore, StreamId, SystemClock};
+use roster::ShapeArg;
+use roster_eventstore::StreamId;
+use roster_tests::http::{TestServer, PASSWORD};
 use serde_json::{json, Value};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Server {
-    base: String,
-    store: Arc<dyn EventStore>,
-    key: TokenKey,
-    http: reqwest::Client,
-}
-
-impl Server {
-    async fn start() -> Self {
-        let database = Database::Postgres(roster_tests::fresh_pg_pool().await.expect("pool"));
-        let key = TokenKey::generate().expect("key");
-        let app = App::build(&database, ServeArgs::ephemeral(), key.clone())
-            .await
-            .expect("build");
-        let base = format!("http://{}", app.local_addr().expect("addr"));
-        let store = app.store();
-        tokio::spawn(app.run_until(std::future::pending()));
-        Self {
-            base,
-            store,
-            key,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self.http.request(
-            method.parse().expect("method"),
-            format!("{}{path}", self.base),
-        );
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            },
-        )
-    }
-
-    async fn token_of(&self, org: OrgId, invitation: InvitationId) -> String {
-        let stream = StreamId::new(org.stream_name()).expect("stream");
-        let events = self
-            .store
-            .read_stream(&stream, 1, 10_000)
-            .await
-            .expect("read");
-        let send: SendId = events
-            .iter()
-            .rev()
-            .filter_map(|r| decode::<OrgEvent>(&r.event_type, r.schema_version, &r.payload).ok())
-            .find_map(|e| match e {
-                OrgEvent::UserInvited(i) if i.invitation_id == invitation => Some(i.send_id),
-                _ => None,
-            })
-            .expect("a send");
-        self.key
-            .invitation_token(invitation, send)
-            .expose()
-            .to_owned()
-    }
-
-    /// Creates an org and its signed-in owner; returns (org, owner token, last position).
-    async fn org_with_owner(
-        &self,
-        shape: ShapeArg,
-        email: &str,
-        accounts: Vec<String>,
-    ) -> (OrgId, String, u64) {
-        let args = CreateOrgArgs {
-            name: format!("Org of {email}"),
-            shape,
-            owner_email: email.into(),
-            owner_name: "Owner".into(),
-            accounts,
-            public_url: "http://x".into(),
-        };
-        let created = create_org(self.store.clone(), Arc::new(SystemClock), &self.key, &args)
-            .await
-            .expect("org");
-        let token = created
-            .accept_link
-            .rsplit('/')
-            .next()
-            .expect("token")
-            .to_owned();
-        let (status, joined) = self
-            .call(
-                "POST",
-                "/api/invitations/accept",
-                None,
-                Some(json!({ "token": token, "full_name": "Owner", "password": PASSWORD })),
-            )
-            .await;
-        assert_eq!(status, 201, "{joined}");
-        let session = self.sign_in(email).await;
-        (
-            created.org_id,
-            session,
-            joined["position"].as_u64().expect("position"),
-        )
-    }
-
-    /// Invites and accepts a member; returns (user id, session token, position).
-    async fn member(
-        &self,
-        org: OrgId,
-        owner: &str,
-        email: &str,
-        role: Value,
-    ) -> (String, String, u64) {
-        let mut body = json!({ "email": email, "full_name": email });
-        if let (Some(b), Some(r)) = (body.as_object_mut(), role.as_object()) {
-            b.extend(r.clone());
-        }
-        let (status, invited) = self
-            .call(
-                "POST",
-                &format!("/api/orgs/{org}/invitations"),
-                Some(owner),
-                Some(body),
-            )
-            .await;
-        assert_eq!(status, 201, "{invited}");
-        let invitation: InvitationId = invited["invitation_id"]
-            .as_str()
-            .expect("id")
-            .parse()
-            .expect("uuid");
-        let link = self.token_of(org, invitation).await;
-        let (status, joined) = self
-            .call(
-                "POST",
-                "/api/invitations/accept",
-                None,
-                Some(json!({ "token": link, "full_name": email, "password": PASSWORD })),
-            )
-            .await;
-        assert_eq!(status, 201, "{joined}");
-        (
-            joined["user_id"].as_str().expect("id").to_owned(),
-            self.sign_in(email).await,
-            joined["position"].as_u64().expect("position"),
-        )
-    }
-
-    async fn sign_in(&self, email: &str) -> String {
-        let (status, body) = self
-            .call(
-                "POST",
-                "/api/sessions",
-                None,
-                Some(json!({ "email": email, "password": PASSWORD })),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["token"].as_str().expect("token").to_owned()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_org_route_answers_every_kind_of_caller_as_specified() {
-    let s = Server::start().await;
+    let s = TestServer::start().await.expect("server");
     let (org, owner, _) = s
         .org_with_owner(ShapeArg::Single, "owner@s.io", vec![])
         .await;
@@ -217,7 +35,7 @@ async fn every_org_route_answers_every_kind_of_caller_as_specified() {
         .expect("account")
         .to_owned();
     let (_, contributor, last) = s.member(multi, &other_owner, "c@m.io", json!({ "org_role": "contributor", "accounts": [{ "account_id": europe, "role": "admin" }] })).await;
-    let signed_out = s.sign_in("standard@s.io").await;
+    let signed_out = s.sign_in("standard@s.io", PASSWORD).await;
     assert_eq!(
         s.call("DELETE", "/api/sessions/current", Some(&signed_out), None)
             .await
@@ -312,11 +130,11 @@ async fn every_org_route_answers_every_kind_of_caller_as_specified() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_sessions_need_a_same_origin_request_to_change_anything() {
-    let s = Server::start().await;
+    let s = TestServer::start().await.expect("server");
     let (org, _owner, _) = s
         .org_with_owner(ShapeArg::Single, "owner@csrf.io", vec![])
         .await;
-    let session = s.sign_in("owner@csrf.io").await;
+    let session = s.sign_in("owner@csrf.io", PASSWORD).await;
     let cookie = format!("roster_session={session}");
     let url = format!("{}/api/orgs/{org}/invitations", s.base);
     let body = json!({ "email": "x@csrf.io", "full_name": "X", "role": "standard" });
@@ -375,7 +193,7 @@ async fn cookie_sessions_need_a_same_origin_request_to_change_anything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failed_sign_ins_are_throttled_with_retry_after() {
-    let s = Server::start().await;
+    let s = TestServer::start().await.expect("server");
     s.org_with_owner(ShapeArg::Single, "owner@throttle.io", vec![])
         .await;
     for _ in 0..roster_api::throttle::PER_ACCOUNT {
@@ -412,7 +230,7 @@ async fn repeated_failed_sign_ins_are_throttled_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_auditor_reads_history_and_the_member_list_as_it_was() {
-    let s = Server::start().await;
+    let s = TestServer::start().await.expect("server");
     let (org, owner, _) = s
         .org_with_owner(ShapeArg::Single, "owner@audit.io", vec![])
         .await;
@@ -529,7 +347,7 @@ async fn the_auditor_reads_history_and_the_member_list_as_it_was() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_idempotency_key_returns_the_first_answer_and_appends_nothing() {
-    let s = Server::start().await;
+    let s = TestServer::start().await.expect("server");
     let (org, owner, _) = s
         .org_with_owner(ShapeArg::Single, "owner@idem.io", vec![])
         .await;
@@ -594,7 +412,7 @@ async fn a_repeated_idempotency_key_returns_the_first_answer_and_appends_nothing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_lists_every_route_and_every_listed_route_is_served() {
-    let s = Server::start().await;
+    let s = TestServer::start().await.expect("server");
     let (status, spec) = s.call("GET", "/openapi.json", None, None).await;
     assert_eq!(status, 200);
     assert_eq!(spec["openapi"], "3.1.0");
