@@ -52,6 +52,9 @@ pub enum Command {
     History(HistoryArgs),
     /// Walk the log and check every event's hash chain; names any tampered event.
     Verify,
+    /// After restoring a logical dump into a fresh PostgreSQL cluster: make new
+    /// positions sort after every restored event (harmless at any other time).
+    RebasePositions,
 }
 
 /// Settings of `roster replay`.

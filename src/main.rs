@@ -86,6 +86,23 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             }
         }
+        Command::RebasePositions => {
+            database.migrate().await.map_err(|e| e.to_string())?;
+            match &database {
+                roster::Database::Postgres(pool) => {
+                    let store = roster_eventstore::PgStore::new(pool.clone())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    store.rebase_positions().await.map_err(|e| e.to_string())?;
+                    println!("positions rebased: new events will follow every stored one");
+                    Ok(())
+                }
+                roster::Database::Sqlite(_) => {
+                    println!("nothing to do: SQLite positions do not depend on transaction ids");
+                    Ok(())
+                }
+            }
+        }
         Command::Serve(args) => {
             let key = roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?;
             let app = App::build(&database, args, key)

@@ -64,11 +64,23 @@ async fn settle(state: &AppState, after: Option<u64>) -> Result<bool, ApiError> 
 }
 
 /// The caller must be an owner of `org`: 404 to non-members, 403 to other members.
+///
+/// The access read model answers first; before refusing, the organization itself is
+/// consulted, because the read model may lag a moment behind an invitation just
+/// accepted or a role just changed (the owner who joined a second ago is an owner).
 async fn require_owner(state: &AppState, caller: &Caller, org: OrgId) -> Result<(), ApiError> {
-    match queries::org_role(&state.read, org, caller.user_id).await? {
+    if queries::org_role(&state.read, org, caller.user_id)
+        .await?
+        .as_deref()
+        == Some("owner")
+    {
+        return Ok(());
+    }
+    let (_, current) = state.orgs.load(org).await?;
+    match current.and_then(|o| o.members.get(&caller.user_id).map(|m| m.role.is_owner())) {
+        Some(true) => Ok(()),
+        Some(false) => Err(ApiError::Domain(DomainError::NotAnOwner)),
         None => Err(ApiError::org_not_found()),
-        Some(role) if role == "owner" => Ok(()),
-        Some(_) => Err(ApiError::Domain(DomainError::NotAnOwner)),
     }
 }
 
