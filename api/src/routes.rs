@@ -105,6 +105,23 @@ async fn owned_org_after(
     Ok((org, fresh))
 }
 
+/// Runs an organization command as the signed-in caller.
+async fn command_as(
+    state: &AppState,
+    caller: &Caller,
+    org: OrgId,
+    command: OrgCommand,
+) -> Result<roster_commands::Outcome<roster_domain::OrgEvent>, ApiError> {
+    let envelope = Envelope {
+        actor: Actor::User(caller.user_id),
+        command,
+    };
+    Ok(state
+        .orgs
+        .execute(org, &envelope, &metadata(Some(caller.user_id)))
+        .await?)
+}
+
 /// The organization's shape, from the read model.
 async fn shape_of(state: &AppState, org: OrgId) -> Result<OrgShape, ApiError> {
     let row = fetch!(
@@ -331,20 +348,16 @@ pub(crate) async fn change_role(
     let user: UserId = parse_id(&user, "member")?;
     let role =
         role_from(shape_of(&state, org).await?, body).map_err(|e| ApiError::Validation(vec![e]))?;
-    let outcome = state
-        .orgs
-        .execute(
-            org,
-            &Envelope {
-                actor: Actor::User(caller.user_id),
-                command: OrgCommand::ChangeRole {
-                    user_id: user,
-                    role,
-                },
-            },
-            &metadata(Some(caller.user_id)),
-        )
-        .await?;
+    let outcome = command_as(
+        &state,
+        &caller,
+        org,
+        OrgCommand::ChangeRole {
+            user_id: user,
+            role,
+        },
+    )
+    .await?;
     Ok(accepted(
         StatusCode::OK,
         json!({ "position": outcome.position(), "changed": !outcome.events.is_empty() }),
@@ -359,17 +372,13 @@ pub(crate) async fn remove_member(
 ) -> Result<impl IntoResponse, ApiError> {
     let org = owned_org(&state, &caller, &org).await?;
     let user: UserId = parse_id(&user, "member")?;
-    let outcome = state
-        .orgs
-        .execute(
-            org,
-            &Envelope {
-                actor: Actor::User(caller.user_id),
-                command: OrgCommand::RemoveUser { user_id: user },
-            },
-            &metadata(Some(caller.user_id)),
-        )
-        .await?;
+    let outcome = command_as(
+        &state,
+        &caller,
+        org,
+        OrgCommand::RemoveUser { user_id: user },
+    )
+    .await?;
     Ok(accepted(
         StatusCode::OK,
         json!({ "position": outcome.position() }),
@@ -463,24 +472,20 @@ pub(crate) async fn invite(
     let invitation_id = InvitationId::from_uuid(Uuid::now_v7());
     let send_id = SendId::from_uuid(Uuid::now_v7());
     let token = state.key.invitation_token(invitation_id, send_id);
-    let outcome = state
-        .orgs
-        .execute(
-            org,
-            &Envelope {
-                actor: Actor::User(caller.user_id),
-                command: OrgCommand::InviteUser {
-                    invitation_id,
-                    send_id,
-                    email: email.clone(),
-                    full_name: full_name.clone(),
-                    role: role.clone(),
-                    token_digest: token.digest(),
-                },
-            },
-            &metadata(Some(caller.user_id)),
-        )
-        .await?;
+    let outcome = command_as(
+        &state,
+        &caller,
+        org,
+        OrgCommand::InviteUser {
+            invitation_id,
+            send_id,
+            email: email.clone(),
+            full_name: full_name.clone(),
+            role: role.clone(),
+            token_digest: token.digest(),
+        },
+    )
+    .await?;
     let expires_at = outcome.events.iter().find_map(|e| match e {
         roster_domain::OrgEvent::UserInvited(i) => Some(i.expires_at),
         _ => None,
@@ -509,21 +514,17 @@ pub(crate) async fn resend(
     let invitation_id: InvitationId = parse_id(&id, "invitation")?;
     let send_id = SendId::from_uuid(Uuid::now_v7());
     let token = state.key.invitation_token(invitation_id, send_id);
-    let outcome = state
-        .orgs
-        .execute(
-            org,
-            &Envelope {
-                actor: Actor::User(caller.user_id),
-                command: OrgCommand::ResendInvite {
-                    invitation_id,
-                    send_id,
-                    token_digest: token.digest(),
-                },
-            },
-            &metadata(Some(caller.user_id)),
-        )
-        .await?;
+    let outcome = command_as(
+        &state,
+        &caller,
+        org,
+        OrgCommand::ResendInvite {
+            invitation_id,
+            send_id,
+            token_digest: token.digest(),
+        },
+    )
+    .await?;
     let expires_at = outcome.events.iter().find_map(|e| match e {
         roster_domain::OrgEvent::InvitationResent(r) => Some(r.expires_at),
         _ => None,
@@ -542,17 +543,13 @@ pub(crate) async fn cancel(
 ) -> Result<impl IntoResponse, ApiError> {
     let org = owned_org(&state, &caller, &org).await?;
     let invitation_id: InvitationId = parse_id(&id, "invitation")?;
-    let outcome = state
-        .orgs
-        .execute(
-            org,
-            &Envelope {
-                actor: Actor::User(caller.user_id),
-                command: OrgCommand::CancelInvite { invitation_id },
-            },
-            &metadata(Some(caller.user_id)),
-        )
-        .await?;
+    let outcome = command_as(
+        &state,
+        &caller,
+        org,
+        OrgCommand::CancelInvite { invitation_id },
+    )
+    .await?;
     Ok(accepted(
         StatusCode::OK,
         json!({ "position": outcome.position() }),
@@ -842,20 +839,16 @@ pub(crate) async fn add_account(
     let name = roster_domain::DisplayName::parse(&body.name)
         .map_err(|e| ApiError::Validation(vec![text_error("name", e)]))?;
     let account_id = AccountId::from_uuid(Uuid::now_v7());
-    let outcome = state
-        .orgs
-        .execute(
-            org,
-            &Envelope {
-                actor: Actor::User(caller.user_id),
-                command: OrgCommand::AddAccount {
-                    account_id,
-                    name: name.clone(),
-                },
-            },
-            &metadata(Some(caller.user_id)),
-        )
-        .await?;
+    let outcome = command_as(
+        &state,
+        &caller,
+        org,
+        OrgCommand::AddAccount {
+            account_id,
+            name: name.clone(),
+        },
+    )
+    .await?;
     Ok(accepted(
         StatusCode::CREATED,
         json!({ "account_id": account_id, "name": name.to_string(), "position": outcome.position() }),
