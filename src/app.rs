@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use roster_api::AppState;
 use roster_commands::tokens::TokenKey;
-use roster_commands::{Handler, HandlerConfig, OrgAggregate};
-use roster_eventstore::{Clock, EventStore, SystemClock};
+use roster_commands::Application;
+use roster_eventstore::{Clock, EventStore, Source, SystemClock};
 use roster_workers::{EmailWorker, ExpiryWorker, Mailer, WorkerMetrics};
 use tokio::net::TcpListener;
 
@@ -91,16 +91,19 @@ impl App {
                 addr: args.listen,
                 reason: e.to_string(),
             })?;
-        let orgs: Arc<Handler<OrgAggregate>> = Arc::new(Handler::new(
+        let mut application = Application::new(
             store.clone(),
+            database.read_db(),
+            key.clone(),
             clock.clone(),
-            HandlerConfig::default(),
-        ));
+            Source::Api,
+        );
+        application.session_ttl = chrono::Duration::minutes(i64::from(args.session_ttl_minutes));
         let worker_metrics: Arc<WorkerMetrics> = Arc::default();
         let mut email = EmailWorker::new(
             database.read_db(),
             store.clone(),
-            orgs.clone(),
+            application.orgs.clone(),
             clock.clone(),
             mailer,
             key.clone(),
@@ -113,18 +116,7 @@ impl App {
             worker_metrics: worker_metrics.clone(),
             email: Some(email),
             state: AppState {
-                orgs,
-                users: Arc::new(Handler::new(
-                    store.clone(),
-                    clock.clone(),
-                    HandlerConfig::default(),
-                )),
-                store,
-                read: database.read_db(),
-                key,
-                clock,
-                session_ttl: chrono::Duration::minutes(i64::from(args.session_ttl_minutes)),
-                throttle: Arc::default(),
+                app: application,
                 metrics: Arc::default(),
                 extra_metrics: {
                     let m = worker_metrics.clone();
@@ -142,7 +134,7 @@ impl App {
 
     /// The event store the server writes to.
     pub fn store(&self) -> Arc<dyn EventStore> {
-        self.state.store.clone()
+        self.state.app.store.clone()
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish for
@@ -157,18 +149,18 @@ impl App {
             .into_iter()
             .map(|p| {
                 tokio::spawn(roster_projections::runner::run(
-                    self.state.read.clone(),
-                    self.state.store.clone(),
+                    self.state.app.read.clone(),
+                    self.state.app.store.clone(),
                     p,
                     runners_stopped.clone(),
                 ))
             })
             .collect();
         let mut expiry = ExpiryWorker::new(
-            self.state.read.clone(),
-            self.state.store.clone(),
-            self.state.orgs.clone(),
-            self.state.clock.clone(),
+            self.state.app.read.clone(),
+            self.state.app.store.clone(),
+            self.state.app.orgs.clone(),
+            self.state.app.clock.clone(),
         );
         expiry.metrics = self.worker_metrics.clone();
         let mut workers = vec![tokio::spawn(expiry.run(runners_stopped.clone()))];

@@ -1,18 +1,11 @@
 //! `roster org create`: the operator's way to found an organization and invite
 //! its first owner, before anyone can sign in to do it through the API.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
-use roster_commands::tokens::TokenKey;
-use roster_commands::{Clock, HandleError, Handler, HandlerConfig, OrgAggregate};
-use roster_domain::organization::{Actor, DomainError, Envelope, OrgCommand};
-use roster_domain::{
-    AccountId, DisplayName, Email, InvitationId, OrgId, OrgShape, PersonName, Role, SendId,
-    TextError,
-};
-use roster_eventstore::{EventStore, Metadata, Source};
-use uuid::Uuid;
+use roster_commands::use_cases::create_organization::{create_organization, CreateOrganization};
+use roster_commands::{Application, UseCaseError};
+use roster_domain::organization::DomainError;
+use roster_domain::{DisplayName, Email, InvitationId, OrgId, OrgShape, PersonName, TextError};
 
 use crate::config::{CreateOrgArgs, ShapeArg};
 
@@ -32,7 +25,7 @@ pub enum BootstrapError {
     Refused(#[from] DomainError),
     /// Storage failed.
     #[error("{0}")]
-    Failed(String),
+    Failed(#[source] UseCaseError),
 }
 
 /// What was created.
@@ -55,15 +48,10 @@ fn bad(flag: &'static str) -> impl Fn(TextError) -> BootstrapError {
     }
 }
 
-fn failed<E: std::error::Error>(e: HandleError<E>) -> BootstrapError {
-    BootstrapError::Failed(e.to_string())
-}
-
-/// Creates the organization (with its accounts) and invites its first owner.
+/// Creates the organization (with its accounts) and invites its first owner,
+/// through the same use case any other caller would run.
 pub async fn create_org(
-    store: Arc<dyn EventStore>,
-    clock: Arc<dyn Clock>,
-    key: &TokenKey,
+    app: &Application,
     args: &CreateOrgArgs,
 ) -> Result<Created, BootstrapError> {
     let name = DisplayName::parse(&args.name).map_err(bad("--name"))?;
@@ -82,79 +70,31 @@ pub async fn create_org(
     let accounts = args
         .accounts
         .iter()
-        .map(|a| {
-            Ok((
-                AccountId::from_uuid(Uuid::now_v7()),
-                DisplayName::parse(a).map_err(bad("--account"))?,
-            ))
-        })
+        .map(|a| DisplayName::parse(a).map_err(bad("--account")))
         .collect::<Result<Vec<_>, BootstrapError>>()?;
-
-    let handler: Handler<OrgAggregate> = Handler::new(store, clock, HandlerConfig::default());
-    let org_id = OrgId::from_uuid(Uuid::now_v7());
-    let invitation_id = InvitationId::from_uuid(Uuid::now_v7());
-    let send_id = SendId::from_uuid(Uuid::now_v7());
-    let token = key.invitation_token(invitation_id, send_id);
-    let metadata = Metadata {
-        actor: Some("cli".to_owned()),
-        correlation_id: Some(Uuid::now_v7()),
-        source: Source::Cli,
-        ..Metadata::default()
-    };
-    let run = |command| Envelope {
-        actor: Actor::System,
-        command,
-    };
-    handler
-        .execute(
-            org_id,
-            &run(OrgCommand::CreateOrganization {
-                org_id,
-                name,
-                shape,
-                accounts,
-            }),
-            &metadata,
-        )
-        .await
-        .map_err(|e| match e {
-            HandleError::Rejected(d) => BootstrapError::Refused(d),
-            other => failed(other),
-        })?;
-    let invited = handler
-        .execute(
-            org_id,
-            &run(OrgCommand::InviteUser {
-                invitation_id,
-                send_id,
-                email: owner_email,
-                full_name: owner_name,
-                role: Role::owner_of(shape),
-                token_digest: token.digest(),
-            }),
-            &metadata,
-        )
-        .await
-        .map_err(|e| match e {
-            HandleError::Rejected(d) => BootstrapError::Refused(d),
-            other => failed(other),
-        })?;
-    let expires_at = invited
-        .events
-        .iter()
-        .find_map(|e| match e {
-            roster_domain::OrgEvent::UserInvited(i) => Some(i.expires_at),
-            _ => None,
-        })
-        .ok_or_else(|| BootstrapError::Failed("the invitation was not recorded".to_owned()))?;
+    let created = create_organization(
+        app,
+        CreateOrganization {
+            name,
+            shape,
+            accounts,
+            owner_email,
+            owner_name,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        UseCaseError::Refused(d) => BootstrapError::Refused(d),
+        other => BootstrapError::Failed(other),
+    })?;
     Ok(Created {
-        org_id,
-        invitation_id,
+        org_id: created.org_id,
+        invitation_id: created.invitation_id,
         accept_link: format!(
             "{}/invitations/{}",
             args.public_url.trim_end_matches('/'),
-            token.expose()
+            created.token.expose()
         ),
-        expires_at,
+        expires_at: created.expires_at,
     })
 }

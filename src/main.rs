@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use roster::bootstrap::create_org;
 use roster::{Cli, Command, Database, OrgCommand};
-use roster_commands::SystemClock;
+use roster_commands::{Application, SystemClock};
+use roster_eventstore::Source;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -44,9 +45,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             database.migrate().await.map_err(|e| e.to_string())?;
             let store = database.event_store().await.map_err(|e| e.to_string())?;
             let key = roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?;
-            let created = create_org(store, Arc::new(SystemClock), &key, &args)
-                .await
-                .map_err(|e| e.to_string())?;
+            let app = Application::new(
+                store,
+                database.read_db(),
+                key,
+                Arc::new(SystemClock),
+                Source::Cli,
+            );
+            let created = create_org(&app, &args).await.map_err(|e| e.to_string())?;
             println!("organization {} created", created.org_id);
             println!(
                 "owner invitation {} sent to {}",

@@ -1,14 +1,15 @@
-//! One error type for every handler: domain refusals become problems with a
-//! stable type per rule; infrastructure failures become 500/503 problems with a
-//! request-independent id in the log, never leaking internals.
+//! One error type for every handler: a use case's refusal becomes a problem with
+//! a stable type per rule; an infrastructure failure becomes a 500 problem whose id
+//! is logged with the whole chain of causes, never shown to the client.
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use roster_commands::HandleError;
+use roster_commands::UseCaseError;
 use roster_domain::user::UserError;
 use roster_domain::DomainError;
 
-use crate::problem::{FieldError, Problem};
+use crate::problem::Problem;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -16,18 +17,9 @@ pub enum ApiError {
     /// Already a finished problem (boxed: it is large and errors travel by value).
     #[error("{}", .0.detail)]
     Problem(Box<Problem>),
-    /// A domain rule refused the command.
+    /// The use case refused or failed.
     #[error(transparent)]
-    Domain(#[from] DomainError),
-    /// Input fields are invalid.
-    #[error("invalid input")]
-    Validation(Vec<FieldError>),
-    /// No valid session.
-    #[error("sign in first")]
-    Unauthenticated,
-    /// Something broke inside; logged with its cause.
-    #[error("internal error: {0}")]
-    Internal(String),
+    UseCase(#[from] UseCaseError),
 }
 
 impl ApiError {
@@ -35,61 +27,11 @@ impl ApiError {
     pub fn problem(p: Problem) -> Self {
         ApiError::Problem(Box::new(p))
     }
-
-    /// A single invalid field.
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        ApiError::Validation(vec![FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        }])
-    }
-
-    /// 404 for an organization the caller cannot see (no existence leak).
-    pub fn org_not_found() -> Self {
-        ApiError::problem(Problem::new(
-            StatusCode::NOT_FOUND,
-            "organization-not-found",
-            "Organization not found",
-            "no such organization, or you are not a member of it",
-        ))
-    }
 }
 
-impl From<HandleError<DomainError>> for ApiError {
-    fn from(e: HandleError<DomainError>) -> Self {
-        match e {
-            HandleError::Rejected(d) => ApiError::Domain(d),
-            HandleError::Conflict { .. } => ApiError::problem(Problem::new(
-                StatusCode::CONFLICT,
-                "concurrent-change",
-                "Concurrent change",
-                "the organization kept changing while this request was applied; retry it",
-            )),
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<HandleError<UserError>> for ApiError {
-    fn from(e: HandleError<UserError>) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<roster_projections::queries::QueryError> for ApiError {
-    fn from(e: roster_projections::queries::QueryError) -> Self {
-        match e {
-            roster_projections::queries::QueryError::BadCursor => {
-                ApiError::field("cursor", "not a cursor this API handed out")
-            }
-            other => ApiError::Internal(other.to_string()),
-        }
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError::UseCase(UseCaseError::Refused(e))
     }
 }
 
@@ -193,32 +135,112 @@ fn domain_problem(e: &DomainError) -> Problem {
     }
 }
 
+fn identity_problem(e: &UserError) -> Problem {
+    let (status, slug, title) = match e {
+        UserError::AlreadyRegistered => (
+            StatusCode::CONFLICT,
+            "already-registered",
+            "Already registered",
+        ),
+        UserError::UserNotFound => (StatusCode::NOT_FOUND, "user-not-found", "No such user"),
+    };
+    Problem::new(status, slug, title, e.to_string())
+}
+
+/// The whole chain of causes, for the log.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+fn use_case_problem(e: UseCaseError) -> Response {
+    let detail = e.to_string();
+    let problem = match e {
+        UseCaseError::Refused(d) => domain_problem(&d),
+        UseCaseError::IdentityRefused(u) => identity_problem(&u),
+        UseCaseError::Invalid(errors) => Problem::validation(errors),
+        UseCaseError::OrganizationNotFound => Problem::new(
+            StatusCode::NOT_FOUND,
+            "organization-not-found",
+            "Organization not found",
+            detail,
+        ),
+        UseCaseError::Unauthenticated => Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Sign in required",
+            "sign in first (a session cookie or a Bearer token)",
+        ),
+        UseCaseError::InvalidCredentials => Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "Invalid credentials",
+            detail,
+        ),
+        UseCaseError::Throttled { retry_after } => {
+            let seconds = retry_after.as_secs().max(1);
+            let mut response = Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-sign-in-attempts",
+                "Too many attempts",
+                detail,
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            return response;
+        }
+        UseCaseError::WrongIdentity { .. } => Problem::new(
+            StatusCode::FORBIDDEN,
+            "wrong-identity",
+            "Signed in as someone else",
+            detail,
+        ),
+        UseCaseError::SignInToAccept { .. } => Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "sign-in-to-accept",
+            "Sign in to accept",
+            detail,
+        ),
+        UseCaseError::JustRegistered => Problem::new(
+            StatusCode::CONFLICT,
+            "sign-in-to-accept",
+            "Sign in to accept",
+            detail,
+        ),
+        UseCaseError::ConcurrentChange => Problem::new(
+            StatusCode::CONFLICT,
+            "concurrent-change",
+            "Concurrent change",
+            detail,
+        ),
+        infrastructure @ UseCaseError::Infrastructure { .. } => {
+            let id = uuid::Uuid::now_v7();
+            tracing::error!(error_id = %id, cause = %causes(&infrastructure), "internal error");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                format!("something went wrong on our side; quote error id {id} when reporting it"),
+            )
+            .with("error_id", id)
+        }
+    };
+    problem.into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problem = match self {
-            ApiError::Problem(p) => *p,
-            ApiError::Domain(e) => domain_problem(&e),
-            ApiError::Validation(errors) => Problem::validation(errors),
-            ApiError::Unauthenticated => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Sign in required",
-                "sign in first (a session cookie or a Bearer token)",
-            ),
-            ApiError::Internal(cause) => {
-                let id = uuid::Uuid::now_v7();
-                tracing::error!(error_id = %id, %cause, "internal error");
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
-                    format!(
-                        "something went wrong on our side; quote error id {id} when reporting it"
-                    ),
-                )
-                .with("error_id", id)
-            }
-        };
-        problem.into_response()
+        match self {
+            ApiError::Problem(p) => p.into_response(),
+            ApiError::UseCase(e) => use_case_problem(e),
+        }
     }
 }

@@ -1,28 +1,54 @@
-//! Liveness and readiness probes for orchestrators and load balancers.
+//! Operations endpoints: liveness and readiness probes for orchestrators and
+//! load balancers, and Prometheus metrics.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use roster_projections::runner;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::problem::Problem;
 use crate::AppState;
 
-/// The process is up and serving HTTP; says nothing about the database.
-pub(crate) async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// The operations routes.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
-/// The database answers and no projection is stuck on a failing event, so
-/// requests can be served with current data. 503 otherwise, naming the cause.
-pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
-    if let Err(err) = state.store.ping().await {
+/// A probe's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusBody {
+    /// `ok` (liveness) or `ready` (readiness).
+    pub status: &'static str,
+}
+
+/// Liveness: the process is up and serving HTTP; says nothing about the database.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is up", body = StatusBody)))]
+pub(crate) async fn healthz() -> Json<StatusBody> {
+    Json(StatusBody { status: "ok" })
+}
+
+/// Readiness: the database answers and no projection is stuck on a failing
+/// event, so requests can be served with current data. 503 otherwise, naming the cause.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = StatusBody),
+        (status = "default", description = "A problem: unavailable, naming the cause", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<StatusBody>, Problem> {
+    if let Err(err) = state.app.store.ping().await {
         tracing::warn!(%err, "readiness check failed");
         return Err(Problem::unavailable("the database does not answer"));
     }
-    let statuses = runner::statuses(&state.read).await.map_err(|err| {
+    let statuses = runner::statuses(&state.app.read).await.map_err(|err| {
         tracing::warn!(%err, "readiness check failed");
         Problem::unavailable("the read models cannot be read")
     })?;
@@ -39,7 +65,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
         })
         .collect();
     if failing.is_empty() {
-        Ok(Json(json!({ "status": "ready" })))
+        Ok(Json(StatusBody { status: "ready" }))
     } else {
         Err(Problem::unavailable(failing.join("; ")))
     }
@@ -47,17 +73,23 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
 
 /// Prometheus text exposition: the log's head and each projection's progress, lag
 /// (events and seconds behind the head) and failure state.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = "default", description = "A problem: unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Problem> {
     let unavailable = |err: String| {
         tracing::warn!(%err, "metrics unavailable");
         Problem::unavailable("metrics cannot be read from the database")
     };
     let head = state
+        .app
         .store
         .head()
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    let statuses = runner::statuses(&state.read)
+    let statuses = runner::statuses(&state.app.read)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
     let mut out = String::new();
@@ -80,11 +112,13 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
     out.push_str("# TYPE roster_projection_lag_seconds gauge\n");
     for s in &statuses {
         let lag_events = state
+            .app
             .store
             .count_after(s.position, 1_000_000)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         let oldest = state
+            .app
             .store
             .read_all(s.position, 1)
             .await

@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::de::DeserializeOwned;
 
+use roster_commands::UseCaseError;
+
 use crate::error::ApiError;
 use crate::problem::{FieldError, Problem};
 
@@ -24,10 +26,12 @@ where
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(match rejection {
-                JsonRejection::JsonDataError(e) => ApiError::Validation(vec![FieldError {
-                    field: "body".into(),
-                    message: e.body_text(),
-                }]),
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::UseCase(UseCaseError::Invalid(vec![FieldError::new(
+                        "body",
+                        e.body_text(),
+                    )]))
+                }
                 JsonRejection::JsonSyntaxError(e) => ApiError::problem(Problem::new(
                     StatusCode::BAD_REQUEST,
                     "malformed-json",
@@ -75,10 +79,9 @@ where
     ) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection) => Err(ApiError::Validation(vec![FieldError {
-                field: "query".into(),
-                message: rejection.body_text(),
-            }])),
+            Err(rejection) => Err(ApiError::UseCase(UseCaseError::Invalid(vec![
+                FieldError::new("query", rejection.body_text()),
+            ]))),
         }
     }
 }

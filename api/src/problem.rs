@@ -4,21 +4,26 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Base of every problem `type` URI; the last segment names the broken rule.
 pub const TYPE_BASE: &str = "https://roster.dev/problems/";
 
-/// One invalid input field.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field's name in the request body.
-    pub field: String,
+pub use roster_commands::FieldError;
+
+/// One invalid input field (the documented shape of [`FieldError`]).
+#[derive(Serialize, ToSchema)]
+#[schema(as = FieldError)]
+#[allow(dead_code)]
+pub struct FieldErrorDoc {
+    /// The field's name in the request.
+    field: String,
     /// What is wrong with it.
-    pub message: String,
+    message: String,
 }
 
 /// An `application/problem+json` error response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
     /// Stable URI naming the rule or failure, e.g. `…/already-invited`.
     #[serde(rename = "type")]
@@ -31,9 +36,11 @@ pub struct Problem {
     pub detail: String,
     /// The failing fields of a validation error.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<FieldErrorDoc>)]
     pub errors: Vec<FieldError>,
     /// Extra members that help a client act (e.g. the existing invitation's id).
     #[serde(flatten, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(ignore)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -65,6 +72,19 @@ impl Problem {
             "unavailable",
             "Service unavailable",
             detail,
+        )
+    }
+
+    /// 413: the body is larger than [`crate::BODY_LIMIT`].
+    pub fn body_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Body too large",
+            format!(
+                "request bodies are limited to {} KiB",
+                crate::BODY_LIMIT / 1024
+            ),
         )
     }
 

@@ -187,6 +187,20 @@ impl<A: Aggregate> Handler<A> {
         Ok((slot.version, slot.state.clone()))
     }
 
+    /// Runs `look` on the current state of `id` (caught up with the log) without
+    /// copying it: authorization and link previews read a few fields of a state
+    /// that may hold thousands of members.
+    pub async fn inspect<R>(
+        &self,
+        id: A::Id,
+        look: impl FnOnce(Option<&A::State>) -> R,
+    ) -> Result<R, HandleError<A::Error>> {
+        let stream = A::stream(id);
+        let mut slot = self.cache.lock(id).await;
+        self.catch_up(&stream, &mut slot).await?;
+        Ok(look(slot.state.as_ref()))
+    }
+
     /// Reads and folds every event newer than the slot's version.
     async fn catch_up(
         &self,

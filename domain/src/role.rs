@@ -142,6 +142,17 @@ impl Role {
         }
     }
 
+    /// The one word a list shows and a filter matches: owner, admin, standard or
+    /// contributor (a contributor's account roles are not in it).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Role::Single(SingleRole::Owner) | Role::Multi(MultiRole::Owner) => "owner",
+            Role::Single(SingleRole::Admin) => "admin",
+            Role::Single(SingleRole::Standard) => "standard",
+            Role::Multi(MultiRole::Contributor(_)) => "contributor",
+        }
+    }
+
     /// Accounts named by the role (a contributor's); empty for everyone else.
     pub fn accounts(&self) -> Vec<AccountId> {
         match self {

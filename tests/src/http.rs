@@ -7,9 +7,11 @@ use std::time::Duration;
 use roster::bootstrap::create_org;
 use roster::{App, CreateOrgArgs, Database, ServeArgs, ShapeArg};
 use roster_commands::tokens::TokenKey;
+use roster_commands::Application;
 use roster_domain::organization::OrgEvent;
 use roster_domain::{decode, InvitationId, OrgId, SendId};
-use roster_eventstore::{EventStore, StreamId, SystemClock};
+use roster_eventstore::{EventStore, Source, StreamId, SystemClock};
+use roster_projections::ReadDb;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -29,6 +31,8 @@ pub struct TestServer {
     pub base: String,
     /// Its event store.
     pub store: Arc<dyn EventStore>,
+    /// Its read models.
+    pub read: ReadDb,
     /// Its token secret, to derive links as the email worker does.
     pub key: TokenKey,
     /// A client.
@@ -66,6 +70,7 @@ impl TestServer {
             sink,
             base,
             store,
+            read: database.read_db(),
             key,
             http: reqwest::Client::new(),
             stop: Some(stop),
@@ -195,9 +200,14 @@ impl TestServer {
             accounts,
             public_url: PUBLIC_URL.into(),
         };
-        let created = create_org(self.store.clone(), Arc::new(SystemClock), &self.key, &args)
-            .await
-            .expect("org");
+        let app = Application::new(
+            self.store.clone(),
+            self.read.clone(),
+            self.key.clone(),
+            Arc::new(SystemClock),
+            Source::Cli,
+        );
+        let created = create_org(&app, &args).await.expect("org");
         let token = created
             .accept_link
             .rsplit('/')

@@ -34,14 +34,14 @@ async fn history_exports_json_lines_and_csv_and_verify_and_replay_report_a_clean
         accounts: vec!["Europe".into()],
         public_url: "http://localhost".into(),
     };
-    let created = create_org(
+    let app = roster_commands::Application::new(
         store.clone(),
+        db.clone(),
+        roster_commands::tokens::TokenKey::generate().expect("key"),
         Arc::new(SystemClock),
-        &roster_commands::tokens::TokenKey::generate().expect("key"),
-        &args,
-    )
-    .await
-    .expect("created");
+        roster_eventstore::Source::Cli,
+    );
+    let created = create_org(&app, &args).await.expect("created");
     let org = created.org_id.to_string();
 
     let mut jsonl = Vec::new();

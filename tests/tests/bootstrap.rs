@@ -7,14 +7,26 @@ use chrono::{Duration, TimeZone, Utc};
 use roster::bootstrap::{create_org, BootstrapError};
 use roster::{CreateOrgArgs, ShapeArg};
 use roster_commands::tokens::TokenKey;
-use roster_commands::ManualClock;
+use roster_commands::{Application, Clock, ManualClock};
 use roster_domain::organization::OrgEvent;
 use roster_domain::{decode, Role};
 use roster_eventstore::{EventStore, Source, StreamId};
+use roster_tests::Backend;
 use sha2::{Digest, Sha256};
 
 fn key() -> TokenKey {
     TokenKey::new(vec![42u8; 32]).expect("key")
+}
+
+/// The application the CLI builds, on a fresh SQLite file, with time from `clock`.
+async fn cli_app(clock: Arc<dyn Clock>) -> (Application, Arc<dyn EventStore>) {
+    let (store, read) = roster_tests::store_and_read_db(Backend::Sqlite, clock.clone())
+        .await
+        .expect("store");
+    (
+        Application::new(store.clone(), read, key(), clock, Source::Cli),
+        store,
+    )
 }
 
 fn args(shape: ShapeArg, accounts: &[&str]) -> CreateOrgArgs {
@@ -30,19 +42,14 @@ fn args(shape: ShapeArg, accounts: &[&str]) -> CreateOrgArgs {
 
 #[tokio::test]
 async fn creating_a_multi_account_org_records_it_and_invites_the_owner() {
-    let store: Arc<dyn EventStore> = roster_tests::sqlite_store().await.expect("store");
     let now = Utc
         .with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
         .single()
         .expect("time");
-    let created = create_org(
-        store.clone(),
-        Arc::new(ManualClock::new(now)),
-        &key(),
-        &args(ShapeArg::Multi, &["Europe", "US"]),
-    )
-    .await
-    .expect("created");
+    let (app, store) = cli_app(Arc::new(ManualClock::new(now))).await;
+    let created = create_org(&app, &args(ShapeArg::Multi, &["Europe", "US"]))
+        .await
+        .expect("created");
     assert_eq!(created.expires_at, now + Duration::minutes(15));
     let token = created
         .accept_link
@@ -91,13 +98,10 @@ async fn creating_a_multi_account_org_records_it_and_invites_the_owner() {
 
 #[tokio::test]
 async fn bad_bootstrap_arguments_name_the_flag_and_write_nothing() {
-    let store: Arc<dyn EventStore> = roster_tests::sqlite_store().await.expect("store");
-    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let (app, store) = cli_app(Arc::new(ManualClock::new(Utc::now()))).await;
     let mut bad_email = args(ShapeArg::Single, &[]);
     bad_email.owner_email = "not-an-address".into();
-    let err = create_org(store.clone(), clock.clone(), &key(), &bad_email)
-        .await
-        .expect_err("refused");
+    let err = create_org(&app, &bad_email).await.expect_err("refused");
     assert!(
         matches!(
             err,
@@ -109,14 +113,9 @@ async fn bad_bootstrap_arguments_name_the_flag_and_write_nothing() {
         "{err}"
     );
 
-    let err = create_org(
-        store.clone(),
-        clock.clone(),
-        &key(),
-        &args(ShapeArg::Single, &["Europe"]),
-    )
-    .await
-    .expect_err("refused");
+    let err = create_org(&app, &args(ShapeArg::Single, &["Europe"]))
+        .await
+        .expect_err("refused");
     assert!(
         matches!(
             err,
@@ -128,14 +127,9 @@ async fn bad_bootstrap_arguments_name_the_flag_and_write_nothing() {
         "{err}"
     );
 
-    let err = create_org(
-        store.clone(),
-        clock,
-        &key(),
-        &args(ShapeArg::Multi, &["Europe", "europe"]),
-    )
-    .await
-    .expect_err("refused");
+    let err = create_org(&app, &args(ShapeArg::Multi, &["Europe", "europe"]))
+        .await
+        .expect_err("refused");
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(
         store.head().await.expect("head").0,

@@ -393,7 +393,7 @@ async fn a_refused_recipient_is_recorded_as_failed_without_retries() {
         .expect("pending");
     let row = pending
         .iter()
-        .find(|i| i.invitation_id == ann.to_string())
+        .find(|i| i.invitation_id == ann)
         .expect("row");
     assert_eq!(
         row.delivery, "failed",

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use roster_commands::{Handler, OrgAggregate};
 use roster_domain::organization::{Actor, Envelope, OrgCommand};
-use roster_domain::{InvitationId, OrgEvent, OrgId};
+use roster_domain::OrgEvent;
 use roster_eventstore::{Clock, EventStore, Metadata, Source};
 use roster_projections::queries;
 use roster_projections::runner::{lead, sleep_or_stop};
@@ -70,16 +70,12 @@ impl ExpiryWorker {
                 .map_err(|e| e.to_string())?;
             let n = due.len();
             let mut fresh = 0;
-            for (org, invitation) in due {
-                if !handled.insert(invitation.clone()) {
+            for due in due {
+                let (org, invitation) = (due.org_id, due.invitation_id);
+                if !handled.insert(invitation) {
                     continue;
                 }
                 fresh += 1;
-                let (Ok(org), Ok(invitation)) =
-                    (org.parse::<OrgId>(), invitation.parse::<InvitationId>())
-                else {
-                    continue;
-                };
                 let command = Envelope {
                     actor: Actor::System,
                     command: OrgCommand::ExpireInvite {
@@ -115,9 +111,7 @@ impl ExpiryWorker {
         }
         outcome.next_deadline = queries::next_deadline(&self.db)
             .await
-            .map_err(|e| e.to_string())?
-            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| t.with_timezone(&Utc));
+            .map_err(|e| e.to_string())?;
         Ok(outcome)
     }
 

@@ -1,6 +1,8 @@
 //! Organizations, their accounts and their members: what the member list and
 //! `/me` read.
 
+pub mod queries;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

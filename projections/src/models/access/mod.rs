@@ -4,6 +4,8 @@
 //! organizations have admin access to every account by rule, so no account rows
 //! are kept for them: a query joins `rm_accounts` instead.
 
+pub mod queries;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

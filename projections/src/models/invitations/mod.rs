@@ -1,6 +1,8 @@
 //! Pending and expired invitations with their email delivery state: the
 //! *Pending invites* section. Accepted and cancelled invitations leave the list.
 
+pub mod queries;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

@@ -1,6 +1,8 @@
 //! The next expiry of every pending invitation, for the expiry worker to sleep
 //! until the earliest one.
 
+pub mod queries;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

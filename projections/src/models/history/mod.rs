@@ -3,6 +3,8 @@
 //! small lookup tables, so the history never depends on another projection's
 //! progress and replays to the same text.
 
+pub mod queries;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

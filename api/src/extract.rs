@@ -1,0 +1,163 @@
+//! Who is calling, read from the request: a session (Bearer token or cookie, with
+//! a CSRF check for cookie-authenticated changes), optionally, or as the owner of
+//! the organization in the path; and the client's address.
+
+use std::net::IpAddr;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use roster_commands::authorize::{self, OwnerOf};
+use roster_commands::use_cases::sessions;
+use roster_commands::UseCaseError;
+use roster_domain::{OrgId, UserId};
+
+use crate::error::ApiError;
+use crate::problem::Problem;
+use crate::AppState;
+
+/// Name of the session cookie the web page uses.
+pub const SESSION_COOKIE: &str = "roster_session";
+
+/// Where a session token came from: cookies need CSRF protection, Bearer tokens do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer …` (API clients).
+    Bearer,
+    /// The session cookie (the web page).
+    Cookie,
+}
+
+/// The raw session token of a request: `Authorization: Bearer …`, else the cookie.
+pub fn presented_token(headers: &axum::http::HeaderMap) -> Option<(String, TokenSource)> {
+    if let Some(token) = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some((token.trim().to_owned(), TokenSource::Bearer));
+    }
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| (v.to_owned(), TokenSource::Cookie))
+}
+
+/// A cookie-authenticated state change must come from our own page: its `Origin`
+/// (or, failing that, `Referer`) must name the host the request was sent to.
+fn same_origin(parts: &Parts) -> bool {
+    let host = parts.headers.get(HOST).and_then(|v| v.to_str().ok());
+    let origin = parts
+        .headers
+        .get(ORIGIN)
+        .or_else(|| parts.headers.get(REFERER))
+        .and_then(|v| v.to_str().ok());
+    match (host, origin) {
+        (Some(host), Some(origin)) => origin
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split('/').next())
+            .is_some_and(|authority| authority == host),
+        _ => false,
+    }
+}
+
+/// A signed-in caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Their identity.
+    pub user_id: UserId,
+    /// The raw session token they presented (to sign out).
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (token, source) =
+            presented_token(&parts.headers).ok_or(UseCaseError::Unauthenticated)?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if source == TokenSource::Cookie && !safe && !same_origin(parts) {
+            return Err(ApiError::problem(Problem::new(
+                StatusCode::FORBIDDEN,
+                "cross-site-request",
+                "Cross-site request refused",
+                "a cookie-authenticated change must come from Roster's own page (Origin mismatch)",
+            )));
+        }
+        let user_id = sessions::authenticate(&state.app, &token).await?;
+        Ok(Caller { user_id, token })
+    }
+}
+
+/// An optional caller: routes open to anyone that behave differently when signed in.
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await {
+            Ok(c) => Ok(MaybeCaller(Some(c))),
+            Err(ApiError::UseCase(UseCaseError::Unauthenticated)) => Ok(MaybeCaller(None)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The caller owns the organization named by the path's `{org}`: 404 to
+/// non-members (and for ids that are not ids), 403 to members who are not owners,
+/// decided from the organization's own state.
+pub struct OwnedOrg(pub OwnerOf);
+
+impl FromRequestParts<AppState> for OwnedOrg {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| UseCaseError::OrganizationNotFound)?;
+        let org: OrgId = params
+            .iter()
+            .find(|(name, _)| *name == "org")
+            .and_then(|(_, raw)| raw.parse().ok())
+            .ok_or(UseCaseError::OrganizationNotFound)?;
+        Ok(OwnedOrg(
+            authorize::owner_of(&state.app, caller.user_id, org).await?,
+        ))
+    }
+}
+
+/// The client's address, when the server was started with connection info.
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Parses a path id; a malformed one is the same 404 as an unknown one.
+pub fn path_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::problem(Problem::new(
+            StatusCode::NOT_FOUND,
+            &format!("{what}-not-found"),
+            "Not found",
+            format!("no such {what}"),
+        ))
+    })
+}

@@ -1,0 +1,101 @@
+//! `GET /api/me`: the signed-in member's identity, organizations, roles, accounts.
+
+use axum::extract::State;
+use axum::Json;
+use roster_commands::use_cases::my_profile::{self, MyOrganization};
+use roster_domain::{AccountId, OrgId, OrgShape, UserId};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::Caller;
+use crate::problem::Problem;
+use crate::schema::OrgShapeDoc;
+use crate::AppState;
+
+/// This resource's routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
+}
+
+/// The signed-in member.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeBody {
+    /// Their identity.
+    #[schema(value_type = Uuid)]
+    pub user_id: UserId,
+    /// Their sign-in address.
+    pub email: Option<String>,
+    /// Their name.
+    pub full_name: Option<String>,
+    /// Where they are a member.
+    pub organizations: Vec<MyOrganizationBody>,
+}
+
+/// One organization the member belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyOrganizationBody {
+    /// The organization.
+    #[schema(value_type = Uuid)]
+    pub org_id: OrgId,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its shape.
+    #[schema(value_type = Option<OrgShapeDoc>)]
+    pub shape: Option<OrgShape>,
+    /// The org-level role: owner, admin, standard or contributor.
+    pub role: Option<String>,
+    /// Per-account roles (contributors).
+    pub accounts: Vec<MyAccountBody>,
+}
+
+/// A per-account role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyAccountBody {
+    /// The account.
+    #[schema(value_type = Uuid)]
+    pub account_id: AccountId,
+    /// admin or standard.
+    pub role: String,
+}
+
+impl From<MyOrganization> for MyOrganizationBody {
+    fn from(o: MyOrganization) -> Self {
+        Self {
+            org_id: o.org_id,
+            name: o.name,
+            shape: o.shape,
+            role: o.role,
+            accounts: o
+                .accounts
+                .into_iter()
+                .map(|a| MyAccountBody {
+                    account_id: a.account_id,
+                    role: a.role,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Identity, organizations, roles and accounts.
+#[utoipa::path(get, path = "/api/me", tag = "me",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The signed-in member", body = MeBody),
+        (status = "default", description = "A problem: unauthenticated", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<MeBody>, ApiError> {
+    let profile = my_profile::my_profile(&state.app, caller.user_id).await?;
+    Ok(Json(MeBody {
+        user_id: profile.user_id,
+        email: profile.email,
+        full_name: profile.full_name,
+        organizations: profile.organizations.into_iter().map(Into::into).collect(),
+    }))
+}

@@ -1,0 +1,109 @@
+//! `POST /api/sessions` (sign in) and `DELETE /api/sessions/current` (sign out).
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use roster_commands::use_cases::sessions::{self, SignIn};
+use roster_domain::UserId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::{Caller, ClientAddr, SESSION_COOKIE};
+use crate::json::ApiJson;
+use crate::problem::Problem;
+use crate::AppState;
+
+/// This resource's routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+}
+
+/// Email and password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInBody {
+    /// The sign-in address.
+    pub email: String,
+    /// The password.
+    pub password: String,
+}
+
+/// A new session: the token is shown once (it is also set as an HttpOnly cookie).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionBody {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Who signed in.
+    #[schema(value_type = Uuid)]
+    pub user_id: UserId,
+    /// When the session lapses unless used.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/api/sessions", tag = "sessions",
+    request_body = SignInBody,
+    responses(
+        (status = 201, description = "Signed in; the session cookie is set too", body = SessionBody),
+        (status = "default", description = "A problem: invalid-credentials, too-many-sign-in-attempts, validation", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn sign_in(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<SignInBody>,
+) -> Result<(StatusCode, HeaderMap, Json<SessionBody>), ApiError> {
+    let session = sessions::sign_in(
+        &state.app,
+        SignIn {
+            email: body.email,
+            password: body.password,
+            client,
+        },
+    )
+    .await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        session.token,
+        state.app.session_ttl.num_seconds()
+    );
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.insert(SET_COOKIE, v);
+    }
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(SessionBody {
+            token: session.token,
+            user_id: session.user_id,
+            expires_at: session.expires_at,
+        }),
+    ))
+}
+
+/// Sign out: revoke the caller's session.
+#[utoipa::path(delete, path = "/api/sessions/current", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Signed out; the cookie is cleared"),
+        (status = "default", description = "A problem: unauthenticated", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<(StatusCode, HeaderMap), ApiError> {
+    sessions::sign_out(&state.app, &caller.token).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        SET_COOKIE,
+        HeaderValue::from_static("roster_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    Ok((StatusCode::NO_CONTENT, headers))
+}

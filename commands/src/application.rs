@@ -1,0 +1,76 @@
+//! The application: everything a use case needs, built once at start-up and shared
+//! by the HTTP edge, the CLI and the tests. Cheap to clone (all shared handles).
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use roster_domain::UserId;
+use roster_eventstore::{Clock, EventStore, Metadata, Source};
+use roster_projections::ReadDb;
+use uuid::Uuid;
+
+use crate::identity::throttle::SignInThrottle;
+use crate::tokens::TokenKey;
+use crate::{Handler, HandlerConfig, OrgAggregate, UserAggregate};
+
+/// Shared handles every use case runs against.
+#[derive(Clone)]
+pub struct Application {
+    /// The event log (PostgreSQL or SQLite).
+    pub store: Arc<dyn EventStore>,
+    /// The read models and identity tables, in the same database.
+    pub read: ReadDb,
+    /// Runs organization commands.
+    pub orgs: Arc<Handler<OrgAggregate>>,
+    /// Runs identity commands.
+    pub users: Arc<Handler<UserAggregate>>,
+    /// Derives invitation tokens.
+    pub key: TokenKey,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// How long a session lives after its last use.
+    pub session_ttl: Duration,
+    /// Failed sign-in counters.
+    pub throttle: Arc<SignInThrottle>,
+    /// Where commands come from, recorded in each event's metadata.
+    pub source: Source,
+}
+
+impl Application {
+    /// An application over `store` and `read`, with handlers sharing `clock`.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        read: ReadDb,
+        key: TokenKey,
+        clock: Arc<dyn Clock>,
+        source: Source,
+    ) -> Self {
+        let config = HandlerConfig::default();
+        Self {
+            orgs: Arc::new(Handler::new(store.clone(), clock.clone(), config)),
+            users: Arc::new(Handler::new(store.clone(), clock.clone(), config)),
+            store,
+            read,
+            key,
+            clock,
+            session_ttl: Duration::hours(12),
+            throttle: Arc::default(),
+            source,
+        }
+    }
+
+    /// The metadata of a command `actor` causes (`None`: the operator or the system).
+    pub fn metadata(&self, actor: Option<UserId>) -> Metadata {
+        let default_actor = match self.source {
+            Source::Cli => "cli",
+            Source::Worker => "worker",
+            Source::Api => "anonymous",
+        };
+        Metadata {
+            actor: Some(actor.map_or_else(|| default_actor.to_owned(), |u| u.to_string())),
+            correlation_id: Some(Uuid::now_v7()),
+            source: self.source,
+            ..Metadata::default()
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! What a use case answers when it does not succeed: a typed refusal a person
+//! caused (each maps to its own stable problem type at the edge), or an
+//! infrastructure failure that keeps its cause for the log.
+
+use std::time::Duration;
+
+use roster_domain::user::UserError;
+use roster_domain::DomainError;
+use roster_projections::queries::QueryError;
+
+use crate::HandleError;
+
+/// One invalid input field, named as the client sent it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// The field's name in the request.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error from anything printable.
+    pub fn new(field: &str, message: impl ToString) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The field is missing.
+    pub fn required(field: &str) -> Self {
+        Self::new(field, "required")
+    }
+}
+
+/// Why a use case did not complete. Every variant but `Infrastructure` is caused by
+/// the caller and says which rule was broken.
+#[derive(Debug, thiserror::Error)]
+pub enum UseCaseError {
+    /// A domain rule refused the command; nothing was recorded.
+    #[error(transparent)]
+    Refused(#[from] DomainError),
+    /// An identity rule refused the command; nothing was recorded.
+    #[error(transparent)]
+    IdentityRefused(#[from] UserError),
+    /// Input fields are invalid.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// The organization does not exist or the caller is not a member (one answer, no existence leak).
+    #[error("no such organization, or you are not a member of it")]
+    OrganizationNotFound,
+    /// No valid session.
+    #[error("sign in first")]
+    Unauthenticated,
+    /// Email or password wrong (the two are not told apart).
+    #[error("the email or the password is wrong")]
+    InvalidCredentials,
+    /// Too many failed sign-ins for this account or address.
+    #[error("too many failed sign-ins; try again in {} seconds", .retry_after.as_secs().max(1))]
+    Throttled {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// The invitation belongs to someone other than the signed-in caller.
+    #[error("this invitation is for {email}; sign out and sign in as that person to accept it")]
+    WrongIdentity {
+        /// Whom the invitation is for.
+        email: String,
+    },
+    /// The invitee already has an identity and must sign in before accepting.
+    #[error("{email} already has an account: sign in first, then accept")]
+    SignInToAccept {
+        /// Whom the invitation is for.
+        email: String,
+    },
+    /// Another request registered the same email a moment ago.
+    #[error("this email has just been registered; sign in first")]
+    JustRegistered,
+    /// Other writers kept winning the race for the organization; nothing was recorded.
+    #[error("the organization kept changing while this request was applied; retry it")]
+    ConcurrentChange,
+    /// Something beneath the application failed; `source` holds the cause.
+    #[error("{context}")]
+    Infrastructure {
+        /// What was being done.
+        context: &'static str,
+        /// The underlying failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl UseCaseError {
+    /// An infrastructure failure while doing `context`.
+    pub fn infrastructure(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Infrastructure {
+            context,
+            source: source.into(),
+        }
+    }
+
+    /// One invalid field.
+    pub fn field(field: &str, message: impl ToString) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<HandleError<DomainError>> for UseCaseError {
+    fn from(e: HandleError<DomainError>) -> Self {
+        match e {
+            HandleError::Rejected(d) => Self::Refused(d),
+            HandleError::Conflict { .. } => Self::ConcurrentChange,
+            other => Self::infrastructure("running an organization command", other),
+        }
+    }
+}
+
+impl From<HandleError<UserError>> for UseCaseError {
+    fn from(e: HandleError<UserError>) -> Self {
+        match e {
+            HandleError::Rejected(u) => Self::IdentityRefused(u),
+            HandleError::Conflict { .. } => Self::ConcurrentChange,
+            other => Self::infrastructure("running an identity command", other),
+        }
+    }
+}
+
+impl From<QueryError> for UseCaseError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::BadCursor => Self::field("cursor", "not a cursor this API handed out"),
+            other => Self::infrastructure("reading a read model", other),
+        }
+    }
+}
+
+impl From<sqlx::Error> for UseCaseError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::infrastructure("using the database", e)
+    }
+}

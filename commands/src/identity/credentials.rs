@@ -1,0 +1,61 @@
+//! The credentials table: one row per identity, unique by email, holding the
+//! password hash. It is the index that makes identities unique by email, which the
+//! event log alone cannot enforce across streams.
+
+use chrono::{DateTime, Utc};
+use roster_domain::UserId;
+use roster_projections::db::time_text;
+use roster_projections::{exec, fetch, ReadDb};
+
+use crate::error::UseCaseError;
+
+/// An identity's stored credentials.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The identity.
+    pub user_id: UserId,
+    /// Its argon2id hash (PHC string).
+    pub password_hash: String,
+}
+
+/// The identity holding `email_key` (an [`roster_domain::Email`]'s key), if any.
+pub async fn by_email(db: &ReadDb, email_key: &str) -> Result<Option<Credentials>, UseCaseError> {
+    let row = fetch!(
+        db db,
+        fetch_optional,
+        (String, String),
+        "SELECT user_id, password_hash FROM credentials WHERE email_key = $1",
+        email_key.to_owned()
+    )?;
+    row.map(|(user, password_hash)| {
+        Ok(Credentials {
+            user_id: user
+                .parse()
+                .map_err(|e| UseCaseError::infrastructure("reading credentials: bad user_id", e))?,
+            password_hash,
+        })
+    })
+    .transpose()
+}
+
+/// Stores a new identity's credentials; `false` if the email is taken already.
+pub async fn insert(
+    db: &ReadDb,
+    user: UserId,
+    email_key: &str,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, UseCaseError> {
+    let mut tx = db.begin().await?;
+    let inserted = exec!(
+        &mut tx,
+        "INSERT INTO credentials (user_id, email_key, password_hash, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (email_key) DO NOTHING",
+        user.to_string(),
+        email_key.to_owned(),
+        password_hash.to_owned(),
+        time_text(now)
+    )?;
+    tx.commit().await?;
+    Ok(inserted == 1)
+}

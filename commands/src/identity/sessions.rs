@@ -1,0 +1,98 @@
+//! Sessions: a random 256-bit token handed to the client once, stored only as its
+//! SHA-256 digest, with a sliding expiry.
+
+use chrono::{DateTime, Duration, Utc};
+use roster_domain::UserId;
+use roster_projections::db::time_text;
+use roster_projections::{exec, fetch, ReadDb};
+
+use super::{digest, hex};
+use crate::error::UseCaseError;
+
+/// A session just opened: the raw token is shown to its holder once.
+#[derive(Debug, Clone)]
+pub struct OpenedSession {
+    /// The bearer secret (never stored).
+    pub token: String,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// When it lapses unless used.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Opens a session for `user` lasting `ttl` from `now`.
+pub async fn open(
+    db: &ReadDb,
+    user: UserId,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<OpenedSession, UseCaseError> {
+    let mut raw = [0u8; 32];
+    getrandom::getrandom(&mut raw)
+        .map_err(|e| UseCaseError::infrastructure("drawing a session token", e))?;
+    let token = hex(&raw);
+    let expires_at = now + ttl;
+    let mut tx = db.begin().await?;
+    exec!(
+        &mut tx,
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        digest(&token),
+        user.to_string(),
+        time_text(now),
+        time_text(expires_at)
+    )?;
+    tx.commit().await?;
+    Ok(OpenedSession {
+        token,
+        user_id: user,
+        expires_at,
+    })
+}
+
+/// Revokes the session with this raw token (nothing happens if there is none).
+pub async fn close(db: &ReadDb, token: &str) -> Result<(), UseCaseError> {
+    let mut tx = db.begin().await?;
+    exec!(
+        &mut tx,
+        "DELETE FROM sessions WHERE token_hash = $1",
+        digest(token)
+    )?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The identity a live session belongs to, sliding its expiry to `now + ttl`;
+/// `None` for unknown or expired tokens.
+pub async fn resume(
+    db: &ReadDb,
+    token: &str,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Option<UserId>, UseCaseError> {
+    let hashed = digest(token);
+    let row = fetch!(
+        db db,
+        fetch_optional,
+        (String, String),
+        "SELECT user_id, expires_at FROM sessions WHERE token_hash = $1",
+        hashed.clone()
+    )?;
+    let Some((user, expires)) = row else {
+        return Ok(None);
+    };
+    if expires <= time_text(now) {
+        return Ok(None);
+    }
+    let user: UserId = user
+        .parse()
+        .map_err(|e| UseCaseError::infrastructure("reading a session: bad user_id", e))?;
+    let mut tx = db.begin().await?;
+    exec!(
+        &mut tx,
+        "UPDATE sessions SET expires_at = $2 WHERE token_hash = $1",
+        hashed,
+        time_text(now + ttl)
+    )?;
+    tx.commit().await?;
+    Ok(Some(user))
+}

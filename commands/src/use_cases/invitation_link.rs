@@ -1,0 +1,121 @@
+//! Anyone holding an invitation link can look at what it offers; looking never
+//! uses it up.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use roster_domain::organization::{Actor, InvitationStatus};
+use roster_domain::{DomainError, Email, InvitationId, OrgId, OrgShape, PersonName, Role};
+use roster_projections::queries::{self, LinkTarget};
+
+use crate::application::Application;
+use crate::error::UseCaseError;
+use crate::identity::credentials;
+use crate::tokens::InvitationToken;
+
+/// What an invitation link offers.
+#[derive(Debug, Clone)]
+pub struct LinkPreview {
+    /// The organization.
+    pub org_id: OrgId,
+    /// Its name.
+    pub org_name: String,
+    /// Its shape.
+    pub shape: OrgShape,
+    /// The inviting owner's name (`None` when the operator invited).
+    pub invited_by: Option<String>,
+    /// Whom it is for.
+    pub email: Email,
+    /// Their name as the owner typed it.
+    pub full_name: PersonName,
+    /// The role offered.
+    pub role: Role,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+    /// pending, expired, accepted or cancelled.
+    pub status: String,
+    /// Whether the invitee already has an identity (and must sign in to accept).
+    pub existing_account: bool,
+}
+
+/// Finds the invitation a presented token points at. A link sent a moment ago may
+/// not be projected yet, so a miss waits (briefly) for the read models to reach
+/// the log's head and looks again.
+pub(crate) async fn resolve(
+    app: &Application,
+    token: &InvitationToken,
+) -> Result<LinkTarget, UseCaseError> {
+    let digest = String::from(token.digest());
+    if let Some(found) = queries::invitation_by_token(&app.read, &digest).await? {
+        return Ok(found);
+    }
+    let head = app
+        .store
+        .head()
+        .await
+        .map_err(|e| UseCaseError::infrastructure("reading the log's head", e))?;
+    if queries::wait_for(&app.read, head, Duration::from_secs(2)).await? {
+        if let Some(found) = queries::invitation_by_token(&app.read, &digest).await? {
+            return Ok(found);
+        }
+    }
+    Err(DomainError::InvalidToken.into())
+}
+
+/// What the link `token` offers, checked against the organization itself.
+pub async fn preview(app: &Application, token: &str) -> Result<LinkPreview, UseCaseError> {
+    let token = InvitationToken::from_presented(token);
+    let target = resolve(app, &token).await?;
+    let now = app.clock.now();
+    let digest = token.digest();
+    let found = app
+        .orgs
+        .inspect(target.org_id, |org| {
+            let org = org?;
+            let inv = org.invitations.get(&target.invitation_id)?;
+            if !inv.token_digest.matches(&digest) {
+                return None;
+            }
+            let invited_by = match inv.invited_by {
+                Actor::User(u) => org.members.get(&u).map(|m| m.full_name.to_string()),
+                Actor::System => None,
+            };
+            let expired = inv.status == InvitationStatus::Expired || now >= inv.expires_at;
+            Some(LinkPreview {
+                org_id: org.id,
+                org_name: org.name.to_string(),
+                shape: org.shape,
+                invited_by,
+                email: inv.email.clone(),
+                full_name: inv.full_name.clone(),
+                role: inv.role.clone(),
+                expires_at: inv.expires_at,
+                status: if expired {
+                    "expired".to_owned()
+                } else {
+                    inv.status.to_string()
+                },
+                existing_account: false,
+            })
+        })
+        .await?;
+    let mut preview = found.ok_or(DomainError::InvalidToken)?;
+    preview.existing_account = credentials::by_email(&app.read, preview.email.key())
+        .await?
+        .is_some();
+    Ok(preview)
+}
+
+/// The invitation behind `token` as the organization holds it now: id and address.
+pub(crate) async fn invitee(
+    app: &Application,
+    target: &LinkTarget,
+) -> Result<(InvitationId, Email), UseCaseError> {
+    app.orgs
+        .inspect(target.org_id, |org| {
+            org.and_then(|o| o.invitations.get(&target.invitation_id))
+                .map(|i| (i.id, i.email.clone()))
+        })
+        .await?
+        .ok_or_else(|| DomainError::InvalidToken.into())
+}

@@ -1,0 +1,77 @@
+//! One module per use case: what an owner, an invitee or a member can do, each
+//! taking already-parsed values and answering a typed result or a typed refusal.
+//! HTTP handlers and CLI commands are thin adapters over these; the tests call
+//! them directly too.
+//!
+//! Owner-only use cases take an [`OwnerOf`](crate::authorize::OwnerOf), which only
+//! [`authorize::owner_of`](crate::authorize::owner_of) makes, from the
+//! organization's authoritative state.
+
+pub mod accept_invite;
+pub mod add_account;
+pub mod cancel_invite;
+pub mod change_role;
+pub mod create_organization;
+pub mod invitation_link;
+pub mod invite_user;
+pub mod my_profile;
+pub mod owner_queries;
+pub mod remove_member;
+pub mod resend_invite;
+pub mod roles;
+pub mod sessions;
+
+use roster_domain::organization::{Actor, Envelope, OrgCommand};
+use roster_domain::{OrgEvent, OrgId, UserId};
+use roster_eventstore::Position;
+
+use crate::application::Application;
+use crate::error::UseCaseError;
+use crate::Outcome;
+
+/// Runs an organization command as `actor` (a person, or the system for the CLI).
+pub(crate) async fn run_as(
+    app: &Application,
+    actor: Option<UserId>,
+    org: OrgId,
+    command: OrgCommand,
+) -> Result<Outcome<OrgEvent>, UseCaseError> {
+    let envelope = Envelope {
+        actor: actor.map_or(Actor::System, Actor::User),
+        command,
+    };
+    Ok(app
+        .orgs
+        .execute(org, &envelope, &app.metadata(actor))
+        .await?)
+}
+
+/// The deadline an `InviteUser` recorded (its `UserInvited` event's).
+pub(crate) fn invitation_deadline(
+    outcome: &Outcome<OrgEvent>,
+) -> Result<chrono::DateTime<chrono::Utc>, UseCaseError> {
+    outcome
+        .events
+        .iter()
+        .find_map(|e| match e {
+            OrgEvent::UserInvited(i) => Some(i.expires_at),
+            _ => None,
+        })
+        .ok_or_else(|| UseCaseError::infrastructure("inviting", "the invitation was not recorded"))
+}
+
+/// What a command that changes one thing answers: where the log got to, for
+/// read-your-writes (`None` when nothing was recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// Pass as `after` to a query to see this change.
+    pub position: Option<Position>,
+}
+
+impl<E> From<&Outcome<E>> for Recorded {
+    fn from(outcome: &Outcome<E>) -> Self {
+        Self {
+            position: outcome.position(),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! What an owner reads about their organization: members (now or as of an
+//! instant), invitations, accounts and history. Each can first wait (bounded) for
+//! the read models to pass a position the owner's last command reached.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use roster_domain::organization::Member;
+use roster_eventstore::Position;
+use roster_projections::queries::{
+    self, AccountRow, HistoryFilter, HistoryRow, InvitationRow, MemberFilter, MemberPage,
+};
+
+use crate::application::Application;
+use crate::authorize::OwnerOf;
+use crate::error::UseCaseError;
+
+/// Longest a query waits for the read models to reach `after`.
+pub const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
+
+/// Default and largest history page.
+pub const HISTORY_PAGE: (usize, usize) = (100, 1000);
+
+/// A query's answer and whether the read models had reached `after` (`stale`
+/// answers may miss the owner's latest change).
+#[derive(Debug, Clone)]
+pub struct Read<T> {
+    /// The answer.
+    pub value: T,
+    /// True when the wait for `after` timed out.
+    pub stale: bool,
+}
+
+async fn read_after<T>(
+    app: &Application,
+    after: Option<Position>,
+    query: impl std::future::Future<Output = Result<T, UseCaseError>>,
+) -> Result<Read<T>, UseCaseError> {
+    let fresh = match after {
+        Some(p) => queries::wait_for(&app.read, p, READ_YOUR_WRITES_WAIT).await?,
+        None => true,
+    };
+    Ok(Read {
+        value: query.await?,
+        stale: !fresh,
+    })
+}
+
+/// A page of the member list, the owner pinned first.
+pub async fn list_members(
+    app: &Application,
+    owner: &OwnerOf,
+    filter: &MemberFilter,
+    cursor: Option<&str>,
+    limit: usize,
+    after: Option<Position>,
+) -> Result<Read<MemberPage>, UseCaseError> {
+    read_after(app, after, async {
+        Ok(queries::members(
+            &app.read,
+            owner.org_id(),
+            Some(owner.user_id()),
+            filter,
+            cursor,
+            limit,
+        )
+        .await?)
+    })
+    .await
+}
+
+/// The members as they were at `at`, folded from the log (exact to the event),
+/// the owner first, then by name.
+pub async fn members_as_of(
+    app: &Application,
+    owner: &OwnerOf,
+    at: DateTime<Utc>,
+) -> Result<Vec<Member>, UseCaseError> {
+    let past = queries::organization_as_of(app.store.as_ref(), owner.org_id(), at).await?;
+    let me = owner.user_id();
+    let mut members: Vec<Member> = past
+        .map(|p| p.members.into_values().collect())
+        .unwrap_or_default();
+    members.sort_by_cached_key(|m| {
+        (
+            m.user_id != me,
+            m.full_name.as_str().to_lowercase(),
+            m.user_id,
+        )
+    });
+    Ok(members)
+}
+
+/// Pending and expired invitations, newest send first.
+pub async fn list_invitations(
+    app: &Application,
+    owner: &OwnerOf,
+    after: Option<Position>,
+) -> Result<Read<Vec<InvitationRow>>, UseCaseError> {
+    read_after(app, after, async {
+        Ok(queries::invitations(&app.read, owner.org_id()).await?)
+    })
+    .await
+}
+
+/// The organization's accounts, by name.
+pub async fn list_accounts(
+    app: &Application,
+    owner: &OwnerOf,
+    after: Option<Position>,
+) -> Result<Read<Vec<AccountRow>>, UseCaseError> {
+    read_after(app, after, async {
+        Ok(queries::accounts(&app.read, owner.org_id()).await?)
+    })
+    .await
+}
+
+/// A page of history after `cursor` (a position), and the cursor of the next page.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    /// The events, oldest first.
+    pub events: Vec<HistoryRow>,
+    /// Pass back to get the next page; `None` on the last.
+    pub next_cursor: Option<i64>,
+}
+
+/// The organization's history, oldest first, filtered.
+pub async fn history(
+    app: &Application,
+    owner: &OwnerOf,
+    filter: &HistoryFilter,
+    cursor: i64,
+    limit: Option<usize>,
+    after: Option<Position>,
+) -> Result<Read<HistoryPage>, UseCaseError> {
+    let limit = limit.unwrap_or(HISTORY_PAGE.0).clamp(1, HISTORY_PAGE.1);
+    read_after(app, after, async {
+        let events = queries::history(&app.read, owner.org_id(), filter, cursor, limit).await?;
+        let next_cursor = if events.len() == limit {
+            events.last().map(|r| r.position)
+        } else {
+            None
+        };
+        Ok(HistoryPage {
+            events,
+            next_cursor,
+        })
+    })
+    .await
+}

@@ -1,0 +1,60 @@
+//! Signing in and out, and recognising a signed-in caller.
+
+use std::net::IpAddr;
+
+use roster_domain::{Email, UserId};
+
+use crate::application::Application;
+use crate::error::UseCaseError;
+use crate::identity::sessions::{self, OpenedSession};
+use crate::identity::{credentials, passwords};
+
+/// An attempt to sign in.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// As typed (an invalid address simply fails like a wrong password).
+    pub email: String,
+    /// As typed.
+    pub password: String,
+    /// Where the attempt came from, for throttling.
+    pub client: Option<IpAddr>,
+}
+
+/// Checks the password (throttled per account and address) and opens a session.
+/// Unknown emails and wrong passwords get the same answer at the same cost.
+pub async fn sign_in(app: &Application, attempt: SignIn) -> Result<OpenedSession, UseCaseError> {
+    let key = Email::parse(&attempt.email)
+        .map(|e| e.key().to_owned())
+        .unwrap_or_default();
+    if let Some(retry_after) = app.throttle.check(&key, attempt.client) {
+        return Err(UseCaseError::Throttled { retry_after });
+    }
+    let found = if key.is_empty() {
+        None
+    } else {
+        credentials::by_email(&app.read, &key).await?
+    };
+    let (user, hash) = match found {
+        Some(c) => (Some(c.user_id), Some(c.password_hash)),
+        None => (None, None),
+    };
+    if !passwords::verify(attempt.password, hash).await? {
+        app.throttle.failed(&key, attempt.client);
+        return Err(UseCaseError::InvalidCredentials);
+    }
+    app.throttle.succeeded(&key);
+    let user = user.ok_or(UseCaseError::InvalidCredentials)?;
+    sessions::open(&app.read, user, app.clock.now(), app.session_ttl).await
+}
+
+/// Revokes the session `token`.
+pub async fn sign_out(app: &Application, token: &str) -> Result<(), UseCaseError> {
+    sessions::close(&app.read, token).await
+}
+
+/// The identity a session token belongs to (and keeps it alive).
+pub async fn authenticate(app: &Application, token: &str) -> Result<UserId, UseCaseError> {
+    sessions::resume(&app.read, token, app.clock.now(), app.session_ttl)
+        .await?
+        .ok_or(UseCaseError::Unauthenticated)
+}

@@ -1,0 +1,238 @@
+//! What the member list, `/me` and owners' account pages ask of `rm_orgs`,
+//! `rm_accounts` and `rm_members`.
+
+use roster_domain::{AccountId, OrgId, OrgShape, Role, UserId};
+use serde::Serialize;
+
+use crate::db::ReadDb;
+use crate::fetch;
+use crate::queries::{parse_column, parse_role, QueryError};
+
+/// One row of the member list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberRow {
+    /// Their identity.
+    pub user_id: UserId,
+    /// Their name.
+    pub full_name: String,
+    /// Their address.
+    pub email: String,
+    /// owner, admin, standard or contributor.
+    pub role_label: String,
+    /// The full role (with account roles).
+    pub role: Role,
+    /// When they joined (RFC 3339).
+    pub joined_at: String,
+}
+
+type MemberTuple = (String, String, String, String, String, String);
+
+fn member(row: MemberTuple) -> Result<MemberRow, QueryError> {
+    let (user_id, full_name, email, role_label, role, joined_at) = row;
+    Ok(MemberRow {
+        user_id: parse_column("rm_members", "user_id", &user_id)?,
+        full_name,
+        email,
+        role_label,
+        role: parse_role("rm_members", &role)?,
+        joined_at,
+    })
+}
+
+/// A page of members and the cursor for the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberPage {
+    /// The rows, the current user first on the first page.
+    pub members: Vec<MemberRow>,
+    /// Pass back to get the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// How to narrow the member list.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Case-insensitive substring of the name or email.
+    pub search: Option<String>,
+    /// Only this role label.
+    pub role: Option<String>,
+}
+
+fn like_pattern(s: &str) -> String {
+    let escaped = s
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn encode_cursor(sort_key: &str, user_id: &str) -> String {
+    let raw = format!("{sort_key}\u{1f}{user_id}");
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+    if cursor.len() % 2 != 0 || cursor.len() > 1024 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..cursor.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
+        .collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let (k, u) = text.split_once('\u{1f}')?;
+    Some((k.to_owned(), u.to_owned()))
+}
+
+/// The member list: the current user pinned first (first page only), then by name
+/// and id, `limit` per page.
+pub async fn members(
+    db: &ReadDb,
+    org: OrgId,
+    current_user: Option<UserId>,
+    filter: &MemberFilter,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<MemberPage, QueryError> {
+    let after = match cursor {
+        Some(c) => Some(decode_cursor(c).ok_or(QueryError::BadCursor)?),
+        None => None,
+    };
+    let limit = limit.clamp(1, 200);
+    let me = current_user.map(|u| u.to_string()).unwrap_or_default();
+    let search = filter.search.as_deref().map(like_pattern);
+    let mut rows: Vec<MemberRow> = Vec::new();
+    if after.is_none() && current_user.is_some() {
+        let mine = fetch!(
+            db db,
+            fetch_optional,
+            MemberTuple,
+            "SELECT user_id, full_name, email, role_label, role, joined_at FROM rm_members \
+             WHERE org_id = $1 AND user_id = $2 \
+               AND ($3 IS NULL OR email_key LIKE $3 ESCAPE '\\' OR sort_key LIKE $3 ESCAPE '\\') \
+               AND ($4 IS NULL OR role_label = $4)",
+            org.to_string(),
+            me.clone(),
+            search.clone(),
+            filter.role.clone()
+        )?;
+        if let Some(mine) = mine {
+            rows.push(member(mine)?);
+        }
+    }
+    let (after_key, after_user) = after.clone().unwrap_or_default();
+    let fetched = fetch!(
+        db db,
+        fetch_all,
+        (String, String, String, String, String, String, String),
+        "SELECT user_id, full_name, email, role_label, role, joined_at, sort_key FROM rm_members \
+         WHERE org_id = $1 AND user_id <> $2 \
+           AND ($3 IS NULL OR email_key LIKE $3 ESCAPE '\\' OR sort_key LIKE $3 ESCAPE '\\') \
+           AND ($4 IS NULL OR role_label = $4) \
+           AND ($5 = 0 OR sort_key > $6 OR (sort_key = $6 AND user_id > $7)) \
+         ORDER BY sort_key, user_id LIMIT $8",
+        org.to_string(),
+        me,
+        search,
+        filter.role.clone(),
+        i64::from(after.is_some()),
+        after_key,
+        after_user,
+        i64::try_from(limit + 1).unwrap_or(201)
+    )?;
+    let more = fetched.len() > limit;
+    let mut last = None;
+    for (u, n, e, rl, r, j, k) in fetched.into_iter().take(limit) {
+        last = Some(encode_cursor(&k, &u));
+        rows.push(member((u, n, e, rl, r, j))?);
+    }
+    Ok(MemberPage {
+        members: rows,
+        next_cursor: if more { last } else { None },
+    })
+}
+
+/// An organization's name and shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgProfile {
+    /// The organization.
+    pub org_id: OrgId,
+    /// Its display name.
+    pub name: String,
+    /// Single- or multi-account.
+    pub shape: OrgShape,
+}
+
+/// The name and shape of `org`; `None` when it is not projected (yet).
+pub async fn org_profile(db: &ReadDb, org: OrgId) -> Result<Option<OrgProfile>, QueryError> {
+    let row = fetch!(
+        db db,
+        fetch_optional,
+        (String, String),
+        "SELECT name, shape FROM rm_orgs WHERE org_id = $1",
+        org.to_string()
+    )?;
+    row.map(|(name, shape)| {
+        let shape = serde_json::from_value(serde_json::Value::String(shape))
+            .map_err(|e| QueryError::unreadable("rm_orgs", "shape")(e.to_string()))?;
+        Ok(OrgProfile {
+            org_id: org,
+            name,
+            shape,
+        })
+    })
+    .transpose()
+}
+
+/// One account of a multi-account organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountRow {
+    /// Its id.
+    pub account_id: AccountId,
+    /// Its name.
+    pub name: String,
+    /// When it was added (RFC 3339).
+    pub added_at: String,
+}
+
+/// An organization's accounts, by name.
+pub async fn accounts(db: &ReadDb, org: OrgId) -> Result<Vec<AccountRow>, QueryError> {
+    let rows = fetch!(
+        db db,
+        fetch_all,
+        (String, String, String),
+        "SELECT account_id, name, added_at FROM rm_accounts WHERE org_id = $1 ORDER BY name, account_id",
+        org.to_string()
+    )?;
+    rows.into_iter()
+        .map(|(id, name, added_at)| {
+            Ok(AccountRow {
+                account_id: parse_column("rm_accounts", "account_id", &id)?,
+                name,
+                added_at,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = encode_cursor("zoë lee", "0190-abc");
+        assert_eq!(
+            decode_cursor(&c),
+            Some(("zoë lee".to_owned(), "0190-abc".to_owned()))
+        );
+        assert_eq!(decode_cursor("zz"), None);
+        assert_eq!(decode_cursor("abc"), None);
+        assert_eq!(decode_cursor(""), None);
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("A_b%"), "%a\\_b\\%%");
+    }
+}
