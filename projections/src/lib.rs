@@ -18,6 +18,7 @@ pub mod projection;
 pub mod queries;
 pub mod rebuild;
 pub mod runner;
+pub mod runtime;
 
 use std::sync::Arc;
 

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::Utc;
 use roster_domain::{decode, OrgEvent, OrgId};
 use roster_eventstore::{EventStore, Position, RecordedEvent};
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 
 use crate::db::{pos_i64, time_text, ReadDb};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
+use crate::runtime::{self, Follower, Progress, StepError};
 use crate::{exec, fetch};
 
 /// Events per transaction while catching up.
@@ -164,12 +166,7 @@ pub async fn apply_batch(
     Ok(events.len())
 }
 
-async fn record_failure(
-    db: &ReadDb,
-    store: &dyn EventStore,
-    checkpoint: &str,
-    error: &ProjectionError,
-) {
+async fn record_failure(db: &ReadDb, store: &dyn EventStore, checkpoint: &str, error: &str) {
     let at = match fetch!(
         db db,
         fetch_optional,
@@ -189,7 +186,7 @@ async fn record_failure(
         &mut tx,
         "UPDATE projection_checkpoints SET failure = $2, failed_position = $3 WHERE name = $1",
         checkpoint,
-        error.to_string(),
+        error.to_owned(),
         at
     );
     let _ = tx.commit().await;
@@ -214,101 +211,70 @@ pub async fn statuses(db: &ReadDb) -> Result<Vec<ProjectionStatus>, sqlx::Error>
         .collect())
 }
 
+/// One projection as a log follower of the shared [`runtime`](crate::runtime).
+struct ProjectionFollower {
+    db: ReadDb,
+    store: Arc<dyn EventStore>,
+    projection: Arc<dyn Projection>,
+}
+
+/// Longest a caught-up runner waits for a change signal before looking anyway.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+#[async_trait]
+impl Follower for ProjectionFollower {
+    fn name(&self) -> &str {
+        self.projection.name()
+    }
+
+    async fn start(&self) -> Result<(), StepError> {
+        Ok(ensure_installed(&self.db, self.projection.as_ref()).await?)
+    }
+
+    async fn step(&self) -> Result<Progress, StepError> {
+        let p = self.projection.as_ref();
+        match apply_batch(
+            &self.db,
+            self.store.as_ref(),
+            p,
+            "",
+            p.name(),
+            CATCH_UP_BATCH,
+            None,
+        )
+        .await?
+        {
+            0 => Ok(Progress::Idle {
+                wake_after: IDLE_POLL,
+            }),
+            _ => Ok(Progress::Busy),
+        }
+    }
+
+    async fn failed(&self, error: &StepError) {
+        record_failure(
+            &self.db,
+            self.store.as_ref(),
+            self.projection.name(),
+            &error.to_string(),
+        )
+        .await;
+    }
+}
+
 /// Runs one projection until `shutdown` turns true: leadership, install, then
 /// batches as events arrive, with backoff on failure (never skipping the event).
 pub async fn run(
     db: ReadDb,
     store: Arc<dyn EventStore>,
     p: Arc<dyn Projection>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let _leader = match lead(&db, p.name(), &mut shutdown).await {
-        Some(guard) => guard,
-        None => return,
+    let changes = store.changes();
+    let follower = ProjectionFollower {
+        db: db.clone(),
+        store,
+        projection: p,
     };
-    let mut backoff = Duration::from_millis(100);
-    while let Err(e) = ensure_installed(&db, p.as_ref()).await {
-        tracing::error!(projection = p.name(), error = %e, "cannot install projection; retrying");
-        if sleep_or_stop(backoff, &mut shutdown).await {
-            return;
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
-    let mut changes = store.changes();
-    backoff = Duration::from_millis(100);
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        changes.mark_seen();
-        match apply_batch(
-            &db,
-            store.as_ref(),
-            p.as_ref(),
-            "",
-            p.name(),
-            CATCH_UP_BATCH,
-            None,
-        )
-        .await
-        {
-            Ok(0) => {
-                backoff = Duration::from_millis(100);
-                tokio::select! {
-                    _ = changes.changed() => {}
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    _ = shutdown.changed() => {}
-                }
-            }
-            Ok(_) => backoff = Duration::from_millis(100),
-            Err(e) => {
-                record_failure(&db, store.as_ref(), p.name(), &e).await;
-                if sleep_or_stop(backoff, &mut shutdown).await {
-                    return;
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(60));
-            }
-        }
-    }
-}
-
-/// Sleeps for `d` unless shutdown comes first; true when it is time to stop.
-pub async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => *shutdown.borrow(),
-        _ = shutdown.changed() => true,
-    }
-}
-
-/// Holds leadership for one projection or worker named `name`: a PostgreSQL
-/// session advisory lock kept on a dedicated connection (released when it closes,
-/// so another instance takes over when this one dies). SQLite runs in one process.
-/// `None` when `shutdown` fired while waiting.
-pub async fn lead(
-    db: &ReadDb,
-    name: &str,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<Option<sqlx::PgConnection>> {
-    let ReadDb::Pg(pool) = db else {
-        return Some(None);
-    };
-    loop {
-        // Detached from the pool: the lock belongs to this session, and dropping
-        // the connection closes it, so leadership ends with the holder and never
-        // lingers on a pooled connection.
-        if let Ok(mut conn) = pool.acquire().await.map(|c| c.detach()) {
-            let got: Result<bool, _> = sqlx::query_scalar(
-                "SELECT pg_try_advisory_lock(hashtextextended('roster.projection.' || current_schema() || '.' || $1, 0))",
-            )
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await;
-            if let Ok(true) = got {
-                return Some(Some(conn));
-            }
-        }
-        if sleep_or_stop(Duration::from_secs(2), shutdown).await {
-            return None;
-        }
-    }
+    runtime::run(follower, db, changes, shutdown).await;
 }

@@ -23,9 +23,11 @@ use roster_domain::{
 };
 use roster_eventstore::{Clock, EventStore, Metadata, Position, Source};
 use roster_projections::db::{pos_i64, time_text};
-use roster_projections::runner::{lead, sleep_or_stop};
+use roster_projections::runtime::{self, Backoff, Follower, Progress, StepError};
 use roster_projections::{exec, fetch, ReadDb};
 use tokio::sync::watch;
+
+use crate::error::WorkerError;
 
 use crate::mailer::{Mailer, SendError};
 use crate::template::{self, InvitationMail};
@@ -104,26 +106,25 @@ impl EmailWorker {
     }
 
     /// The position of the last event handled.
-    pub async fn position(&self) -> Result<Position, String> {
+    pub async fn position(&self) -> Result<Position, WorkerError> {
         self.checkpoint().await
     }
 
-    async fn checkpoint(&self) -> Result<Position, String> {
+    async fn checkpoint(&self) -> Result<Position, WorkerError> {
         let row = fetch!(
             db & self.db,
             fetch_optional,
             (i64,),
             "SELECT position FROM worker_checkpoints WHERE name = $1",
             CHECKPOINT
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         Ok(Position(
             row.map_or(0, |(p,)| u64::try_from(p).unwrap_or(0)),
         ))
     }
 
-    async fn advance(&self, to: Position) -> Result<(), String> {
-        let mut tx = self.db.begin().await.map_err(|e| e.to_string())?;
+    async fn advance(&self, to: Position) -> Result<(), WorkerError> {
+        let mut tx = self.db.begin().await?;
         exec!(
             &mut tx,
             "INSERT INTO worker_checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
@@ -131,20 +132,15 @@ impl EmailWorker {
             CHECKPOINT,
             pos_i64(to),
             time_text(self.clock.now())
-        )
-        .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())
+        )?;
+        Ok(tx.commit().await?)
     }
 
     /// Handles the next events after the checkpoint (up to 50), stopping at a
     /// transient failure so the same send is tried again next time.
-    pub async fn step(&self) -> Result<EmailStep, String> {
+    pub async fn step(&self) -> Result<EmailStep, WorkerError> {
         let from = self.checkpoint().await?;
-        let events = self
-            .store
-            .read_all(from, 50)
-            .await
-            .map_err(|e| e.to_string())?;
+        let events = self.store.read_all(from, 50).await?;
         if events.is_empty() {
             return Ok(EmailStep::Idle);
         }
@@ -193,7 +189,7 @@ impl EmailWorker {
         })
     }
 
-    async fn record(&self, org: OrgId, command: OrgCommand) -> Result<(), String> {
+    async fn record(&self, org: OrgId, command: OrgCommand) -> Result<(), WorkerError> {
         let metadata = Metadata {
             actor: Some("email-worker".into()),
             source: Source::Worker,
@@ -208,9 +204,8 @@ impl EmailWorker {
                 },
                 &metadata,
             )
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .await?;
+        Ok(())
     }
 
     async fn deliver(
@@ -218,8 +213,8 @@ impl EmailWorker {
         org: OrgId,
         invitation: InvitationId,
         send: SendId,
-    ) -> Result<Delivery, String> {
-        let (_, state) = self.orgs.load(org).await.map_err(|e| e.to_string())?;
+    ) -> Result<Delivery, WorkerError> {
+        let (_, state) = self.orgs.load(org).await?;
         let Some(state) = state else {
             return Ok(Delivery::Skipped);
         };
@@ -282,8 +277,7 @@ impl EmailWorker {
             .multipart(MultiPart::alternative_plain_html(
                 template::text(&mail),
                 template::html(&mail),
-            ))
-            .map_err(|e| e.to_string())?;
+            ))?;
         if let Mailer::Outbox(folder) = &self.mailer {
             tracing::info!(link = %mail.link, outbox = %folder.display(), to = %inv.email, "invitation email written to the outbox");
         }
@@ -347,55 +341,45 @@ impl EmailWorker {
                 if give_up {
                     Ok(Delivery::Failed)
                 } else {
-                    Ok(Delivery::Retry(backoff(n)))
+                    Ok(Delivery::Retry(SEND_BACKOFF.delay(n)))
                 }
             }
         }
     }
 
-    /// Runs until `shutdown`: leadership, then steps, waking on new events.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let Some(_leader) = lead(&self.db, CHECKPOINT, &mut shutdown).await else {
-            return;
-        };
-        let mut changes = self.store.changes();
-        loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            changes.mark_seen();
-            let pause = match self.step().await {
-                Ok(EmailStep::Progressed { .. }) => continue,
-                Ok(EmailStep::Idle) => {
-                    tokio::select! {
-                        _ = changes.changed() => continue,
-                        stop = sleep_or_stop(Duration::from_secs(5), &mut shutdown) => if stop { return } else { continue },
-                    }
-                }
-                Ok(EmailStep::RetryAfter(d)) => d,
-                Err(e) => {
-                    tracing::warn!(error = %e, "email step failed; retrying");
-                    Duration::from_secs(1)
-                }
-            };
-            if sleep_or_stop(pause, &mut shutdown).await {
-                return;
-            }
-        }
+    /// Runs until `shutdown` on the shared follower runtime.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let db = self.db.clone();
+        let changes = self.store.changes();
+        runtime::run(self, db, changes, shutdown).await;
     }
 }
 
-/// 1 s, 2 s, 4 s … capped at 5 minutes, plus up to 50 % jitter so many instances
-/// retrying at once do not stampede the mail server.
-fn backoff(attempt: u32) -> Duration {
-    let base =
-        Duration::from_secs(1u64 << attempt.saturating_sub(1).min(8)).min(Duration::from_secs(300));
-    let mut r = [0u8; 2];
-    let _ = getrandom::getrandom(&mut r);
-    let jitter =
-        u64::from(u16::from_le_bytes(r)) * (base.as_millis() as u64 / 2) / u64::from(u16::MAX);
-    base + Duration::from_millis(jitter)
+/// Longest an idle sender waits for a change signal before looking anyway.
+const IDLE_POLL: Duration = Duration::from_secs(5);
+
+#[async_trait::async_trait]
+impl Follower for EmailWorker {
+    fn name(&self) -> &str {
+        CHECKPOINT
+    }
+
+    async fn step(&self) -> Result<Progress, StepError> {
+        Ok(match EmailWorker::step(self).await? {
+            EmailStep::Idle => Progress::Idle {
+                wake_after: IDLE_POLL,
+            },
+            EmailStep::Progressed { .. } => Progress::Busy,
+            EmailStep::RetryAfter(d) => Progress::RetryAfter(d),
+        })
+    }
 }
+
+/// 1 s, 2 s, 4 s … capped at 5 minutes, with jitter, between tries of one send.
+const SEND_BACKOFF: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(300),
+};
 
 fn role_words(org: &Organization, role: &Role) -> String {
     match role {
@@ -418,25 +402,6 @@ fn role_words(org: &Organization, role: &Role) -> String {
                 })
                 .collect();
             format!("contributor ({})", parts.join(", "))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-    use std::time::Duration;
-
-    #[test]
-    fn backoff_doubles_with_bounded_jitter() {
-        for attempt in 1..12 {
-            let d = backoff(attempt);
-            let base =
-                Duration::from_secs(1u64 << (attempt - 1).min(8)).min(Duration::from_secs(300));
-            assert!(
-                d >= base && d <= base + base / 2,
-                "attempt {attempt}: {d:?}"
-            );
         }
     }
 }

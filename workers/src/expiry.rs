@@ -12,9 +12,11 @@ use roster_domain::organization::{Actor, Envelope, OrgCommand};
 use roster_domain::OrgEvent;
 use roster_eventstore::{Clock, EventStore, Metadata, Source};
 use roster_projections::queries;
-use roster_projections::runner::{lead, sleep_or_stop};
+use roster_projections::runtime::{self, Follower, Progress, StepError};
 use roster_projections::ReadDb;
 use tokio::sync::watch;
+
+use crate::error::WorkerError;
 
 /// Due invitations handled per step.
 const BATCH: usize = 1_000;
@@ -58,16 +60,14 @@ impl ExpiryWorker {
     }
 
     /// Expires every invitation whose deadline is at or before the clock's now.
-    pub async fn step(&self) -> Result<ExpiryStep, String> {
+    pub async fn step(&self) -> Result<ExpiryStep, WorkerError> {
         let mut outcome = ExpiryStep::default();
         // The deadlines read model may lag behind the expiries just recorded: ids
         // handled in this step are skipped, and a batch of nothing new ends it.
         let mut handled = std::collections::HashSet::new();
         loop {
             let now = self.clock.now();
-            let due = queries::due_deadlines(&self.db, now, BATCH)
-                .await
-                .map_err(|e| e.to_string())?;
+            let due = queries::due_deadlines(&self.db, now, BATCH).await?;
             let n = due.len();
             let mut fresh = 0;
             for due in due {
@@ -109,43 +109,42 @@ impl ExpiryWorker {
                 break;
             }
         }
-        outcome.next_deadline = queries::next_deadline(&self.db)
-            .await
-            .map_err(|e| e.to_string())?;
+        outcome.next_deadline = queries::next_deadline(&self.db).await?;
         Ok(outcome)
     }
 
-    /// Runs until `shutdown`: leadership, then step and sleep until the next deadline
-    /// or a change in the log, whichever comes first.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let Some(_leader) = lead(&self.db, "worker.expiry", &mut shutdown).await else {
-            return;
-        };
-        let mut changes = self.store.changes();
-        loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            changes.mark_seen();
-            // Deadlines come from a read model: let it reach the log's head first.
-            if let Ok(head) = self.store.head().await {
-                let _ = queries::wait_for(&self.db, head, Duration::from_secs(2)).await;
-            }
-            let wait = match self.step().await {
-                Ok(step) => step
-                    .next_deadline
-                    .map(|d| (d - self.clock.now()).to_std().unwrap_or(Duration::ZERO))
-                    .unwrap_or(Duration::from_secs(300))
-                    .min(Duration::from_secs(300)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "expiry step failed; retrying");
-                    Duration::from_secs(1)
-                }
-            };
-            tokio::select! {
-                _ = changes.changed() => {}
-                stop = sleep_or_stop(wait, &mut shutdown) => if stop { return },
-            }
-        }
+    /// Runs until `shutdown` on the shared follower runtime.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let db = self.db.clone();
+        let changes = self.store.changes();
+        runtime::run(self, db, changes, shutdown).await;
+    }
+}
+
+/// How soon a due invitation that could not be expired is tried again.
+const PAST_DUE_RETRY: Duration = Duration::from_secs(1);
+
+/// Longest the worker sleeps with no deadline in sight.
+const LONGEST_SLEEP: Duration = Duration::from_secs(300);
+
+#[async_trait::async_trait]
+impl Follower for ExpiryWorker {
+    fn name(&self) -> &str {
+        "worker.expiry"
+    }
+
+    /// Lets the deadlines read model reach the log's head, expires what is due,
+    /// then sleeps until the next deadline (or a change in the log).
+    async fn step(&self) -> Result<Progress, StepError> {
+        let head = self.store.head().await?;
+        queries::wait_for(&self.db, head, Duration::from_secs(2)).await?;
+        let step = ExpiryWorker::step(self).await?;
+        let wake_after = step
+            .next_deadline
+            // A deadline still in the past failed to expire: retry it shortly.
+            .map(|d| (d - self.clock.now()).to_std().unwrap_or(PAST_DUE_RETRY))
+            .unwrap_or(LONGEST_SLEEP)
+            .min(LONGEST_SLEEP);
+        Ok(Progress::Idle { wake_after })
     }
 }

@@ -5,12 +5,14 @@
 //! and expiring an invitation that was resent or already closed records nothing.
 
 pub mod email;
+pub mod error;
 pub mod expiry;
 pub mod mailer;
 pub mod metrics;
 pub mod template;
 
 pub use email::{EmailStep, EmailWorker};
+pub use error::WorkerError;
 pub use expiry::{ExpiryStep, ExpiryWorker};
 pub use mailer::{Mailer, SendError};
 pub use metrics::WorkerMetrics;

@@ -1,0 +1,236 @@
+//! The one runtime every log follower runs on: the projection runners, the email
+//! sender and the expiry worker. It gives each follower
+//!
+//! * **leadership**: one instance at a time per follower name, by a PostgreSQL
+//!   session advisory lock held on a connection of its own (SQLite runs in one
+//!   process and needs none). A standby keeps its connection and retries the lock
+//!   on it, so waiting costs no reconnects; the lock ends with its connection, so a
+//!   dead leader is replaced;
+//! * **the follow loop**: step while there is work, then sleep until the log
+//!   changes, the follower's own wake-up time, or shutdown;
+//! * **backoff with jitter** after a failure, never skipping the failed work;
+//! * **graceful stop**: every wait also watches the shutdown signal.
+//!
+//! Tests call a follower's `step()` directly and never sleep.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use roster_eventstore::ChangeSignal;
+use sqlx::PgConnection;
+use tokio::sync::watch;
+
+use crate::db::ReadDb;
+
+/// An error a step can end with; the runtime logs it with its causes and backs off.
+pub type StepError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What one step did, and so when the next one should run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Work was done and more may be waiting: step again at once.
+    Busy,
+    /// Nothing to do: step again when the log changes, or after `wake_after` at
+    /// the latest (a deadline, or a safety-net poll).
+    Idle {
+        /// Longest to wait for a change.
+        wake_after: Duration,
+    },
+    /// A transient failure outside our control (e.g. the mail server): try again then.
+    RetryAfter(Duration),
+}
+
+/// Something that follows the log in steps.
+#[async_trait]
+pub trait Follower: Send + Sync {
+    /// Its leadership name, unique across followers.
+    fn name(&self) -> &str;
+
+    /// Runs once after leadership is won, until it succeeds (e.g. installing tables).
+    async fn start(&self) -> Result<(), StepError> {
+        Ok(())
+    }
+
+    /// Does the next piece of work.
+    async fn step(&self) -> Result<Progress, StepError>;
+
+    /// Told about a failed step before the runtime backs off (e.g. to record it for
+    /// `/readyz`).
+    async fn failed(&self, _error: &StepError) {}
+}
+
+/// Exponential delays with up to 50 % jitter, so many instances retrying at once
+/// do not stampede what they retry against.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// The first delay.
+    pub base: Duration,
+    /// The longest delay.
+    pub cap: Duration,
+}
+
+impl Backoff {
+    /// The delay before attempt `attempt` (1 = after the first failure):
+    /// base, 2 × base, 4 × base … up to the cap, plus jitter.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let delay = doubled.min(self.cap);
+        let mut r = [0u8; 2];
+        // Without randomness the delay is merely unjittered.
+        let _ = getrandom::getrandom(&mut r);
+        delay + delay.mul_f64(f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX) / 2.0)
+    }
+}
+
+/// Sleeps for `d` unless shutdown comes first; true when it is time to stop.
+pub async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *shutdown.borrow(),
+        _ = shutdown.changed() => true,
+    }
+}
+
+/// How long a standby waits between tries of the lock.
+const STANDBY_RETRY: Duration = Duration::from_secs(2);
+
+/// Held leadership; dropping it (or the process dying) hands it on.
+pub struct Leadership {
+    _connection: Option<PgConnection>,
+}
+
+impl Leadership {
+    /// Waits until this instance leads `name`; `None` when shutdown came first.
+    pub async fn acquire(
+        db: &ReadDb,
+        name: &str,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<Self> {
+        let ReadDb::Pg(pool) = db else {
+            return Some(Self { _connection: None });
+        };
+        let mut connection: Option<PgConnection> = None;
+        loop {
+            if connection.is_none() {
+                // Detached from the pool: the lock belongs to this session, so it
+                // ends with the holder and never lingers on a pooled connection.
+                connection = pool.acquire().await.ok().map(|c| c.detach());
+            }
+            if let Some(conn) = connection.as_mut() {
+                let got: Result<bool, _> = sqlx::query_scalar(
+                    "SELECT pg_try_advisory_lock(hashtextextended('roster.projection.' || current_schema() || '.' || $1, 0))",
+                )
+                .bind(name)
+                .fetch_one(&mut *conn)
+                .await;
+                match got {
+                    Ok(true) => {
+                        return Some(Self {
+                            _connection: connection,
+                        })
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(follower = name, error = %e, "leadership connection failed; reconnecting");
+                        connection = None;
+                    }
+                }
+            }
+            if sleep_or_stop(STANDBY_RETRY, shutdown).await {
+                return None;
+            }
+        }
+    }
+}
+
+/// The whole chain of an error's causes, for one log line.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+/// Failure backoff of the follow loop.
+const FAILURE_BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(100),
+    cap: Duration::from_secs(60),
+};
+
+/// Runs `follower` until `shutdown` turns true: leadership, start, then steps.
+pub async fn run<F: Follower>(
+    follower: F,
+    db: ReadDb,
+    mut changes: ChangeSignal,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Some(_leader) = Leadership::acquire(&db, follower.name(), &mut shutdown).await else {
+        return;
+    };
+    let mut failures = 0u32;
+    while let Err(e) = follower.start().await {
+        failures += 1;
+        tracing::error!(follower = follower.name(), error = %causes(e.as_ref()), "cannot start; retrying");
+        if sleep_or_stop(FAILURE_BACKOFF.delay(failures), &mut shutdown).await {
+            return;
+        }
+    }
+    failures = 0;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        changes.mark_seen();
+        match follower.step().await {
+            Ok(Progress::Busy) => failures = 0,
+            Ok(Progress::Idle { wake_after }) => {
+                failures = 0;
+                tokio::select! {
+                    _ = changes.changed() => {}
+                    _ = tokio::time::sleep(wake_after) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Ok(Progress::RetryAfter(pause)) => {
+                if sleep_or_stop(pause, &mut shutdown).await {
+                    return;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(follower = follower.name(), error = %causes(e.as_ref()), "step failed; backing off");
+                follower.failed(&e).await;
+                if sleep_or_stop(FAILURE_BACKOFF.delay(failures), &mut shutdown).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_at_most_half_again_of_jitter() {
+        let b = Backoff {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(300),
+        };
+        for attempt in 1..14 {
+            let d = b.delay(attempt);
+            let base =
+                Duration::from_secs(1u64 << (attempt - 1).min(16)).min(Duration::from_secs(300));
+            assert!(
+                d >= base && d <= base + base / 2,
+                "attempt {attempt}: {d:?}"
+            );
+        }
+    }
+}
