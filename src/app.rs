@@ -23,19 +23,19 @@ pub enum AppError {
     #[error(transparent)]
     Database(#[from] DatabaseError),
     /// The listen address is taken or not ours.
-    #[error("cannot listen on {addr}: {reason}")]
+    #[error("cannot listen on {addr}: {source}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
         /// What the OS said.
-        reason: String,
+        source: std::io::Error,
     },
     /// The mail settings are not usable.
     #[error("{0}")]
     Mail(String),
     /// The read models could not be installed.
     #[error("cannot install the read models: {0}")]
-    Projections(String),
+    Projections(#[source] roster_projections::ProjectionError),
     /// The server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
@@ -75,7 +75,7 @@ impl App {
         for p in roster_projections::all() {
             roster_projections::runner::ensure_installed(&database.read_db(), p.as_ref())
                 .await
-                .map_err(|e| AppError::Projections(e.to_string()))?;
+                .map_err(AppError::Projections)?;
         }
         let mailer =
             Mailer::new(args.smtp_url.as_deref(), args.outbox.clone()).map_err(AppError::Mail)?;
@@ -89,7 +89,7 @@ impl App {
             .await
             .map_err(|e| AppError::Bind {
                 addr: args.listen,
-                reason: e.to_string(),
+                source: e,
             })?;
         let mut application = Application::new(
             store.clone(),

@@ -37,6 +37,9 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Metadata to be stored could not be encoded as JSON (nothing was written).
+    #[error("the metadata could not be encoded")]
+    Encode(#[source] serde_json::Error),
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -152,10 +152,7 @@ pub struct VerifyReport {
 
 /// Recomputes the hash a stored event should carry after `prev`.
 pub fn expected_hash(prev: &ChainHash, e: &RecordedEvent) -> Result<ChainHash, StoreError> {
-    let metadata = serde_json::to_value(&e.metadata).map_err(|err| StoreError::Corrupt {
-        position: e.global_position.0,
-        reason: err.to_string(),
-    })?;
+    let metadata = serde_json::to_value(&e.metadata).map_err(StoreError::Encode)?;
     Ok(chain_hash(
         prev,
         &HashInput {

@@ -481,10 +481,7 @@ pub(crate) fn check_batch(events: &[NewEvent]) -> Result<(), StoreError> {
 }
 
 pub(crate) fn metadata_json(metadata: &Metadata) -> Result<serde_json::Value, StoreError> {
-    serde_json::to_value(metadata).map_err(|e| StoreError::Corrupt {
-        position: 0,
-        reason: format!("metadata does not serialize: {e}"),
-    })
+    serde_json::to_value(metadata).map_err(StoreError::Encode)
 }
 
 fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
