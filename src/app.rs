@@ -41,13 +41,20 @@ pub enum AppError {
     Serve(std::io::Error),
 }
 
+/// The background workers a server runs beside its projections.
+pub struct Workers {
+    /// Sends invitation emails.
+    pub email: EmailWorker,
+    /// Records expiries at the deadline.
+    pub expiry: ExpiryWorker,
+}
+
 /// A built, bound, not yet running Roster server.
 pub struct App {
     listener: TcpListener,
     state: AppState,
     args: ServeArgs,
-    email: Option<EmailWorker>,
-    worker_metrics: Arc<WorkerMetrics>,
+    workers: Option<Workers>,
 }
 
 impl App {
@@ -111,10 +118,16 @@ impl App {
             from,
         );
         email.metrics = worker_metrics.clone();
+        let mut expiry = ExpiryWorker::new(
+            database.read_db(),
+            store.clone(),
+            application.orgs.clone(),
+            clock.clone(),
+        );
+        expiry.metrics = worker_metrics.clone();
         Ok(Self {
             listener,
-            worker_metrics: worker_metrics.clone(),
-            email: Some(email),
+            workers: Some(Workers { email, expiry }),
             state: AppState {
                 app: application,
                 metrics: Arc::default(),
@@ -130,6 +143,17 @@ impl App {
     /// The address actually bound (the real port when 0 was asked for).
     pub fn local_addr(&self) -> Result<SocketAddr, AppError> {
         self.listener.local_addr().map_err(AppError::Serve)
+    }
+
+    /// Takes the workers out, so the server runs without them and the caller
+    /// steps them itself (tests drain them instead of waiting for them).
+    pub fn detach_workers(&mut self) -> Option<Workers> {
+        self.workers.take()
+    }
+
+    /// The application the server's handlers run on.
+    pub fn application(&self) -> &roster_commands::Application {
+        &self.state.app
     }
 
     /// The event store the server writes to.
@@ -156,15 +180,9 @@ impl App {
                 ))
             })
             .collect();
-        let mut expiry = ExpiryWorker::new(
-            self.state.app.read.clone(),
-            self.state.app.store.clone(),
-            self.state.app.orgs.clone(),
-            self.state.app.clock.clone(),
-        );
-        expiry.metrics = self.worker_metrics.clone();
-        let mut workers = vec![tokio::spawn(expiry.run(runners_stopped.clone()))];
-        if let Some(email) = self.email.take() {
+        let mut workers = Vec::new();
+        if let Some(Workers { email, expiry }) = self.workers.take() {
+            workers.push(tokio::spawn(expiry.run(runners_stopped.clone())));
             workers.push(tokio::spawn(email.run(runners_stopped.clone())));
         }
         let served = self.serve(shutdown).await;

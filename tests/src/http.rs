@@ -1,17 +1,21 @@
 //! A running Roster on a random port, PostgreSQL behind it and a real SMTP sink for
 //! its emails, with typed helpers for the calls API tests make again and again.
+//! Time is a manual clock the test moves; the email and expiry workers do not run
+//! on their own: [`TestServer::drain`] steps them until nothing is left to do.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use roster::app::Workers;
 use roster::bootstrap::create_org;
 use roster::{App, CreateOrgArgs, Database, ServeArgs, ShapeArg};
 use roster_commands::tokens::TokenKey;
-use roster_commands::Application;
+use roster_commands::{Application, ManualClock};
 use roster_domain::organization::OrgEvent;
 use roster_domain::{decode, InvitationId, OrgId, SendId};
 use roster_eventstore::{EventStore, Source, StreamId, SystemClock};
-use roster_projections::ReadDb;
+use roster_projections::{queries, ReadDb};
+use roster_workers::EmailStep;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -35,8 +39,11 @@ pub struct TestServer {
     pub read: ReadDb,
     /// Its token secret, to derive links as the email worker does.
     pub key: TokenKey,
+    /// The server's clock; tests move it.
+    pub clock: ManualClock,
     /// A client.
     pub http: reqwest::Client,
+    workers: Workers,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -59,7 +66,12 @@ impl TestServer {
             public_url: PUBLIC_URL.into(),
             ..ServeArgs::ephemeral()
         };
-        let app = App::build(&database, args, key.clone()).await?;
+        let clock = ManualClock::new(chrono::Utc::now());
+        let mut app =
+            App::build_with_clock(&database, args, key.clone(), Arc::new(clock.clone())).await?;
+        let workers = app
+            .detach_workers()
+            .ok_or_else(|| anyhow::anyhow!("a new server has its workers"))?;
         let base = format!("http://{}", app.local_addr()?);
         let store = app.store();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -72,7 +84,9 @@ impl TestServer {
             store,
             read: database.read_db(),
             key,
+            clock,
             http: reqwest::Client::new(),
+            workers,
             stop: Some(stop),
         })
     }
@@ -157,31 +171,59 @@ impl TestServer {
             .to_owned()
     }
 
-    /// The link token in the newest email to `to`, once more than `emails_before` arrived.
+    /// Steps the workers until nothing is left to do: the read models reach the
+    /// log's head, every due email is sent, every due invitation expired.
+    pub async fn drain(&self) {
+        loop {
+            let head = self.store.head().await.expect("head");
+            assert!(
+                queries::wait_for(&self.read, head, Duration::from_secs(10))
+                    .await
+                    .expect("wait"),
+                "the read models reach the head"
+            );
+            let mut progressed = false;
+            while let EmailStep::Progressed { .. } =
+                self.workers.email.step().await.expect("email step")
+            {
+                progressed = true;
+            }
+            progressed |= self
+                .workers
+                .expiry
+                .step()
+                .await
+                .expect("expiry step")
+                .expired
+                > 0;
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// The link token in the newest email to `to`, of which there must be more
+    /// than `emails_before` once the workers are drained.
     pub async fn token_from_email(&self, to: &str, emails_before: usize) -> String {
+        self.drain().await;
         let wanted = format!("<{to}>");
         let prefix = format!("{PUBLIC_URL}/invitations/");
-        tokio::time::timeout(Duration::from_secs(20), async {
-            loop {
-                let mine: Vec<_> = self
-                    .sink
-                    .messages()
-                    .into_iter()
-                    .filter(|m| m.to.contains(&wanted))
-                    .collect();
-                if mine.len() > emails_before {
-                    let body = mine[mine.len() - 1]
-                        .data
-                        .replace("=\r\n", "")
-                        .replace("=3D", "=");
-                    let at = body.find(&prefix).expect("a link") + prefix.len();
-                    break body[at..at + 64].to_owned();
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await
-        .expect("the invitation email arrives")
+        let mine: Vec<_> = self
+            .sink
+            .messages()
+            .into_iter()
+            .filter(|m| m.to.contains(&wanted))
+            .collect();
+        assert!(
+            mine.len() > emails_before,
+            "an email to {to} arrived (had {emails_before})"
+        );
+        let body = mine[mine.len() - 1]
+            .data
+            .replace("=\r\n", "")
+            .replace("=3D", "=");
+        let at = body.find(&prefix).expect("a link") + prefix.len();
+        body[at..at + 64].to_owned()
     }
 
     /// Founds an organization with the operator's bootstrap; returns it and the owner's link token.
@@ -281,5 +323,42 @@ impl TestServer {
             self.sign_in(email, PASSWORD).await,
             joined["position"].as_u64().expect("position"),
         )
+    }
+
+    /// Invites a person as `owner`; the answer must be 201. Returns the invitation.
+    pub async fn invite(&self, org: OrgId, owner: &str, body: Value) -> InvitationId {
+        let (status, invited) = self
+            .call(
+                "POST",
+                &format!("/api/orgs/{org}/invitations"),
+                Some(owner),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 201, "{invited}");
+        invited["invitation_id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid")
+    }
+
+    /// A new person accepts the link `token` with a name and the test password.
+    pub async fn accept_as_new(&self, token: &str, full_name: &str) -> (u16, Value) {
+        self.call(
+            "POST",
+            "/api/invitations/accept",
+            None,
+            Some(json!({ "token": token, "full_name": full_name, "password": PASSWORD })),
+        )
+        .await
+    }
+
+    /// The problem type's last segment (the rule's name) of an answer.
+    pub fn rule(answer: &Value) -> &str {
+        answer["type"]
+            .as_str()
+            .and_then(|t| t.rsplit('/').next())
+            .unwrap_or_default()
     }
 }

@@ -69,6 +69,38 @@ pub enum Backend {
     Sqlite,
 }
 
+/// An event store of `backend` on a fresh schema or file.
+pub async fn store(backend: Backend) -> anyhow::Result<Arc<dyn EventStore>> {
+    match backend {
+        Backend::Postgres => pg_store().await,
+        Backend::Sqlite => sqlite_store().await,
+    }
+}
+
+/// Turns each `async fn case(backend: Backend)` named into two tests, one per
+/// backend, in modules `postgres` and `sqlite`: what one backend promises, both do.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::Backend::Postgres).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+    };
+}
+
 /// A store stamping times from `clock`, and the read-model database beside it.
 pub async fn store_and_read_db(
     backend: Backend,

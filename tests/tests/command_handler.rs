@@ -2,6 +2,7 @@
 //! organization, from one or two server instances, either succeed or get a clean
 //! refusal or conflict, and nothing is half-written.
 
+use roster_tests::Backend;
 use std::sync::Arc;
 
 use roster_commands::{HandleError, Handler, HandlerConfig, OrgAggregate, SystemClock};
@@ -68,7 +69,8 @@ async fn stored_events(store: &Arc<dyn EventStore>, org: OrgId) -> Vec<OrgEvent>
         .collect()
 }
 
-async fn two_instances_inviting_concurrently_lose_nothing(store: Arc<dyn EventStore>) {
+async fn two_instances_inviting_concurrently_lose_nothing(backend: Backend) {
+    let store = roster_tests::store(backend).await.expect("store");
     let (a, b) = (handler(&store), handler(&store));
     let org = new_org(&a).await;
     let mut tasks = Vec::new();
@@ -106,9 +108,8 @@ async fn two_instances_inviting_concurrently_lose_nothing(store: Arc<dyn EventSt
     assert_eq!(state.invitations.len(), ok);
 }
 
-async fn the_same_person_invited_from_two_instances_at_once_is_invited_once(
-    store: Arc<dyn EventStore>,
-) {
+async fn the_same_person_invited_from_two_instances_at_once_is_invited_once(backend: Backend) {
+    let store = roster_tests::store(backend).await.expect("store");
     let (a, b) = (handler(&store), handler(&store));
     let org = new_org(&a).await;
     // Both caches now hold the org, so each decides on state that may be stale.
@@ -146,7 +147,8 @@ async fn the_same_person_invited_from_two_instances_at_once_is_invited_once(
     );
 }
 
-async fn a_stale_cache_catches_up_before_deciding_again(store: Arc<dyn EventStore>) {
+async fn a_stale_cache_catches_up_before_deciding_again(backend: Backend) {
+    let store = roster_tests::store(backend).await.expect("store");
     let (a, b) = (handler(&store), handler(&store));
     let org = new_org(&a).await;
     b.load(org).await.expect("warm b");
@@ -168,7 +170,8 @@ async fn a_stale_cache_catches_up_before_deciding_again(store: Arc<dyn EventStor
     assert_eq!(outcome.version, 3);
 }
 
-async fn a_refusal_or_a_no_op_writes_nothing(store: Arc<dyn EventStore>) {
+async fn a_refusal_or_a_no_op_writes_nothing(backend: Backend) {
+    let store = roster_tests::store(backend).await.expect("store");
     let h = handler(&store);
     let org = new_org(&h).await;
     let before = store.head().await.expect("head");
@@ -207,28 +210,7 @@ async fn a_refusal_or_a_no_op_writes_nothing(store: Arc<dyn EventStore>) {
     assert_eq!(stored_events(&store, org).await.len(), 2);
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(roster_tests::pg_store().await.expect("store")).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(roster_tests::sqlite_store().await.expect("store")).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+roster_tests::on_both_backends!(
     two_instances_inviting_concurrently_lose_nothing,
     the_same_person_invited_from_two_instances_at_once_is_invited_once,
     a_stale_cache_catches_up_before_deciding_again,

@@ -888,28 +888,7 @@ async fn a_query_waits_for_its_own_write(backend: Backend) {
     }
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(roster_tests::Backend::Postgres).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(roster_tests::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+roster_tests::on_both_backends!(
     the_scripted_story_projects_every_read_model,
     random_workloads_replay_to_identical_read_models,
     a_batch_that_fails_midway_leaves_no_trace,

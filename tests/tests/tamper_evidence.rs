@@ -165,28 +165,7 @@ async fn reordered_events_are_caught(backend: Backend) {
     assert_eq!(named, [a.event_id, b.event_id], "{:?}", report.findings);
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(roster_tests::Backend::Postgres).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(roster_tests::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+roster_tests::on_both_backends!(
     an_untouched_log_verifies_clean,
     an_edited_payload_is_caught_and_named,
     a_removed_event_is_caught_where_the_chain_breaks,

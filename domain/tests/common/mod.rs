@@ -86,14 +86,32 @@ impl Scenario {
         ctx: Context,
     ) -> Result<Vec<OrgEvent>, DomainError> {
         let state = replay(&self.history);
-        let result = decide(state.as_ref(), &Envelope { actor, command }, &ctx);
-        if let Ok(events) = &result {
-            // Whatever decide emits must apply cleanly on top of the history.
-            let mut all = self.history.clone();
-            all.extend(events.iter().cloned());
-            assert!(replay(&all).is_some(), "events must fold into a state");
+        decide(state.as_ref(), &Envelope { actor, command }, &ctx)
+    }
+}
+
+/// The Then of a scenario: what a When answered must be what the rule says.
+pub trait Then {
+    /// Then the command was accepted: these are the events it recorded.
+    fn then(self) -> Vec<OrgEvent>;
+    /// Then the command was refused with `expected`, and nothing was recorded.
+    /// Answers the refusal as a snapshot pins it: the rule, then its message.
+    fn then_refuses(self, expected: DomainError) -> String;
+}
+
+impl Then for Result<Vec<OrgEvent>, DomainError> {
+    fn then(self) -> Vec<OrgEvent> {
+        self.unwrap_or_else(|e| panic!("expected events, the command was refused: {e}"))
+    }
+
+    fn then_refuses(self, expected: DomainError) -> String {
+        match self {
+            Err(refusal) => {
+                assert_eq!(refusal, expected);
+                format!("{refusal:?}\n{refusal}")
+            }
+            Ok(events) => panic!("expected {expected:?}, the command recorded {events:?}"),
         }
-        result
     }
 }
 

@@ -1,0 +1,196 @@
+//! An owner's members over HTTP: who may look, what they see, role changes,
+//! the last-owner rule, removal; and the organization's story in the log.
+
+use roster::ShapeArg;
+use roster_eventstore::StreamId;
+use roster_tests::http::TestServer;
+use serde_json::{json, Value};
+
+fn emails(members: &Value) -> Vec<&str> {
+    members["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["email"].as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_owners_see_the_member_list_and_strangers_learn_nothing() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let (_, ann, _) = s
+        .member(org, &olive, "ann@acme.io", json!({ "role": "admin" }))
+        .await;
+    let (_, zed, _) = s
+        .org_with_owner(ShapeArg::Single, "zed@other.io", vec![])
+        .await;
+    let members = format!("/api/orgs/{org}/members");
+    let (status, _) = s.call("GET", &members, Some(&olive), None).await;
+    assert_eq!(status, 200);
+    let (status, denied) = s.call("GET", &members, Some(&ann), None).await;
+    assert_eq!((status, TestServer::rule(&denied)), (403, "not-an-owner"));
+    let (status, hidden) = s.call("GET", &members, Some(&zed), None).await;
+    assert_eq!(
+        (status, TestServer::rule(&hidden)),
+        (404, "organization-not-found")
+    );
+    let (status, _) = s.call("GET", &members, None, None).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_list_pins_the_owner_first_and_me_lists_a_members_role() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let (_, ann, after) = s
+        .member(org, &olive, "ann@acme.io", json!({ "role": "admin" }))
+        .await;
+    let (status, members) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?after={after}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(members["stale"], false);
+    assert_eq!(emails(&members), ["olive@acme.io", "ann@acme.io"]);
+    let (_, me) = s.call("GET", "/api/me", Some(&ann), None).await;
+    assert_eq!(me["organizations"][0]["role"], "admin");
+    assert_eq!(me["organizations"][0]["name"], "Org of olive@acme.io");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_change_shows_in_the_list_and_the_last_owner_stays() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let (ann_id, _, _) = s
+        .member(org, &olive, "ann@acme.io", json!({ "role": "admin" }))
+        .await;
+    let (status, changed) = s
+        .call(
+            "PATCH",
+            &format!("/api/orgs/{org}/members/{ann_id}"),
+            Some(&olive),
+            Some(json!({ "role": "standard" })),
+        )
+        .await;
+    assert_eq!((status, &changed["changed"]), (200, &json!(true)));
+    let (_, members) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?after={}", changed["position"]),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(members["members"][1]["role_label"], "standard");
+    let (_, me) = s.call("GET", "/api/me", Some(&olive), None).await;
+    let olive_id = me["user_id"].as_str().expect("id");
+    let (status, last) = s
+        .call(
+            "PATCH",
+            &format!("/api/orgs/{org}/members/{olive_id}"),
+            Some(&olive),
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!((status, TestServer::rule(&last)), (409, "last-owner"));
+    let (status, last) = s
+        .call(
+            "DELETE",
+            &format!("/api/orgs/{org}/members/{olive_id}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!((status, TestServer::rule(&last)), (409, "last-owner"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_no_longer_sees_the_organization() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let (ann_id, ann, _) = s
+        .member(org, &olive, "ann@acme.io", json!({ "role": "owner" }))
+        .await;
+    let (status, removed) = s
+        .call(
+            "DELETE",
+            &format!("/api/orgs/{org}/members/{ann_id}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{removed}");
+    let (status, gone) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?after={}", removed["position"]),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&gone)),
+        (404, "organization-not-found")
+    );
+    let (_, me) = s.call("GET", "/api/me", Some(&ann), None).await;
+    assert_eq!(me["organizations"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_tells_the_organizations_story_in_order() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let (ann_id, _, _) = s
+        .member(org, &olive, "ann@acme.io", json!({ "role": "admin" }))
+        .await;
+    let cy = s
+        .invite(
+            org,
+            &olive,
+            json!({ "email": "cy@acme.io", "full_name": "Cy", "role": "standard" }),
+        )
+        .await;
+    s.drain().await;
+    for (method, path, body) in [
+        (
+            "POST",
+            format!("/api/orgs/{org}/invitations/{cy}/resend"),
+            None,
+        ),
+        ("DELETE", format!("/api/orgs/{org}/invitations/{cy}"), None),
+        (
+            "PATCH",
+            format!("/api/orgs/{org}/members/{ann_id}"),
+            Some(json!({ "role": "standard" })),
+        ),
+        ("DELETE", format!("/api/orgs/{org}/members/{ann_id}"), None),
+    ] {
+        let (status, answer) = s.call(method, &path, Some(&olive), body).await;
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+    }
+    let stream = StreamId::new(org.stream_name()).expect("stream");
+    let types: Vec<String> = s
+        .store
+        .read_stream(&stream, 1, 1000)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| r.event_type)
+        .collect();
+    insta::assert_json_snapshot!(types);
+}
