@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod smtp;
+pub mod world;
 
 use std::sync::Arc;
 

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use roster_commands::tokens::InvitationToken;
-use roster_commands::{HandleError, Handler, HandlerConfig, ManualClock, OrgAggregate};
-use roster_domain::organization::{replay, Actor, DomainError, Envelope, OrgCommand, OrgEvent};
+use roster_commands::{HandleError, ManualClock};
+use roster_domain::organization::{replay, Actor, DomainError, OrgCommand, OrgEvent};
 use roster_domain::*;
-use roster_eventstore::{EventStore, Metadata, Position};
+use roster_eventstore::Position;
 use roster_projections::queries::{self, HistoryFilter, MemberFilter, QueryError};
 use roster_projections::rebuild::rebuild;
-use roster_projections::{runner, ReadDb};
-use roster_tests::{project_everything, store_and_read_db, Backend};
+use roster_projections::runner;
+use roster_tests::world::Harness;
+use roster_tests::{project_everything, Backend};
 use uuid::Uuid;
 
 fn start() -> DateTime<Utc> {
@@ -22,31 +23,24 @@ fn start() -> DateTime<Utc> {
         .expect("time")
 }
 
+/// The shared harness, plus every org event appended with the time it was appended at.
 struct World {
-    store: Arc<dyn EventStore>,
-    db: ReadDb,
-    clock: ManualClock,
-    orgs: Handler<OrgAggregate>,
-    /// Every org event appended, with the clock time it was appended at.
+    harness: Harness,
     log: Vec<(DateTime<Utc>, OrgEvent)>,
+}
+
+impl std::ops::Deref for World {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.harness
+    }
 }
 
 impl World {
     async fn new(backend: Backend) -> Self {
-        let clock = ManualClock::new(start());
-        let (store, db) = store_and_read_db(backend, Arc::new(clock.clone()))
-            .await
-            .expect("world");
-        let orgs = Handler::new(
-            store.clone(),
-            Arc::new(clock.clone()),
-            HandlerConfig::default(),
-        );
         Self {
-            store,
-            db,
-            clock,
-            orgs,
+            harness: Harness::new(backend, start()).await,
             log: Vec::new(),
         }
     }
@@ -57,10 +51,7 @@ impl World {
         actor: Actor,
         command: OrgCommand,
     ) -> Result<Option<Position>, HandleError<DomainError>> {
-        let outcome = self
-            .orgs
-            .execute(org, &Envelope { actor, command }, &Metadata::default())
-            .await?;
+        let outcome = self.harness.execute(org, actor, command).await?;
         let now = self.clock.now_for_test();
         self.log
             .extend(outcome.events.iter().cloned().map(|e| (now, e)));

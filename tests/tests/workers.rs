@@ -7,53 +7,42 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use roster_commands::tokens::TokenKey;
-use roster_commands::{Handler, HandlerConfig, ManualClock, OrgAggregate};
-use roster_domain::organization::{Actor, Envelope, OrgCommand, OrgEvent};
+use roster_domain::organization::{Actor, OrgCommand, OrgEvent};
 use roster_domain::*;
-use roster_eventstore::{Clock, EventStore, Metadata, StreamId};
-use roster_projections::ReadDb;
+use roster_eventstore::{Clock, EventStore, StreamId};
 use roster_tests::smtp::SmtpSink;
-use roster_tests::{project_everything, store_and_read_db, Backend};
+use roster_tests::world::Harness;
+use roster_tests::{project_everything, Backend};
 use roster_workers::{EmailStep, EmailWorker, ExpiryWorker, Mailer};
 use uuid::Uuid;
 
+/// The shared harness with a single-account organization whose owner joined.
 struct World {
-    store: Arc<dyn EventStore>,
-    db: ReadDb,
-    clock: ManualClock,
-    orgs: Arc<Handler<OrgAggregate>>,
-    key: TokenKey,
+    harness: Harness,
     org: OrgId,
     owner: UserId,
 }
 
+impl std::ops::Deref for World {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.harness
+    }
+}
+
 impl World {
     async fn new() -> Self {
-        let clock = ManualClock::new(
-            Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0)
-                .single()
-                .expect("time"),
-        );
-        let (store, db) = store_and_read_db(Backend::Postgres, Arc::new(clock.clone()))
-            .await
-            .expect("world");
-        let orgs = Arc::new(Handler::new(
-            store.clone(),
-            Arc::new(clock.clone()),
-            HandlerConfig::default(),
-        ));
-        let key = TokenKey::generate().expect("key");
+        let start = Utc
+            .with_ymd_and_hms(2026, 3, 3, 9, 0, 0)
+            .single()
+            .expect("time");
         let (org, owner) = (
             OrgId::from_uuid(Uuid::now_v7()),
             UserId::from_uuid(Uuid::now_v7()),
         );
         let w = Self {
-            store,
-            db,
-            clock,
-            orgs,
-            key,
+            harness: Harness::new(Backend::Postgres, start).await,
             org,
             owner,
         };
@@ -90,8 +79,8 @@ impl World {
     }
 
     async fn run(&self, actor: Actor, command: OrgCommand) -> Vec<OrgEvent> {
-        self.orgs
-            .execute(self.org, &Envelope { actor, command }, &Metadata::default())
+        self.harness
+            .execute(self.org, actor, command)
             .await
             .expect("command")
             .events
@@ -131,15 +120,10 @@ impl World {
 
     fn email_worker(&self, mailer: Mailer) -> EmailWorker {
         // Each instance has its own command handler, as separate servers would.
-        let orgs = Arc::new(Handler::new(
-            self.store.clone(),
-            Arc::new(self.clock.clone()),
-            HandlerConfig::default(),
-        ));
         EmailWorker::new(
             self.db.clone(),
             self.store.clone(),
-            orgs,
+            self.another_instance(),
             Arc::new(self.clock.clone()),
             mailer,
             self.key.clone(),
@@ -149,15 +133,10 @@ impl World {
     }
 
     fn expiry_worker(&self) -> ExpiryWorker {
-        let orgs = Arc::new(Handler::new(
-            self.store.clone(),
-            Arc::new(self.clock.clone()),
-            HandlerConfig::default(),
-        ));
         ExpiryWorker::new(
             self.db.clone(),
             self.store.clone(),
-            orgs,
+            self.another_instance(),
             Arc::new(self.clock.clone()),
         )
     }
