@@ -2,8 +2,11 @@
 //!
 //! One folder per backend (`postgres/`, `sqlite/`): the two dialects differ enough
 //! (jsonb, transaction ids, AUTOINCREMENT) that sharing files would hide real
-//! differences. Tables are never created at run time with `IF NOT EXISTS`; every
-//! change is a new numbered file here.
+//! differences. Every change to the tables that hold data of record (the event log,
+//! checkpoints, credentials, sessions, idempotency keys) is a new numbered file
+//! here. Read-model tables are the exception by design: each projection creates
+//! its own, versioned by the projection, and rebuilds them from the log when its
+//! version changes — they are disposable copies of what the log says.
 
 use sqlx::migrate::Migrator;
 

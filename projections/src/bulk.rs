@@ -1,6 +1,6 @@
 //! Fast rebuilds: a projection may also fold events in memory and hand over its
-//! final rows, which are then written with multi-row INSERTs — a handful of
-//! statements instead of one per event. The live path stays statement-per-event
+//! final rows, which are then written in bulk — one COPY per table on PostgreSQL,
+//! multi-row INSERTs on SQLite — instead of one statement per event. The live path stays statement-per-event
 //! (small, transactional batches); `replay --verify` compares the two, so the two
 //! implementations of one projection cannot drift apart unnoticed.
 
