@@ -26,6 +26,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Puts the layers around `router`.
 pub(crate) fn wrap(router: Router<AppState>, state: AppState) -> Router<AppState> {
     router
+        .layer(middleware::from_fn(run_to_completion))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
@@ -60,6 +61,29 @@ pub(crate) fn wrap(router: Router<AppState>, state: AppState) -> Router<AppState
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("no-referrer"),
         ))
+}
+
+/// Runs the request's handling in a task of its own, so a client that vanishes
+/// (or a timeout) drops only the wait for the answer, never the work half-way:
+/// a transaction that was begun is committed or rolled back, a command that was
+/// decided is recorded. The work is bounded by the request timeout's caller going
+/// away only in that nobody reads its answer.
+async fn run_to_completion(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(failed) => {
+            let id = uuid::Uuid::now_v7();
+            tracing::error!(error_id = %id, error = %failed, "request handling panicked");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                format!("something went wrong on our side; quote error id {id} when reporting it"),
+            )
+            .with("error_id", id)
+            .into_response()
+        }
+    }
 }
 
 /// Counts every answer by status class and time taken.

@@ -14,6 +14,9 @@ use utoipa_axum::routes;
 use crate::problem::Problem;
 use crate::AppState;
 
+/// How long readiness waits for a write transaction to begin.
+const WRITE_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The operations routes.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -47,6 +50,13 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<StatusB
     if let Err(err) = state.app.store.ping().await {
         tracing::warn!(%err, "readiness check failed");
         return Err(Problem::unavailable("the database does not answer"));
+    }
+    if !state.app.read.can_write(WRITE_PROBE).await {
+        tracing::warn!("readiness check failed: no write transaction could begin");
+        return Err(Problem::unavailable(format!(
+            "the database cannot be written (no write transaction began within {} s)",
+            WRITE_PROBE.as_secs()
+        )));
     }
     let statuses = runner::statuses(&state.app.read).await.map_err(|err| {
         tracing::warn!(%err, "readiness check failed");

@@ -32,6 +32,16 @@ impl ReadDb {
         })
     }
 
+    /// Whether a write transaction can begin within `within`: readiness must notice
+    /// a database that answers reads but cannot be written (SQLite's write lock
+    /// held, a read-only file). The probe runs in a task of its own, so giving up
+    /// on it never abandons a half-begun transaction.
+    pub async fn can_write(&self, within: std::time::Duration) -> bool {
+        let db = self.clone();
+        let probe = tokio::spawn(async move { db.begin().await?.rollback().await });
+        matches!(tokio::time::timeout(within, probe).await, Ok(Ok(Ok(()))))
+    }
+
     /// True on PostgreSQL (advisory locks, transactional DDL at scale).
     pub fn is_postgres(&self) -> bool {
         matches!(self, ReadDb::Pg(_))
@@ -39,6 +49,14 @@ impl ReadDb {
 }
 
 impl ReadTx {
+    /// Undoes the transaction's work.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            ReadTx::Pg(tx) => tx.rollback().await,
+            ReadTx::Sqlite(tx) => tx.rollback().await,
+        }
+    }
+
     /// Makes the transaction's work permanent.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {

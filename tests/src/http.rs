@@ -58,7 +58,15 @@ impl Drop for TestServer {
 impl TestServer {
     /// Starts a server on a fresh PostgreSQL schema, emailing a fresh SMTP sink.
     pub async fn start() -> anyhow::Result<Self> {
-        let database = Database::Postgres(crate::fresh_pg_pool().await?);
+        Self::start_on(crate::Backend::Postgres).await
+    }
+
+    /// Starts a server on a fresh database of `backend`, emailing a fresh SMTP sink.
+    pub async fn start_on(backend: crate::Backend) -> anyhow::Result<Self> {
+        let database = match backend {
+            crate::Backend::Postgres => Database::Postgres(crate::fresh_pg_pool().await?),
+            crate::Backend::Sqlite => Database::Sqlite(crate::fresh_sqlite_pool().await?),
+        };
         let key = TokenKey::generate()?;
         let sink = SmtpSink::start().await?;
         let args = ServeArgs {

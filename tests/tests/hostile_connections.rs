@@ -1,0 +1,116 @@
+//! Clients that vanish mid-request: a request sent, then the connection reset a few
+//! milliseconds later, again and again. Whatever was under way must finish or roll
+//! back; the server must keep answering everyone else.
+
+use std::time::Duration;
+
+use roster::ShapeArg;
+use roster_tests::http::{TestServer, PASSWORD};
+use roster_tests::Backend;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Sends `request` and resets the connection `after` later, without reading.
+async fn send_and_vanish(addr: String, request: String, after: Duration) {
+    let Ok(mut stream) = TcpStream::connect(&addr).await else {
+        return;
+    };
+    let _ = stream.write_all(request.as_bytes()).await;
+    tokio::time::sleep(after).await;
+    let _ = stream.set_zero_linger();
+    drop(stream);
+}
+
+fn post(path: &str, body: &str, headers: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn get(path: &str, headers: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n")
+}
+
+async fn dropped_requests_never_wedge_the_server(backend: Backend) {
+    let s = TestServer::start_on(backend).await.expect("server");
+    let (org, owner, _) = s
+        .org_with_owner(ShapeArg::Single, "owner@drop.io", vec![])
+        .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let bearer = format!("Authorization: Bearer {owner}\r\n");
+    for round in 0..40u64 {
+        let mut tasks = Vec::new();
+        for i in 0..8u64 {
+            let key = format!("Idempotency-Key: drop-{round}-{i}\r\n");
+            let request = match i % 4 {
+                0 => post("/api/invitations/accept", r#"{"token":"deadbeef"}"#, &key),
+                1 => get("/api/me", &bearer),
+                2 => post(
+                    &format!("/api/orgs/{org}/invitations"),
+                    &format!(
+                        r#"{{"email":"p{round}-{i}@drop.io","full_name":"P","role":"standard"}}"#
+                    ),
+                    &format!("{bearer}{key}"),
+                ),
+                _ => post(
+                    "/api/sessions",
+                    &format!(r#"{{"email":"owner@drop.io","password":"{PASSWORD}"}}"#),
+                    "",
+                ),
+            };
+            let after = Duration::from_micros((round * 7 + i * 331) % 5000);
+            tasks.push(tokio::spawn(send_and_vanish(addr.clone(), request, after)));
+        }
+        for t in tasks {
+            t.await.expect("client task");
+        }
+    }
+    // Everyone else is still served: reads, sign-in and writes.
+    let answers = tokio::time::timeout(Duration::from_secs(30), async {
+        let session = s.sign_in("owner@drop.io", PASSWORD).await;
+        let (me, _) = s.call("GET", "/api/me", Some(&session), None).await;
+        let (invite, body) = s
+            .call(
+                "POST",
+                &format!("/api/orgs/{org}/invitations"),
+                Some(&session),
+                Some(json!({ "email": "after@drop.io", "full_name": "After", "role": "admin" })),
+            )
+            .await;
+        (me, invite, body)
+    })
+    .await
+    .expect("the server answers within 30 s");
+    assert_eq!((answers.0, answers.1), (200, 201), "{}", answers.2);
+    let (status, ready) = s.call("GET", "/readyz", None, None).await;
+    assert_eq!(status, 200, "{ready}");
+}
+
+roster_tests::on_both_backends!(dropped_requests_never_wedge_the_server);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_notices_a_database_that_cannot_be_written() {
+    let s = TestServer::start_on(Backend::Sqlite).await.expect("server");
+    let (status, _) = s.call("GET", "/readyz", None, None).await;
+    assert_eq!(status, 200);
+    // Another writer holds SQLite's write lock.
+    let held = s.read.begin().await.expect("write transaction");
+    let (status, problem) = s.call("GET", "/readyz", None, None).await;
+    assert_eq!(status, 503, "{problem}");
+    assert!(problem["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("cannot be written")));
+    held.rollback().await.expect("rollback");
+    let ready = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if s.call("GET", "/readyz", None, None).await.0 == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(ready.is_ok(), "ready again once the lock is released");
+}
