@@ -197,6 +197,16 @@ fn use_case_problem(e: UseCaseError) -> Response {
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));
             return response;
         }
+        UseCaseError::Busy { retry_after } => {
+            let seconds = retry_after.as_secs().max(1);
+            let mut response =
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy", detail)
+                    .into_response();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            return response;
+        }
         UseCaseError::WrongIdentity { .. } => Problem::new(
             StatusCode::FORBIDDEN,
             "wrong-identity",

@@ -9,6 +9,7 @@ use roster_eventstore::{Clock, EventStore, Metadata, Source};
 use roster_projections::ReadDb;
 use uuid::Uuid;
 
+use crate::identity::passwords::PasswordHashing;
 use crate::identity::throttle::SignInThrottle;
 use crate::tokens::TokenKey;
 use crate::{Handler, HandlerConfig, OrgAggregate, UserAggregate};
@@ -32,6 +33,8 @@ pub struct Application {
     pub session_ttl: Duration,
     /// Failed sign-in counters.
     pub throttle: Arc<SignInThrottle>,
+    /// Bounded password hashing.
+    pub hashing: Arc<PasswordHashing>,
     /// Where commands come from, recorded in each event's metadata.
     pub source: Source,
 }
@@ -55,6 +58,7 @@ impl Application {
             clock,
             session_ttl: Duration::hours(12),
             throttle: Arc::default(),
+            hashing: Arc::default(),
             source,
         }
     }

@@ -80,6 +80,13 @@ pub enum UseCaseError {
     /// Other writers kept winning the race for the organization; nothing was recorded.
     #[error("the organization kept changing while this request was applied; retry it")]
     ConcurrentChange,
+    /// Too much work at once (password hashing, database connections): shed
+    /// instead of queued without bound; retrying later may succeed.
+    #[error("the service is busy; retry in {} seconds", .retry_after.as_secs().max(1))]
+    Busy {
+        /// How long to wait.
+        retry_after: Duration,
+    },
     /// Something beneath the application failed; `source` holds the cause.
     #[error("{context}")]
     Infrastructure {
@@ -140,6 +147,12 @@ impl From<QueryError> for UseCaseError {
 
 impl From<sqlx::Error> for UseCaseError {
     fn from(e: sqlx::Error) -> Self {
-        Self::infrastructure("using the database", e)
+        match e {
+            // Every connection is busy: shed the request, do not report a fault.
+            sqlx::Error::PoolTimedOut => Self::Busy {
+                retry_after: Duration::from_secs(1),
+            },
+            e => Self::infrastructure("using the database", e),
+        }
     }
 }

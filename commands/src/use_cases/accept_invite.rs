@@ -101,7 +101,7 @@ pub async fn accept_invite(app: &Application, input: AcceptInvite) -> Result<Joi
         })
         .await??;
     if let Joiner::New(user_id, full_name, password) = joiner {
-        let hash = passwords::hash(password).await?;
+        let hash = app.hashing.hash(password).await?;
         if !credentials::insert(&app.read, user_id, email.key(), &hash, app.clock.now()).await? {
             return Err(UseCaseError::JustRegistered);
         }

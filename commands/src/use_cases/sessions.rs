@@ -6,8 +6,8 @@ use roster_domain::{Email, UserId};
 
 use crate::application::Application;
 use crate::error::UseCaseError;
+use crate::identity::credentials;
 use crate::identity::sessions::{self, OpenedSession};
-use crate::identity::{credentials, passwords};
 
 /// An attempt to sign in.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub async fn sign_in(app: &Application, attempt: SignIn) -> Result<OpenedSession
         Some(c) => (Some(c.user_id), Some(c.password_hash)),
         None => (None, None),
     };
-    if !passwords::verify(attempt.password, hash).await? {
+    if !app.hashing.verify(attempt.password, hash).await? {
         app.throttle.failed(&key, attempt.client);
         return Err(UseCaseError::InvalidCredentials);
     }
