@@ -135,6 +135,9 @@ impl App {
                     let m = worker_metrics.clone();
                     Arc::new(move || m.render())
                 },
+                trusted_proxies: Arc::new(roster_api::client_addr::TrustedProxies(
+                    args.trusted_proxies.clone(),
+                )),
             },
             args,
         })

@@ -190,6 +190,11 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "ROSTER_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout: u64,
+
+    /// Reverse proxies (addresses or CIDR networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client; from anyone else the header is ignored.
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<roster_api::client_addr::ProxyNet>,
 }
 
 impl ServeArgs {
@@ -204,6 +209,7 @@ impl ServeArgs {
             mail_from: "Roster <roster@localhost>".to_owned(),
             session_ttl_minutes: 720,
             shutdown_timeout: 5,
+            trusted_proxies: Vec::new(),
         }
     }
 

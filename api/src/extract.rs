@@ -2,8 +2,6 @@
 //! a CSRF check for cookie-authenticated changes), optionally, or as the owner of
 //! the organization in the path; and the client's address.
 
-use std::net::IpAddr;
-
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
 use axum::http::request::Parts;
@@ -130,22 +128,6 @@ impl FromRequestParts<AppState> for OwnedOrg {
             .ok_or(UseCaseError::OrganizationNotFound)?;
         Ok(OwnedOrg(
             authorize::owner_of(&state.app, caller.user_id, org).await?,
-        ))
-    }
-}
-
-/// The client's address, when the server was started with connection info.
-pub struct ClientAddr(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
         ))
     }
 }

@@ -10,6 +10,7 @@
 //! * [`openapi`]: `/openapi.json`, collected from the same router calls that serve
 //!   the routes, so the two cannot drift apart.
 
+pub mod client_addr;
 mod envelope;
 pub mod error;
 pub mod extract;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::RequestMetrics>,
     /// More series to export (the workers' counters), rendered on each scrape.
     pub extra_metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<client_addr::TrustedProxies>,
 }
 
 /// Request bodies larger than this are refused with 413.

@@ -63,17 +63,26 @@ impl TestServer {
 
     /// Starts a server on a fresh database of `backend`, emailing a fresh SMTP sink.
     pub async fn start_on(backend: crate::Backend) -> anyhow::Result<Self> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_on`], with settings changed by `configure`.
+    pub async fn start_with(
+        backend: crate::Backend,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> anyhow::Result<Self> {
         let database = match backend {
             crate::Backend::Postgres => Database::Postgres(crate::fresh_pg_pool().await?),
             crate::Backend::Sqlite => Database::Sqlite(crate::fresh_sqlite_pool().await?),
         };
         let key = TokenKey::generate()?;
         let sink = SmtpSink::start().await?;
-        let args = ServeArgs {
+        let mut args = ServeArgs {
             smtp_url: Some(sink.url()),
             public_url: PUBLIC_URL.into(),
             ..ServeArgs::ephemeral()
         };
+        configure(&mut args);
         let clock = ManualClock::new(chrono::Utc::now());
         let mut app =
             App::build_with_clock(&database, args, key.clone(), Arc::new(clock.clone())).await?;

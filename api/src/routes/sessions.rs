@@ -12,8 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
-use crate::extract::{Caller, ClientAddr, SESSION_COOKIE};
+use crate::extract::{Caller, SESSION_COOKIE};
 use crate::json::ApiJson;
 use crate::problem::Problem;
 use crate::AppState;

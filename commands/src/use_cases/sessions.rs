@@ -26,8 +26,12 @@ pub async fn sign_in(app: &Application, attempt: SignIn) -> Result<OpenedSession
     let key = Email::parse(&attempt.email)
         .map(|e| e.key().to_owned())
         .unwrap_or_default();
-    if let Some(retry_after) = app.throttle.check(&key, attempt.client) {
-        return Err(UseCaseError::Throttled { retry_after });
+    let throttled = app
+        .throttle
+        .begin(&key, attempt.client)
+        .map_err(|retry_after| UseCaseError::Throttled { retry_after })?;
+    if !throttled.delay.is_zero() {
+        tokio::time::sleep(throttled.delay).await;
     }
     let found = if key.is_empty() {
         None
@@ -39,10 +43,10 @@ pub async fn sign_in(app: &Application, attempt: SignIn) -> Result<OpenedSession
         None => (None, None),
     };
     if !app.hashing.verify(attempt.password, hash).await? {
-        app.throttle.failed(&key, attempt.client);
+        throttled.failed();
         return Err(UseCaseError::InvalidCredentials);
     }
-    app.throttle.succeeded(&key);
+    throttled.succeeded();
     let user = user.ok_or(UseCaseError::InvalidCredentials)?;
     sessions::open(&app.read, user, app.clock.now(), app.session_ttl).await
 }

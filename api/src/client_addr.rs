@@ -1,0 +1,179 @@
+//! Where a request comes from. Behind a reverse proxy every request arrives from
+//! the proxy's address, so `X-Forwarded-For` is honoured — but only when the peer
+//! is a proxy the operator listed, and then only up to the first address that is
+//! not one of them (the right-most untrusted hop), so a client cannot choose the
+//! address it is throttled under.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+
+use crate::AppState;
+
+/// One trusted proxy: an address, or a network in CIDR form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyNet {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl ProxyNet {
+    /// Whether `addr` is in this network.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        match (self.network, canonical(addr)) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl FromStr for ProxyNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = s.trim().split_once('/').unwrap_or((s.trim(), ""));
+        let network: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an address or CIDR network"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = if prefix.is_empty() {
+            max
+        } else {
+            prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?} has a prefix outside 0..={max}"))?
+        };
+        Ok(Self {
+            network: canonical(network),
+            prefix,
+        })
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` is believed.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<ProxyNet>);
+
+impl TrustedProxies {
+    fn trusts(&self, addr: IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(addr))
+    }
+
+    /// The client behind `peer`, given the `X-Forwarded-For` values in order.
+    pub fn client(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let hops: Vec<IpAddr> = forwarded_for
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter_map(|h| h.trim().parse().ok())
+            .collect();
+        hops.into_iter()
+            .rev()
+            .find(|hop| !self.trusts(*hop))
+            .unwrap_or(peer)
+    }
+}
+
+/// The client's address (see the module docs), when the server has connection info.
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(ClientAddr(
+            peer.map(|p| state.trusted_proxies.client(p, &forwarded)),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies(list: &[&str]) -> TrustedProxies {
+        TrustedProxies(list.iter().map(|s| s.parse().expect("net")).collect())
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let none = TrustedProxies::default();
+        assert_eq!(
+            none.client(ip("10.0.0.1"), &["203.0.113.9"]),
+            ip("10.0.0.1")
+        );
+        let lb = proxies(&["10.0.0.0/8"]);
+        assert_eq!(
+            lb.client(ip("10.0.0.1"), &["203.0.113.9"]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            lb.client(ip("10.0.0.1"), &["198.51.100.7, 203.0.113.9, 10.0.0.5"]),
+            ip("203.0.113.9"),
+            "the right-most hop that is not a proxy; what the client wrote before it is ignored"
+        );
+        assert_eq!(
+            lb.client(ip("192.0.2.1"), &["203.0.113.9"]),
+            ip("192.0.2.1")
+        );
+        assert_eq!(lb.client(ip("10.0.0.1"), &["garbage"]), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn networks_parse_and_match() {
+        assert!("2001:db8::/32"
+            .parse::<ProxyNet>()
+            .expect("v6")
+            .contains(ip("2001:db8:5::1")));
+        assert!("127.0.0.1"
+            .parse::<ProxyNet>()
+            .expect("v4")
+            .contains(ip("::ffff:127.0.0.1")));
+        assert!("10.0.0.0/33".parse::<ProxyNet>().is_err());
+        assert!("0.0.0.0/0"
+            .parse::<ProxyNet>()
+            .expect("all")
+            .contains(ip("8.8.8.8")));
+    }
+}
