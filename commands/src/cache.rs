@@ -56,6 +56,11 @@ impl<K: Copy + Eq + Hash, S> StateCache<K, S> {
         slot.lock_owned().await
     }
 
+    /// How many instances are cached.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Forgets `key`, e.g. after an append whose outcome is unknown.
     pub(crate) fn forget(&self, key: &K) {
         self.slots

@@ -135,7 +135,15 @@ impl<A: Aggregate> Handler<A> {
                     continue;
                 }
             }
-            let events = decided.map_err(HandleError::Rejected)?;
+            let events = match decided {
+                Ok(events) => events,
+                Err(refusal) => {
+                    // Nothing exists under this id: keep no slot for it, so asking
+                    // for random ids cannot push real instances out of the cache.
+                    self.forget_if_absent(id, slot);
+                    return Err(HandleError::Rejected(refusal));
+                }
+            };
             if events.is_empty() {
                 return Ok(Outcome {
                     events,
@@ -184,7 +192,9 @@ impl<A: Aggregate> Handler<A> {
         let stream = A::stream(id);
         let mut slot = self.cache.lock(id).await;
         self.catch_up(&stream, &mut slot).await?;
-        Ok((slot.version, slot.state.clone()))
+        let found = (slot.version, slot.state.clone());
+        self.forget_if_absent(id, slot);
+        Ok(found)
     }
 
     /// Runs `look` on the current state of `id` (caught up with the log) without
@@ -198,7 +208,22 @@ impl<A: Aggregate> Handler<A> {
         let stream = A::stream(id);
         let mut slot = self.cache.lock(id).await;
         self.catch_up(&stream, &mut slot).await?;
-        Ok(look(slot.state.as_ref()))
+        let seen = look(slot.state.as_ref());
+        self.forget_if_absent(id, slot);
+        Ok(seen)
+    }
+
+    /// How many instances' states are cached.
+    pub fn cached(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Keeps no slot for an id under which nothing exists (see [`Handler::execute`]).
+    fn forget_if_absent(&self, id: A::Id, slot: tokio::sync::OwnedMutexGuard<Slot<A::State>>) {
+        if slot.version == 0 {
+            drop(slot);
+            self.cache.forget(&id);
+        }
     }
 
     /// Reads and folds every event newer than the slot's version.

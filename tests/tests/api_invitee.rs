@@ -113,3 +113,33 @@ async fn a_known_person_must_sign_in_as_themself_to_accept() {
     let again = s.sign_in("zed@other.io", PASSWORD).await;
     assert!(!again.is_empty(), "his password is unchanged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_person_cannot_accept_for_a_new_address() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let invitation = s
+        .invite(
+            org,
+            &olive,
+            json!({ "email": "newcomer@acme.io", "full_name": "New Comer", "role": "standard" }),
+        )
+        .await;
+    let link = s.token_of(org, invitation).await;
+    let (status, refused) = s
+        .call(
+            "POST",
+            "/api/invitations/accept",
+            Some(&olive),
+            Some(json!({ "token": link, "full_name": "New Comer", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&refused)),
+        (403, "wrong-identity")
+    );
+    let (status, joined) = s.accept_as_new(&link, "New Comer").await;
+    assert_eq!(status, 201, "the invitee themself still can: {joined}");
+}

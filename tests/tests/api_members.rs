@@ -194,3 +194,22 @@ async fn the_log_tells_the_organizations_story_in_order() {
         .collect();
     insta::assert_json_snapshot!(types);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_search_is_refused_as_invalid_not_failed() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let huge = "a".repeat(50_000);
+    let (status, refused) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?search={huge}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!((status, TestServer::rule(&refused)), (422, "validation"));
+    assert_eq!(refused["errors"][0]["field"], "search");
+}

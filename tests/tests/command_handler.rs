@@ -210,7 +210,28 @@ async fn a_refusal_or_a_no_op_writes_nothing(backend: Backend) {
     assert_eq!(stored_events(&store, org).await.len(), 2);
 }
 
+async fn ids_that_do_not_exist_take_no_place_in_the_cache(backend: Backend) {
+    let store = roster_tests::store(backend).await.expect("store");
+    let h = handler(&store);
+    let org = new_org(&h).await;
+    assert_eq!(h.cached(), 1);
+    for _ in 0..200 {
+        let ghost = OrgId::from_uuid(Uuid::now_v7());
+        assert!(h.inspect(ghost, |o| o.is_none()).await.expect("read"));
+        let refused = h
+            .execute(ghost, &invite("x@ghost.io"), &Metadata::default())
+            .await;
+        assert!(matches!(
+            refused,
+            Err(HandleError::Rejected(DomainError::OrganizationNotFound))
+        ));
+    }
+    assert_eq!(h.cached(), 1, "only the real organization is cached");
+    assert!(h.inspect(org, |o| o.is_some()).await.expect("read"));
+}
+
 roster_tests::on_both_backends!(
+    ids_that_do_not_exist_take_no_place_in_the_cache,
     two_instances_inviting_concurrently_lose_nothing,
     the_same_person_invited_from_two_instances_at_once_is_invited_once,
     a_stale_cache_catches_up_before_deciding_again,

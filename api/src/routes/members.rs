@@ -6,6 +6,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use roster_commands::use_cases::roles::RoleRequest;
 use roster_commands::use_cases::{change_role, owner_queries, remove_member};
+use roster_commands::UseCaseError;
 use roster_domain::organization::Member;
 use roster_domain::{AccountId, AccountRole, OrgRole, Role, SingleRole, UserId};
 use roster_projections::queries::{MemberFilter, MemberRow};
@@ -67,6 +68,10 @@ impl From<RoleInput> for RoleRequest {
         }
     }
 }
+
+/// Longest search text: names and emails are at most 100 characters, so a longer
+/// search can match nothing and only costs a scan.
+pub const MAX_SEARCH_CHARS: usize = 100;
 
 /// Narrowing and paging of the member list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -169,6 +174,16 @@ pub(crate) async fn list_members(
             as_of: Some(at),
         }));
     }
+    if q.search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
+    {
+        return Err(UseCaseError::field(
+            "search",
+            format!("use at most {MAX_SEARCH_CHARS} characters"),
+        )
+        .into());
+    }
     let filter = MemberFilter {
         search: q.search.filter(|s| !s.trim().is_empty()),
         role: q.role,
@@ -217,7 +232,7 @@ pub(crate) async fn change_role(
     let member: UserId = path_id(&path.1, "member")?;
     let role = RoleRequest::from(body)
         .for_shape(owner.shape())
-        .map_err(|e| roster_commands::UseCaseError::Invalid(vec![e]))?;
+        .map_err(|e| UseCaseError::Invalid(vec![e]))?;
     let changed = change_role::change_role(&state.app, &owner, member, role).await?;
     Ok(Json(RoleChangedBody {
         position: changed.recorded.position.map(|p| p.0),

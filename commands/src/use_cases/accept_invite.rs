@@ -71,7 +71,14 @@ pub async fn accept_invite(app: &Application, input: AcceptInvite) -> Result<Joi
                 email: email.to_string(),
             })
         }
-        (None, _) => {
+        // Signed in as someone, accepting for an address nobody has: that would
+        // create a second identity under the caller's nose.
+        (None, Some(_)) => {
+            return Err(UseCaseError::WrongIdentity {
+                email: email.to_string(),
+            })
+        }
+        (None, None) => {
             let (name, password) = new_person(&input, email.as_str())?;
             Joiner::New(UserId::from_uuid(Uuid::now_v7()), name, password)
         }
