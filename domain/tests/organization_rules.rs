@@ -935,3 +935,95 @@ fn an_email_outcome_for_a_foreign_send_is_refused() {
         .then_refuses(DomainError::UnknownSend);
     assert_snapshot!(refusal);
 }
+
+// ---- An inviter's authority ----
+
+/// Ann joins as a second owner and invites Bob as owner.
+fn ann_co_owner_who_invited_bob() -> Vec<OrgEvent> {
+    run(vec![
+        (Actor::System, create_single(), at(0)),
+        (
+            Actor::System,
+            invite(
+                INV_OWNER,
+                "owner@acme.io",
+                "Olive Owner",
+                single(SingleRole::Owner),
+                1,
+            ),
+            at(0),
+        ),
+        (
+            Actor::System,
+            accept(INV_OWNER, 1, OWNER, "Olive Owner"),
+            at(1),
+        ),
+        (
+            AS_OWNER,
+            invite(
+                INV_ANN,
+                "ann@example.com",
+                "Ann Lee",
+                single(SingleRole::Owner),
+                2,
+            ),
+            at(2),
+        ),
+        (Actor::System, accept(INV_ANN, 2, ANN, "Ann Lee"), at(3)),
+        (
+            Actor::User(ANN),
+            invite(
+                INV_BOB,
+                "bob@example.com",
+                "Bob",
+                single(SingleRole::Owner),
+                3,
+            ),
+            at(4),
+        ),
+    ])
+}
+
+#[test]
+fn removing_an_owner_cancels_the_invitations_they_sent() {
+    let events = given(ann_co_owner_who_invited_bob())
+        .when(AS_OWNER, OrgCommand::RemoveUser { user_id: ANN }, at(5))
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn demoting_an_owner_cancels_the_invitations_they_sent() {
+    let events = given(ann_co_owner_who_invited_bob())
+        .when(
+            AS_OWNER,
+            OrgCommand::ChangeRole {
+                user_id: ANN,
+                role: single(SingleRole::Admin),
+            },
+            at(5),
+        )
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn an_invitation_from_a_removed_owner_cannot_be_accepted() {
+    let history = extend(
+        ann_co_owner_who_invited_bob(),
+        vec![(AS_OWNER, OrgCommand::RemoveUser { user_id: ANN }, at(5))],
+    );
+    let refusal = given(history)
+        .when(Actor::System, accept(INV_BOB, 3, BOB, "Bob"), at(6))
+        .then_refuses(DomainError::InvitationWasCancelled);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn removing_a_member_who_is_not_an_owner_cancels_nothing_else() {
+    let events = given(ann_member_single())
+        .when(AS_OWNER, OrgCommand::RemoveUser { user_id: ANN }, at(5))
+        .then();
+    assert_eq!(events.len(), 1);
+    assert_json_snapshot!(events);
+}

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::ids::UserId;
 use crate::organization::command::{Envelope, OrgCommand};
 use crate::organization::error::DomainError;
 use crate::organization::event::*;
@@ -251,13 +252,17 @@ pub fn decide(
             if member.role.is_owner() && !role.is_owner() && org.owner_count() <= 1 {
                 return Err(DomainError::LastOwner);
             }
-            Ok(vec![OrgEvent::RoleChanged(RoleChanged {
+            let mut events = vec![OrgEvent::RoleChanged(RoleChanged {
                 user_id: *user_id,
                 from: member.role.clone(),
                 to: role.clone(),
                 changed_by: actor,
                 changed_at: now,
-            })])
+            })];
+            if member.role.is_owner() && !role.is_owner() {
+                events.extend(withdraw_invitations_of(org, *user_id, actor, now));
+            }
+            Ok(events)
         }
         OrgCommand::RemoveUser { user_id } => {
             require_owner(org, actor)?;
@@ -268,12 +273,16 @@ pub fn decide(
             if member.role.is_owner() && org.owner_count() <= 1 {
                 return Err(DomainError::LastOwner);
             }
-            Ok(vec![OrgEvent::MemberRemoved(MemberRemoved {
+            let mut events = vec![OrgEvent::MemberRemoved(MemberRemoved {
                 user_id: *user_id,
                 role: member.role.clone(),
                 removed_by: actor,
                 removed_at: now,
-            })])
+            })];
+            if member.role.is_owner() {
+                events.extend(withdraw_invitations_of(org, *user_id, actor, now));
+            }
+            Ok(events)
         }
         OrgCommand::RecordEmailSent {
             invitation_id,
@@ -363,4 +372,26 @@ fn open_invitation<'a>(
     } else {
         Err(DomainError::InvitationClosed { status: inv.status })
     }
+}
+
+/// An invitation carries its inviter's authority: when an owner is removed or
+/// stops being an owner, every invitation they sent that is still open is
+/// cancelled, by whoever took their authority away, in the same decision — so it
+/// can no longer make anyone a member (or an owner) on their word.
+fn withdraw_invitations_of(
+    org: &Organization,
+    former_owner: UserId,
+    by: Actor,
+    now: DateTime<Utc>,
+) -> impl Iterator<Item = OrgEvent> + '_ {
+    org.invitations
+        .values()
+        .filter(move |i| i.status.is_open() && i.invited_by == Actor::User(former_owner))
+        .map(move |i| {
+            OrgEvent::InvitationCancelled(InvitationCancelled {
+                invitation_id: i.id,
+                cancelled_by: by,
+                cancelled_at: now,
+            })
+        })
 }
