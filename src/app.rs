@@ -106,6 +106,7 @@ impl App {
             Source::Api,
         );
         application.session_ttl = chrono::Duration::minutes(i64::from(args.session_ttl_minutes));
+        application.session_max_age = chrono::Duration::days(i64::from(args.session_max_days));
         let worker_metrics: Arc<WorkerMetrics> = Arc::default();
         let mut email = EmailWorker::new(
             database.read_db(),
@@ -135,6 +136,7 @@ impl App {
                     let m = worker_metrics.clone();
                     Arc::new(move || m.render())
                 },
+                secure_cookies: args.public_url.starts_with("https://"),
                 trusted_proxies: Arc::new(roster_api::client_addr::TrustedProxies(
                     args.trusted_proxies.clone(),
                 )),

@@ -187,6 +187,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_SESSION_TTL_MINUTES", default_value_t = 720, value_parser = clap::value_parser!(u32).range(1..=525_600))]
     pub session_ttl_minutes: u32,
 
+    /// Days a session lasts after sign-in at the most, however busy.
+    #[arg(long, env = "ROSTER_SESSION_MAX_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub session_max_days: u32,
+
     /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "ROSTER_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout: u64,
@@ -208,6 +212,7 @@ impl ServeArgs {
             public_url: "http://127.0.0.1:8080".to_owned(),
             mail_from: "Roster <roster@localhost>".to_owned(),
             session_ttl_minutes: 720,
+            session_max_days: 7,
             shutdown_timeout: 5,
             trusted_proxies: Vec::new(),
         }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::RequestMetrics>,
     /// More series to export (the workers' counters), rendered on each scrape.
     pub extra_metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// Whether the session cookie is marked `Secure` (Roster is served over https).
+    pub secure_cookies: bool,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<client_addr::TrustedProxies>,
 }
@@ -57,6 +59,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             idempotency::idempotent,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Answers carry sessions, tokens' previews and personal data: never cached.
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            ),
+        );
     envelope::wrap(api, state.clone()).with_state(state)
 }

@@ -31,6 +31,8 @@ pub struct Application {
     pub clock: Arc<dyn Clock>,
     /// How long a session lives after its last use.
     pub session_ttl: Duration,
+    /// How long a session lives after sign-in at the most.
+    pub session_max_age: Duration,
     /// Failed sign-in counters.
     pub throttle: Arc<SignInThrottle>,
     /// Bounded password hashing.
@@ -57,6 +59,7 @@ impl Application {
             key,
             clock,
             session_ttl: Duration::hours(12),
+            session_max_age: Duration::days(7),
             throttle: Arc::default(),
             hashing: Arc::default(),
             source,

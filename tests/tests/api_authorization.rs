@@ -416,6 +416,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("post", "/api/sessions"),
+    ("delete", "/api/sessions"),
     ("delete", "/api/sessions/current"),
     ("get", "/api/me"),
     ("get", "/api/orgs/{org}/members"),

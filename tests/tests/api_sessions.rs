@@ -52,3 +52,120 @@ async fn signing_out_revokes_the_session_and_only_that_one() {
     let (status, _) = s.call("GET", "/api/me", Some(&second), None).await;
     assert_eq!(status, 200);
 }
+
+async fn raw_sign_in(s: &TestServer) -> reqwest::Response {
+    s.http
+        .post(format!("{}/api/sessions", s.base))
+        .json(&json!({ "email": "olive@acme.io", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("answer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_answers_are_never_cached_and_the_cookie_is_secure_over_https() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let signed_in = raw_sign_in(&s).await;
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header(&signed_in, "cache-control"), "no-store");
+    let cookie = header(&signed_in, "set-cookie");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.ends_with("; Secure"),
+        "{cookie}"
+    );
+    let me = s
+        .http
+        .get(format!("{}/api/me", s.base))
+        .bearer_auth(&olive)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(header(&me, "cache-control"), "no-store");
+    let invitation = s
+        .invite(
+            org,
+            &olive,
+            json!({ "email": "ann@acme.io", "full_name": "Ann", "role": "admin" }),
+        )
+        .await;
+    let link = s.token_of(org, invitation).await;
+    let preview = s
+        .http
+        .get(format!("{}/api/invitations/{link}", s.base))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(header(&preview, "cache-control"), "no-store");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_in_constant_use_still_ends_after_its_absolute_lifetime() {
+    let s = TestServer::start().await.expect("server");
+    let (_, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    // Seven days are 168 hours: 15 uses 11 hours apart reach hour 165.
+    for _ in 0..15 {
+        s.clock.advance(chrono::Duration::hours(11));
+        let (status, _) = s.call("GET", "/api/me", Some(&olive), None).await;
+        assert_eq!(status, 200, "used within its idle lifetime, it lives on");
+    }
+    s.clock.advance(chrono::Duration::hours(11));
+    let (status, gone) = s.call("GET", "/api/me", Some(&olive), None).await;
+    assert_eq!((status, TestServer::rule(&gone)), (401, "unauthenticated"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_sessions_are_purged_when_someone_signs_in() {
+    let s = TestServer::start().await.expect("server");
+    s.org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    for _ in 0..3 {
+        s.sign_in("olive@acme.io", PASSWORD).await;
+    }
+    let count = || async {
+        let (n,) = roster_projections::fetch!(
+            db & s.read,
+            fetch_one,
+            (i64,),
+            "SELECT count(*) FROM sessions"
+        )
+        .expect("count");
+        n
+    };
+    assert_eq!(count().await, 4);
+    s.clock.advance(chrono::Duration::days(2));
+    s.sign_in("olive@acme.io", PASSWORD).await;
+    assert_eq!(count().await, 1, "only the new session is left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_revokes_every_session_of_the_caller() {
+    let s = TestServer::start().await.expect("server");
+    let (org, laptop, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let phone = s.sign_in("olive@acme.io", PASSWORD).await;
+    let (_, ann, _) = s
+        .member(org, &laptop, "ann@acme.io", json!({ "role": "admin" }))
+        .await;
+    let (status, _) = s.call("DELETE", "/api/sessions", Some(&phone), None).await;
+    assert_eq!(status, 204);
+    for session in [&laptop, &phone] {
+        let (status, _) = s.call("GET", "/api/me", Some(session), None).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _) = s.call("GET", "/api/me", Some(&ann), None).await;
+    assert_eq!(status, 200, "other people's sessions are untouched");
+}

@@ -22,7 +22,7 @@ use crate::AppState;
 /// This resource's routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(sign_in))
+        .routes(routes!(sign_in, sign_out_everywhere))
         .routes(routes!(sign_out))
 }
 
@@ -69,15 +69,7 @@ pub(crate) async fn sign_in(
         },
     )
     .await?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        session.token,
-        state.app.session_ttl.num_seconds()
-    );
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        headers.insert(SET_COOKIE, v);
-    }
+    let headers = cookie(&state, &session.token, state.app.session_ttl.num_seconds());
     Ok((
         StatusCode::CREATED,
         headers,
@@ -101,10 +93,34 @@ pub(crate) async fn sign_out(
     caller: Caller,
 ) -> Result<(StatusCode, HeaderMap), ApiError> {
     sessions::sign_out(&state.app, &caller.token).await?;
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        SET_COOKIE,
-        HeaderValue::from_static("roster_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    Ok((StatusCode::NO_CONTENT, cookie(&state, "", 0)))
+}
+
+/// Sign out everywhere: revoke every session of the caller, on every device.
+#[utoipa::path(delete, path = "/api/sessions", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Every session is revoked; the cookie is cleared"),
+        (status = "default", description = "A problem: unauthenticated", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<(StatusCode, HeaderMap), ApiError> {
+    sessions::sign_out_everywhere(&state.app, caller.user_id).await?;
+    Ok((StatusCode::NO_CONTENT, cookie(&state, "", 0)))
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, and Secure when Roster is
+/// served over https (its public URL says so).
+fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderMap {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let value = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
     );
-    Ok((StatusCode::NO_CONTENT, headers))
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(SET_COOKIE, v);
+    }
+    headers
 }

@@ -20,7 +20,11 @@ pub struct OpenedSession {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Opens a session for `user` lasting `ttl` from `now`.
+/// Expired sessions removed per sign-in: the table cannot grow without bound,
+/// and no sign-in pays for a large purge.
+const PURGE_BATCH: i64 = 100;
+
+/// Opens a session for `user` lasting `ttl` from `now` (and purges a few expired ones).
 pub async fn open(
     db: &ReadDb,
     user: UserId,
@@ -40,6 +44,13 @@ pub async fn open(
         user.to_string(),
         time_text(now),
         time_text(expires_at)
+    )?;
+    exec!(
+        &mut tx,
+        "DELETE FROM sessions WHERE token_hash IN \
+         (SELECT token_hash FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
+        time_text(now),
+        PURGE_BATCH
     )?;
     tx.commit().await?;
     Ok(OpenedSession {
@@ -61,26 +72,52 @@ pub async fn close(db: &ReadDb, token: &str) -> Result<(), UseCaseError> {
     Ok(())
 }
 
-/// The identity a live session belongs to, sliding its expiry to `now + ttl`;
-/// `None` for unknown or expired tokens.
+/// Revokes every session of `user` (sign out everywhere).
+pub async fn close_all(db: &ReadDb, user: UserId) -> Result<(), UseCaseError> {
+    let mut tx = db.begin().await?;
+    exec!(
+        &mut tx,
+        "DELETE FROM sessions WHERE user_id = $1",
+        user.to_string()
+    )?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How long sessions live: `idle` after their last use, `absolute` after sign-in
+/// at the most, however busy.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// Sliding lifetime.
+    pub idle: Duration,
+    /// Absolute lifetime.
+    pub absolute: Duration,
+}
+
+/// The identity a live session belongs to, sliding its expiry to `now + idle`
+/// (never past its absolute end); `None` for unknown or expired tokens.
 pub async fn resume(
     db: &ReadDb,
     token: &str,
     now: DateTime<Utc>,
-    ttl: Duration,
+    lifetimes: Lifetimes,
 ) -> Result<Option<UserId>, UseCaseError> {
     let hashed = digest(token);
     let row = fetch!(
         db db,
         fetch_optional,
-        (String, String),
-        "SELECT user_id, expires_at FROM sessions WHERE token_hash = $1",
+        (String, String, String),
+        "SELECT user_id, created_at, expires_at FROM sessions WHERE token_hash = $1",
         hashed.clone()
     )?;
-    let Some((user, expires)) = row else {
+    let Some((user, created, expires)) = row else {
         return Ok(None);
     };
-    if expires <= time_text(now) {
+    let created: DateTime<Utc> = created
+        .parse()
+        .map_err(|e| UseCaseError::infrastructure("reading a session: bad created_at", e))?;
+    let end = created + lifetimes.absolute;
+    if expires <= time_text(now) || end <= now {
         return Ok(None);
     }
     let user: UserId = user
@@ -91,7 +128,7 @@ pub async fn resume(
         &mut tx,
         "UPDATE sessions SET expires_at = $2 WHERE token_hash = $1",
         hashed,
-        time_text(now + ttl)
+        time_text((now + lifetimes.idle).min(end))
     )?;
     tx.commit().await?;
     Ok(Some(user))

@@ -56,9 +56,19 @@ pub async fn sign_out(app: &Application, token: &str) -> Result<(), UseCaseError
     sessions::close(&app.read, token).await
 }
 
-/// The identity a session token belongs to (and keeps it alive).
+/// Revokes every session of `user`: on every device, they must sign in again.
+pub async fn sign_out_everywhere(app: &Application, user: UserId) -> Result<(), UseCaseError> {
+    sessions::close_all(&app.read, user).await
+}
+
+/// The identity a session token belongs to (and keeps it alive, within its
+/// absolute lifetime).
 pub async fn authenticate(app: &Application, token: &str) -> Result<UserId, UseCaseError> {
-    sessions::resume(&app.read, token, app.clock.now(), app.session_ttl)
+    let lifetimes = sessions::Lifetimes {
+        idle: app.session_ttl,
+        absolute: app.session_max_age,
+    };
+    sessions::resume(&app.read, token, app.clock.now(), lifetimes)
         .await?
         .ok_or(UseCaseError::Unauthenticated)
 }
