@@ -5,6 +5,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 /// Why a piece of text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,12 +30,52 @@ pub enum TextError {
         /// The field's name.
         field: &'static str,
     },
+    /// Holds invisible or formatting characters (U+200B, U+202E, U+2028 …) that
+    /// could disguise what a person reads.
+    #[error("{field} must not contain invisible or formatting characters ({0})", .found)]
+    InvisibleCharacters {
+        /// The field's name.
+        field: &'static str,
+        /// The first such character, as U+XXXX.
+        found: String,
+    },
     /// Not an email address.
     #[error("email {0:?} is not a valid address")]
     InvalidEmail(String),
 }
 
+/// Format characters (Unicode category Cf) and the line and paragraph
+/// separators: nothing a name or an address needs, and each can make text read
+/// differently from what it is (a right-to-left override, a zero-width space).
+fn invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// Input as a person typed it: trimmed, in Unicode NFC (so one name has one
+/// spelling), without invisible or formatting characters.
+fn normalized(field: &'static str, raw: &str) -> Result<String, TextError> {
+    let text: String = raw.trim().nfc().collect();
+    match text.chars().find(|c| invisible(*c)) {
+        Some(c) => Err(TextError::InvisibleCharacters {
+            field,
+            found: format!("U+{:04X}", c as u32),
+        }),
+        None => Ok(text),
+    }
+}
+
+/// Checks new input: [`normalized`], then the rules stored values obey.
 fn checked(field: &'static str, raw: &str, max: usize) -> Result<String, TextError> {
+    stored(field, &normalized(field, raw)?, max)
+}
+
+/// The rules every stored value obeys. Values read back from the log are held
+/// to these only: the log keeps what was accepted when it was written.
+fn stored(field: &'static str, raw: &str, max: usize) -> Result<String, TextError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err(TextError::Empty { field });
@@ -72,8 +113,9 @@ macro_rules! bounded_text {
 
         impl TryFrom<String> for $name {
             type Error = TextError;
+            /// A stored value (see [`stored`]); input goes through `parse`.
             fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
+                stored($field, &value, Self::MAX_CHARS).map(Self)
             }
         }
 
@@ -114,8 +156,13 @@ impl Email {
     /// Longest address allowed (RFC 5321 path limit).
     pub const MAX_CHARS: usize = 254;
 
-    /// Trims and checks an address.
+    /// Trims, normalizes and checks an address as a person typed it.
     pub fn parse(raw: &str) -> Result<Self, TextError> {
+        Self::from_stored(&normalized("email", raw)?)
+    }
+
+    /// Checks an address read back from the log (see [`stored`]).
+    fn from_stored(raw: &str) -> Result<Self, TextError> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(TextError::Empty { field: "email" });
@@ -191,7 +238,7 @@ impl Hash for Email {
 impl TryFrom<String> for Email {
     type Error = TextError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::from_stored(&value)
     }
 }
 
@@ -211,6 +258,44 @@ impl fmt::Display for Email {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn invisible_and_formatting_characters_are_refused_in_names_and_emails() {
+        for sneaky in [
+            "Ann\u{202E}eeL",
+            "Ann\u{200B}Lee",
+            "Ann\u{2028}Lee",
+            "\u{FEFF}Ann",
+        ] {
+            assert!(
+                matches!(
+                    PersonName::parse(sneaky),
+                    Err(TextError::InvisibleCharacters { .. })
+                ),
+                "{sneaky:?}"
+            );
+        }
+        assert!(matches!(
+            Email::parse("ann\u{200B}@example.com"),
+            Err(TextError::InvisibleCharacters { .. })
+        ));
+        assert!(DisplayName::parse("Eur\u{2029}ope").is_err());
+    }
+
+    #[test]
+    fn input_is_normalized_to_nfc_so_one_name_has_one_spelling() {
+        let decomposed = PersonName::parse("Zoe\u{0308}").expect("name");
+        let composed = PersonName::parse("Zo\u{00EB}").expect("name");
+        assert_eq!(decomposed, composed);
+        assert_eq!(decomposed.as_str(), "Zo\u{00EB}");
+    }
+
+    #[test]
+    fn values_already_in_the_log_still_load() {
+        let old: PersonName =
+            serde_json::from_value(serde_json::json!("Ann\u{200B}Lee")).expect("stored name");
+        assert_eq!(old.as_str(), "Ann\u{200B}Lee");
+    }
 
     #[test]
     fn emails_are_trimmed_and_compared_without_case() {

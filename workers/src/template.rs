@@ -21,14 +21,35 @@ pub struct InvitationMail {
 const TEXT: &str = include_str!("../templates/invitation.txt");
 const HTML: &str = include_str!("../templates/invitation.html");
 
+/// Fills the template in one pass over the template's own text: a value is
+/// never scanned for placeholders, so a person named `{{link}}` stays a name.
 fn fill(template: &str, mail: &InvitationMail, escape: fn(&str) -> String) -> String {
-    template
-        .replace("{{name}}", &escape(&mail.name))
-        .replace("{{org}}", &escape(&mail.org))
-        .replace("{{inviter}}", &escape(&mail.inviter))
-        .replace("{{role}}", &escape(&mail.role))
-        .replace("{{link}}", &escape(&mail.link))
-        .replace("{{expires}}", &escape(&mail.expires))
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let value = match &after[..end] {
+            "name" => Some(&mail.name),
+            "org" => Some(&mail.org),
+            "inviter" => Some(&mail.inviter),
+            "role" => Some(&mail.role),
+            "link" => Some(&mail.link),
+            "expires" => Some(&mail.expires),
+            _ => None,
+        };
+        match value {
+            Some(v) => out.push_str(&escape(v)),
+            None => out.push_str(&rest[start..start + 2 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn html_escape(s: &str) -> String {
@@ -71,5 +92,24 @@ mod tests {
         );
         let h = html(&mail);
         assert!(h.contains("Ann &lt;Lee&gt;") && h.contains("Acme &amp; Co") && !h.contains("{{"));
+    }
+
+    #[test]
+    fn placeholders_inside_values_stay_text() {
+        let mail = InvitationMail {
+            name: "{{link}}".into(),
+            org: "{{expires}} Inc".into(),
+            inviter: "Olive".into(),
+            role: "admin".into(),
+            link: "https://x/invitations/secret".into(),
+            expires: "2026-01-01 09:15 UTC".into(),
+        };
+        let t = text(&mail);
+        assert!(t.contains("Hello {{link}},"), "{t}");
+        assert!(t.contains("{{expires}} Inc"), "{t}");
+        assert_eq!(
+            t.matches("https://x/invitations/secret").count(),
+            TEXT.matches("{{link}}").count()
+        );
     }
 }
