@@ -4,6 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use roster_workers::mailer::private;
+
 use roster_eventstore::{Clock, EventStore, PgStore, SqliteStore, SystemClock};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::SqlitePoolOptions;
@@ -98,18 +100,29 @@ impl Database {
             let options = SqliteStore::connect_options(url).map_err(invalid)?;
             if let Some(folder) = Path::new(options.get_filename()).parent() {
                 if !folder.as_os_str().is_empty() {
-                    std::fs::create_dir_all(folder).map_err(|e| DatabaseError::Folder {
+                    private::create_dir(folder).map_err(|e| DatabaseError::Folder {
                         path: folder.display().to_string(),
                         reason: e.to_string(),
                     })?;
                 }
             }
+            let file = Path::new(options.get_filename()).to_path_buf();
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await
                 .map_err(unreachable)?;
+            // The file holds password hashes and session digests: owner-only, like
+            // SQLite's journal files beside it, which take its permissions.
+            for suffix in ["", "-wal", "-shm"] {
+                let path = std::path::PathBuf::from(format!("{}{suffix}", file.display()));
+                if path.exists() {
+                    if let Err(e) = private::restrict(&path) {
+                        tracing::warn!(file = %path.display(), error = %e, "cannot restrict a database file to its owner");
+                    }
+                }
+            }
             Ok(Database::Sqlite(pool))
         } else {
             Err(DatabaseError::UnsupportedScheme { url: shown })

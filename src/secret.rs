@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use roster_commands::tokens::TokenKey;
+use roster_workers::mailer::private;
 
 /// Loads the key from `ROSTER_SECRET`, else from `file` (creating it if missing).
 pub fn load_token_key(env_secret: Option<&str>, file: &Path) -> Result<TokenKey, String> {
@@ -14,11 +15,17 @@ pub fn load_token_key(env_secret: Option<&str>, file: &Path) -> Result<TokenKey,
             .map_err(|e| format!("ROSTER_SECRET: {e}"));
     }
     if let Ok(bytes) = std::fs::read(file) {
+        if private::is_loose(file) {
+            tracing::warn!(
+                file = %file.display(),
+                "the secret file is readable by others: anyone who reads it can forge invitation links; run chmod 600"
+            );
+        }
         return TokenKey::new(bytes).map_err(|e| format!("{}: {e}", file.display()));
     }
     let key = TokenKey::generate().map_err(|e| e.to_string())?;
     if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder)
+        private::create_dir(folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     }
     write_private(file, key.expose())
@@ -57,6 +64,8 @@ mod tests {
         assert!(load_token_key(Some("too short"), &file).is_err());
         let from_env = load_token_key(Some(&"s".repeat(40)), &file).expect("env");
         assert_eq!(from_env.expose(), "s".repeat(40).as_bytes());
+        assert!(!private::is_loose(&file), "created owner-only");
+        assert!(!private::is_loose(&dir), "its folder too");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -279,7 +279,8 @@ impl EmailWorker {
                 template::html(&mail),
             ))?;
         if let Mailer::Outbox(folder) = &self.mailer {
-            tracing::info!(link = %mail.link, outbox = %folder.display(), to = %inv.email, "invitation email written to the outbox");
+            // The link is a credential: the log says where the email is, never the link.
+            tracing::info!(file = %folder.join(format!("invitation-{send}.eml")).display(), "invitation email written to the outbox (readable only by this user)");
         }
         match self
             .mailer

@@ -47,13 +47,66 @@ impl Mailer {
                 }
             }),
             Mailer::Outbox(folder) => {
-                tokio::fs::create_dir_all(folder)
-                    .await
-                    .map_err(|e| SendError::Transient(e.to_string()))?;
-                tokio::fs::write(folder.join(format!("{file_name}.eml")), message.formatted())
-                    .await
-                    .map_err(|e| SendError::Transient(e.to_string()))
+                let (folder, path) = (folder.clone(), folder.join(format!("{file_name}.eml")));
+                let bytes = message.formatted();
+                // An email holds a live accept link: only the owner may read it.
+                tokio::task::spawn_blocking(move || {
+                    private::create_dir(&folder)?;
+                    private::write(&path, &bytes)
+                })
+                .await
+                .map_err(|e| SendError::Transient(e.to_string()))?
+                .map_err(|e| SendError::Transient(e.to_string()))
             }
         }
+    }
+}
+
+/// Files only their owner may read: folders 0700, files 0600 (on Unix).
+pub mod private {
+    use std::io::Write;
+    use std::path::Path;
+
+    /// Creates `folder` (and its parents) readable only by its owner.
+    pub fn create_dir(folder: &Path) -> std::io::Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(folder)
+    }
+
+    /// Writes `bytes` to `path` (replacing it) readable only by its owner.
+    pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path)?.write_all(bytes)
+    }
+
+    /// Whether anyone but the owner may read or write `path`.
+    #[cfg(unix)]
+    pub fn is_loose(path: &Path) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+    }
+
+    /// Whether anyone but the owner may read or write `path`.
+    #[cfg(not(unix))]
+    pub fn is_loose(_: &Path) -> bool {
+        false
+    }
+
+    /// Makes an existing file readable only by its owner.
+    pub fn restrict(path: &Path) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        #[cfg(not(unix))]
+        let _ = path;
+        Ok(())
     }
 }
