@@ -1,10 +1,13 @@
 //! `Idempotency-Key` on every POST, PATCH and DELETE: the first answer is stored
 //! with a hash of the request; a repeat with the same key and the same request gets
 //! that answer back and changes nothing; the same key with a different request is a
-//! 422 problem. Keys are scoped to the caller (their session token's digest). A key
-//! is reserved before the command runs, so two concurrent repeats cannot both act:
-//! the second is told the first is still in progress. Storage lives in
-//! `roster_commands::idempotency`.
+//! 422 problem. Keys are scoped to the signed-in caller (their identity, whichever
+//! session they use); anonymous requests (accepting an invitation, whose link is
+//! single-use anyway) are not stored, so strangers cannot fill the table. A key is
+//! reserved before the command runs, so two concurrent repeats cannot both act:
+//! the second is told the first is still in progress. Answers a client should be
+//! able to retry (lost races, throttles, outages) are never stored. Storage lives
+//! in `roster_commands::idempotency`.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -12,7 +15,7 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use roster_commands::idempotency::{self, KeyedRequest, Reservation};
-use roster_commands::identity::digest;
+use roster_commands::identity::sessions;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -29,7 +32,8 @@ pub const MAX_KEY_CHARS: usize = 200;
 /// Largest answer stored for replay.
 const MAX_STORED_ANSWER: usize = 1024 * 1024;
 
-fn request_hash(method: &Method, path: &str, body: &[u8]) -> String {
+/// What tells a repeat from a reuse: method, path and body, hashed.
+pub fn request_hash(method: &Method, path: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(method.as_str().as_bytes());
     hasher.update(b" ");
@@ -70,13 +74,22 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         )
         .into_response();
     }
+    let caller = match presented_token(request.headers()) {
+        Some((token, _)) => {
+            sessions::identify(&state.app.read, &token, state.app.clock.now()).await
+        }
+        None => Ok(None),
+    };
+    let scope = match caller {
+        Ok(Some(user)) => user.to_string(),
+        // Not signed in: nothing to scope the key to; the handler answers as usual.
+        Ok(None) => return next.run(request).await,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
         return Problem::body_too_large().into_response();
     };
-    let scope = presented_token(&parts.headers)
-        .map(|(token, _)| digest(&token))
-        .unwrap_or_else(|| "anonymous".to_owned());
     let hash = request_hash(&parts.method, parts.uri.path(), &bytes);
     let keyed = KeyedRequest {
         scope: &scope,
@@ -137,8 +150,10 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_none_or(|ct| ct.contains("json"));
-    // Server errors are not stored: the client should be able to retry them.
-    if status.is_server_error() || !is_json {
+    let problem_type = serde_json::from_slice::<serde_json::Value>(&resp_bytes)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+    if idempotency::is_retryable(status.as_u16(), problem_type.as_deref()) || !is_json {
         release().await;
     } else {
         let body = String::from_utf8_lossy(&resp_bytes).into_owned();

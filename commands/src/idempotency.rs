@@ -1,7 +1,9 @@
 //! Storage of `Idempotency-Key` reservations and the answers they replay. A key is
 //! reserved (inserted) before its request runs, so two concurrent repeats cannot
 //! both act; the answer is stored once the request finished. Keys live
-//! [`lifetime`] and are scoped to the caller.
+//! [`lifetime`] and are scoped to the signed-in caller; a reservation whose request
+//! never finished lapses after [`in_progress_lapse`], and old keys are purged in
+//! small batches as new ones are reserved.
 
 use chrono::{DateTime, Duration, Utc};
 use roster_projections::db::time_text;
@@ -13,6 +15,15 @@ use crate::error::UseCaseError;
 pub fn lifetime() -> Duration {
     Duration::hours(24)
 }
+
+/// How long a reservation without an answer blocks its key: a request that never
+/// finished (the server stopped under it) must not hold the key for a day.
+pub fn in_progress_lapse() -> Duration {
+    Duration::seconds(60)
+}
+
+/// Old keys removed per reservation.
+const PURGE_BATCH: i64 = 100;
 
 /// Whose key, which key, for which request.
 #[derive(Debug, Clone)]
@@ -52,10 +63,15 @@ pub async fn reserve(
     let mut tx = db.begin().await?;
     exec!(
         &mut tx,
-        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3",
+        "DELETE FROM idempotency_keys WHERE (scope = $1 AND key = $2 AND \
+           (created_at < $3 OR (status IS NULL AND created_at < $4))) \
+         OR (scope, key) IN (SELECT scope, key FROM idempotency_keys WHERE created_at < $3 \
+                             ORDER BY created_at LIMIT $5)",
         request.scope.to_owned(),
         request.key.to_owned(),
-        time_text(now - lifetime())
+        time_text(now - lifetime()),
+        time_text(now - in_progress_lapse()),
+        PURGE_BATCH
     )?;
     let inserted = exec!(
         &mut tx,
@@ -124,4 +140,38 @@ pub async fn release(db: &ReadDb, scope: &str, key: &str) -> Result<(), UseCaseE
     )?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether an answer must not be replayed: the client should be able to try
+/// again and get a different one (a lost race, a throttle, an outage).
+pub fn is_retryable(status: u16, problem_type: Option<&str>) -> bool {
+    matches!(status, 408 | 425 | 429 | 500..=599)
+        || (status == 409
+            && problem_type.is_some_and(|t| {
+                t.ends_with("/concurrent-change") || t.ends_with("/idempotent-request-in-progress")
+            }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_retryable;
+
+    #[test]
+    fn lost_races_throttles_and_outages_are_not_replayed_but_refusals_are() {
+        assert!(is_retryable(
+            409,
+            Some("https://roster.dev/problems/concurrent-change")
+        ));
+        assert!(is_retryable(429, None));
+        assert!(is_retryable(503, Some("https://roster.dev/problems/busy")));
+        assert!(!is_retryable(
+            409,
+            Some("https://roster.dev/problems/already-invited")
+        ));
+        assert!(!is_retryable(201, None));
+        assert!(!is_retryable(
+            422,
+            Some("https://roster.dev/problems/validation")
+        ));
+    }
 }

@@ -94,6 +94,30 @@ pub struct Lifetimes {
     pub absolute: Duration,
 }
 
+/// The identity a live session belongs to, without touching it (for scoping, not
+/// for authorizing).
+pub async fn identify(
+    db: &ReadDb,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<UserId>, UseCaseError> {
+    let row = fetch!(
+        db db,
+        fetch_optional,
+        (String, String),
+        "SELECT user_id, expires_at FROM sessions WHERE token_hash = $1",
+        digest(token)
+    )?;
+    match row {
+        Some((user, expires)) if expires > time_text(now) => {
+            Ok(Some(user.parse().map_err(|e| {
+                UseCaseError::infrastructure("reading a session: bad user_id", e)
+            })?))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The identity a live session belongs to, sliding its expiry to `now + idle`
 /// (never past its absolute end); `None` for unknown or expired tokens.
 pub async fn resume(
