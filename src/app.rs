@@ -137,6 +137,7 @@ impl App {
                     Arc::new(move || m.render())
                 },
                 secure_cookies: args.public_url.starts_with("https://"),
+                metrics_token: args.metrics_token.as_deref().map(Arc::from),
                 trusted_proxies: Arc::new(roster_api::client_addr::TrustedProxies(
                     args.trusted_proxies.clone(),
                 )),

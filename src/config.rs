@@ -199,6 +199,10 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` names the client; from anyone else the header is ignored.
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<roster_api::client_addr::ProxyNet>,
+
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`.
+    #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl ServeArgs {
@@ -215,6 +219,7 @@ impl ServeArgs {
             session_max_days: 7,
             shutdown_timeout: 5,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 

@@ -14,6 +14,10 @@ use utoipa_axum::routes;
 use crate::problem::Problem;
 use crate::AppState;
 
+/// The most events a scrape counts behind a projection: beyond it, the lag in
+/// seconds says how far behind it is.
+const LAG_COUNT_CAP: u64 = 10_000;
+
 /// How long readiness waits for a write transaction to begin.
 const WRITE_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -88,7 +92,25 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<StatusB
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
         (status = "default", description = "A problem: unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Problem> {
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, Problem> {
+    if let Some(expected) = state.metrics_token.as_deref() {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+            return Err(Problem::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "metrics-token-required",
+                "Metrics token required",
+                "send the operator's metrics token as Authorization: Bearer …",
+            ));
+        }
+    }
     let unavailable = |err: String| {
         tracing::warn!(%err, "metrics unavailable");
         Problem::unavailable("metrics cannot be read from the database")
@@ -116,7 +138,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
             s.name, s.position.0
         ));
     }
-    out.push_str("# HELP roster_projection_lag_events Events committed but not yet applied by each projection (counted up to 1000000).\n");
+    out.push_str("# HELP roster_projection_lag_events Events committed but not yet applied by each projection (counted up to 10000, so a scrape stays cheap however far behind).\n");
     out.push_str("# TYPE roster_projection_lag_events gauge\n");
     out.push_str("# HELP roster_projection_lag_seconds Age of the oldest event each projection has not applied.\n");
     out.push_str("# TYPE roster_projection_lag_seconds gauge\n");
@@ -124,7 +146,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         let lag_events = state
             .app
             .store
-            .count_after(s.position, 1_000_000)
+            .count_after(s.position, LAG_COUNT_CAP)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         let oldest = state
@@ -165,4 +187,9 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
     out.push_str(&state.metrics.render());
     out.push_str(&(state.extra_metrics)());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -43,6 +43,8 @@ pub struct AppState {
     pub extra_metrics: Arc<dyn Fn() -> String + Send + Sync>,
     /// Whether the session cookie is marked `Secure` (Roster is served over https).
     pub secure_cookies: bool,
+    /// When set, `/metrics` answers only requests bearing this token.
+    pub metrics_token: Option<Arc<str>>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<client_addr::TrustedProxies>,
 }

@@ -89,3 +89,28 @@ async fn malformed_requests_get_problem_documents_not_plain_text() {
         .await;
     assert_eq!(status, 401, "authentication comes before anything else");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_be_kept_for_the_operator_alone() {
+    let s = TestServer::start_with(roster_tests::Backend::Postgres, |args| {
+        args.metrics_token = Some("operator-metrics-token".into());
+    })
+    .await
+    .expect("server");
+    let (status, refused) = s.call("GET", "/metrics", None, None).await;
+    assert_eq!(
+        (status, TestServer::rule(&refused)),
+        (401, "metrics-token-required")
+    );
+    let (status, _) = s
+        .call("GET", "/metrics", Some("not the token"), None)
+        .await;
+    assert_eq!(status, 401);
+    let (status, text) = s
+        .call("GET", "/metrics", Some("operator-metrics-token"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(text
+        .as_str()
+        .is_some_and(|t| t.contains("roster_projection_lag_events")));
+}
