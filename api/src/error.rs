@@ -159,6 +159,15 @@ fn causes(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// A problem the client may retry after `wait`, said in `Retry-After` (seconds).
+fn retry_later(problem: Problem, wait: std::time::Duration) -> Response {
+    let mut response = problem.into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+    response
+}
+
 fn use_case_problem(e: UseCaseError) -> Response {
     let detail = e.to_string();
     let problem = match e {
@@ -184,28 +193,32 @@ fn use_case_problem(e: UseCaseError) -> Response {
             detail,
         ),
         UseCaseError::Throttled { retry_after } => {
-            let seconds = retry_after.as_secs().max(1);
-            let mut response = Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too-many-sign-in-attempts",
-                "Too many attempts",
-                detail,
+            return retry_later(
+                Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-sign-in-attempts",
+                    "Too many attempts",
+                    detail,
+                ),
+                retry_after,
             )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(seconds));
-            return response;
+        }
+        UseCaseError::TooManyInvitations { retry_after } => {
+            return retry_later(
+                Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-invitations",
+                    "Too many invitations",
+                    detail,
+                ),
+                retry_after,
+            )
         }
         UseCaseError::Busy { retry_after } => {
-            let seconds = retry_after.as_secs().max(1);
-            let mut response =
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy", detail)
-                    .into_response();
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(seconds));
-            return response;
+            return retry_later(
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy", detail),
+                retry_after,
+            )
         }
         UseCaseError::WrongIdentity { .. } => Problem::new(
             StatusCode::FORBIDDEN,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::identity::passwords::PasswordHashing;
 use crate::identity::throttle::SignInThrottle;
+use crate::sending_limits::SendingLimits;
 use crate::tokens::TokenKey;
 use crate::{Handler, HandlerConfig, OrgAggregate, UserAggregate};
 
@@ -37,6 +38,8 @@ pub struct Application {
     pub throttle: Arc<SignInThrottle>,
     /// Bounded password hashing.
     pub hashing: Arc<PasswordHashing>,
+    /// Limits on invitation emails.
+    pub sending: Arc<SendingLimits>,
     /// Where commands come from, recorded in each event's metadata.
     pub source: Source,
 }
@@ -62,6 +65,7 @@ impl Application {
             session_max_age: Duration::days(7),
             throttle: Arc::default(),
             hashing: Arc::default(),
+            sending: Arc::default(),
             source,
         }
     }

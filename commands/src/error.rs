@@ -80,6 +80,13 @@ pub enum UseCaseError {
     /// Other writers kept winning the race for the organization; nothing was recorded.
     #[error("the organization kept changing while this request was applied; retry it")]
     ConcurrentChange,
+    /// Too many invitation emails for this recipient or organization, or a resend
+    /// too soon after the last send.
+    #[error("too many invitation emails; try again in {} seconds", .retry_after.as_secs().max(1))]
+    TooManyInvitations {
+        /// How long to wait.
+        retry_after: Duration,
+    },
     /// Too much work at once (password hashing, database connections): shed
     /// instead of queued without bound; retrying later may succeed.
     #[error("the service is busy; retry in {} seconds", .retry_after.as_secs().max(1))]

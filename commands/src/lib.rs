@@ -21,6 +21,7 @@ pub mod error;
 mod handler;
 pub mod idempotency;
 pub mod identity;
+pub mod sending_limits;
 pub mod tokens;
 pub mod use_cases;
 

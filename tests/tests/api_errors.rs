@@ -102,9 +102,7 @@ async fn metrics_can_be_kept_for_the_operator_alone() {
         (status, TestServer::rule(&refused)),
         (401, "metrics-token-required")
     );
-    let (status, _) = s
-        .call("GET", "/metrics", Some("not the token"), None)
-        .await;
+    let (status, _) = s.call("GET", "/metrics", Some("not the token"), None).await;
     assert_eq!(status, 401);
     let (status, text) = s
         .call("GET", "/metrics", Some("operator-metrics-token"), None)

@@ -96,6 +96,7 @@ async fn a_resend_rotates_the_token_and_the_old_link_stops_working() {
         )
         .await;
     let first = s.token_from_email("ann@example.com", 0).await;
+    s.clock.advance(chrono::Duration::seconds(61));
     let (status, resent) = s
         .call(
             "POST",
@@ -150,4 +151,53 @@ async fn a_cancelled_invitation_cannot_be_accepted() {
         ),
         "{status} {dead}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roster_cannot_be_used_to_flood_an_inbox() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let invitation = s
+        .invite(
+            org,
+            &olive,
+            json!({ "email": "ann@example.com", "full_name": "Ann Lee", "role": "admin" }),
+        )
+        .await;
+    let resend = format!("/api/orgs/{org}/invitations/{invitation}/resend");
+    let res = s
+        .http
+        .post(format!("{}{resend}", s.base))
+        .bearer_auth(&olive)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(res.status().as_u16(), 429, "a resend right after a send waits");
+    assert_eq!(
+        res.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("60")
+    );
+    // One send a minute, past the recipient's five an hour.
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        s.clock.advance(chrono::Duration::seconds(61));
+        let (status, body) = s.call("POST", &resend, Some(&olive), None).await;
+        answers.push((status, TestServer::rule(&body).to_owned()));
+    }
+    assert_eq!(
+        answers.iter().filter(|(status, _)| *status == 200).count(),
+        4,
+        "the invitation and four resends make five sends: {answers:?}"
+    );
+    assert_eq!(answers[4], (429, "too-many-invitations".to_owned()));
+    s.drain().await;
+    let delivered = s
+        .sink
+        .messages()
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t.contains("ann@example.com")))
+        .count();
+    assert!(delivered <= 5, "{delivered} emails reached one inbox");
 }

@@ -165,6 +165,7 @@ async fn the_log_tells_the_organizations_story_in_order() {
             json!({ "email": "cy@acme.io", "full_name": "Cy", "role": "standard" }),
         )
         .await;
+    s.clock.advance(chrono::Duration::seconds(61));
     s.drain().await;
     for (method, path, body) in [
         (

@@ -5,7 +5,7 @@ use roster_domain::organization::OrgCommand;
 use roster_domain::{Email, InvitationId, PersonName, Role, SendId};
 use uuid::Uuid;
 
-use super::{invitation_deadline, run_as, Recorded};
+use super::{invitation_deadline, run_as, too_many, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
@@ -45,6 +45,9 @@ pub async fn invite_user(
     input: InviteUser,
 ) -> Result<Invited, UseCaseError> {
     let role = input.role;
+    app.sending
+        .take(owner.org_id(), input.email.key(), app.clock.now())
+        .map_err(too_many)?;
     let invitation_id = InvitationId::from_uuid(Uuid::now_v7());
     let send_id = SendId::from_uuid(Uuid::now_v7());
     let token = app.key.invitation_token(invitation_id, send_id);

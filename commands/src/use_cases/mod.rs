@@ -60,6 +60,16 @@ pub(crate) fn invitation_deadline(
         .ok_or_else(|| UseCaseError::infrastructure("inviting", "the invitation was not recorded"))
 }
 
+/// The refusal of a send over its limit, waiting `wait` (whole seconds, at least one).
+pub(crate) fn too_many(wait: chrono::Duration) -> UseCaseError {
+    UseCaseError::TooManyInvitations {
+        retry_after: wait
+            .to_std()
+            .unwrap_or_default()
+            .max(std::time::Duration::from_secs(1)),
+    }
+}
+
 /// What a command that changes one thing answers: where the log got to, for
 /// read-your-writes (`None` when nothing was recorded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

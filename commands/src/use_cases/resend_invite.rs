@@ -6,10 +6,11 @@ use roster_domain::organization::OrgCommand;
 use roster_domain::{InvitationId, OrgEvent, SendId};
 use uuid::Uuid;
 
-use super::{run_as, Recorded};
+use super::{run_as, too_many, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
+use crate::sending_limits::RESEND_COOLDOWN;
 
 /// The resend made.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +29,24 @@ pub async fn resend_invite(
     owner: &OwnerOf,
     invitation_id: InvitationId,
 ) -> Result<Resent, UseCaseError> {
+    let now = app.clock.now();
+    let last = app
+        .orgs
+        .inspect(owner.org_id(), |org| {
+            org.and_then(|o| o.invitations.get(&invitation_id))
+                .map(|i| (i.sent_at, i.email.key().to_owned()))
+        })
+        .await?;
+    // An unknown invitation is refused by the command itself, with its own rule.
+    if let Some((sent_at, email_key)) = last {
+        let ready_at = sent_at + RESEND_COOLDOWN;
+        if now < ready_at {
+            return Err(too_many(ready_at - now));
+        }
+        app.sending
+            .take(owner.org_id(), &email_key, now)
+            .map_err(too_many)?;
+    }
     let send_id = SendId::from_uuid(Uuid::now_v7());
     let token = app.key.invitation_token(invitation_id, send_id);
     let outcome = run_as(
