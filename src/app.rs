@@ -208,13 +208,16 @@ impl App {
     ) -> Result<(), AppError> {
         let router = roster_api::router(self.state);
         let drain = self.args.shutdown_timeout();
+        let limits = crate::server::ConnectionLimits {
+            max_connections: usize::try_from(self.args.max_connections).unwrap_or(usize::MAX),
+            header_timeout: std::time::Duration::from_secs(self.args.header_timeout_secs),
+        };
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        let server = crate::server::serve(self.listener, router, limits, async move {
             shutdown.await;
             let _ = stopping_tx.send(());
         });
-        let server = tokio::spawn(async move { server.await });
+        let server = tokio::spawn(server);
         tokio::pin!(server);
         tokio::select! {
             joined = &mut server => return flatten(joined),

@@ -200,6 +200,15 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<roster_api::client_addr::ProxyNet>,
 
+    /// Connections served at once; further clients wait to be accepted.
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Seconds a client has to send its request headers, or to start its next
+    /// request on a kept-alive connection, before it is disconnected.
+    #[arg(long, env = "ROSTER_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout_secs: u64,
+
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
     #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
@@ -220,6 +229,8 @@ impl ServeArgs {
             shutdown_timeout: 5,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            max_connections: 1024,
+            header_timeout_secs: 10,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod database;
 pub mod secret;
+pub mod server;
 
 pub use app::App;
 pub use config::{

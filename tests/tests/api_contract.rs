@@ -112,7 +112,12 @@ async fn recorded_answers_of_every_route_validate_against_the_document() {
         .await;
     conforms(&doc, "post", "/api/orgs/{org}/accounts", status, &added);
     let (status, accounts) = s
-        .call("GET", &format!("{orgs}/accounts"), Some(&owner), None)
+        .call(
+            "GET",
+            &format!("{orgs}/accounts?after={}", added["position"]),
+            Some(&owner),
+            None,
+        )
         .await;
     conforms(&doc, "get", "/api/orgs/{org}/accounts", status, &accounts);
     let europe = accounts["accounts"][1]["account_id"].clone();

@@ -174,9 +174,15 @@ async fn roster_cannot_be_used_to_flood_an_inbox() {
         .send()
         .await
         .expect("answer");
-    assert_eq!(res.status().as_u16(), 429, "a resend right after a send waits");
     assert_eq!(
-        res.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        res.status().as_u16(),
+        429,
+        "a resend right after a send waits"
+    );
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
         Some("60")
     );
     // One send a minute, past the recipient's five an hour.

@@ -104,6 +104,7 @@ async fn a_known_person_must_sign_in_as_themself_to_accept() {
         .call("POST", "/api/invitations/accept", Some(&zed), Some(accept))
         .await;
     assert_eq!(status, 201, "{joined}");
+    s.drain().await;
     let (_, me) = s.call("GET", "/api/me", Some(&zed), None).await;
     assert_eq!(
         joined["user_id"], me["user_id"],

@@ -145,6 +145,7 @@ async fn a_removed_member_no_longer_sees_the_organization() {
         (status, TestServer::rule(&gone)),
         (404, "organization-not-found")
     );
+    s.drain().await;
     let (_, me) = s.call("GET", "/api/me", Some(&ann), None).await;
     assert_eq!(me["organizations"], json!([]));
 }

@@ -138,3 +138,86 @@ async fn readiness_notices_a_database_that_cannot_be_written() {
     .await;
     assert!(ready.is_ok(), "ready again once the lock is released");
 }
+
+/// Whether the server closed `stream` within `within` (reads end, or fail).
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_finish_their_headers_are_disconnected() {
+    let s = TestServer::start_with(Backend::Sqlite, |args| args.header_timeout_secs = 1)
+        .await
+        .expect("server");
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut slow = TcpStream::connect(&addr).await.expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+        .await
+        .expect("partial headers");
+    let mut silent = TcpStream::connect(&addr).await.expect("connect");
+    let mut idle = TcpStream::connect(&addr).await.expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("one whole request");
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(5)).await,
+        "half a header"
+    );
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5)).await,
+        "nothing at all"
+    );
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(5)).await,
+        "answered, then silent on a kept-alive connection"
+    );
+    let (status, _) = s.call("GET", "/healthz", None, None).await;
+    assert_eq!(status, 200, "everyone else is served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_for_a_free_one() {
+    let s = TestServer::start_with(Backend::Sqlite, |args| {
+        args.max_connections = 2;
+        args.header_timeout_secs = 60;
+    })
+    .await
+    .expect("server");
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = TcpStream::connect(&addr).await.expect("connect");
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+            .await
+            .expect("partial headers");
+        held.push(c);
+    }
+    let waiting = tokio::spawn({
+        let http = s.http.clone();
+        let url = format!("{}/healthz", s.base);
+        async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a third connection is not served while two are held"
+    );
+    drop(held);
+    let status = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once a slot is free")
+        .expect("task")
+        .expect("answer");
+    assert_eq!(status, 200);
+}
