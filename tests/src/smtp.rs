@@ -1,6 +1,7 @@
 //! A real SMTP server on loopback for tests: speaks the protocol over TCP
 //! (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), keeps what it receives, can refuse
-//! recipients with 550, and can be stopped and started again on the same port.
+//! recipients with 550 or defer chosen ones with 451, and can be stopped and
+//! started again on the same port.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,8 +49,15 @@ pub struct SmtpSink {
     /// Its port on 127.0.0.1.
     pub port: u16,
     messages: Arc<Mutex<Vec<Received>>>,
-    refuse: Arc<AtomicBool>,
+    policy: Arc<Policy>,
     task: Option<JoinHandle<()>>,
+}
+
+/// How the sink answers recipients.
+#[derive(Default)]
+struct Policy {
+    refuse: AtomicBool,
+    defer: Mutex<Vec<String>>,
 }
 
 impl SmtpSink {
@@ -60,7 +68,7 @@ impl SmtpSink {
         let mut sink = Self {
             port,
             messages: Arc::default(),
-            refuse: Arc::default(),
+            policy: Arc::default(),
             task: None,
         };
         sink.serve(listener);
@@ -82,7 +90,16 @@ impl SmtpSink {
 
     /// Answer RCPT with 550 from now on (or stop doing so).
     pub fn refuse_recipients(&self, refuse: bool) {
-        self.refuse.store(refuse, Ordering::SeqCst);
+        self.policy.refuse.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Answer RCPT with 451 (try again later) for this address from now on.
+    pub fn defer_recipient(&self, address: &str) {
+        self.policy
+            .defer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(address.to_ascii_lowercase());
     }
 
     /// Stops listening and drops open connections: the server is down.
@@ -101,13 +118,13 @@ impl SmtpSink {
     }
 
     fn serve(&mut self, listener: TcpListener) {
-        let (messages, refuse) = (self.messages.clone(), self.refuse.clone());
+        let (messages, policy) = (self.messages.clone(), self.policy.clone());
         self.task = Some(tokio::spawn(async move {
             let mut sessions = tokio::task::JoinSet::new();
             while let Ok((socket, _)) = listener.accept().await {
-                let (messages, refuse) = (messages.clone(), refuse.clone());
+                let (messages, policy) = (messages.clone(), policy.clone());
                 sessions.spawn(async move {
-                    let _ = session(socket, messages, refuse).await;
+                    let _ = session(socket, messages, policy).await;
                 });
             }
         }));
@@ -123,7 +140,7 @@ impl Drop for SmtpSink {
 async fn session(
     socket: tokio::net::TcpStream,
     messages: Arc<Mutex<Vec<Received>>>,
-    refuse: Arc<AtomicBool>,
+    policy: Arc<Policy>,
 ) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
@@ -146,9 +163,20 @@ async fn session(
             to.clear();
             write.write_all(b"250 OK\r\n").await?;
         } else if upper.starts_with("RCPT TO:") {
-            if refuse.load(Ordering::SeqCst) {
+            let recipient = command[8..].trim().to_ascii_lowercase();
+            let deferred = policy
+                .defer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .any(|d| recipient.contains(d.as_str()));
+            if policy.refuse.load(Ordering::SeqCst) {
                 write
                     .write_all(b"550 5.1.1 mailbox unavailable\r\n")
+                    .await?;
+            } else if deferred {
+                write
+                    .write_all(b"451 4.2.0 mailbox busy, try again later\r\n")
                     .await?;
             } else {
                 to.push(command[8..].trim().to_owned());

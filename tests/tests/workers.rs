@@ -171,11 +171,12 @@ struct Drained {
     sent: usize,
     skipped: usize,
     failed: usize,
-    retry: Option<Duration>,
+    retrying: usize,
+    next_retry: Option<chrono::DateTime<Utc>>,
 }
 
-/// Steps until the worker has handled everything committed so far, or a retry is
-/// asked for. (An `Idle` step may only mean the gap-safe horizon is holding the
+/// Steps until the worker has handled everything committed so far and every
+/// retry due. (An `Idle` step may only mean the gap-safe horizon is holding the
 /// newest events back behind another test's open transaction: wait it out.)
 async fn drain(worker: &EmailWorker, store: &dyn EventStore) -> Drained {
     let mut total = Drained::default();
@@ -183,7 +184,8 @@ async fn drain(worker: &EmailWorker, store: &dyn EventStore) -> Drained {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         match worker.step().await.expect("step") {
-            EmailStep::Idle => {
+            EmailStep::Idle { next_retry } => {
+                total.next_retry = next_retry;
                 if worker.position().await.expect("position") >= head
                     || std::time::Instant::now() > deadline
                 {
@@ -191,18 +193,16 @@ async fn drain(worker: &EmailWorker, store: &dyn EventStore) -> Drained {
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            EmailStep::RetryAfter(d) => {
-                total.retry = Some(d);
-                break;
-            }
             EmailStep::Progressed {
                 sent,
                 skipped,
                 failed,
+                retrying,
             } => {
                 total.sent += sent;
                 total.skipped += skipped;
                 total.failed += failed;
+                total.retrying += retrying;
             }
         }
     }
@@ -301,9 +301,11 @@ async fn an_smtp_outage_is_retried_and_every_email_arrives_once() {
     sink.stop();
     w.invite("ann@example.com").await;
     let step = drain(&worker, w.store.as_ref()).await;
+    let now = roster_eventstore::Clock::now(&w.clock);
+    assert_eq!(step.retrying, 1, "{step:?}");
     assert!(
-        matches!(step.retry, Some(d) if d >= Duration::from_secs(1)),
-        "{step:?}"
+        matches!(step.next_retry, Some(due) if due >= now + chrono::Duration::seconds(1)),
+        "the retry waits its backoff: {step:?}"
     );
     let failed: Vec<bool> = w
         .events()
@@ -320,14 +322,18 @@ async fn an_smtp_outage_is_retried_and_every_email_arrives_once() {
         "the transient failure is recorded, to be retried"
     );
     sink.restart().await.expect("restart");
-    let mut delivered = false;
-    for _ in 0..5 {
-        if let EmailStep::Progressed { sent: 1, .. } = worker.step().await.expect("step") {
-            delivered = true;
-            break;
-        }
-    }
-    assert!(delivered, "delivered once the server is back");
+    assert!(
+        matches!(worker.step().await.expect("step"), EmailStep::Idle { .. }),
+        "not before its due time"
+    );
+    w.clock.advance(chrono::Duration::seconds(2));
+    assert!(
+        matches!(
+            worker.step().await.expect("step"),
+            EmailStep::Progressed { sent: 1, .. }
+        ),
+        "delivered once due and the server is back"
+    );
     assert_eq!(drain(&worker, w.store.as_ref()).await, Drained::default());
     assert_eq!(sink.messages().len(), 1);
     assert_eq!(w.count("InvitationEmailSent").await, 1);
@@ -345,8 +351,7 @@ async fn a_refused_recipient_is_recorded_as_failed_without_retries() {
         Drained {
             failed: 1,
             skipped: 1,
-            retry: None,
-            sent: 0
+            ..Drained::default()
         },
         "no retry after a 550 (the owner had joined: skipped)"
     );
@@ -473,4 +478,33 @@ async fn a_controlled_clock_drives_expiry_to_the_second_and_a_resend_moves_the_d
     w.clock.advance(chrono::Duration::minutes(1));
     assert_eq!(worker.step().await.expect("step").expired, 1);
     assert_eq!(w.count("InvitationExpired").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_recipients_wait_their_turn_without_holding_back_anyone_else() {
+    let w = World::new().await;
+    let sink = SmtpSink::start().await.expect("smtp");
+    let worker = w.email_worker(smtp(&sink));
+    for i in 0..5 {
+        let busy = format!("busy{i}@slow.example");
+        sink.defer_recipient(&busy);
+        w.invite(&busy).await;
+    }
+    w.invite("ann@example.com").await;
+    let first = drain(&worker, w.store.as_ref()).await;
+    assert_eq!((first.sent, first.retrying), (1, 5), "{first:?}");
+    assert_eq!(sink.messages().len(), 1, "Ann's email went out at once");
+    assert!(
+        first.next_retry.is_some(),
+        "each deferred send has its own due time"
+    );
+    // Restarting keeps the queue: a fresh worker picks the retries up when due.
+    let restarted = w.email_worker(smtp(&sink));
+    w.clock.advance(chrono::Duration::seconds(2));
+    let again = drain(&restarted, w.store.as_ref()).await;
+    assert_eq!(
+        (again.sent, again.retrying),
+        (0, 5),
+        "retried, deferred again: {again:?}"
+    );
 }

@@ -9,10 +9,10 @@
 //! clients use to drop the duplicate. Transient failures are retried with
 //! exponential backoff and jitter up to a limit; permanent ones stop at once.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 use roster_commands::tokens::TokenKey;
@@ -30,6 +30,7 @@ use tokio::sync::watch;
 use crate::error::WorkerError;
 
 use crate::mailer::{Mailer, SendError};
+use crate::retries;
 use crate::template::{self, InvitationMail};
 
 const CHECKPOINT: &str = "worker.email";
@@ -37,9 +38,12 @@ const CHECKPOINT: &str = "worker.email";
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailStep {
-    /// Nothing new in the log.
-    Idle,
-    /// Events were handled: this many emails sent, this many sends skipped.
+    /// Nothing new in the log and no retry due.
+    Idle {
+        /// When the next retry is due, if one is waiting.
+        next_retry: Option<DateTime<Utc>>,
+    },
+    /// Sends were handled: new ones from the log and retries that were due.
     Progressed {
         /// Emails the server accepted.
         sent: usize,
@@ -47,10 +51,22 @@ pub enum EmailStep {
         skipped: usize,
         /// Sends recorded as failed for good.
         failed: usize,
+        /// Sends that failed for now and wait for their own retry time.
+        retrying: usize,
     },
-    /// A transient failure: call again after this delay.
-    RetryAfter(Duration),
 }
+
+/// Tallies of one step.
+#[derive(Debug, Default)]
+struct Tally {
+    sent: usize,
+    skipped: usize,
+    failed: usize,
+    retrying: usize,
+}
+
+/// Due retries handled per step, and at most this many of one organization's.
+const RETRIES_PER_STEP: (usize, usize) = (20, 2);
 
 /// The email worker.
 pub struct EmailWorker {
@@ -62,8 +78,6 @@ pub struct EmailWorker {
     key: TokenKey,
     public_url: String,
     from: Mailbox,
-    /// Transient failures so far per send (in memory: a restart starts counting anew).
-    attempts: Mutex<HashMap<SendId, u32>>,
     /// Attempts before a transient failure is given up on.
     pub max_attempts: u32,
     /// Counters for `/metrics`.
@@ -74,7 +88,8 @@ enum Delivery {
     Sent,
     Skipped,
     Failed,
-    Retry(Duration),
+    /// A transient failure, with the server's reason.
+    Transient(String),
 }
 
 impl EmailWorker {
@@ -99,7 +114,6 @@ impl EmailWorker {
             key,
             public_url: public_url.trim_end_matches('/').to_owned(),
             from,
-            attempts: Mutex::new(HashMap::new()),
             max_attempts: 6,
             metrics: Arc::default(),
         }
@@ -139,54 +153,98 @@ impl EmailWorker {
     /// Handles the next events after the checkpoint (up to 50), stopping at a
     /// transient failure so the same send is tried again next time.
     pub async fn step(&self) -> Result<EmailStep, WorkerError> {
+        let mut tally = Tally::default();
         let from = self.checkpoint().await?;
         let events = self.store.read_all(from, 50).await?;
-        if events.is_empty() {
-            return Ok(EmailStep::Idle);
-        }
-        let (mut sent, mut skipped, mut failed) = (0, 0, 0);
+        let new_events = !events.is_empty();
         for recorded in &events {
-            let send = match recorded
-                .stream_id
-                .as_str()
-                .strip_prefix("org-")
-                .map(str::parse::<OrgId>)
-            {
-                Some(Ok(org)) => match decode::<OrgEvent>(
-                    &recorded.event_type,
-                    recorded.schema_version,
-                    &recorded.payload,
-                ) {
-                    Ok(OrgEvent::UserInvited(i)) => Some((org, i.invitation_id, i.send_id)),
-                    Ok(OrgEvent::InvitationResent(r)) => Some((org, r.invitation_id, r.send_id)),
-                    _ => None,
-                },
-                _ => None,
-            };
-            if let Some((org, invitation, send)) = send {
-                match self.deliver(org, invitation, send).await? {
-                    Delivery::Sent => {
-                        sent += 1;
-                        crate::metrics::WorkerMetrics::bump(&self.metrics.emails_sent);
-                    }
-                    Delivery::Skipped => skipped += 1,
-                    Delivery::Failed => {
-                        failed += 1;
-                        crate::metrics::WorkerMetrics::bump(&self.metrics.emails_failed);
-                    }
-                    Delivery::Retry(after) => {
-                        crate::metrics::WorkerMetrics::bump(&self.metrics.email_retries);
-                        return Ok(EmailStep::RetryAfter(after));
-                    }
-                }
+            if let Some((org, invitation, send)) = send_of(recorded) {
+                let delivery = self.deliver(org, invitation, send).await?;
+                let retry = retries::Retry {
+                    send_id: send,
+                    org_id: org,
+                    invitation_id: invitation,
+                    attempts: 1,
+                };
+                self.settle(retry, delivery, &mut tally).await?;
             }
             self.advance(recorded.global_position).await?;
         }
+        let (limit, per_org) = RETRIES_PER_STEP;
+        let due = retries::due(&self.db, self.clock.now(), limit, per_org).await?;
+        let retried = !due.is_empty();
+        for retry in due {
+            let delivery = self
+                .deliver(retry.org_id, retry.invitation_id, retry.send_id)
+                .await?;
+            let retry = retries::Retry {
+                attempts: retry.attempts + 1,
+                ..retry
+            };
+            self.settle(retry, delivery, &mut tally).await?;
+        }
+        if !new_events && !retried {
+            return Ok(EmailStep::Idle {
+                next_retry: retries::next_due(&self.db).await?,
+            });
+        }
         Ok(EmailStep::Progressed {
-            sent,
-            skipped,
-            failed,
+            sent: tally.sent,
+            skipped: tally.skipped,
+            failed: tally.failed,
+            retrying: tally.retrying,
         })
+    }
+
+    /// Records what became of one attempt of a send, and keeps or drops its retry.
+    async fn settle(
+        &self,
+        retry: retries::Retry,
+        delivery: Delivery,
+        tally: &mut Tally,
+    ) -> Result<(), WorkerError> {
+        use crate::metrics::WorkerMetrics;
+        match delivery {
+            Delivery::Sent => {
+                tally.sent += 1;
+                WorkerMetrics::bump(&self.metrics.emails_sent);
+            }
+            Delivery::Skipped => tally.skipped += 1,
+            Delivery::Failed => {
+                tally.failed += 1;
+                WorkerMetrics::bump(&self.metrics.emails_failed);
+            }
+            Delivery::Transient(reason) => {
+                let give_up = retry.attempts >= self.max_attempts;
+                let reason = if give_up {
+                    format!("gave up after {} attempts: {reason}", retry.attempts)
+                } else {
+                    reason
+                };
+                self.record(
+                    retry.org_id,
+                    OrgCommand::RecordEmailFailed {
+                        invitation_id: retry.invitation_id,
+                        send_id: retry.send_id,
+                        reason,
+                        permanent: give_up,
+                    },
+                )
+                .await?;
+                if give_up {
+                    tally.failed += 1;
+                    WorkerMetrics::bump(&self.metrics.emails_failed);
+                } else {
+                    tally.retrying += 1;
+                    WorkerMetrics::bump(&self.metrics.email_retries);
+                    let due_at = self.clock.now()
+                        + chrono::Duration::from_std(SEND_BACKOFF.delay(retry.attempts))
+                            .unwrap_or_else(|_| chrono::Duration::minutes(5));
+                    return retries::schedule(&self.db, retry, due_at).await;
+                }
+            }
+        }
+        retries::forget(&self.db, retry.send_id).await
     }
 
     async fn record(&self, org: OrgId, command: OrgCommand) -> Result<(), WorkerError> {
@@ -288,10 +346,6 @@ impl EmailWorker {
             .await
         {
             Ok(()) => {
-                self.attempts
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&send);
                 self.record(
                     org,
                     OrgCommand::RecordEmailSent {
@@ -316,35 +370,7 @@ impl EmailWorker {
                 .await?;
                 Ok(Delivery::Failed)
             }
-            Err(SendError::Transient(reason)) => {
-                let n = {
-                    let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-                    let n = attempts.entry(send).or_insert(0);
-                    *n += 1;
-                    *n
-                };
-                let give_up = n >= self.max_attempts;
-                let reason = if give_up {
-                    format!("gave up after {n} attempts: {reason}")
-                } else {
-                    reason
-                };
-                self.record(
-                    org,
-                    OrgCommand::RecordEmailFailed {
-                        invitation_id: invitation,
-                        send_id: send,
-                        reason,
-                        permanent: give_up,
-                    },
-                )
-                .await?;
-                if give_up {
-                    Ok(Delivery::Failed)
-                } else {
-                    Ok(Delivery::Retry(SEND_BACKOFF.delay(n)))
-                }
-            }
+            Err(SendError::Transient(reason)) => Ok(Delivery::Transient(reason)),
         }
     }
 
@@ -367,11 +393,12 @@ impl Follower for EmailWorker {
 
     async fn step(&self) -> Result<Progress, StepError> {
         Ok(match EmailWorker::step(self).await? {
-            EmailStep::Idle => Progress::Idle {
-                wake_after: IDLE_POLL,
+            EmailStep::Idle { next_retry } => Progress::Idle {
+                wake_after: next_retry
+                    .map(|due| (due - self.clock.now()).to_std().unwrap_or_default())
+                    .map_or(IDLE_POLL, |until| until.min(IDLE_POLL)),
             },
             EmailStep::Progressed { .. } => Progress::Busy,
-            EmailStep::RetryAfter(d) => Progress::RetryAfter(d),
         })
     }
 }
@@ -404,5 +431,24 @@ fn role_words(org: &Organization, role: &Role) -> String {
                 .collect();
             format!("contributor ({})", parts.join(", "))
         }
+    }
+}
+
+/// The send an event asks for: each `UserInvited` and `InvitationResent`.
+fn send_of(recorded: &roster_eventstore::RecordedEvent) -> Option<(OrgId, InvitationId, SendId)> {
+    let org: OrgId = recorded
+        .stream_id
+        .as_str()
+        .strip_prefix("org-")?
+        .parse()
+        .ok()?;
+    match decode::<OrgEvent>(
+        &recorded.event_type,
+        recorded.schema_version,
+        &recorded.payload,
+    ) {
+        Ok(OrgEvent::UserInvited(i)) => Some((org, i.invitation_id, i.send_id)),
+        Ok(OrgEvent::InvitationResent(r)) => Some((org, r.invitation_id, r.send_id)),
+        _ => None,
     }
 }

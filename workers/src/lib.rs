@@ -9,6 +9,7 @@ pub mod error;
 pub mod expiry;
 pub mod mailer;
 pub mod metrics;
+pub mod retries;
 pub mod template;
 
 pub use email::{EmailStep, EmailWorker};
