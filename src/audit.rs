@@ -1,9 +1,12 @@
 //! The auditor's and operator's commands over the log: `replay`, `history`, `verify`.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Arc;
 
+use roster_commands::tokens::TokenKey;
 use roster_domain::OrgId;
+use roster_eventstore::seal::{self, SealedHead};
 use roster_eventstore::{integrity, EventStore};
 use roster_projections::queries::{self, HistoryFilter, HistoryRow};
 use roster_projections::rebuild::rebuild_many;
@@ -221,8 +224,74 @@ pub async fn history(
     Ok(())
 }
 
-/// `roster verify`: walks the hash chains; returns false when tampering was found.
-pub async fn verify(store: Arc<dyn EventStore>) -> Result<bool, String> {
+/// `roster seal`: checks the log, then writes every stream's head, authenticated
+/// with the server secret, to `out` (owner-only).
+pub async fn seal(store: Arc<dyn EventStore>, key: &TokenKey, out: &Path) -> Result<(), String> {
+    let report = integrity::verify(store.as_ref(), |_| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    if !report.findings.is_empty() {
+        return Err(format!(
+            "the log does not verify ({} problem(s)); run roster verify, and seal only a clean log",
+            report.findings.len()
+        ));
+    }
+    let heads: Vec<SealedHead> = report
+        .heads
+        .into_iter()
+        .map(|(stream_id, (version, hash))| SealedHead {
+            stream_id,
+            version,
+            hash,
+        })
+        .collect();
+    roster_workers::mailer::private::write(out, seal::seal(&heads, key.expose()).as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    println!(
+        "sealed {} streams ({} events) into {}",
+        heads.len(),
+        report.events,
+        out.display()
+    );
+    Ok(())
+}
+
+/// `roster verify`: walks the hash chains, and checks the log against a seal
+/// when given one; returns false when tampering was found.
+pub async fn verify(
+    store: Arc<dyn EventStore>,
+    sealed: Option<(&Path, &TokenKey)>,
+) -> Result<bool, String> {
+    let mut clean = true;
+    if let Some((file, key)) = sealed {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let heads =
+            seal::open(&text, key.expose()).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mismatches = seal::check(store.as_ref(), &heads)
+            .await
+            .map_err(|e| e.to_string())?;
+        for m in &mismatches {
+            match m {
+                seal::SealMismatch::Rewritten { stream_id, version } => println!(
+                    "stream {stream_id}: history up to version {version} was rewritten since it was sealed"
+                ),
+                seal::SealMismatch::Shortened { stream_id, sealed } => println!(
+                    "stream {stream_id}: shorter than the {sealed} events sealed (events removed)"
+                ),
+            }
+        }
+        println!(
+            "checked {} sealed streams: {}",
+            heads.len(),
+            if mismatches.is_empty() {
+                "all as sealed".to_owned()
+            } else {
+                format!("{} differ", mismatches.len())
+            }
+        );
+        clean = mismatches.is_empty();
+    }
     let progress = Progress::new();
     let report = integrity::verify(store.as_ref(), |n| progress.show("verify", n, n))
         .await
@@ -253,7 +322,7 @@ pub async fn verify(store: Arc<dyn EventStore>) -> Result<bool, String> {
             format!("{} problem(s)", report.findings.len())
         }
     );
-    Ok(report.findings.is_empty())
+    Ok(clean && report.findings.is_empty())
 }
 
 #[cfg(test)]

@@ -51,10 +51,30 @@ pub enum Command {
     /// Print an organization's audit history as JSON lines or CSV.
     History(HistoryArgs),
     /// Walk the log and check every event's hash chain; names any tampered event.
-    Verify,
+    Verify(VerifyArgs),
+    /// Write each stream's head, authenticated with the server secret, to a file to
+    /// keep apart from the database (`verify --seal` checks the log against it).
+    Seal(SealArgs),
     /// After restoring a logical dump into a fresh PostgreSQL cluster: make new
     /// positions sort after every restored event (harmless at any other time).
     RebasePositions,
+}
+
+/// Settings of `roster verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Also check the log against this seal (from `roster seal`): finds history
+    /// rewritten with its hash chain recomputed.
+    #[arg(long)]
+    pub seal: Option<std::path::PathBuf>,
+}
+
+/// Settings of `roster seal`.
+#[derive(Debug, Clone, Args)]
+pub struct SealArgs {
+    /// Where to write the seal (keep it off the database's machine).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
 }
 
 /// Settings of `roster replay`.

@@ -82,10 +82,24 @@ async fn run(cli: Cli) -> Result<(), String> {
             let stdout = std::io::stdout();
             roster::audit::history(&database.read_db(), store, &args, &mut stdout.lock()).await
         }
-        Command::Verify => {
+        Command::Seal(args) => {
             database.migrate().await.map_err(|e| e.to_string())?;
             let store = database.event_store().await.map_err(|e| e.to_string())?;
-            match roster::audit::verify(store).await? {
+            let key = roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?;
+            roster::audit::seal(store, &key, &args.out).await
+        }
+        Command::Verify(args) => {
+            database.migrate().await.map_err(|e| e.to_string())?;
+            let store = database.event_store().await.map_err(|e| e.to_string())?;
+            let seal = match &args.seal {
+                Some(file) => Some((
+                    file.as_path(),
+                    roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?,
+                )),
+                None => None,
+            };
+            let seal = seal.as_ref().map(|(file, key)| (*file, key));
+            match roster::audit::verify(store, seal).await? {
                 true => Ok(()),
                 false => {
                     Err("the event log has been tampered with (events listed above)".to_owned())

@@ -148,6 +148,8 @@ pub struct VerifyReport {
     pub streams: u64,
     /// Every broken link.
     pub findings: Vec<Finding>,
+    /// Each stream's last version and the hash stored with it (what a seal keeps).
+    pub heads: std::collections::BTreeMap<StreamId, (u64, ChainHash)>,
 }
 
 /// Recomputes the hash a stored event should carry after `prev`.
@@ -222,6 +224,7 @@ pub async fn verify(
         progress(report.events);
     }
     report.streams = heads.len() as u64;
+    report.heads = heads.into_iter().collect();
     Ok(report)
 }
 

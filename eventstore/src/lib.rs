@@ -22,6 +22,7 @@ mod envelope;
 mod error;
 pub mod integrity;
 pub mod postgres;
+pub mod seal;
 pub mod sqlite;
 mod store;
 mod subscription;

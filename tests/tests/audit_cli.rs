@@ -104,7 +104,28 @@ async fn history_exports_json_lines_and_csv_and_verify_and_replay_report_a_clean
         Err("--org: \"nope\" is not an organization id (a UUID)".to_owned())
     );
 
-    assert_eq!(audit::verify(store.clone()).await, Ok(true));
+    assert_eq!(audit::verify(store.clone(), None).await, Ok(true));
+    let key = roster_commands::tokens::TokenKey::generate().expect("key");
+    let seal_file = std::env::temp_dir()
+        .join("roster-tests")
+        .join(format!("seal-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(seal_file.parent().expect("folder")).expect("folder");
+    audit::seal(store.clone(), &key, &seal_file)
+        .await
+        .expect("sealed");
+    assert_eq!(
+        audit::verify(store.clone(), Some((&seal_file, &key))).await,
+        Ok(true),
+        "the log is as sealed"
+    );
+    let other = roster_commands::tokens::TokenKey::generate().expect("key");
+    assert!(
+        audit::verify(store.clone(), Some((&seal_file, &other)))
+            .await
+            .is_err(),
+        "a seal does not open under another secret"
+    );
+    let _ = std::fs::remove_file(&seal_file);
     let verify_only = ReplayArgs {
         projection: None,
         verify: true,

@@ -165,7 +165,88 @@ async fn reordered_events_are_caught(backend: Backend) {
     assert_eq!(named, [a.event_id, b.event_id], "{:?}", report.findings);
 }
 
+/// The attacker with database access: edits an event's payload, then recomputes
+/// the stream's whole chain so that the log verifies clean.
+async fn forge_with_recomputed_chain(
+    store: &Arc<dyn EventStore>,
+    db: &ReadDb,
+    backend: Backend,
+    stream: &StreamId,
+    version: u64,
+) {
+    let victim = store
+        .read_stream(stream, version, 1)
+        .await
+        .expect("read")
+        .remove(0);
+    let forged = match backend {
+        Backend::Postgres => "'{\"round\": 9, \"text\": \"forged\"}'::jsonb",
+        Backend::Sqlite => "'{\"round\": 9, \"text\": \"forged\"}'",
+    };
+    execute(
+        db,
+        &format!(
+            "UPDATE events SET payload = {forged} WHERE event_id = '{}'",
+            victim.event_id
+        ),
+    )
+    .await;
+    let mut prev = roster_eventstore::integrity::GENESIS;
+    for e in store.read_stream(stream, 1, 1000).await.expect("read") {
+        let hash = roster_eventstore::integrity::expected_hash(&prev, &e).expect("hash");
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        let literal = match backend {
+            Backend::Postgres => format!("decode('{hex}', 'hex')"),
+            Backend::Sqlite => format!("X'{hex}'"),
+        };
+        execute(
+            db,
+            &format!(
+                "UPDATE events SET hash = {literal} WHERE event_id = '{}'",
+                e.event_id
+            ),
+        )
+        .await;
+        prev = hash;
+    }
+}
+
+async fn a_rewritten_history_passes_the_chain_but_not_the_seal(backend: Backend) {
+    use roster_eventstore::seal::{check, open, seal, SealMismatch, SealedHead};
+    let (store, db, streams) = seeded(backend).await;
+    let key = b"the operator's secret, kept apart";
+    let report = verify(store.as_ref(), |_| {}).await.expect("verify");
+    let heads: Vec<SealedHead> = report
+        .heads
+        .into_iter()
+        .map(|(stream_id, (version, hash))| SealedHead {
+            stream_id,
+            version,
+            hash,
+        })
+        .collect();
+    let sealed = seal(&heads, key);
+
+    forge_with_recomputed_chain(&store, &db, backend, &streams[1], 3).await;
+    let report = verify(store.as_ref(), |_| {}).await.expect("verify");
+    assert!(
+        report.findings.is_empty(),
+        "a recomputed chain fools the unkeyed check: {:?}",
+        report.findings
+    );
+    let heads = open(&sealed, key).expect("the seal opens under its key");
+    let mismatches = check(store.as_ref(), &heads).await.expect("check");
+    assert_eq!(
+        mismatches,
+        [SealMismatch::Rewritten {
+            stream_id: streams[1].clone(),
+            version: 8
+        }]
+    );
+}
+
 roster_tests::on_both_backends!(
+    a_rewritten_history_passes_the_chain_but_not_the_seal,
     an_untouched_log_verifies_clean,
     an_edited_payload_is_caught_and_named,
     a_removed_event_is_caught_where_the_chain_breaks,
