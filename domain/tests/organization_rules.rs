@@ -940,48 +940,34 @@ fn an_email_outcome_for_a_foreign_send_is_refused() {
 
 /// Ann joins as a second owner and invites Bob as owner.
 fn ann_co_owner_who_invited_bob() -> Vec<OrgEvent> {
-    run(vec![
-        (Actor::System, create_single(), at(0)),
-        (
-            Actor::System,
-            invite(
-                INV_OWNER,
-                "owner@acme.io",
-                "Olive Owner",
-                single(SingleRole::Owner),
-                1,
+    extend(
+        single_org_with_owner(),
+        vec![
+            (
+                AS_OWNER,
+                invite(
+                    INV_ANN,
+                    "ann@example.com",
+                    "Ann Lee",
+                    single(SingleRole::Owner),
+                    2,
+                ),
+                at(2),
             ),
-            at(0),
-        ),
-        (
-            Actor::System,
-            accept(INV_OWNER, 1, OWNER, "Olive Owner"),
-            at(1),
-        ),
-        (
-            AS_OWNER,
-            invite(
-                INV_ANN,
-                "ann@example.com",
-                "Ann Lee",
-                single(SingleRole::Owner),
-                2,
+            (Actor::System, accept(INV_ANN, 2, ANN, "Ann Lee"), at(3)),
+            (
+                Actor::User(ANN),
+                invite(
+                    INV_BOB,
+                    "bob@example.com",
+                    "Bob",
+                    single(SingleRole::Owner),
+                    3,
+                ),
+                at(4),
             ),
-            at(2),
-        ),
-        (Actor::System, accept(INV_ANN, 2, ANN, "Ann Lee"), at(3)),
-        (
-            Actor::User(ANN),
-            invite(
-                INV_BOB,
-                "bob@example.com",
-                "Bob",
-                single(SingleRole::Owner),
-                3,
-            ),
-            at(4),
-        ),
-    ])
+        ],
+    )
 }
 
 #[test]
