@@ -215,3 +215,59 @@ async fn a_huge_search_is_refused_as_invalid_not_failed() {
     assert_eq!((status, TestServer::rule(&refused)), (422, "validation"));
     assert_eq!(refused["errors"][0]["field"], "search");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_of_a_multi_account_organization_is_admin_on_every_account() {
+    let s = TestServer::start().await.expect("server");
+    let (_, owner, _) = s
+        .org_with_owner(
+            ShapeArg::Multi,
+            "olive@acme.io",
+            vec!["Europe".into(), "Asia".into()],
+        )
+        .await;
+    s.drain().await;
+    let (_, me) = s.call("GET", "/api/me", Some(&owner), None).await;
+    let accounts: Vec<&str> = me["organizations"][0]["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .filter_map(|a| a["role"].as_str())
+        .collect();
+    assert_eq!(accounts, ["admin", "admin"], "{me}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_holds_exactly_the_limit_the_pinned_owner_included() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    for name in ["ann", "bob"] {
+        s.member(
+            org,
+            &olive,
+            &format!("{name}@acme.io"),
+            json!({ "role": "admin" }),
+        )
+        .await;
+    }
+    s.drain().await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/orgs/{org}/members?limit=1&cursor={c}"),
+            None => format!("/api/orgs/{org}/members?limit=1"),
+        };
+        let (status, page) = s.call("GET", &path, Some(&olive), None).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["members"].as_array().map(Vec::len), Some(1), "{page}");
+        seen.extend(emails(&page).into_iter().map(str::to_owned));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["olive@acme.io", "ann@acme.io", "bob@acme.io"]);
+}

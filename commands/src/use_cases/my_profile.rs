@@ -78,6 +78,18 @@ pub async fn my_profile(app: &Application, user: UserId) -> Result<MyProfile, Us
             entry.name = Some(profile.name);
             entry.shape = Some(profile.shape);
         }
+        // An owner of a multi-account organization is admin on every account by
+        // rule (no per-account grants are kept for owners): list them all.
+        if entry.shape == Some(OrgShape::Multi) && entry.role.as_deref() == Some("owner") {
+            entry.accounts = queries::accounts(&app.read, *org)
+                .await?
+                .into_iter()
+                .map(|a| MyAccount {
+                    account_id: a.account_id,
+                    role: "admin".to_owned(),
+                })
+                .collect();
+        }
     }
     Ok(MyProfile {
         user_id: user,

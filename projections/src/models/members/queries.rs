@@ -85,7 +85,7 @@ fn decode_cursor(cursor: &str) -> Option<(String, String)> {
 }
 
 /// The member list: the current user pinned first (first page only), then by name
-/// and id, `limit` per page.
+/// and id, at most `limit` rows a page — the pinned user counts within the limit.
 pub async fn members(
     db: &ReadDb,
     org: OrgId,
@@ -121,6 +121,8 @@ pub async fn members(
         }
     }
     let (after_key, after_user) = after.clone().unwrap_or_default();
+    // The pinned row takes one place of the first page.
+    let others = limit - rows.len();
     let fetched = fetch!(
         db db,
         fetch_all,
@@ -138,17 +140,18 @@ pub async fn members(
         i64::from(after.is_some()),
         after_key,
         after_user,
-        i64::try_from(limit + 1).unwrap_or(201)
+        i64::try_from(others + 1).unwrap_or(201)
     )?;
-    let more = fetched.len() > limit;
-    let mut last = None;
-    for (u, n, e, rl, r, j, k) in fetched.into_iter().take(limit) {
-        last = Some(encode_cursor(&k, &u));
+    let more = fetched.len() > others;
+    // With no other row on this page, the next one starts at the beginning.
+    let mut last = encode_cursor("", "");
+    for (u, n, e, rl, r, j, k) in fetched.into_iter().take(others) {
+        last = encode_cursor(&k, &u);
         rows.push(member((u, n, e, rl, r, j))?);
     }
     Ok(MemberPage {
         members: rows,
-        next_cursor: if more { last } else { None },
+        next_cursor: more.then_some(last),
     })
 }
 
