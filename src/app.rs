@@ -104,7 +104,8 @@ impl App {
             key.clone(),
             clock.clone(),
             Source::Api,
-        );
+        )
+        .with_invite_ttl(args.invite_ttl);
         application.session_ttl = chrono::Duration::minutes(i64::from(args.session_ttl_minutes));
         application.session_max_age = chrono::Duration::days(i64::from(args.session_max_days));
         let worker_metrics: Arc<WorkerMetrics> = Arc::default();

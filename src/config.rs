@@ -220,6 +220,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<roster_api::client_addr::ProxyNet>,
 
+    /// How long an invitation link works after each send: `15m`, `90s`, `2h`
+    /// (a bare number is minutes).
+    #[arg(long, env = "ROSTER_INVITE_TTL", default_value = "15m", value_parser = parse_ttl)]
+    pub invite_ttl: chrono::Duration,
+
     /// Connections served at once; further clients wait to be accepted.
     #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
@@ -249,6 +254,7 @@ impl ServeArgs {
             shutdown_timeout: 5,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            invite_ttl: chrono::Duration::minutes(15),
             max_connections: 1024,
             header_timeout_secs: 10,
         }
@@ -257,5 +263,43 @@ impl ServeArgs {
     /// The drain timeout as a duration.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
+    }
+}
+
+/// Parses a lifetime like `15m`, `90s` or `2h` (a bare number is minutes), from
+/// ten seconds to thirty days.
+pub fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
+    let raw = raw.trim();
+    let (digits, unit) = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((raw, "m"), |i| raw.split_at(i));
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("{raw:?}: write a number and a unit, e.g. 15m, 90s, 2h"))?;
+    let ttl = match unit {
+        "s" => chrono::Duration::seconds(n),
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        other => return Err(format!("{raw:?}: unknown unit {other:?} (use s, m or h)")),
+    };
+    if ttl < chrono::Duration::seconds(10) || ttl > chrono::Duration::days(30) {
+        return Err(format!("{raw:?}: choose between 10s and 720h"));
+    }
+    Ok(ttl)
+}
+
+#[cfg(test)]
+mod ttl_tests {
+    use super::parse_ttl;
+
+    #[test]
+    fn lifetimes_read_with_their_unit_and_stay_in_bounds() {
+        assert_eq!(parse_ttl("15m"), Ok(chrono::Duration::minutes(15)));
+        assert_eq!(parse_ttl("90s"), Ok(chrono::Duration::seconds(90)));
+        assert_eq!(parse_ttl("2h"), Ok(chrono::Duration::hours(2)));
+        assert_eq!(parse_ttl("20"), Ok(chrono::Duration::minutes(20)));
+        assert!(parse_ttl("5s").is_err());
+        assert!(parse_ttl("15 minutes").is_err());
+        assert!(parse_ttl("").is_err());
     }
 }

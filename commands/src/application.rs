@@ -70,6 +70,18 @@ impl Application {
         }
     }
 
+    /// The same application with invitations lasting `ttl` after each send. Each
+    /// invitation records its own deadline, so instances with different settings
+    /// never disagree about an invitation already sent.
+    pub fn with_invite_ttl(mut self, ttl: Duration) -> Self {
+        let config = HandlerConfig {
+            invite_ttl: ttl,
+            ..HandlerConfig::default()
+        };
+        self.orgs = Arc::new(Handler::new(self.store.clone(), self.clock.clone(), config));
+        self
+    }
+
     /// The metadata of a command `actor` causes (`None`: the operator or the system).
     pub fn metadata(&self, actor: Option<UserId>) -> Metadata {
         let default_actor = match self.source {

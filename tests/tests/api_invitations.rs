@@ -207,3 +207,42 @@ async fn roster_cannot_be_used_to_flood_an_inbox() {
         .count();
     assert!(delivered <= 5, "{delivered} emails reached one inbox");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invitation_lifetime_is_a_setting() {
+    let s = TestServer::start_with(roster_tests::Backend::Postgres, |args| {
+        args.invite_ttl = chrono::Duration::seconds(30);
+    })
+    .await
+    .expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let sent_at = roster_commands::Clock::now(&s.clock);
+    let (status, invited) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            Some(json!({ "email": "ann@example.com", "full_name": "Ann", "role": "admin" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{invited}");
+    let expires: chrono::DateTime<chrono::Utc> = invited["expires_at"]
+        .as_str()
+        .expect("expires_at")
+        .parse()
+        .expect("time");
+    assert_eq!(expires - sent_at, chrono::Duration::seconds(30));
+    s.clock.advance(chrono::Duration::seconds(31));
+    s.drain().await;
+    let (_, list) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(list["invitations"][0]["status"], "expired", "{list}");
+}
