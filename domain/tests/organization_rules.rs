@@ -1013,3 +1013,41 @@ fn removing_a_member_who_is_not_an_owner_cancels_nothing_else() {
     assert_eq!(events.len(), 1);
     assert_json_snapshot!(events);
 }
+
+// ---- LeaveOrganization ----
+
+#[test]
+fn a_member_leaves_on_their_own() {
+    let events = given(ann_member_single())
+        .when(
+            Actor::User(ANN),
+            OrgCommand::LeaveOrganization { user_id: ANN },
+            at(5),
+        )
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn the_last_owner_cannot_leave() {
+    let refusal = given(ann_member_single())
+        .when(
+            AS_OWNER,
+            OrgCommand::LeaveOrganization { user_id: OWNER },
+            at(5),
+        )
+        .then_refuses(DomainError::LastOwner);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn nobody_leaves_in_someone_elses_name() {
+    let refusal = given(ann_member_single())
+        .when(
+            AS_OWNER,
+            OrgCommand::LeaveOrganization { user_id: ANN },
+            at(5),
+        )
+        .then_refuses(DomainError::NotAnOwner);
+    assert_snapshot!(refusal);
+}

@@ -422,6 +422,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/orgs/{org}/members"),
     ("patch", "/api/orgs/{org}/members/{user}"),
     ("delete", "/api/orgs/{org}/members/{user}"),
+    ("delete", "/api/orgs/{org}/membership"),
     ("get", "/api/orgs/{org}/invitations"),
     ("post", "/api/orgs/{org}/invitations"),
     ("post", "/api/orgs/{org}/invitations/{id}/resend"),

@@ -271,3 +271,44 @@ async fn a_page_holds_exactly_the_limit_the_pinned_owner_included() {
     }
     assert_eq!(seen, ["olive@acme.io", "ann@acme.io", "bob@acme.io"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_leaves_and_the_history_says_so_but_the_last_owner_stays() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let (_, ann, _) = s
+        .member(org, &olive, "ann@acme.io", json!({ "role": "admin" }))
+        .await;
+    let membership = format!("/api/orgs/{org}/membership");
+    let (status, left) = s.call("DELETE", &membership, Some(&ann), None).await;
+    assert_eq!(status, 200, "{left}");
+    let (status, again) = s.call("DELETE", &membership, Some(&ann), None).await;
+    assert_eq!(
+        (status, TestServer::rule(&again)),
+        (404, "organization-not-found")
+    );
+    let (_, history) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/history?after={}", left["position"]),
+            Some(&olive),
+            None,
+        )
+        .await;
+    let last = history["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .cloned()
+        .expect("events");
+    assert_eq!(last["event_type"], "MemberRemoved");
+    assert!(
+        last["summary"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("left the organization (admin)")),
+        "{last}"
+    );
+    let (status, refused) = s.call("DELETE", &membership, Some(&olive), None).await;
+    assert_eq!((status, TestServer::rule(&refused)), (409, "last-owner"));
+}

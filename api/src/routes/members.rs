@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use roster_commands::use_cases::roles::RoleRequest;
-use roster_commands::use_cases::{change_role, owner_queries, remove_member};
+use roster_commands::use_cases::{change_role, leave_organization, owner_queries, remove_member};
 use roster_commands::UseCaseError;
 use roster_domain::organization::Member;
 use roster_domain::{AccountId, AccountRole, OrgRole, Role, SingleRole, UserId};
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::{after, PositionBody};
 use crate::error::ApiError;
-use crate::extract::{path_id, OwnedOrg};
+use crate::extract::{path_id, Caller, OwnedOrg};
 use crate::json::{ApiJson, ApiQuery};
 use crate::problem::Problem;
 use crate::schema::{AccountRoleDoc, OrgRoleDoc, RoleDoc, SingleRoleDoc};
@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_members))
         .routes(routes!(change_role, remove_member))
+        .routes(routes!(leave))
 }
 
 /// Role fields as clients send them: `role` in a single-account organization,
@@ -255,5 +256,23 @@ pub(crate) async fn remove_member(
 ) -> Result<Json<PositionBody>, ApiError> {
     let member: UserId = path_id(&path.1, "member")?;
     let recorded = remove_member::remove_member(&state.app, &owner, member).await?;
+    Ok(Json(recorded.into()))
+}
+
+/// Leave the organization (any member; the last owner cannot).
+#[utoipa::path(delete, path = "/api/orgs/{org}/membership", tag = "members",
+    params(("org" = Uuid, Path, description = "The organization")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Left", body = PositionBody),
+        (status = "default", description = "A problem: organization-not-found, last-owner", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn leave(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<Json<PositionBody>, ApiError> {
+    let org = path_id(&org, "organization")?;
+    let recorded = leave_organization::leave_organization(&state.app, caller.user_id, org).await?;
     Ok(Json(recorded.into()))
 }

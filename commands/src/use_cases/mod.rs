@@ -14,6 +14,7 @@ pub mod change_role;
 pub mod create_organization;
 pub mod invitation_link;
 pub mod invite_user;
+pub mod leave_organization;
 pub mod my_profile;
 pub mod owner_queries;
 pub mod remove_member;

@@ -85,6 +85,11 @@ pub enum OrgCommand {
         /// The member.
         user_id: UserId,
     },
+    /// A member leaves on their own (the actor must be that member).
+    LeaveOrganization {
+        /// The member leaving.
+        user_id: UserId,
+    },
     /// Record that an invitation email was accepted by the mail server (the email worker).
     RecordEmailSent {
         /// The invitation.

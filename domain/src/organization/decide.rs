@@ -284,6 +284,28 @@ pub fn decide(
             }
             Ok(events)
         }
+        OrgCommand::LeaveOrganization { user_id } => {
+            if actor != Actor::User(*user_id) {
+                return Err(DomainError::NotAnOwner);
+            }
+            let member = org
+                .members
+                .get(user_id)
+                .ok_or(DomainError::MemberNotFound)?;
+            if member.role.is_owner() && org.owner_count() <= 1 {
+                return Err(DomainError::LastOwner);
+            }
+            let mut events = vec![OrgEvent::MemberRemoved(MemberRemoved {
+                user_id: *user_id,
+                role: member.role.clone(),
+                removed_by: actor,
+                removed_at: now,
+            })];
+            if member.role.is_owner() {
+                events.extend(withdraw_invitations_of(org, *user_id, actor, now));
+            }
+            Ok(events)
+        }
         OrgCommand::RecordEmailSent {
             invitation_id,
             send_id,

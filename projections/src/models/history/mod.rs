@@ -292,6 +292,15 @@ async fn describe<N: NameSource>(
                 names.role(&r.to).await?
             ),
         },
+        OrgEvent::MemberRemoved(r) if r.removed_by == Actor::User(r.user_id) => Line {
+            actor_id: actor_id(&r.removed_by),
+            subject: r.user_id.to_string(),
+            summary: format!(
+                "{} left the organization ({})",
+                names.person(r.user_id).await?,
+                names.role(&r.role).await?
+            ),
+        },
         OrgEvent::MemberRemoved(r) => Line {
             actor_id: actor_id(&r.removed_by),
             subject: r.user_id.to_string(),
@@ -329,8 +338,9 @@ impl Projection for History {
         "history"
     }
 
+    /// 2: a member who removed themself reads "left the organization".
     fn version(&self) -> i64 {
-        1
+        2
     }
 
     fn tables(&self) -> &'static [&'static str] {
