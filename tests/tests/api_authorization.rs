@@ -419,6 +419,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("delete", "/api/sessions"),
     ("delete", "/api/sessions/current"),
     ("get", "/api/me"),
+    ("post", "/api/me/password"),
     ("get", "/api/orgs/{org}/members"),
     ("patch", "/api/orgs/{org}/members/{user}"),
     ("delete", "/api/orgs/{org}/members/{user}"),

@@ -169,3 +169,67 @@ async fn signing_out_everywhere_revokes_every_session_of_the_caller() {
     let (status, _) = s.call("GET", "/api/me", Some(&ann), None).await;
     assert_eq!(status, 200, "other people's sessions are untouched");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_password_needs_the_current_one_and_signs_out_other_sessions() {
+    let s = TestServer::start().await.expect("server");
+    let (_, laptop, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let phone = s.sign_in("olive@acme.io", PASSWORD).await;
+    let change =
+        |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
+    let (status, wrong) = s
+        .call(
+            "POST",
+            "/api/me/password",
+            Some(&laptop),
+            Some(change("not my password!", "a brand new passphrase")),
+        )
+        .await;
+    assert_eq!(
+        (status, &wrong["errors"][0]["field"]),
+        (422, &json!("current_password"))
+    );
+    let (status, weak) = s
+        .call(
+            "POST",
+            "/api/me/password",
+            Some(&laptop),
+            Some(change(PASSWORD, "short")),
+        )
+        .await;
+    assert_eq!(
+        (status, &weak["errors"][0]["field"]),
+        (422, &json!("new_password"))
+    );
+    let (status, _) = s
+        .call(
+            "POST",
+            "/api/me/password",
+            Some(&laptop),
+            Some(change(PASSWORD, "a brand new passphrase")),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        s.call("GET", "/api/me", Some(&laptop), None).await.0,
+        200,
+        "this session stays"
+    );
+    assert_eq!(
+        s.call("GET", "/api/me", Some(&phone), None).await.0,
+        401,
+        "others end"
+    );
+    let (status, _) = s
+        .call(
+            "POST",
+            "/api/sessions",
+            None,
+            Some(json!({ "email": "olive@acme.io", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 401, "the old password no longer works");
+    s.sign_in("olive@acme.io", "a brand new passphrase").await;
+}

@@ -1,23 +1,28 @@
 //! `GET /api/me`: the signed-in member's identity, organizations, roles, accounts.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
+use roster_commands::use_cases::change_password::{self, ChangePassword};
 use roster_commands::use_cases::my_profile::{self, MyOrganization};
 use roster_domain::{AccountId, OrgId, OrgShape, UserId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::Caller;
+use crate::json::ApiJson;
 use crate::problem::Problem;
 use crate::schema::OrgShapeDoc;
 use crate::AppState;
 
 /// This resource's routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me))
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(change_password))
 }
 
 /// The signed-in member.
@@ -98,4 +103,40 @@ pub(crate) async fn me(
         full_name: profile.full_name,
         organizations: profile.organizations.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeBody {
+    /// The password in use now.
+    pub current_password: String,
+    /// The new password (at least 12 characters).
+    pub new_password: String,
+}
+
+/// Change the password: the current one is required; every other session ends.
+#[utoipa::path(post, path = "/api/me/password", tag = "me",
+    request_body = PasswordChangeBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Changed; other sessions are signed out"),
+        (status = "default", description = "A problem: validation (current_password, new_password), too-many-sign-in-attempts", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordChangeBody>,
+) -> Result<StatusCode, ApiError> {
+    change_password::change_password(
+        &state.app,
+        ChangePassword {
+            user_id: caller.user_id,
+            session_token: caller.token,
+            current: body.current_password,
+            new: body.new_password,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -59,3 +59,42 @@ pub async fn insert(
     tx.commit().await?;
     Ok(inserted == 1)
 }
+
+/// The stored hash of `user`, if they have credentials.
+pub async fn hash_of(db: &ReadDb, user: UserId) -> Result<Option<String>, UseCaseError> {
+    Ok(fetch!(
+        db db,
+        fetch_optional,
+        (String,),
+        "SELECT password_hash FROM credentials WHERE user_id = $1",
+        user.to_string()
+    )?
+    .map(|(h,)| h))
+}
+
+/// Replaces `user`'s password hash and revokes every session but `keep` (a
+/// token digest), in one transaction.
+pub async fn replace_password(
+    db: &ReadDb,
+    user: UserId,
+    password_hash: &str,
+    keep_session: &str,
+    now: DateTime<Utc>,
+) -> Result<(), UseCaseError> {
+    let mut tx = db.begin().await?;
+    exec!(
+        &mut tx,
+        "UPDATE credentials SET password_hash = $2, updated_at = $3 WHERE user_id = $1",
+        user.to_string(),
+        password_hash.to_owned(),
+        time_text(now)
+    )?;
+    exec!(
+        &mut tx,
+        "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2",
+        user.to_string(),
+        keep_session.to_owned()
+    )?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -10,6 +10,7 @@
 pub mod accept_invite;
 pub mod add_account;
 pub mod cancel_invite;
+pub mod change_password;
 pub mod change_role;
 pub mod create_organization;
 pub mod invitation_link;
