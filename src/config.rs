@@ -128,6 +128,35 @@ pub struct HistoryArgs {
 pub enum OrgCommand {
     /// Create an organization and invite its first owner; prints the accept link.
     Create(CreateOrgArgs),
+    /// List every organization with its owners and open invitations.
+    List,
+    /// Show one organization: shape, accounts, members, open invitations.
+    Show {
+        /// The organization's id.
+        org: String,
+    },
+    /// Invite a new owner as the operator (for an organization nobody can manage).
+    InviteOwner(InviteOwnerArgs),
+}
+
+/// Settings of `roster org invite-owner`.
+#[derive(Debug, Clone, Args)]
+pub struct InviteOwnerArgs {
+    /// The organization's id.
+    pub org: String,
+    /// The new owner's email.
+    #[arg(long)]
+    pub email: String,
+    /// The new owner's full name.
+    #[arg(long)]
+    pub name: String,
+    /// Base of the accept link.
+    #[arg(
+        long,
+        env = "ROSTER_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
 }
 
 /// Settings of `roster org create`.

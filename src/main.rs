@@ -41,7 +41,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             tracing::info!(backend = %database.describe(), "database is up to date");
             Ok(())
         }
-        Command::Org(OrgCommand::Create(args)) => {
+        Command::Org(command) => {
             database.migrate().await.map_err(|e| e.to_string())?;
             let store = database.event_store().await.map_err(|e| e.to_string())?;
             let key = roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?;
@@ -52,19 +52,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Arc::new(SystemClock),
                 Source::Cli,
             );
-            let created = create_org(&app, &args).await.map_err(|e| e.to_string())?;
-            println!("organization {} created", created.org_id);
-            println!(
-                "owner invitation {} sent to {}",
-                created.invitation_id,
-                args.owner_email.trim()
-            );
-            println!(
-                "accept link (valid until {}):",
-                created.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
-            );
-            println!("{}", created.accept_link);
-            Ok(())
+            operator(&app, command).await
         }
         Command::Replay(args) => {
             database.migrate().await.map_err(|e| e.to_string())?;
@@ -133,6 +121,41 @@ async fn run(cli: Cli) -> Result<(), String> {
             app.run_until(shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// `roster org …`: the operator's commands.
+async fn operator(app: &Application, command: OrgCommand) -> Result<(), String> {
+    let stdout = std::io::stdout();
+    match command {
+        OrgCommand::Create(args) => {
+            let created = create_org(app, &args).await.map_err(|e| e.to_string())?;
+            println!("organization {} created", created.org_id);
+            println!(
+                "owner invitation {} sent to {}",
+                created.invitation_id,
+                args.owner_email.trim()
+            );
+            println!(
+                "accept link (valid until {}):",
+                created.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            println!("{}", created.accept_link);
+            Ok(())
+        }
+        OrgCommand::List => roster::operator::list(app, &mut stdout.lock()).await,
+        OrgCommand::Show { org } => roster::operator::show(app, &org, &mut stdout.lock()).await,
+        OrgCommand::InviteOwner(args) => {
+            roster::operator::invite_owner(
+                app,
+                &args.org,
+                &args.email,
+                &args.name,
+                &args.public_url,
+                &mut stdout.lock(),
+            )
+            .await
         }
     }
 }

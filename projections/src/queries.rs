@@ -22,7 +22,8 @@ pub use crate::models::invitations::queries::{
     invitation_by_token, invitations, InvitationRow, LinkTarget,
 };
 pub use crate::models::members::queries::{
-    accounts, members, org_profile, AccountRow, MemberFilter, MemberPage, MemberRow, OrgProfile,
+    accounts, members, org_profile, organizations, AccountRow, MemberFilter, MemberPage, MemberRow,
+    OrgProfile,
 };
 
 /// Why a query could not be answered.

@@ -187,6 +187,26 @@ pub async fn org_profile(db: &ReadDb, org: OrgId) -> Result<Option<OrgProfile>, 
     .transpose()
 }
 
+/// Every organization, by name (for the operator).
+pub async fn organizations(db: &ReadDb) -> Result<Vec<OrgProfile>, QueryError> {
+    let rows = fetch!(
+        db db,
+        fetch_all,
+        (String, String, String),
+        "SELECT org_id, name, shape FROM rm_orgs ORDER BY name, org_id"
+    )?;
+    rows.into_iter()
+        .map(|(org, name, shape)| {
+            Ok(OrgProfile {
+                org_id: parse_column("rm_orgs", "org_id", &org)?,
+                name,
+                shape: serde_json::from_value(serde_json::Value::String(shape))
+                    .map_err(|e| QueryError::unreadable("rm_orgs", "shape")(e.to_string()))?,
+            })
+        })
+        .collect()
+}
+
 /// One account of a multi-account organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountRow {

@@ -1,0 +1,145 @@
+//! `roster org list | show | invite-owner`: what an operator needs to put a stuck
+//! organization back in someone's hands without touching SQL.
+
+use std::io::Write;
+use std::time::Duration;
+
+use roster_commands::use_cases::recover_organization;
+use roster_commands::{Application, UseCaseError};
+use roster_domain::organization::{Actor, InvitationStatus};
+use roster_domain::{Email, OrgId, PersonName};
+use roster_projections::queries;
+
+fn io(e: std::io::Error) -> String {
+    format!("cannot write the answer: {e}")
+}
+
+fn failed(e: UseCaseError) -> String {
+    e.to_string()
+}
+
+/// `roster org list`: every organization with its owners and open invitations.
+pub async fn list(app: &Application, out: &mut impl Write) -> Result<(), String> {
+    // The list comes from a read model: let it reach the log's head first.
+    let head = app.store.head().await.map_err(|e| e.to_string())?;
+    let fresh = queries::wait_for(&app.read, head, Duration::from_secs(5))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !fresh {
+        writeln!(
+            out,
+            "(the read models are behind the log; newest organizations may be missing)"
+        )
+        .map_err(io)?;
+    }
+    for org in queries::organizations(&app.read)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let (owners, open) = app
+            .orgs
+            .inspect(org.org_id, |o| {
+                o.map_or((0, 0), |o| {
+                    (
+                        o.members.values().filter(|m| m.role.is_owner()).count(),
+                        o.invitations
+                            .values()
+                            .filter(|i| i.status.is_open())
+                            .count(),
+                    )
+                })
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        writeln!(
+            out,
+            "{}  {}  {:?}  owners: {owners}  open invitations: {open}{}",
+            org.org_id,
+            org.name,
+            org.shape,
+            if owners == 0 {
+                "  (no owner: use org invite-owner)"
+            } else {
+                ""
+            }
+        )
+        .map_err(io)?;
+    }
+    Ok(())
+}
+
+/// `roster org show ORG`: shape, accounts, members and open invitations, from
+/// the organization's own state.
+pub async fn show(app: &Application, org: &str, out: &mut impl Write) -> Result<(), String> {
+    let org: OrgId = org
+        .parse()
+        .map_err(|_| format!("{org:?} is not an organization id (a UUID)"))?;
+    let now = app.clock.now();
+    let text = app
+        .orgs
+        .inspect(org, |o| {
+            let o = o?;
+            let mut text = format!("{} {} ({:?})\n", o.id, o.name, o.shape);
+            for a in o.accounts.values() {
+                text.push_str(&format!("account  {}  {}\n", a.id, a.name));
+            }
+            for m in o.members.values() {
+                text.push_str(&format!(
+                    "member   {}  {} <{}>  {}\n",
+                    m.user_id, m.full_name, m.email, m.role
+                ));
+            }
+            for i in o.invitations.values().filter(|i| i.status.is_open()) {
+                let status = if i.status == InvitationStatus::Expired || now >= i.expires_at {
+                    "expired".to_owned()
+                } else {
+                    format!(
+                        "pending until {}",
+                        i.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+                    )
+                };
+                let by = match i.invited_by {
+                    Actor::User(u) => u.to_string(),
+                    Actor::System => "the operator".to_owned(),
+                };
+                text.push_str(&format!(
+                    "invited  {}  {} <{}>  {}  {status}  (by {by})\n",
+                    i.id, i.full_name, i.email, i.role
+                ));
+            }
+            Some(text)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no organization {org}"))?;
+    out.write_all(text.as_bytes()).map_err(io)
+}
+
+/// `roster org invite-owner ORG --email … --name …`: invites a new owner as the
+/// operator; prints the accept link (the running server's email worker mails it).
+pub async fn invite_owner(
+    app: &Application,
+    org: &str,
+    email: &str,
+    name: &str,
+    public_url: &str,
+    out: &mut impl Write,
+) -> Result<(), String> {
+    let org: OrgId = org
+        .parse()
+        .map_err(|_| format!("{org:?} is not an organization id (a UUID)"))?;
+    let email = Email::parse(email).map_err(|e| format!("--email: {e}"))?;
+    let name = PersonName::parse(name).map_err(|e| format!("--name: {e}"))?;
+    let invited = recover_organization::invite_owner(app, org, email.clone(), name)
+        .await
+        .map_err(failed)?;
+    writeln!(
+        out,
+        "owner invitation {} for {email}\naccept link (valid until {}):\n{}/invitations/{}",
+        invited.invitation_id,
+        invited.expires_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        public_url.trim_end_matches('/'),
+        invited.token.expose()
+    )
+    .map_err(io)
+}
