@@ -109,8 +109,8 @@ async fn an_operator_puts_a_stuck_organization_back_in_someones_hands() {
         .await
         .expect("read")
         .into_iter()
-        .filter(|e| e.event_type == "UserInvited")
-        .last()
+        .rev()
+        .find(|e| e.event_type == "UserInvited")
         .expect("the operator's invitation");
     assert_eq!(
         invited.metadata.source,
