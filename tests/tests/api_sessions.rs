@@ -233,3 +233,37 @@ async fn changing_the_password_needs_the_current_one_and_signs_out_other_session
     assert_eq!(status, 401, "the old password no longer works");
     s.sign_in("olive@acme.io", "a brand new passphrase").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_reads_do_not_write_until_the_expiry_would_move_noticeably() {
+    let s = TestServer::start().await.expect("server");
+    let (_, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let expiry = || async {
+        let (e,) = roster_projections::fetch!(
+            db & s.read,
+            fetch_one,
+            (String,),
+            "SELECT max(expires_at) FROM sessions"
+        )
+        .expect("expiry");
+        e
+    };
+    let signed_in = expiry().await;
+    s.clock.advance(chrono::Duration::minutes(30));
+    for _ in 0..3 {
+        assert_eq!(s.call("GET", "/api/me", Some(&olive), None).await.0, 200);
+    }
+    assert_eq!(
+        expiry().await,
+        signed_in,
+        "half an hour later: nothing written"
+    );
+    s.clock.advance(chrono::Duration::minutes(60));
+    assert_eq!(s.call("GET", "/api/me", Some(&olive), None).await.0, 200);
+    assert!(
+        expiry().await > signed_in,
+        "90 minutes later: the expiry slides"
+    );
+}

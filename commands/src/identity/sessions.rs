@@ -119,7 +119,8 @@ pub async fn identify(
 }
 
 /// The identity a live session belongs to, sliding its expiry to `now + idle`
-/// (never past its absolute end); `None` for unknown or expired tokens.
+/// (never past its absolute end, and only when that moves it noticeably);
+/// `None` for unknown or expired tokens.
 pub async fn resume(
     db: &ReadDb,
     token: &str,
@@ -147,13 +148,21 @@ pub async fn resume(
     let user: UserId = user
         .parse()
         .map_err(|e| UseCaseError::infrastructure("reading a session: bad user_id", e))?;
-    let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "UPDATE sessions SET expires_at = $2 WHERE token_hash = $1",
-        hashed,
-        time_text((now + lifetimes.idle).min(end))
-    )?;
-    tx.commit().await?;
+    // Slide the expiry only when it would move by a tenth of the idle lifetime or
+    // more: a burst of reads then costs one write, not one commit each.
+    let slid = (now + lifetimes.idle).min(end);
+    let current: DateTime<Utc> = expires
+        .parse()
+        .map_err(|e| UseCaseError::infrastructure("reading a session: bad expires_at", e))?;
+    if slid - current >= lifetimes.idle / 10 {
+        let mut tx = db.begin().await?;
+        exec!(
+            &mut tx,
+            "UPDATE sessions SET expires_at = $2 WHERE token_hash = $1",
+            hashed,
+            time_text(slid)
+        )?;
+        tx.commit().await?;
+    }
     Ok(Some(user))
 }
