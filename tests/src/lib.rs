@@ -125,22 +125,36 @@ pub async fn store_and_read_db(
     })
 }
 
-/// Installs every projection and applies the whole log to it, batch by batch.
+/// Installs every projection and applies the whole log to it, batch by batch,
+/// until every projection has reached the log's head. (The gap-safe horizon can
+/// hold the newest events back for a moment behind another test's open
+/// transaction: keep applying until they arrive, for at most 20 s.)
 pub async fn project_everything(db: &ReadDb, store: &dyn EventStore) -> anyhow::Result<()> {
+    let head = store.head().await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     for p in roster_projections::all() {
         roster_projections::runner::ensure_installed(db, p.as_ref()).await?;
-        while roster_projections::runner::apply_batch(
-            db,
-            store,
-            p.as_ref(),
-            "",
-            p.name(),
-            500,
-            None,
-        )
-        .await?
-            > 0
-        {}
     }
-    Ok(())
+    loop {
+        for p in roster_projections::all() {
+            while roster_projections::runner::apply_batch(
+                db,
+                store,
+                p.as_ref(),
+                "",
+                p.name(),
+                500,
+                None,
+            )
+            .await?
+                > 0
+            {}
+        }
+        let caught_up =
+            roster_projections::queries::wait_for(db, head, std::time::Duration::ZERO).await?;
+        if caught_up || std::time::Instant::now() > deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
