@@ -312,3 +312,32 @@ async fn a_member_leaves_and_the_history_says_so_but_the_last_owner_stays() {
     let (status, refused) = s.call("DELETE", &membership, Some(&olive), None).await;
     assert_eq!((status, TestServer::rule(&refused)), (409, "last-owner"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_asking_to_wait_is_refused_before_any_waiting() {
+    let s = TestServer::start().await.expect("server");
+    let (org, _, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let (_, zed, _) = s
+        .org_with_owner(ShapeArg::Single, "zed@other.io", vec![])
+        .await;
+    let started = std::time::Instant::now();
+    let (status, hidden) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?after={}", u64::MAX / 2),
+            Some(&zed),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&hidden)),
+        (404, "organization-not-found")
+    );
+    // A caller with access would wait up to 2 s for a position that far ahead.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "refused without waiting for the read models"
+    );
+}
