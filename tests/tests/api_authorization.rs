@@ -431,6 +431,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/orgs/{org}/accounts"),
     ("post", "/api/orgs/{org}/accounts"),
     ("get", "/api/orgs/{org}/history"),
+    ("get", "/api/orgs/{org}/events"),
     ("get", "/api/invitations/{token}"),
     ("post", "/api/invitations/accept"),
 ];

@@ -4,6 +4,7 @@
 //! `/openapi.json` with the same router call that serves it.
 
 pub mod accounts;
+pub mod events;
 pub mod history;
 pub mod invitation_links;
 pub mod invitations;
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(invitation_links::router())
         .merge(accounts::router())
         .merge(history::router())
+        .merge(events::router())
 }
 
 /// What a command answers when it has nothing else to say: how far the log got.

@@ -13,6 +13,7 @@ pub mod cancel_invite;
 pub mod change_password;
 pub mod change_role;
 pub mod create_organization;
+pub mod event_feed;
 pub mod invitation_link;
 pub mod invite_user;
 pub mod leave_organization;
