@@ -44,7 +44,10 @@ pub struct TestServer {
     /// A client.
     pub http: reqwest::Client,
     workers: Workers,
+    database: Database,
+    args: ServeArgs,
     stop: Option<oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<Result<(), roster::app::AppError>>>,
 }
 
 impl Drop for TestServer {
@@ -84,15 +87,11 @@ impl TestServer {
         };
         configure(&mut args);
         let clock = ManualClock::new(chrono::Utc::now());
-        let mut app =
-            App::build_with_clock(&database, args, key.clone(), Arc::new(clock.clone())).await?;
-        let workers = app
-            .detach_workers()
-            .ok_or_else(|| anyhow::anyhow!("a new server has its workers"))?;
+        let (app, workers) = Self::launch(&database, &args, &key, &clock).await?;
         let base = format!("http://{}", app.local_addr()?);
         let store = app.store();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
+        let running = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
         }));
         Ok(Self {
@@ -104,8 +103,48 @@ impl TestServer {
             clock,
             http: reqwest::Client::new(),
             workers,
+            database,
+            args,
             stop: Some(stop),
+            running: Some(running),
         })
+    }
+
+    async fn launch(
+        database: &Database,
+        args: &ServeArgs,
+        key: &TokenKey,
+        clock: &ManualClock,
+    ) -> anyhow::Result<(App, Workers)> {
+        let mut app =
+            App::build_with_clock(database, args.clone(), key.clone(), Arc::new(clock.clone()))
+                .await?;
+        let workers = app
+            .detach_workers()
+            .ok_or_else(|| anyhow::anyhow!("a new server has its workers"))?;
+        Ok((app, workers))
+    }
+
+    /// Stops the server (as a deploy would) and starts a new one on the same
+    /// database, secret and clock; `base` then names the new one.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            tokio::time::timeout(Duration::from_secs(30), running).await???;
+        }
+        let (app, workers) =
+            Self::launch(&self.database, &self.args, &self.key, &self.clock).await?;
+        self.base = format!("http://{}", app.local_addr()?);
+        self.store = app.store();
+        self.workers = workers;
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.stop = Some(stop);
+        self.running = Some(tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        })));
+        Ok(())
     }
 
     /// Calls the API; error answers must be problem documents. Non-JSON bodies
