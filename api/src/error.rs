@@ -143,6 +143,11 @@ fn identity_problem(e: &UserError) -> Problem {
             "Already registered",
         ),
         UserError::UserNotFound => (StatusCode::NOT_FOUND, "user-not-found", "No such user"),
+        UserError::ResetLinkInvalid => (
+            StatusCode::NOT_FOUND,
+            "invalid-reset-link",
+            "Invalid reset link",
+        ),
     };
     Problem::new(status, slug, title, e.to_string())
 }

@@ -27,12 +27,24 @@ pub struct SendingLimits {
 }
 
 impl SendingLimits {
+    /// Counts an email to `email_key` that no organization sends (a password
+    /// reset) at `now`, or says how long to wait.
+    pub fn take_recipient(&self, email_key: &str, now: DateTime<Utc>) -> Result<(), Duration> {
+        self.take_keys(&[(format!("recipient:{email_key}"), PER_RECIPIENT)], now)
+    }
+
     /// Counts a send to `email_key` from `org` at `now`, or says how long to wait.
     pub fn take(&self, org: OrgId, email_key: &str, now: DateTime<Utc>) -> Result<(), Duration> {
-        let keys = [
-            (format!("recipient:{email_key}"), PER_RECIPIENT),
-            (format!("organization:{org}"), PER_ORGANIZATION),
-        ];
+        self.take_keys(
+            &[
+                (format!("recipient:{email_key}"), PER_RECIPIENT),
+                (format!("organization:{org}"), PER_ORGANIZATION),
+            ],
+            now,
+        )
+    }
+
+    fn take_keys(&self, keys: &[(String, usize)], now: DateTime<Utc>) -> Result<(), Duration> {
         let mut sends = self.sends.lock().unwrap_or_else(|p| p.into_inner());
         sends.retain(|_, times| {
             while times.front().is_some_and(|t| *t <= now - WINDOW) {
@@ -40,14 +52,14 @@ impl SendingLimits {
             }
             !times.is_empty()
         });
-        for (key, limit) in &keys {
+        for (key, limit) in keys {
             if let Some(times) = sends.get(key).filter(|t| t.len() >= *limit) {
                 let oldest = times.front().copied().unwrap_or(now);
                 return Err((oldest + WINDOW - now).max(Duration::seconds(1)));
             }
         }
         for (key, _) in keys {
-            sends.entry(key).or_default().push_back(now);
+            sends.entry(key.clone()).or_default().push_back(now);
         }
         Ok(())
     }

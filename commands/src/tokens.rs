@@ -12,7 +12,7 @@ use std::fmt;
 
 use hmac::{Hmac, Mac};
 use roster_domain::TokenDigest;
-use roster_domain::{InvitationId, SendId};
+use roster_domain::{InvitationId, SendId, UserId};
 use sha2::{Digest, Sha256};
 
 /// A raw invitation token. Its `Debug` hides the value so it never lands in logs.
@@ -78,6 +78,18 @@ impl TokenKey {
     /// The key's bytes, to persist it.
     pub fn expose(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The token of one password reset of one identity (never stored; the email
+    /// worker derives it again from the event).
+    pub fn reset_token(&self, user: UserId, reset: uuid::Uuid) -> InvitationToken {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(b"roster-password-reset");
+        mac.update(user.as_uuid().as_bytes());
+        mac.update(reset.as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        InvitationToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// The token of one send of one invitation.

@@ -147,7 +147,7 @@ impl DomainEvent for UserEvent {
 
     fn current_version(event_type: &str) -> Option<u32> {
         match event_type {
-            "UserRegistered" | "PasswordChanged" => Some(1),
+            "UserRegistered" | "PasswordResetRequested" | "PasswordChanged" => Some(1),
             _ => None,
         }
     }

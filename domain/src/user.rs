@@ -18,6 +18,8 @@ pub struct User {
     pub full_name: PersonName,
     /// When they registered.
     pub registered_at: DateTime<Utc>,
+    /// The password reset asked for and not yet used: its id and deadline.
+    pub pending_reset: Option<(uuid::Uuid, DateTime<Utc>)>,
     /// When their password last changed.
     pub password_changed_at: DateTime<Utc>,
 }
@@ -36,6 +38,18 @@ pub enum UserCommand {
     },
     /// Note a password change (the hash lives in the credentials table).
     ChangePassword,
+    /// Someone asked for a reset link for this identity's address.
+    RequestPasswordReset {
+        /// The reset's id (its link is derived from it and the server secret).
+        reset_id: uuid::Uuid,
+        /// When the link stops working.
+        expires_at: DateTime<Utc>,
+    },
+    /// The reset link was used: the password changes (once).
+    CompletePasswordReset {
+        /// The reset the link belongs to.
+        reset_id: uuid::Uuid,
+    },
 }
 
 /// What happened to an identity.
@@ -53,6 +67,19 @@ pub enum UserEvent {
         /// When.
         registered_at: DateTime<Utc>,
     },
+    /// A reset link was asked for; the email worker sends it to `email`.
+    PasswordResetRequested {
+        /// The identity.
+        user_id: UserId,
+        /// Where the link goes.
+        email: Email,
+        /// The reset's id.
+        reset_id: uuid::Uuid,
+        /// When it was asked for.
+        requested_at: DateTime<Utc>,
+        /// When the link stops working.
+        expires_at: DateTime<Utc>,
+    },
     /// The password was changed.
     PasswordChanged {
         /// The identity.
@@ -67,6 +94,7 @@ impl UserEvent {
     pub fn event_type(&self) -> &'static str {
         match self {
             UserEvent::UserRegistered { .. } => "UserRegistered",
+            UserEvent::PasswordResetRequested { .. } => "PasswordResetRequested",
             UserEvent::PasswordChanged { .. } => "PasswordChanged",
         }
     }
@@ -81,6 +109,9 @@ pub enum UserError {
     /// No such identity.
     #[error("no such user")]
     UserNotFound,
+    /// The reset link is unknown, superseded, used or past its deadline.
+    #[error("this password reset link is not valid any more; ask for a new one")]
+    ResetLinkInvalid,
 }
 
 /// Decides an identity command at `now`.
@@ -109,6 +140,30 @@ pub fn decide(
             user_id: user.id,
             changed_at: now,
         }]),
+        (None, UserCommand::RequestPasswordReset { .. }) => Err(UserError::UserNotFound),
+        (
+            Some(user),
+            UserCommand::RequestPasswordReset {
+                reset_id,
+                expires_at,
+            },
+        ) => Ok(vec![UserEvent::PasswordResetRequested {
+            user_id: user.id,
+            email: user.email.clone(),
+            reset_id: *reset_id,
+            requested_at: now,
+            expires_at: *expires_at,
+        }]),
+        (None, UserCommand::CompletePasswordReset { .. }) => Err(UserError::ResetLinkInvalid),
+        (Some(user), UserCommand::CompletePasswordReset { reset_id }) => match user.pending_reset {
+            Some((pending, expires_at)) if pending == *reset_id && now < expires_at => {
+                Ok(vec![UserEvent::PasswordChanged {
+                    user_id: user.id,
+                    changed_at: now,
+                }])
+            }
+            _ => Err(UserError::ResetLinkInvalid),
+        },
     }
 }
 
@@ -129,9 +184,22 @@ pub fn evolve(state: Option<User>, event: &UserEvent) -> Option<User> {
             full_name: full_name.clone(),
             registered_at: *registered_at,
             password_changed_at: *registered_at,
+            pending_reset: None,
         }),
+        (
+            Some(mut user),
+            UserEvent::PasswordResetRequested {
+                reset_id,
+                expires_at,
+                ..
+            },
+        ) => {
+            user.pending_reset = Some((*reset_id, *expires_at));
+            Some(user)
+        }
         (Some(mut user), UserEvent::PasswordChanged { changed_at, .. }) => {
             user.password_changed_at = *changed_at;
+            user.pending_reset = None;
             Some(user)
         }
         (state, _) => state,

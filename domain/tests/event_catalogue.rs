@@ -118,6 +118,13 @@ fn every_user_event_type_has_a_pinned_stored_shape() {
             full_name: name("Ann Lee"),
             registered_at: t0(),
         },
+        UserEvent::PasswordResetRequested {
+            user_id: ANN,
+            email: email("ann@example.com"),
+            reset_id: uuid::Uuid::from_u128(0x0600),
+            requested_at: t0(),
+            expires_at: t0() + chrono::Duration::minutes(30),
+        },
         UserEvent::PasswordChanged {
             user_id: ANN,
             changed_at: t0(),

@@ -417,6 +417,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/openapi.json"),
     ("post", "/api/sessions"),
     ("delete", "/api/sessions"),
+    ("post", "/api/password-resets"),
+    ("post", "/api/password-resets/complete"),
     ("delete", "/api/sessions/current"),
     ("get", "/api/me"),
     ("post", "/api/me/password"),

@@ -267,3 +267,86 @@ async fn signed_in_reads_do_not_write_until_the_expiry_would_move_noticeably() {
         "90 minutes later: the expiry slides"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_by_an_emailed_single_use_link() {
+    let s = TestServer::start().await.expect("server");
+    let (_, laptop, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let ask = |email: &'static str| {
+        s.call(
+            "POST",
+            "/api/password-resets",
+            None,
+            Some(json!({ "email": email })),
+        )
+    };
+    let (known_status, known) = ask("Olive@acme.io").await;
+    let (unknown_status, unknown) = ask("nobody@acme.io").await;
+    assert_eq!((known_status, unknown_status), (202, 202));
+    assert_eq!(
+        known, unknown,
+        "the answer does not tell whether an account exists"
+    );
+
+    s.drain().await;
+    let messages = s.sink.messages();
+    assert!(messages
+        .iter()
+        .all(|m| !m.to.iter().any(|t| t.contains("nobody@"))));
+    let email = messages
+        .iter()
+        .rev()
+        .find(|m| {
+            m.header("subject")
+                .is_some_and(|h| h.contains("Reset your password"))
+        })
+        .expect("the reset email");
+    let body = email.data.replace("=\r\n", "").replace("=3D", "=");
+    let prefix = format!("{}/reset-password/", roster_tests::http::PUBLIC_URL);
+    let at = body.find(&prefix).expect("a link") + prefix.len();
+    let mut parts = body[at..].split(['/', '\r', '\n']);
+    let user_id = parts.next().expect("user").to_owned();
+    let token = parts.next().expect("token").to_owned();
+    let complete = |new: &str| json!({ "user_id": user_id, "token": token, "new_password": new });
+    let (status, weak) = s
+        .call(
+            "POST",
+            "/api/password-resets/complete",
+            None,
+            Some(complete("short")),
+        )
+        .await;
+    assert_eq!(
+        (status, &weak["errors"][0]["field"]),
+        (422, &json!("new_password"))
+    );
+    let (status, _) = s
+        .call(
+            "POST",
+            "/api/password-resets/complete",
+            None,
+            Some(complete("a fresh start passphrase")),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        s.call("GET", "/api/me", Some(&laptop), None).await.0,
+        401,
+        "every session ends"
+    );
+    s.sign_in("olive@acme.io", "a fresh start passphrase").await;
+    let (status, reused) = s
+        .call(
+            "POST",
+            "/api/password-resets/complete",
+            None,
+            Some(complete("yet another passphrase")),
+        )
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&reused)),
+        (404, "invalid-reset-link")
+    );
+}

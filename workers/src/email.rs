@@ -158,6 +158,9 @@ impl EmailWorker {
         let events = self.store.read_all(from, 50).await?;
         let new_events = !events.is_empty();
         for recorded in &events {
+            if let Some(reset) = reset_of(recorded) {
+                self.send_reset(reset).await?;
+            }
             if let Some((org, invitation, send)) = send_of(recorded) {
                 let delivery = self.deliver(org, invitation, send).await?;
                 let retry = retries::Retry {
@@ -194,6 +197,61 @@ impl EmailWorker {
             failed: tally.failed,
             retrying: tally.retrying,
         })
+    }
+
+    /// The host part of Message-IDs: the public URL's.
+    fn host(&self) -> &str {
+        self.public_url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split(['/', ':']).next())
+            .filter(|h| !h.is_empty())
+            .unwrap_or("roster.local")
+    }
+
+    /// Sends a password reset link, once, while it is valid. A failure is logged
+    /// and counted; the person can ask for a new link.
+    async fn send_reset(&self, reset: ResetRequest) -> Result<(), WorkerError> {
+        if self.clock.now() >= reset.expires_at {
+            return Ok(());
+        }
+        let token = self.key.reset_token(reset.user_id, reset.reset_id);
+        let link = format!(
+            "{}/reset-password/{}/{}",
+            self.public_url,
+            reset.user_id,
+            token.expose()
+        );
+        let to: Mailbox = match reset.email.parse() {
+            Ok(to) => to,
+            Err(e) => {
+                tracing::warn!(error = %e, "a reset address is not usable");
+                return Ok(());
+            }
+        };
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject("Reset your password for the partner portal")
+            .message_id(Some(format!("<reset-{}@{}>", reset.reset_id, self.host())))
+            .body(format!(
+                "Someone asked to reset the password of this account.\n\n\
+                 Choose a new password here (the link works once, until {}):\n{link}\n\n\
+                 If it was not you, ignore this email: your password stays as it is.\n",
+                reset.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ))?;
+        match self
+            .mailer
+            .send(message, &format!("reset-{}", reset.reset_id))
+            .await
+        {
+            Ok(()) => crate::metrics::WorkerMetrics::bump(&self.metrics.emails_sent),
+            Err(e) => {
+                crate::metrics::WorkerMetrics::bump(&self.metrics.emails_failed);
+                tracing::warn!(error = ?e, "a password reset email could not be sent");
+            }
+        }
+        Ok(())
     }
 
     /// Records what became of one attempt of a send, and keeps or drops its retry.
@@ -300,14 +358,7 @@ impl EmailWorker {
             link: format!("{}/invitations/{}", self.public_url, token.expose()),
             expires: inv.expires_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         };
-        let host = self
-            .public_url
-            .split("://")
-            .nth(1)
-            .and_then(|r| r.split(['/', ':']).next())
-            .filter(|h| !h.is_empty())
-            .unwrap_or("roster.local");
-        let message_id = format!("<invitation-{send}@{host}>");
+        let message_id = format!("<invitation-{send}@{}>", self.host());
         let to: Mailbox = match inv.email.as_str().parse() {
             Ok(m) => m,
             Err(e) => {
@@ -449,6 +500,38 @@ fn send_of(recorded: &roster_eventstore::RecordedEvent) -> Option<(OrgId, Invita
     ) {
         Ok(OrgEvent::UserInvited(i)) => Some((org, i.invitation_id, i.send_id)),
         Ok(OrgEvent::InvitationResent(r)) => Some((org, r.invitation_id, r.send_id)),
+        _ => None,
+    }
+}
+
+/// A password reset to email.
+struct ResetRequest {
+    user_id: roster_domain::UserId,
+    email: String,
+    reset_id: uuid::Uuid,
+    expires_at: DateTime<Utc>,
+}
+
+/// The reset an identity's event asks for: each `PasswordResetRequested`.
+fn reset_of(recorded: &roster_eventstore::RecordedEvent) -> Option<ResetRequest> {
+    recorded.stream_id.as_str().strip_prefix("user-")?;
+    match decode::<roster_domain::user::UserEvent>(
+        &recorded.event_type,
+        recorded.schema_version,
+        &recorded.payload,
+    ) {
+        Ok(roster_domain::user::UserEvent::PasswordResetRequested {
+            user_id,
+            email,
+            reset_id,
+            expires_at,
+            ..
+        }) => Some(ResetRequest {
+            user_id,
+            email: email.to_string(),
+            reset_id,
+            expires_at,
+        }),
         _ => None,
     }
 }

@@ -10,6 +10,7 @@ pub mod invitation_links;
 pub mod invitations;
 pub mod me;
 pub mod members;
+pub mod password_resets;
 pub mod sessions;
 
 use roster_commands::use_cases::Recorded;
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(history::router())
         .merge(events::router())
+        .merge(password_resets::router())
 }
 
 /// What a command answers when it has nothing else to say: how far the log got.

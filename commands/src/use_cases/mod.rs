@@ -19,6 +19,7 @@ pub mod invite_user;
 pub mod leave_organization;
 pub mod my_profile;
 pub mod owner_queries;
+pub mod password_reset;
 pub mod recover_organization;
 pub mod remove_member;
 pub mod resend_invite;

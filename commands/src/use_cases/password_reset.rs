@@ -1,0 +1,89 @@
+//! Forgotten passwords: a person asks for a reset link by email (the answer never
+//! says whether the address has an account), the email worker sends it, and the
+//! link sets a new password once, before its deadline, signing out every session.
+
+use chrono::Duration;
+use roster_domain::user::UserCommand;
+use roster_domain::{Email, UserId};
+use uuid::Uuid;
+
+use super::too_many;
+use crate::application::Application;
+use crate::error::{FieldError, UseCaseError};
+use crate::identity::{credentials, digest, passwords};
+
+/// How long a reset link works.
+pub const RESET_LIFETIME: Duration = Duration::minutes(30);
+
+/// Asks for a reset link for `email`. Unknown addresses get the same answer and
+/// the same limits, and nothing happens.
+pub async fn request_reset(app: &Application, email: &str) -> Result<(), UseCaseError> {
+    let Ok(email) = Email::parse(email) else {
+        return Ok(());
+    };
+    let now = app.clock.now();
+    app.sending
+        .take_recipient(email.key(), now)
+        .map_err(too_many)?;
+    let Some(known) = credentials::by_email(&app.read, email.key()).await? else {
+        return Ok(());
+    };
+    app.users
+        .execute(
+            known.user_id,
+            &UserCommand::RequestPasswordReset {
+                reset_id: Uuid::now_v7(),
+                expires_at: now + RESET_LIFETIME,
+            },
+            &app.metadata(Some(known.user_id)),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A reset link used to set a new password.
+#[derive(Debug, Clone)]
+pub struct CompleteReset {
+    /// Whose link it is (part of the link).
+    pub user_id: UserId,
+    /// The link's token.
+    pub token: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// Sets the new password if the link is the current one and not past its
+/// deadline; every session of the person ends.
+pub async fn complete_reset(app: &Application, input: CompleteReset) -> Result<(), UseCaseError> {
+    let invalid =
+        || UseCaseError::IdentityRefused(roster_domain::user::UserError::ResetLinkInvalid);
+    let (reset_id, email) = app
+        .users
+        .inspect(input.user_id, |u| {
+            u.and_then(|u| u.pending_reset.map(|(id, _)| (id, u.email.to_string())))
+        })
+        .await?
+        .ok_or_else(invalid)?;
+    let expected = app.key.reset_token(input.user_id, reset_id);
+    // Compared as digests: equal length, and no early exit on the first difference.
+    if digest(expected.expose()) != digest(&input.token) {
+        return Err(invalid());
+    }
+    if let Some(weakness) = passwords::weakness(&input.new_password, &email) {
+        return Err(UseCaseError::Invalid(vec![FieldError::new(
+            "new_password",
+            weakness,
+        )]));
+    }
+    let hash = app.hashing.hash(input.new_password).await?;
+    // The command makes the link single-use (and checks the deadline) before the
+    // password changes.
+    app.users
+        .execute(
+            input.user_id,
+            &UserCommand::CompletePasswordReset { reset_id },
+            &app.metadata(Some(input.user_id)),
+        )
+        .await?;
+    credentials::replace_password(&app.read, input.user_id, &hash, "", app.clock.now()).await
+}
