@@ -87,7 +87,7 @@ async fn history_exports_json_lines_and_csv_and_verify_and_replay_report_a_clean
     assert_eq!(rows.len(), 2);
     assert!(
         rows[1]
-            .ends_with("\"The operator invited Olive \"\"O\"\" Owner <olive@acme.io> as owner\""),
+            .ends_with("\"The operator invited Olive \"\"O\"\" Owner <olive@acme.io> as owner; the link is valid 15 minutes\""),
         "{}",
         rows[1]
     );

@@ -230,9 +230,10 @@ async fn describe<N: NameSource>(
                 actor_id: actor_id(&i.invited_by),
                 subject: i.invitation_id.to_string(),
                 summary: format!(
-                    "{} invited {who} as {}",
+                    "{} invited {who} as {}; the link is valid {}",
                     names.actor(&i.invited_by, src).await?,
-                    names.role(&i.role).await?
+                    names.role(&i.role).await?,
+                    lifetime(i.expires_at - i.sent_at)
                 ),
             }
         }
@@ -240,9 +241,10 @@ async fn describe<N: NameSource>(
             actor_id: actor_id(&r.resent_by),
             subject: r.invitation_id.to_string(),
             summary: format!(
-                "{} resent the invitation to {}",
+                "{} resent the invitation to {}; the link is valid {}",
                 names.actor(&r.resent_by, src).await?,
-                names.invitee(r.invitation_id).await?
+                names.invitee(r.invitation_id).await?,
+                lifetime(r.expires_at - r.sent_at)
             ),
         },
         OrgEvent::InvitationCancelled(c) => Line {
@@ -338,7 +340,8 @@ impl Projection for History {
         "history"
     }
 
-    /// 2: a member who removed themself reads "left the organization".
+    /// 2: a member who removed themself reads "left the organization"; invitations
+    /// and resends say how long their link is valid.
     fn version(&self) -> i64 {
         2
     }
@@ -489,5 +492,15 @@ impl MemoryFold for HistoryFold {
             });
         }
         out
+    }
+}
+
+/// A link's lifetime in words: "15 minutes", "90 seconds", "2 hours".
+fn lifetime(d: chrono::Duration) -> String {
+    let seconds = d.num_seconds();
+    match seconds {
+        s if s % 3600 == 0 => format!("{} hour{}", s / 3600, if s == 3600 { "" } else { "s" }),
+        s if s % 60 == 0 => format!("{} minute{}", s / 60, if s == 60 { "" } else { "s" }),
+        s => format!("{s} seconds"),
     }
 }
