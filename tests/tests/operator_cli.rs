@@ -16,7 +16,7 @@ use roster_tests::{project_everything, store_and_read_db, Backend};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_puts_a_stuck_organization_back_in_someones_hands() {
     let clock = ManualClock::new(Utc::now());
-    let (store, read) = store_and_read_db(Backend::Sqlite, Arc::new(clock.clone()))
+    let (store, read) = store_and_read_db(Backend::Postgres, Arc::new(clock.clone()))
         .await
         .expect("database");
     let app = Application::new(
