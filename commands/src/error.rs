@@ -32,6 +32,26 @@ impl FieldError {
     pub fn required(field: &str) -> Self {
         Self::new(field, "required")
     }
+
+    /// A required field's parsed value, or — missing or unparseable — `None`
+    /// with its error added to `errors`, so every bad field is named at once.
+    pub fn collect<T, E: ToString>(
+        field: &str,
+        parsed: Option<Result<T, E>>,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<T> {
+        match parsed {
+            Some(Ok(value)) => Some(value),
+            Some(Err(e)) => {
+                errors.push(Self::new(field, e));
+                None
+            }
+            None => {
+                errors.push(Self::required(field));
+                None
+            }
+        }
+    }
 }
 
 /// Why a use case did not complete. Every variant but `Infrastructure` is caused by

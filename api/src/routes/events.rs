@@ -2,6 +2,7 @@
 //! JSON pages (`?after=`) or as Server-Sent Events that follow the log live and
 //! resume from `Last-Event-ID` (the global position) without gaps or repeats.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -131,11 +132,10 @@ fn live(
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let changes = app.store.changes();
     stream::unfold(
-        (app, owner, after, changes, Vec::<FeedEvent>::new()),
+        (app, owner, after, changes, VecDeque::<FeedEvent>::new()),
         |(app, owner, mut after, mut changes, mut pending)| async move {
             loop {
-                if !pending.is_empty() {
-                    let next = pending.remove(0);
+                if let Some(next) = pending.pop_front() {
                     after = Position(next.position);
                     let event = Event::default()
                         .id(next.position.to_string())
@@ -146,7 +146,7 @@ fn live(
                 }
                 changes.mark_seen();
                 match event_feed::events_after(&app, &owner, after, event_feed::MAX_PAGE).await {
-                    Ok(events) if !events.is_empty() => pending = events,
+                    Ok(events) if !events.is_empty() => pending = events.into(),
                     // Nothing new, or the store failed for now: wait and look again.
                     _ => {
                         tokio::select! {

@@ -148,24 +148,6 @@ pub struct InvitedBody {
     pub position: Option<u64>,
 }
 
-fn required<T, E: std::fmt::Display>(
-    field: &str,
-    value: Option<Result<T, E>>,
-    errors: &mut Vec<FieldError>,
-) -> Option<T> {
-    match value {
-        Some(Ok(v)) => Some(v),
-        Some(Err(e)) => {
-            errors.push(FieldError::new(field, e));
-            None
-        }
-        None => {
-            errors.push(FieldError::required(field));
-            None
-        }
-    }
-}
-
 /// Invite a person with a role.
 #[utoipa::path(post, path = "/api/orgs/{org}/invitations", tag = "invitations",
     params(("org" = Uuid, Path, description = "The organization")),
@@ -181,12 +163,12 @@ pub(crate) async fn invite(
     ApiJson(body): ApiJson<InviteBody>,
 ) -> Result<(StatusCode, Json<InvitedBody>), ApiError> {
     let mut errors = Vec::new();
-    let email = required(
+    let email = FieldError::collect(
         "email",
         body.email.as_deref().map(Email::parse),
         &mut errors,
     );
-    let full_name = required(
+    let full_name = FieldError::collect(
         "full_name",
         body.full_name.as_deref().map(PersonName::parse),
         &mut errors,

@@ -135,30 +135,22 @@ pub async fn accept_invite(app: &Application, input: AcceptInvite) -> Result<Joi
 /// A new person's name and password, each checked, every failing field named.
 fn new_person(input: &AcceptInvite, email: &str) -> Result<(PersonName, String), UseCaseError> {
     let mut errors = Vec::new();
-    let name = match input.full_name.as_deref().map(PersonName::parse) {
-        Some(Ok(n)) => Some(n),
-        Some(Err(e)) => {
-            errors.push(FieldError::new("full_name", e));
-            None
-        }
-        None => {
-            errors.push(FieldError::required("full_name"));
-            None
-        }
-    };
-    let password = match &input.password {
-        Some(p) => match passwords::weakness(p, email) {
-            None => Some(p.clone()),
-            Some(m) => {
-                errors.push(FieldError::new("password", m));
-                None
-            }
-        },
-        None => {
-            errors.push(FieldError::required("password"));
-            None
-        }
-    };
+    let name = FieldError::collect(
+        "full_name",
+        input.full_name.as_deref().map(PersonName::parse),
+        &mut errors,
+    );
+    let password = FieldError::collect(
+        "password",
+        input
+            .password
+            .as_ref()
+            .map(|p| match passwords::weakness(p, email) {
+                None => Ok(p.clone()),
+                Some(weakness) => Err(weakness),
+            }),
+        &mut errors,
+    );
     match (name, password) {
         (Some(n), Some(p)) => Ok((n, p)),
         _ => Err(UseCaseError::Invalid(errors)),

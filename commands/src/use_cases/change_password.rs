@@ -24,9 +24,11 @@ pub struct ChangePassword {
 /// Checks the current password, stores the new one, records `PasswordChanged`
 /// and signs out every other session.
 pub async fn change_password(app: &Application, input: ChangePassword) -> Result<(), UseCaseError> {
-    let email = app
+    let (email, key) = app
         .users
-        .inspect(input.user_id, |u| u.map(|u| u.email.to_string()))
+        .inspect(input.user_id, |u| {
+            u.map(|u| (u.email.to_string(), u.email.key().to_owned()))
+        })
         .await?
         .ok_or(UseCaseError::Unauthenticated)?;
     if let Some(weakness) = passwords::weakness(&input.new, &email) {
@@ -35,9 +37,6 @@ pub async fn change_password(app: &Application, input: ChangePassword) -> Result
             weakness,
         )]));
     }
-    let key = roster_domain::Email::parse(&email)
-        .map(|e| e.key().to_owned())
-        .unwrap_or_default();
     let attempt = app
         .throttle
         .begin(&key, None)
