@@ -53,6 +53,8 @@ pub struct Workers {
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    /// What the projection runners and workers read and write through.
+    background: roster_projections::ReadDb,
     args: ServeArgs,
     workers: Option<Workers>,
 }
@@ -109,8 +111,9 @@ impl App {
         application.session_ttl = chrono::Duration::minutes(i64::from(args.session_ttl_minutes));
         application.session_max_age = chrono::Duration::days(i64::from(args.session_max_days));
         let worker_metrics: Arc<WorkerMetrics> = Arc::default();
+        let background = database.background_read_db();
         let mut email = EmailWorker::new(
-            database.read_db(),
+            background.clone(),
             store.clone(),
             application.orgs.clone(),
             clock.clone(),
@@ -121,7 +124,7 @@ impl App {
         );
         email.metrics = worker_metrics.clone();
         let mut expiry = ExpiryWorker::new(
-            database.read_db(),
+            background.clone(),
             store.clone(),
             application.orgs.clone(),
             clock.clone(),
@@ -129,6 +132,7 @@ impl App {
         expiry.metrics = worker_metrics.clone();
         Ok(Self {
             listener,
+            background,
             workers: Some(Workers { email, expiry }),
             state: AppState {
                 app: application,
@@ -141,6 +145,10 @@ impl App {
                 metrics_token: args.metrics_token.as_deref().map(Arc::from),
                 trusted_proxies: Arc::new(roster_api::client_addr::TrustedProxies(
                     args.trusted_proxies.clone(),
+                )),
+                writes: Arc::new(roster_api::write_gate::WriteGate::new(
+                    usize::try_from(args.max_concurrent_writes).unwrap_or(usize::MAX),
+                    std::time::Duration::from_secs(10),
                 )),
             },
             args,
@@ -180,7 +188,7 @@ impl App {
             .into_iter()
             .map(|p| {
                 tokio::spawn(roster_projections::runner::run(
-                    self.state.app.read.clone(),
+                    self.background.clone(),
                     self.state.app.store.clone(),
                     p,
                     runners_stopped.clone(),

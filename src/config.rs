@@ -266,6 +266,12 @@ pub struct ServeArgs {
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
     #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// Writes (commands, sign-ins) handled at once; more wait their turn, up to
+    /// 10 seconds, then get `503 busy`. Reads are not counted, so they stay fast
+    /// under a burst of commands.
+    #[arg(long, env = "ROSTER_MAX_CONCURRENT_WRITES", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_concurrent_writes: u64,
 }
 
 impl ServeArgs {
@@ -283,6 +289,7 @@ impl ServeArgs {
             shutdown_timeout: 5,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            max_concurrent_writes: 32,
             invite_ttl: chrono::Duration::minutes(15),
             max_connections: 1024,
             header_timeout_secs: 10,

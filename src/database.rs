@@ -11,6 +11,12 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{ConnectOptions, Connection};
 
+/// Connections for requests (commands and queries) on PostgreSQL.
+const REQUEST_CONNECTIONS: u32 = 32;
+
+/// Connections for the seven background followers, apart from the requests'.
+const BACKGROUND_CONNECTIONS: u32 = 8;
+
 /// Why the database could not be opened, worded for the operator who must fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
@@ -90,7 +96,7 @@ impl Database {
                 .map_err(unreachable)?;
             let _ = probe.close().await;
             let pool = PgPoolOptions::new()
-                .max_connections(32)
+                .max_connections(REQUEST_CONNECTIONS)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await
@@ -161,6 +167,28 @@ impl Database {
     pub fn read_db(&self) -> roster_projections::ReadDb {
         match self {
             Database::Postgres(pool) => roster_projections::ReadDb::Pg(pool.clone()),
+            Database::Sqlite(pool) => roster_projections::ReadDb::Sqlite(pool.clone()),
+        }
+    }
+
+    /// The database the background followers (projection runners, email and
+    /// expiry workers) use: on PostgreSQL their own few connections, so a backlog
+    /// of requests never starves them and their batches never make a signed-in
+    /// read wait for a connection (`scripts/bench`, reads under the command load).
+    /// SQLite has one writer whatever the pool, so it shares the pool.
+    pub fn background_read_db(&self) -> roster_projections::ReadDb {
+        match self {
+            Database::Postgres(pool) => {
+                let options = pool.connect_options().as_ref().clone();
+                roster_projections::ReadDb::Pg(
+                    PgPoolOptions::new()
+                        .max_connections(BACKGROUND_CONNECTIONS)
+                        .min_connections(0)
+                        .acquire_timeout(Duration::from_secs(30))
+                        .idle_timeout(Duration::from_secs(60))
+                        .connect_lazy_with(options),
+                )
+            }
             Database::Sqlite(pool) => roster_projections::ReadDb::Sqlite(pool.clone()),
         }
     }

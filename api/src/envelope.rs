@@ -26,6 +26,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Puts the layers around `router`.
 pub(crate) fn wrap(router: Router<AppState>, state: AppState) -> Router<AppState> {
     router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::write_gate::gate_writes,
+        ))
         .layer(middleware::from_fn(run_to_completion))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

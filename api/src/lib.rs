@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod problem;
 pub mod routes;
 mod schema;
+pub mod write_gate;
 
 use std::sync::Arc;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub metrics_token: Option<Arc<str>>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<client_addr::TrustedProxies>,
+    /// The bound on writes handled at once.
+    pub writes: Arc<write_gate::WriteGate>,
 }
 
 /// Request bodies larger than this are refused with 413.

@@ -244,10 +244,12 @@ impl Follower for ProjectionFollower {
         )
         .await?
         {
-            0 => Ok(Progress::Idle {
+            // A full batch: more is waiting. A partial one: caught up, so wait for
+            // the log to move (and let a few more events gather, see `run`).
+            n if n >= CATCH_UP_BATCH => Ok(Progress::Busy),
+            _ => Ok(Progress::Idle {
                 wake_after: IDLE_POLL,
             }),
-            _ => Ok(Progress::Busy),
         }
     }
 

@@ -1,0 +1,131 @@
+//! The real `roster` binary, started on a bench database and reached over loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use tokio::process::{Child, Command};
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+}
+
+/// The shared secret every bench server uses (tokens are derived from it).
+const SECRET: &str = "roster-bench-secret-roster-bench-secret";
+
+impl Server {
+    /// Starts `roster serve` on `url` with its outbox under `work`, and waits for /readyz.
+    pub async fn start(binary: &Path, url: &str, work: &Path) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let outbox: PathBuf = work.join(format!("outbox-{port}"));
+        let child = Command::new(binary)
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("ROSTER_SECRET", SECRET)
+            .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ROSTER_OUTBOX", &outbox)
+            .env(
+                "RUST_LOG",
+                std::env::var("ROSTER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        server.wait_ready(Duration::from_secs(120)).await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&self, within: Duration) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if let Ok(r) = client.get(format!("{}/healthz", self.base)).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the server did not answer /healthz within {within:?}")
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Peak resident memory so far (VmHWM), in MiB.
+    pub fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        Some(kib / 1024.0)
+    }
+
+    /// Current resident memory (VmRSS), in MiB.
+    pub fn rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        Some(kib / 1024.0)
+    }
+
+    /// Stops it.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Waits until every projection has reached the head of the log.
+pub async fn caught_up(pool: &sqlx::PgPool, within: Duration) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    loop {
+        let (head, behind): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT coalesce(max(global_position), 0) FROM events), \
+                    (SELECT count(*) FROM projection_checkpoints \
+                      WHERE position < (SELECT coalesce(max(global_position), 0) FROM events) \
+                        AND name IN ('members', 'invitations', 'access', 'deadlines', 'history'))",
+        )
+        .fetch_one(pool)
+        .await?;
+        let projections: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM projection_checkpoints \
+             WHERE name IN ('members', 'invitations', 'access', 'deadlines', 'history')",
+        )
+        .fetch_one(pool)
+        .await?;
+        if head == 0 || (behind == 0 && projections >= 5) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > within {
+            bail!("projections still behind after {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
