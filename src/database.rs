@@ -15,7 +15,7 @@ use sqlx::{ConnectOptions, Connection};
 const REQUEST_CONNECTIONS: u32 = 32;
 
 /// Connections for the seven background followers, apart from the requests'.
-const BACKGROUND_CONNECTIONS: u32 = 8;
+const BACKGROUND_CONNECTIONS: u32 = 6;
 
 /// Why the database could not be opened, worded for the operator who must fix it.
 #[derive(Debug, thiserror::Error)]

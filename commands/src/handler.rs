@@ -114,6 +114,49 @@ impl<A: Aggregate> Handler<A> {
         command: &A::Command,
         metadata: &Metadata,
     ) -> Result<Outcome<A::Event>, HandleError<A::Error>> {
+        self.record(id, metadata, |state, ctx| A::decide(state, command, ctx))
+            .await
+    }
+
+    /// Decides `commands` for instance `id` one after another, each on the state
+    /// the previous ones leave, and records all their events in one append: a
+    /// worker with many commands for one instance (expiring its due invitations)
+    /// pays one round trip and one commit instead of one each. A command the
+    /// rules refuse is skipped; the others stand. `Outcome::events` holds what
+    /// was recorded, in command order.
+    pub async fn execute_all(
+        &self,
+        id: A::Id,
+        commands: &[A::Command],
+        metadata: &Metadata,
+    ) -> Result<Outcome<A::Event>, HandleError<A::Error>>
+    where
+        A::State: Clone,
+    {
+        self.record(id, metadata, |state, ctx| {
+            let mut state = state.cloned();
+            let mut events = Vec::new();
+            for command in commands {
+                if let Ok(decided) = A::decide(state.as_ref(), command, ctx) {
+                    for event in &decided {
+                        state = A::evolve(state.take(), event);
+                    }
+                    events.extend(decided);
+                }
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    /// Decides with `decide` on the cached state and appends with the expected
+    /// version; on a lost race catches up and decides again.
+    async fn record(
+        &self,
+        id: A::Id,
+        metadata: &Metadata,
+        decide: impl Fn(Option<&A::State>, &Context) -> Result<Vec<A::Event>, A::Error>,
+    ) -> Result<Outcome<A::Event>, HandleError<A::Error>> {
         let stream = A::stream(id);
         let mut slot = self.cache.lock(id).await;
         if !slot.loaded {
@@ -125,7 +168,7 @@ impl<A: Aggregate> Handler<A> {
                 now: self.clock.now(),
                 invite_ttl: self.config.invite_ttl,
             };
-            let decided = A::decide(slot.state.as_ref(), command, &ctx);
+            let decided = decide(slot.state.as_ref(), &ctx);
             // A refusal or a no-op writes nothing, so no conflict would reveal a stale
             // cache: check for newer events (another instance's) and decide again if any.
             if decided.as_ref().map_or(true, Vec::is_empty) {

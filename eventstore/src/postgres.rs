@@ -523,7 +523,7 @@ fn append_pool(shared: &PgPool) -> PgPool {
         .clone()
         .options([("plan_cache_mode", "force_generic_plan")]);
     PgPoolOptions::new()
-        .max_connections((shared.options().get_max_connections() / 2).clamp(1, 16))
+        .max_connections((shared.options().get_max_connections() / 4).clamp(1, 8))
         .min_connections(0)
         .idle_timeout(Duration::from_secs(30))
         .acquire_timeout(shared.options().get_acquire_timeout())

@@ -230,7 +230,49 @@ async fn ids_that_do_not_exist_take_no_place_in_the_cache(backend: Backend) {
     assert!(h.inspect(org, |o| o.is_some()).await.expect("read"));
 }
 
+async fn many_commands_record_in_one_append_and_refusals_are_skipped(backend: Backend) {
+    let store = roster_tests::store(backend).await.expect("store");
+    let (a, b) = (handler(&store), handler(&store));
+    let org = new_org(&a).await;
+    b.load(org).await.expect("warm b");
+    a.execute(org, &invite("carol@example.com"), &Metadata::default())
+        .await
+        .expect("a invites Carol");
+    // b's cache is one event behind: its append conflicts, it catches up and
+    // decides the whole list again, now refusing Carol (already invited).
+    let batch = [
+        invite("dan@example.com"),
+        invite("carol@example.com"),
+        invite("dan@example.com"),
+        invite("erin@example.com"),
+    ];
+    let outcome = b
+        .execute_all(org, &batch, &Metadata::default())
+        .await
+        .expect("batch");
+    let invited: Vec<String> = outcome
+        .events
+        .iter()
+        .map(|e| match e {
+            OrgEvent::UserInvited(i) => i.email.to_string(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(invited, ["dan@example.com", "erin@example.com"]);
+    let appended = outcome.appended.expect("one append");
+    assert_eq!(appended.written.len(), 2, "both events in one append");
+    assert_eq!(outcome.version, 4);
+    assert_eq!(stored_events(&store, org).await.len(), 4);
+
+    let nothing = b
+        .execute_all(org, &[invite("dan@example.com")], &Metadata::default())
+        .await
+        .expect("all refused");
+    assert!(nothing.events.is_empty() && nothing.appended.is_none());
+}
+
 roster_tests::on_both_backends!(
+    many_commands_record_in_one_append_and_refusals_are_skipped,
     ids_that_do_not_exist_take_no_place_in_the_cache,
     two_instances_inviting_concurrently_lose_nothing,
     the_same_person_invited_from_two_instances_at_once_is_invited_once,

@@ -314,6 +314,7 @@ async fn the_scripted_story_projects_every_read_model(backend: Backend) {
     let due = queries::due_deadlines(
         &w.db,
         w.clock.now_for_test() + chrono::Duration::hours(1),
+        None,
         10,
     )
     .await

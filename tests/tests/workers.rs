@@ -481,6 +481,32 @@ async fn a_controlled_clock_drives_expiry_to_the_second_and_a_resend_moves_the_d
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_sharing_a_deadline_expire_page_after_page_each_exactly_once() {
+    let w = World::new().await;
+    for i in 0..7 {
+        w.invite(&format!("guest{i}@example.com")).await;
+    }
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+    let mut worker = w.expiry_worker();
+    worker.page_size = 3;
+    w.clock.advance(chrono::Duration::minutes(16));
+    let step = worker.step().await.expect("step");
+    assert_eq!(
+        (step.expired, step.unchanged),
+        (7, 0),
+        "three pages in one step"
+    );
+    assert_eq!(w.count("InvitationExpired").await, 7);
+    // The deadlines read model has not caught up: the same invitations are still
+    // listed, and expiring them again records nothing.
+    let again = worker.step().await.expect("step");
+    assert_eq!((again.expired, again.unchanged), (0, 7));
+    assert_eq!(w.count("InvitationExpired").await, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_recipients_wait_their_turn_without_holding_back_anyone_else() {
     let w = World::new().await;
     let sink = SmtpSink::start().await.expect("smtp");

@@ -33,7 +33,7 @@ pub struct Seeded {
 
 /// Runs the application cases.
 pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
-    let db = Scratch::create(&settings.admin_url, "app", 16).await?;
+    let db = Scratch::create(&settings.admin_url, "app", 8).await?;
     roster_migrations::POSTGRES.run(&db.pool).await?;
     let store: Arc<dyn EventStore> = Arc::new(PgStore::new(db.pool.clone()).await?);
     let read = ReadDb::Pg(db.pool.clone());
