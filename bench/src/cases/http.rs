@@ -182,16 +182,21 @@ async fn get_load(length: Duration, client: &reqwest::Client, url: String, token
     .await
 }
 
+/// Whose session `token` is: the lookup every signed-in request starts with.
+async fn signed_in(read: &ReadDb, token: &str) -> Result<roster_domain::UserId, String> {
+    sessions::identify(read, token, chrono::Utc::now())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "no session".to_owned())
+}
+
 /// What `GET /api/me` asks the database, asked directly.
 async fn me_direct(length: Duration, read: &ReadDb, token: &str) -> Samples {
     let (read, token) = (read.clone(), token.to_owned());
     load::run(1, length, move |_, _| {
         let (read, token) = (read.clone(), token.clone());
         async move {
-            let user = sessions::identify(&read, &token, chrono::Utc::now())
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("no session")?;
+            let user = signed_in(&read, &token).await?;
             for grant in queries::access_of(&read, user)
                 .await
                 .map_err(|e| e.to_string())?
@@ -217,10 +222,7 @@ async fn members_direct(
     load::run(1, length, move |_, _| {
         let (read, token) = (read.clone(), token.clone());
         async move {
-            let user = sessions::identify(&read, &token, chrono::Utc::now())
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("no session")?;
+            let user = signed_in(&read, &token).await?;
             let page = queries::members(&read, org, Some(user), &MemberFilter::default(), None, 50)
                 .await
                 .map_err(|e| e.to_string())?;
