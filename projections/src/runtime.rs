@@ -156,12 +156,12 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Failure backoff of the follow loop.
 /// How long a follower woken by a change waits for more before stepping: each
 /// step costs a transaction (five round trips and a WAL flush), so under load
 /// batching pays, and at rest it adds this much to read-your-writes waits.
 pub const GATHER: Duration = Duration::from_millis(10);
 
+/// Failure backoff of the follow loop.
 const FAILURE_BACKOFF: Backoff = Backoff {
     base: Duration::from_millis(100),
     cap: Duration::from_secs(60),
