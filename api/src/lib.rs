@@ -9,6 +9,8 @@
 //!   stable `type` naming the rule that was broken.
 //! * [`openapi`]: `/openapi.json`, collected from the same router calls that serve
 //!   the routes, so the two cannot drift apart.
+//! * The web page (`roster-web`) is merged beside the API and shares its outer
+//!   layers (request ids, security headers, metrics), not its JSON-only ones.
 
 pub mod client_addr;
 mod envelope;
@@ -72,5 +74,7 @@ pub fn router(state: AppState) -> Router {
                 axum::http::HeaderValue::from_static("no-store"),
             ),
         );
-    envelope::wrap(api, state.clone()).with_state(state)
+    // The web page: static files that call the API above like any other client.
+    let app = api.merge(roster_web::router());
+    envelope::wrap(app, state.clone()).with_state(state)
 }

@@ -62,6 +62,8 @@ pub struct MyAccountBody {
     /// The account.
     #[schema(value_type = Uuid)]
     pub account_id: AccountId,
+    /// Its name (null only while the read models catch up).
+    pub name: Option<String>,
     /// admin or standard.
     pub role: String,
 }
@@ -78,6 +80,7 @@ impl From<MyOrganization> for MyOrganizationBody {
                 .into_iter()
                 .map(|a| MyAccountBody {
                     account_id: a.account_id,
+                    name: a.name,
                     role: a.role,
                 })
                 .collect(),

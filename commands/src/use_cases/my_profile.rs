@@ -41,6 +41,8 @@ pub struct MyOrganization {
 pub struct MyAccount {
     /// The account.
     pub account_id: AccountId,
+    /// Its name (`None` while not projected yet).
+    pub name: Option<String>,
     /// admin or standard.
     pub role: String,
 }
@@ -69,6 +71,7 @@ pub async fn my_profile(app: &Application, user: UserId) -> Result<MyProfile, Us
             AccessScope::Organization => entry.role = Some(grant.role),
             AccessScope::Account(account_id) => entry.accounts.push(MyAccount {
                 account_id,
+                name: None,
                 role: grant.role,
             }),
         }
@@ -78,17 +81,30 @@ pub async fn my_profile(app: &Application, user: UserId) -> Result<MyProfile, Us
             entry.name = Some(profile.name);
             entry.shape = Some(profile.shape);
         }
-        // An owner of a multi-account organization is admin on every account by
-        // rule (no per-account grants are kept for owners): list them all.
-        if entry.shape == Some(OrgShape::Multi) && entry.role.as_deref() == Some("owner") {
-            entry.accounts = queries::accounts(&app.read, *org)
-                .await?
+        if entry.shape != Some(OrgShape::Multi) {
+            continue;
+        }
+        let accounts = queries::accounts(&app.read, *org).await?;
+        if entry.role.as_deref() == Some("owner") {
+            // An owner of a multi-account organization is admin on every account by
+            // rule (no per-account grants are kept for owners): list them all.
+            entry.accounts = accounts
                 .into_iter()
                 .map(|a| MyAccount {
                     account_id: a.account_id,
+                    name: Some(a.name),
                     role: "admin".to_owned(),
                 })
                 .collect();
+        } else {
+            // People read accounts by name; a page must not need an owner's
+            // account list to say which accounts a contributor holds.
+            for held in &mut entry.accounts {
+                held.name = accounts
+                    .iter()
+                    .find(|a| a.account_id == held.account_id)
+                    .map(|a| a.name.clone());
+            }
         }
     }
     Ok(MyProfile {

@@ -1,0 +1,221 @@
+//! Roster's web page in a real headless Chromium, against the real server,
+//! PostgreSQL and the SMTP sink: what an owner and an invitee do, click by click.
+
+use roster::ShapeArg;
+use roster_tests::browser::Browser;
+use roster_tests::http::{TestServer, PASSWORD};
+
+const OWNER: &str = "olive@example.com";
+
+async fn sign_in(b: &Browser, email: &str, password: &str) -> anyhow::Result<()> {
+    b.goto("/").await?;
+    b.see("h1", "Sign in").await?;
+    b.fill("Email", email).await?;
+    b.fill("Password", password).await?;
+    b.click("Sign in").await?;
+    b.see("h1", "Your organizations").await
+}
+
+async fn sign_out(b: &Browser) -> anyhow::Result<()> {
+    b.find("#user-menu-button").await?.click().await?;
+    b.click("Sign out").await?;
+    b.see("h1", "Sign in").await
+}
+
+async fn open_user_management(b: &Browser) -> anyhow::Result<()> {
+    b.find("#user-menu-button").await?.click().await?;
+    b.click("User management").await?;
+    b.see("h1", "User management").await
+}
+
+/// The success banner shows `text`, then fades by itself.
+async fn banner(b: &Browser, text: &str) -> anyhow::Result<()> {
+    b.see(".toast", text).await?;
+    b.gone(".toast").await
+}
+
+/// The row of the table cell holding `text`.
+fn row_with(text: &str) -> String {
+    format!("//tr[td[normalize-space()=\"{text}\"]]")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_invites_resends_cancels_and_the_invitee_joins_then_is_changed_and_removed() {
+    let server = TestServer::start().await.expect("server");
+    let (org, _, _) = server.org_with_owner(ShapeArg::Single, OWNER, vec![]).await;
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+    let invitee = "ian@example.com";
+
+    // Sign-in, then user management from the user menu; the owner is listed first, as "You".
+    sign_in(&b, OWNER, PASSWORD).await.expect("signed in");
+    open_user_management(&b).await.expect("user management");
+    b.see("tbody tr.you", "You").await.expect("owner pinned");
+    b.see("tbody tr.you", OWNER).await.expect("owner row");
+
+    // Invite: the button stays disabled until every input is valid.
+    b.click("+ Invite user").await.expect("invite button");
+    let send = b.button("Send invitation").await.expect("send");
+    assert!(!send.is_enabled().await.expect("enabled?"), "empty form");
+    b.fill("Full name", "Ian Invitee").await.expect("name");
+    b.fill("Email", "not-an-email").await.expect("email");
+    b.choose("Role", "admin").await.expect("role");
+    b.see("dialog[open] .field-error", "email address like")
+        .await
+        .expect("inline email error");
+    assert!(!send.is_enabled().await.expect("enabled?"), "bad email");
+    b.fill("Email", invitee).await.expect("email");
+    b.until("Send to be enabled", || async {
+        Ok(send.is_enabled().await?)
+    })
+    .await
+    .expect("valid form");
+    send.click().await.expect("send");
+    banner(&b, &format!("Invitation sent to {invitee}"))
+        .await
+        .expect("banner");
+    b.see("section[aria-labelledby=invites-title] tbody", invitee)
+        .await
+        .expect("pending invite listed at once");
+    b.see("section[aria-labelledby=invites-title] tbody", "min left")
+        .await
+        .expect("time left");
+
+    // Resend (a minute later: sooner is refused), then cancel (with
+    // confirmation): the list follows at once.
+    b.click("Resend").await.expect("resend");
+    b.see("dialog[open]", "too many invitation emails")
+        .await
+        .expect("a resend within a minute is refused, in words");
+    b.click("OK").await.expect("dismiss");
+    server.clock.advance(chrono::Duration::seconds(61));
+    b.click("Resend").await.expect("resend");
+    banner(&b, &format!("Invitation sent again to {invitee}"))
+        .await
+        .expect("resent banner");
+    b.click("Cancel").await.expect("cancel");
+    b.see("dialog[open]", "stops working")
+        .await
+        .expect("confirm");
+    b.click("Cancel invitation").await.expect("confirm cancel");
+    b.see(".toast", "cancelled").await.expect("cancel banner");
+    b.see(".empty", "No pending invitations")
+        .await
+        .expect("no pending invite");
+
+    // Invite again; inviting the same person once more offers to resend instead.
+    for attempt in 0..2 {
+        b.click("+ Invite user").await.expect("invite button");
+        b.fill("Full name", "Ian Invitee").await.expect("name");
+        b.fill("Email", invitee).await.expect("email");
+        b.choose("Role", "admin").await.expect("role");
+        b.click("Send invitation").await.expect("send");
+        if attempt == 0 {
+            b.see(".toast", "Invitation sent").await.expect("banner");
+        }
+    }
+    b.see("dialog[open] .alert", "already has an invitation")
+        .await
+        .expect("already invited");
+    server.clock.advance(chrono::Duration::seconds(61));
+    b.click("Resend instead").await.expect("resend instead");
+    b.see(".toast", "sent again").await.expect("resent");
+    b.gone("dialog[open]").await.expect("dialog closed");
+
+    // The invitee opens the link from the delivered email, signed out.
+    let emails_before = 0;
+    let token = server.token_from_email(invitee, emails_before).await;
+    sign_out(&b).await.expect("signed out");
+    b.goto(&format!("/invitations/{token}"))
+        .await
+        .expect("link");
+    b.see("h1", "Join Org of olive@example.com")
+        .await
+        .expect("accept page");
+    b.see("dl.facts", "Admin").await.expect("role shown");
+    b.see("dl.facts", "Owner").await.expect("inviter shown");
+    b.fill("Choose a password", "short")
+        .await
+        .expect("password");
+    b.fill("Repeat the password", "short")
+        .await
+        .expect("repeat");
+    b.click("Accept invitation").await.expect("accept");
+    b.see(".field-error", "12 characters")
+        .await
+        .expect("password rule");
+    b.fill("Choose a password", PASSWORD)
+        .await
+        .expect("password");
+    b.fill("Repeat the password", PASSWORD)
+        .await
+        .expect("repeat");
+    b.click("Accept invitation").await.expect("accept");
+    b.see("h1", "Your organizations").await.expect("joined");
+    b.see(".org-card", "Admin").await.expect("role on the card");
+
+    // A non-owner never sees user management, even by its address.
+    b.find("#user-menu-button")
+        .await
+        .expect("menu")
+        .click()
+        .await
+        .expect("open");
+    let menu = b.find("#user-menu-list").await.expect("menu list");
+    assert!(!menu.text().await.expect("text").contains("User management"));
+    b.goto(&format!("/orgs/{org}/users")).await.expect("goto");
+    b.see("h1", "Not available to you").await.expect("refused");
+    b.goto("/").await.expect("home");
+    sign_out(&b).await.expect("signed out");
+
+    // The owner changes the new member's role, then removes them.
+    sign_in(&b, OWNER, PASSWORD).await.expect("owner again");
+    open_user_management(&b).await.expect("user management");
+    let row = row_with(invitee);
+    b.see("tbody", invitee).await.expect("new member listed");
+    b.click("Edit").await.expect("edit"); // the first Edit is the owner's own row
+    b.see("dialog[open]", "only owner")
+        .await
+        .expect("the last owner cannot be demoted");
+    assert!(!b
+        .button("Remove yourself")
+        .await
+        .expect("delete")
+        .is_enabled()
+        .await
+        .expect("enabled?"));
+    b.click("Cancel").await.expect("close");
+    b.client
+        .find(fantoccini::Locator::XPath(&format!("{row}//button")))
+        .await
+        .expect("member's edit")
+        .click()
+        .await
+        .expect("edit");
+    b.choose("Role", "standard").await.expect("role");
+    b.click("Save changes").await.expect("save");
+    banner(&b, "Ian Invitee is now Standard")
+        .await
+        .expect("changed banner");
+    b.see("tbody", "Standard").await.expect("new role listed");
+    b.client
+        .find(fantoccini::Locator::XPath(&format!("{row}//button")))
+        .await
+        .expect("member's edit")
+        .click()
+        .await
+        .expect("edit");
+    b.click("Delete user").await.expect("delete");
+    b.see("dialog[open] h2", "Delete Ian Invitee?")
+        .await
+        .expect("confirm");
+    b.click("Delete user").await.expect("confirm delete");
+    b.see(".toast", "was removed")
+        .await
+        .expect("removed banner");
+    b.until("the member to leave the list", || async {
+        Ok(!b.page_text().await?.contains(invitee))
+    })
+    .await
+    .expect("gone");
+    b.close().await.expect("close");
+}

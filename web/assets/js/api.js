@@ -1,0 +1,105 @@
+// The page's only way to the server: the public JSON API, with the session cookie.
+// Every refusal arrives as an RFC 9457 problem document and becomes a `Problem`.
+// Commands answer with the log position they reached; later queries pass it as
+// `after`, so a list read right after a change already shows it.
+
+/** A refusal from the API: `rule` is the last segment of the problem's `type`. */
+export class Problem extends Error {
+  constructor(status, doc) {
+    const detail = (doc && (doc.detail || doc.title)) || `The request failed (HTTP ${status}).`;
+    super(detail);
+    this.status = status;
+    this.doc = doc || {};
+    this.rule = typeof this.doc.type === "string" ? this.doc.type.split("/").pop() : "http-error";
+    this.fieldErrors = Array.isArray(this.doc.errors) ? this.doc.errors : [];
+  }
+}
+
+let position = 0;
+
+/** Called when the API says the session is gone (set by the app shell). */
+let onSignedOut = () => {};
+export function whenSignedOut(handler) {
+  onSignedOut = handler;
+}
+
+function idempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The log position the last change reached (0 before any). */
+export function lastPosition() {
+  return position;
+}
+
+async function request(method, path, body, { quiet401 = false } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["Idempotency-Key"] = idempotencyKey();
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new Problem(0, {
+      type: "network",
+      title: "No connection",
+      detail: "Roster could not be reached. Check your connection and try again.",
+    });
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const problem = new Problem(response.status, data);
+    if (response.status === 401 && problem.rule === "unauthenticated" && !quiet401) onSignedOut();
+    throw problem;
+  }
+  if (data && typeof data.position === "number" && data.position > position) {
+    position = data.position;
+  }
+  return data;
+}
+
+/** A query; waits (up to 2 s, server-side) for the read models to show our last change. */
+export function get(path, params = {}, options = {}) {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") query.set(k, String(v));
+  }
+  if (position > 0 && !query.has("after")) query.set("after", String(position));
+  const qs = query.toString();
+  return request("GET", qs ? `${path}?${qs}` : path, undefined, options);
+}
+
+/** A command or sign-in. */
+export function post(path, body = {}, options = {}) {
+  return request("POST", path, body, options);
+}
+
+/** A partial change. */
+export function patch(path, body) {
+  return request("PATCH", path, body);
+}
+
+/** A removal. */
+export function del(path) {
+  return request("DELETE", path);
+}
+
+/** Path segment escaping for ids and tokens. */
+export function seg(value) {
+  return encodeURIComponent(String(value));
+}

@@ -1,0 +1,194 @@
+// The modal dialogs of user management: invite a person, and edit a member's
+// role(s) or delete them. Every input is checked as it is typed; the server's
+// refusals show in the dialog with the way out.
+
+import { post, patch, del, seg, Problem } from "./api.js";
+import { h, replace, field, alertBox, openDialog, busy, toast } from "./dom.js";
+import { roleFields, sameRole, describe } from "./roles.js";
+import { showFieldErrors } from "./sign_in.js";
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The *Invite user* dialog. */
+export function inviteDialog(ctx) {
+  return openDialog("Invite user", (close) => {
+    const name = field("Full name", { type: "text", name: "full_name", autocomplete: "off", required: true, maxlength: 200 });
+    const email = field("Email", { type: "email", name: "email", autocomplete: "off", required: true, maxlength: 254 });
+    const touched = new Set();
+    const roles = roleFields(ctx.org.shape, ctx.accounts, null, () => {
+      touched.add("role");
+      check();
+    });
+    const alert = alertBox();
+    const send = h("button", { type: "submit", class: "primary", disabled: true }, "Send invitation");
+    const problems = () => ({
+      full_name: name.input.value.trim() ? null : "Enter the person's full name.",
+      email: !email.input.value.trim() ? "Enter their email address."
+        : EMAIL.test(email.input.value.trim()) ? null : "Enter an email address like name@example.com.",
+      role: roles.missing(),
+    });
+    function check() {
+      const p = problems();
+      if (touched.has("full_name")) name.setError(p.full_name);
+      if (touched.has("email")) email.setError(p.email);
+      if (touched.has("role")) roles.setError(p.role);
+      send.disabled = Boolean(p.full_name || p.email || p.role);
+    }
+    for (const [key, f] of [["full_name", name], ["email", email]]) {
+      f.input.addEventListener("input", () => {
+        if (f.input.getAttribute("aria-invalid")) touched.add(key);
+        check();
+      });
+      f.input.addEventListener("blur", () => {
+        if (f.input.value) touched.add(key);
+        check();
+      });
+    }
+    const form = h("form", { class: "stack", novalidate: true },
+      h("p", { class: "hint" }, `They get an email with a link to join ${ctx.org.name}. The link works for a limited time; you can resend it.`),
+      alert.el, name.row, email.row, roles.el,
+      h("div", { class: "dialog-actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => close() }, "Cancel"),
+        send));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      ["full_name", "email", "role"].forEach((k) => touched.add(k));
+      check();
+      if (send.disabled) return;
+      alert.clear();
+      const body = { full_name: name.input.value.trim(), email: email.input.value.trim(), ...roles.value() };
+      await busy(send, "Sending…", async () => {
+        try {
+          await post(`/api/orgs/${seg(ctx.org.org_id)}/invitations`, body);
+          close(true);
+          toast(`Invitation sent to ${body.email}`);
+          await ctx.refresh({ members: false });
+        } catch (e) {
+          if (!(e instanceof Problem)) throw e;
+          refusal(ctx, e, body, alert, close, { full_name: name, email, role: roles, org_role: roles, accounts: roles });
+        }
+      });
+      check();
+    });
+    return form;
+  });
+}
+
+/** Shows why an invitation was refused, with the way out. */
+function refusal(ctx, e, body, alert, close, fields) {
+  if (showFieldErrors(e, fields)) return;
+  if (e.rule === "already-invited" && e.doc.invitation_id) {
+    const resend = h("button", { type: "button", class: "secondary small" }, "Resend instead");
+    resend.addEventListener("click", () => busy(resend, "Sending…", async () => {
+      try {
+        await post(`/api/orgs/${seg(ctx.org.org_id)}/invitations/${seg(e.doc.invitation_id)}/resend`, {});
+        close(true);
+        toast(`Invitation sent again to ${body.email}`);
+        await ctx.refresh({ members: false });
+      } catch (again) {
+        if (!(again instanceof Problem)) throw again;
+        alert.show(again.message);
+      }
+    }));
+    alert.show(h("p", {}, `${body.email} already has an invitation to ${ctx.org.name}. Send it again to give them a fresh link.`), resend);
+  } else if (e.rule === "already-member") {
+    alert.show(`${body.email} is already a member of ${ctx.org.name}. Change their role from the member list instead.`);
+  } else {
+    alert.show(e.message);
+  }
+}
+
+/** The *Edit* dialog of a member: change role(s), or delete them after confirming. */
+export function editDialog(ctx, member) {
+  const you = member.user_id === ctx.me.user_id;
+  const isOwner = member.role_label === "owner";
+  const lastOwner = isOwner && ctx.owners <= 1;
+  return openDialog(`Edit ${member.full_name}`, (close, { heading }) => {
+    const alert = alertBox();
+    const save = h("button", { type: "submit", class: "primary", disabled: true }, "Save changes");
+    const roles = roleFields(ctx.org.shape, ctx.accounts, member.role, () => {
+      const chosen = roles.role();
+      save.disabled = !chosen || sameRole(chosen, member.role);
+      roles.setError(roles.missing());
+    });
+    const remove = h("button", { type: "button", class: "danger-quiet" }, you ? "Remove yourself" : "Delete user");
+    const notes = [];
+    if (lastOwner) {
+      roles.setDisabled(true);
+      remove.disabled = true;
+      notes.push(h("p", { class: "note", id: "last-owner-note" },
+        `${you ? "You are" : `${member.full_name} is`} the organization's only owner, so this role cannot be changed and the member cannot be deleted. Make another member an owner first.`));
+    }
+    const form = h("form", { class: "stack", novalidate: true },
+      h("dl", { class: "facts" },
+        h("dt", {}, "Email"), h("dd", {}, member.email),
+        h("dt", {}, "Current role"), h("dd", {}, describe(member.role, ctx.accountNames))),
+      notes, alert.el, roles.el,
+      h("div", { class: "dialog-actions split" },
+        remove,
+        h("div", {},
+          h("button", { type: "button", class: "secondary", onclick: () => close() }, "Cancel"),
+          save)));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = roles.value();
+      if (!body) return;
+      alert.clear();
+      await busy(save, "Saving…", async () => {
+        try {
+          await patch(`/api/orgs/${seg(ctx.org.org_id)}/members/${seg(member.user_id)}`, body);
+          close(true);
+          toast(`${member.full_name} is now ${describe(roles.role(), ctx.accountNames)}`);
+          if (you) {
+            await ctx.app.refreshMe();
+            if (!ctx.app.me.organizations.some((o) => o.org_id === ctx.org.org_id && o.role === "owner")) {
+              ctx.app.navigate("/");
+              return;
+            }
+          }
+          await ctx.refresh({ invites: false });
+        } catch (e) {
+          if (!(e instanceof Problem)) throw e;
+          if (!showFieldErrors(e, { role: roles, org_role: roles, accounts: roles })) alert.show(e.message);
+        }
+      });
+      save.disabled = !roles.role() || sameRole(roles.role(), member.role);
+    });
+    remove.addEventListener("click", () => {
+      // The confirmation replaces the form inside the same dialog.
+      const body = form.parentElement;
+      const confirmAlert = alertBox();
+      const yes = h("button", { type: "button", class: "danger", autofocus: true }, "Delete user");
+      const no = h("button", { type: "button", class: "secondary" }, "Keep member");
+      heading.textContent = `Delete ${member.full_name}?`;
+      const confirmView = h("div", { class: "stack" },
+        h("p", {}, `${member.full_name} (${member.email}) loses access to ${ctx.org.name} at once. The history keeps what they did. You can invite them again later.`),
+        confirmAlert.el,
+        h("div", { class: "dialog-actions" }, no, yes));
+      replace(body, confirmView);
+      yes.focus();
+      no.addEventListener("click", () => {
+        heading.textContent = `Edit ${member.full_name}`;
+        replace(body, form);
+        remove.focus();
+      });
+      yes.addEventListener("click", () => busy(yes, "Deleting…", async () => {
+        try {
+          await del(`/api/orgs/${seg(ctx.org.org_id)}/members/${seg(member.user_id)}`);
+          close(true);
+          toast(`${member.full_name} was removed from ${ctx.org.name}`);
+          if (you) {
+            await ctx.app.refreshMe();
+            ctx.app.navigate("/");
+            return;
+          }
+          await ctx.refresh({ invites: false });
+        } catch (e) {
+          if (!(e instanceof Problem)) throw e;
+          confirmAlert.show(e.message);
+        }
+      }));
+    });
+    return form;
+  }, { wide: ctx.org.shape === "multi" });
+}
