@@ -85,19 +85,32 @@ impl Browser {
         Ok(browser)
     }
 
-    /// Makes the viewport (not the window) `width` pixels wide.
+    /// Makes the viewport (not the window) `width` pixels wide and 900 high.
     pub async fn resize(&self, width: u32) -> anyhow::Result<()> {
-        self.client.set_window_size(width, 900).await?;
-        let inner = self.eval("return window.innerWidth").await?;
-        let inner = inner.as_u64().unwrap_or(u64::from(width));
-        let extra = u32::try_from(inner).unwrap_or(width).abs_diff(width);
-        if extra > 0 {
-            let outer = if inner < u64::from(width) {
-                width + extra
-            } else {
-                width - extra
-            };
-            self.client.set_window_size(outer, 900).await?;
+        self.resize_to(width, 900).await
+    }
+
+    /// Makes the viewport (not the window, whose frame takes some room) exactly
+    /// `width` × `height` pixels.
+    pub async fn resize_to(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.client.set_window_size(width, height).await?;
+        let inner = self
+            .eval("return [window.innerWidth, window.innerHeight]")
+            .await?;
+        let measured = |i: usize, asked: u32| {
+            inner[i]
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(asked)
+        };
+        let (w, h) = (measured(0, width), measured(1, height));
+        if (w, h) != (width, height) {
+            self.client
+                .set_window_size(
+                    width + width.saturating_sub(w),
+                    height + height.saturating_sub(h),
+                )
+                .await?;
         }
         Ok(())
     }

@@ -219,3 +219,228 @@ async fn an_owner_invites_resends_cancels_and_the_invitee_joins_then_is_changed_
     .expect("gone");
     b.close().await.expect("close");
 }
+
+/// Clicks the Edit button on the member row holding `email`.
+async fn edit_member(b: &Browser, email: &str) -> anyhow::Result<()> {
+    let edit = b
+        .poll(&format!("the Edit button of {email}"), || async {
+            Ok(Some(
+                b.client
+                    .find(fantoccini::Locator::XPath(&format!(
+                        "{}//button",
+                        row_with(email)
+                    )))
+                    .await?,
+            ))
+        })
+        .await?;
+    edit.click().await?;
+    b.find("dialog[open]").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_multi_account_org_the_owner_assigns_accounts_and_a_known_person_signs_in_to_accept() {
+    let server = TestServer::start().await.expect("server");
+    let owner = "mona@example.com";
+    let (org, _, _) = server
+        .org_with_owner(
+            ShapeArg::Multi,
+            owner,
+            vec!["Alpha".to_owned(), "Beta".to_owned()],
+        )
+        .await;
+    // Sam already has an account, as the owner of another organization.
+    let sam = "sam@example.com";
+    server.org_with_owner(ShapeArg::Single, sam, vec![]).await;
+    let carl = "carl@example.com";
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+
+    sign_in(&b, owner, PASSWORD).await.expect("signed in");
+    b.see(".org-card", "Alpha")
+        .await
+        .expect("owner sees every account");
+    open_user_management(&b).await.expect("user management");
+
+    // A contributor needs at least one account before the form can be sent.
+    b.click("+ Invite user").await.expect("invite");
+    b.fill("Full name", "Carl Contributor").await.expect("name");
+    b.fill("Email", carl).await.expect("email");
+    b.choose("Organization role", "contributor")
+        .await
+        .expect("org role");
+    let send = b.button("Send invitation").await.expect("send");
+    assert!(
+        !send.is_enabled().await.expect("enabled?"),
+        "no account yet"
+    );
+    b.labelled("Beta")
+        .await
+        .expect("Beta")
+        .click()
+        .await
+        .expect("check Beta");
+    b.choose("Role on Beta", "admin").await.expect("Beta role");
+    b.until("Send to be enabled", || async {
+        Ok(send.is_enabled().await?)
+    })
+    .await
+    .expect("valid");
+    send.click().await.expect("send");
+    b.see(".toast", "Invitation sent to carl@example.com")
+        .await
+        .expect("banner");
+    b.see(
+        "section[aria-labelledby=invites-title] tbody",
+        "Contributor · Beta: Admin",
+    )
+    .await
+    .expect("pending invite with its account roles");
+
+    // An owner needs no accounts.
+    b.click("+ Invite user").await.expect("invite");
+    b.fill("Full name", "Sam Second").await.expect("name");
+    b.fill("Email", sam).await.expect("email");
+    b.choose("Organization role", "owner")
+        .await
+        .expect("org role");
+    b.see("dialog[open]", "admin access to every account")
+        .await
+        .expect("owner note");
+    b.click("Send invitation").await.expect("send");
+    b.see(".toast", "Invitation sent to sam@example.com")
+        .await
+        .expect("banner");
+    b.gone(".toast").await.expect("faded");
+    let carl_token = server.token_from_email(carl, 0).await;
+    let sam_token = server.token_from_email(sam, 0).await;
+    sign_out(&b).await.expect("out");
+
+    // Carl is new: he sets a password and sees the one account he was given.
+    b.goto(&format!("/invitations/{carl_token}"))
+        .await
+        .expect("link");
+    b.see("dl.facts", "Contributor · Beta: Admin")
+        .await
+        .expect("offered role");
+    b.fill("Choose a password", PASSWORD).await.expect("pw");
+    b.fill("Repeat the password", PASSWORD).await.expect("pw");
+    b.click("Accept invitation").await.expect("accept");
+    b.see(".org-card", "Beta").await.expect("Beta on the card");
+    let card = b.find(".org-card").await.expect("card");
+    assert!(
+        !card.text().await.expect("text").contains("Alpha"),
+        "a contributor sees only the accounts assigned"
+    );
+    sign_out(&b).await.expect("out");
+
+    // Sam has an account: the link asks him to sign in, then he is in both organizations.
+    b.goto(&format!("/invitations/{sam_token}"))
+        .await
+        .expect("link");
+    b.see("h2", "Sign in to accept")
+        .await
+        .expect("sign in first");
+    b.fill("Password", PASSWORD).await.expect("pw");
+    b.click("Sign in and accept").await.expect("accept");
+    b.see("h1", "Your organizations").await.expect("joined");
+    b.until("both organizations", || async {
+        Ok(b.client
+            .find_all(fantoccini::Locator::Css(".org-card"))
+            .await?
+            .len()
+            == 2)
+    })
+    .await
+    .expect("two cards");
+    sign_out(&b).await.expect("out");
+
+    // The owner gives Carl a second account.
+    sign_in(&b, owner, PASSWORD).await.expect("owner");
+    b.goto(&format!("/orgs/{org}/users")).await.expect("users");
+    edit_member(&b, carl).await.expect("edit Carl");
+    b.labelled("Alpha")
+        .await
+        .expect("Alpha")
+        .click()
+        .await
+        .expect("check Alpha");
+    b.click("Save changes").await.expect("save");
+    b.see(".toast", "Carl Contributor is now Contributor")
+        .await
+        .expect("banner");
+    b.see("tbody", "Alpha: Standard, Beta: Admin")
+        .await
+        .expect("both accounts listed");
+    b.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_that_no_longer_work_say_what_to_do_and_opening_a_link_does_not_use_it() {
+    let server = TestServer::start().await.expect("server");
+    let (org, session, _) = server.org_with_owner(ShapeArg::Single, OWNER, vec![]).await;
+    let invite = |email: &'static str| {
+        let server = &server;
+        let session = session.clone();
+        async move {
+            let id = server
+                .invite(
+                    org,
+                    &session,
+                    serde_json::json!({ "email": email, "full_name": "Pat", "role": "standard" }),
+                )
+                .await;
+            (id, server.token_of(org, id).await)
+        }
+    };
+    let (_, expiring) = invite("exp@example.com").await;
+    let (cancelled_id, cancelled) = invite("can@example.com").await;
+    let (_, used) = invite("use@example.com").await;
+    let (status, _) = server
+        .call(
+            "DELETE",
+            &format!("/api/orgs/{org}/invitations/{cancelled_id}"),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let b = Browser::open(&server.base, 390).await.expect("browser");
+
+    // Opening the link twice leaves it usable; then it is used once.
+    b.goto(&format!("/invitations/{used}")).await.expect("open");
+    b.see("h1", "Join").await.expect("preview");
+    b.goto(&format!("/invitations/{used}"))
+        .await
+        .expect("again");
+    b.see("h1", "Join").await.expect("still usable");
+    let (status, _) = server.accept_as_new(&used, "Pat").await;
+    assert_eq!(status, 201);
+    b.goto(&format!("/invitations/{used}")).await.expect("used");
+    b.see("h1", "does not work").await.expect("used page");
+    b.see("main", "If you already joined, sign in")
+        .await
+        .expect("the way on");
+
+    b.goto(&format!("/invitations/{cancelled}"))
+        .await
+        .expect("cancelled");
+    b.see("h1", "does not work").await.expect("cancelled page");
+    b.see("main", "ask the owner who invited you to resend it")
+        .await
+        .expect("what to do");
+
+    server.clock.advance(chrono::Duration::minutes(16));
+    server.drain().await;
+    b.goto(&format!("/invitations/{expiring}"))
+        .await
+        .expect("expired");
+    b.see("h1", "has expired").await.expect("expired page");
+    b.see("main", "resend").await.expect("what to do");
+
+    b.goto("/invitations/not-a-real-token")
+        .await
+        .expect("garbage");
+    b.see("h1", "does not work").await.expect("invalid page");
+    b.close().await.expect("close");
+}

@@ -6,7 +6,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use roster_commands::use_cases::accept_invite::{self, AcceptInvite};
 use roster_commands::use_cases::invitation_link;
-use roster_domain::{OrgId, OrgShape, Role, UserId};
+use roster_domain::{AccountId, OrgId, OrgShape, Role, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -39,6 +39,16 @@ pub struct InvitingOrganization {
     pub shape: OrgShape,
 }
 
+/// An account the offered role names.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamedAccount {
+    /// The account.
+    #[schema(value_type = Uuid)]
+    pub account_id: AccountId,
+    /// Its name.
+    pub name: String,
+}
+
 /// What an invitation link offers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PreviewBody {
@@ -53,6 +63,8 @@ pub struct PreviewBody {
     /// The role offered.
     #[schema(value_type = RoleDoc)]
     pub role: Role,
+    /// The accounts the role names, with their names.
+    pub accounts: Vec<NamedAccount>,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
     /// pending, expired, accepted or cancelled.
@@ -83,6 +95,11 @@ pub(crate) async fn preview(
         email: p.email.to_string(),
         full_name: p.full_name.to_string(),
         role: p.role,
+        accounts: p
+            .accounts
+            .into_iter()
+            .map(|(account_id, name)| NamedAccount { account_id, name })
+            .collect(),
         expires_at: p.expires_at,
         status: p.status,
         existing_account: p.existing_account,

@@ -13,8 +13,9 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::Caller;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
 use crate::problem::Problem;
+use crate::routes::{after, AfterQuery};
 use crate::schema::OrgShapeDoc;
 use crate::AppState;
 
@@ -37,6 +38,8 @@ pub struct MeBody {
     pub full_name: Option<String>,
     /// Where they are a member.
     pub organizations: Vec<MyOrganizationBody>,
+    /// True when the read models had not reached `after` in time.
+    pub stale: bool,
 }
 
 /// One organization the member belongs to.
@@ -90,6 +93,7 @@ impl From<MyOrganization> for MyOrganizationBody {
 
 /// Identity, organizations, roles and accounts.
 #[utoipa::path(get, path = "/api/me", tag = "me",
+    params(AfterQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The signed-in member", body = MeBody),
@@ -98,13 +102,16 @@ impl From<MyOrganization> for MyOrganizationBody {
 pub(crate) async fn me(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<AfterQuery>,
 ) -> Result<Json<MeBody>, ApiError> {
-    let profile = my_profile::my_profile(&state.app, caller.user_id).await?;
+    let read = my_profile::my_profile_after(&state.app, caller.user_id, after(q.after)).await?;
+    let profile = read.value;
     Ok(Json(MeBody {
         user_id: profile.user_id,
         email: profile.email,
         full_name: profile.full_name,
         organizations: profile.organizations.into_iter().map(Into::into).collect(),
+        stale: read.stale,
     }))
 }
 

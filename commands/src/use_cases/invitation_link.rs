@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use roster_domain::organization::{Actor, InvitationStatus};
-use roster_domain::{DomainError, Email, InvitationId, OrgId, OrgShape, PersonName, Role};
+use roster_domain::{
+    AccountId, DomainError, Email, InvitationId, MultiRole, OrgId, OrgShape, PersonName, Role,
+};
 use roster_projections::queries::{self, LinkTarget};
 
 use crate::application::Application;
@@ -30,6 +32,9 @@ pub struct LinkPreview {
     pub full_name: PersonName,
     /// The role offered.
     pub role: Role,
+    /// The names of the accounts the role names: the invitee cannot list the
+    /// organization's accounts yet, but must know what they are offered.
+    pub accounts: Vec<(AccountId, String)>,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
     /// pending, expired, accepted or cancelled.
@@ -81,6 +86,13 @@ pub async fn preview(app: &Application, token: &str) -> Result<LinkPreview, UseC
                 Actor::System => None,
             };
             let expired = inv.status == InvitationStatus::Expired || now >= inv.expires_at;
+            let accounts = match &inv.role {
+                Role::Multi(MultiRole::Contributor(held)) => held
+                    .iter()
+                    .filter_map(|(id, _)| org.accounts.get(id).map(|a| (*id, a.name.to_string())))
+                    .collect(),
+                _ => Vec::new(),
+            };
             Some(LinkPreview {
                 org_id: org.id,
                 org_name: org.name.to_string(),
@@ -89,6 +101,7 @@ pub async fn preview(app: &Application, token: &str) -> Result<LinkPreview, UseC
                 email: inv.email.clone(),
                 full_name: inv.full_name.clone(),
                 role: inv.role.clone(),
+                accounts,
                 expires_at: inv.expires_at,
                 status: if expired {
                     "expired".to_owned()

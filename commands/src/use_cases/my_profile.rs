@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 
 use roster_domain::{AccountId, OrgId, OrgShape, UserId};
+use roster_eventstore::Position;
 use roster_projections::queries::{self, AccessScope};
 
 use crate::application::Application;
 use crate::error::UseCaseError;
+use crate::use_cases::owner_queries::{read_after, Read};
 
 /// A member's view of themself.
 #[derive(Debug, Clone)]
@@ -45,6 +47,17 @@ pub struct MyAccount {
     pub name: Option<String>,
     /// admin or standard.
     pub role: String,
+}
+
+/// The caller's identity and memberships, once the read models have reached
+/// `after` (the position of the caller's own last change, e.g. joining an
+/// organization), or after a bounded wait with `stale` set.
+pub async fn my_profile_after(
+    app: &Application,
+    user: UserId,
+    after: Option<Position>,
+) -> Result<Read<MyProfile>, UseCaseError> {
+    read_after(app, after, my_profile(app, user)).await
 }
 
 /// The caller's identity and memberships.

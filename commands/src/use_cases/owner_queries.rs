@@ -31,7 +31,7 @@ pub struct Read<T> {
     pub stale: bool,
 }
 
-async fn read_after<T>(
+pub(crate) async fn read_after<T>(
     app: &Application,
     after: Option<Position>,
     query: impl std::future::Future<Output = Result<T, UseCaseError>>,

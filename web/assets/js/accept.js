@@ -16,7 +16,7 @@ export async function acceptPage(app, token) {
   } catch (e) {
     if (!(e instanceof Problem) || e.status >= 500 || e.status === 0) throw e;
     closedPage(app, "This invitation link does not work",
-      "The link may be incomplete, or it was replaced by a newer one. Open the link from the most recent invitation email, or ask the owner who invited you to resend it.");
+      "The link may be incomplete, already used, or replaced by a newer one. Open the link from the most recent invitation email, or ask the owner who invited you to resend it. If you already joined, sign in.", true);
     return;
   }
   const org = preview.organization.name;
@@ -40,7 +40,7 @@ export async function acceptPage(app, token) {
   const facts = h("dl", { class: "facts" },
     h("dt", {}, "Organization"), h("dd", {}, org),
     h("dt", {}, "Invited by"), h("dd", {}, preview.invited_by || "The portal's operator"),
-    h("dt", {}, "Your role"), h("dd", {}, describe(preview.role)),
+    h("dt", {}, "Your role"), h("dd", {}, describe(preview.role, new Map((preview.accounts || []).map((a) => [a.account_id, a.name])))),
     h("dt", {}, "For"), h("dd", {}, preview.email),
     h("dt", {}, "Link works until"), h("dd", {}, `${when(preview.expires_at)} (${timeLeft(preview.expires_at)})`));
   const panel = h("section", { class: "panel narrow" },

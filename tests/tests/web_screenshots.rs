@@ -1,0 +1,273 @@
+//! PNG screenshots of every page and dialog of the web page at 1280 and 390 pixels
+//! wide, for people to review. Run by `scripts/screenshots` (ignored in the suite:
+//! it asserts nothing the browser tests do not, it only draws).
+
+use std::path::PathBuf;
+
+use roster::ShapeArg;
+use roster_tests::browser::Browser;
+use roster_tests::http::{TestServer, PASSWORD};
+use serde_json::json;
+
+const WIDTHS: [u32; 2] = [1280, 390];
+
+fn out_dir() -> PathBuf {
+    std::env::var_os("ROSTER_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"))
+}
+
+/// Saves the whole page (the window grown to its height) as `<name>-<width>.png`.
+async fn shot(b: &Browser, width: u32, name: &str) -> anyhow::Result<()> {
+    // Let banners and transitions settle into what a person sees.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let height = b
+        .eval("return Math.max(document.documentElement.scrollHeight, 700)")
+        .await?
+        .as_u64()
+        .unwrap_or(900);
+    let height = u32::try_from(height.min(4000)).unwrap_or(900);
+    b.resize_to(width, height).await?;
+    b.screenshot(&out_dir().join(format!("{name}-{width}.png")))
+        .await?;
+    b.resize_to(width, 900).await?;
+    Ok(())
+}
+
+/// Invites `name` with `role` fields and accepts as them.
+async fn join(
+    server: &TestServer,
+    org: roster_domain::OrgId,
+    owner: &str,
+    email: &str,
+    name: &str,
+    role: serde_json::Value,
+) {
+    let mut body = json!({ "email": email, "full_name": name });
+    if let (Some(b), Some(r)) = (body.as_object_mut(), role.as_object()) {
+        b.extend(r.clone());
+    }
+    let invitation = server.invite(org, owner, body).await;
+    let token = server.token_of(org, invitation).await;
+    let (status, joined) = server.accept_as_new(&token, name).await;
+    assert_eq!(status, 201, "{joined}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "draws PNGs for review; run scripts/screenshots"]
+async fn every_page_and_dialog_at_both_widths() {
+    let server = TestServer::start().await.expect("server");
+    let owner = "olive@example.com";
+    let (org, session, _) = server.org_with_owner(ShapeArg::Single, owner, vec![]).await;
+    for (email, name, role) in [
+        ("ada@example.com", "Ada Lovelace", "admin"),
+        ("grace@example.com", "Grace Hopper", "standard"),
+        ("alan@example.com", "Alan Turing", "standard"),
+    ] {
+        join(&server, org, &session, email, name, json!({ "role": role })).await;
+    }
+    for (email, name, role) in [
+        ("katherine@example.com", "Katherine Johnson", "admin"),
+        ("edsger@example.com", "Edsger Dijkstra", "standard"),
+    ] {
+        server
+            .invite(
+                org,
+                &session,
+                json!({ "email": email, "full_name": name, "role": role }),
+            )
+            .await;
+    }
+    server.drain().await;
+    let fresh = server
+        .invite(
+            org,
+            &session,
+            json!({ "email": "new@example.com", "full_name": "Nora New", "role": "standard" }),
+        )
+        .await;
+    let fresh_token = server.token_of(org, fresh).await;
+    let (multi, multi_session, _) = server
+        .org_with_owner(
+            ShapeArg::Multi,
+            "mona@example.com",
+            vec!["Alpha".into(), "Beta".into(), "Gamma".into()],
+        )
+        .await;
+    let accounts = server
+        .call(
+            "GET",
+            &format!("/api/orgs/{multi}/accounts"),
+            Some(&multi_session),
+            None,
+        )
+        .await
+        .1;
+    let beta = accounts["accounts"][1]["account_id"].clone();
+    join(
+        &server,
+        multi,
+        &multi_session,
+        "carl@example.com",
+        "Carl Contributor",
+        json!({ "org_role": "contributor", "accounts": [{ "account_id": beta, "role": "admin" }] }),
+    )
+    .await;
+    server.drain().await;
+
+    for width in WIDTHS {
+        let b = Browser::open(&server.base, width).await.expect("browser");
+        b.goto("/sign-in").await.expect("sign-in");
+        b.see("h1", "Sign in").await.expect("page");
+        shot(&b, width, "01-sign-in").await.expect("shot");
+        b.goto("/forgot-password").await.expect("forgot");
+        b.see("h1", "Forgot").await.expect("page");
+        shot(&b, width, "02-forgot-password").await.expect("shot");
+        b.goto(&format!("/invitations/{fresh_token}"))
+            .await
+            .expect("accept");
+        b.see("h1", "Join").await.expect("page");
+        shot(&b, width, "03-accept-invitation").await.expect("shot");
+        b.goto("/invitations/not-a-token").await.expect("bad link");
+        b.see("h1", "does not work").await.expect("page");
+        shot(&b, width, "04-accept-invalid-link")
+            .await
+            .expect("shot");
+
+        b.goto("/sign-in").await.expect("sign-in");
+        b.fill("Email", owner).await.expect("email");
+        b.fill("Password", PASSWORD).await.expect("pw");
+        b.click("Sign in").await.expect("sign in");
+        b.see("h1", "Your organizations").await.expect("home");
+        shot(&b, width, "05-home-owner").await.expect("shot");
+        b.find("#user-menu-button")
+            .await
+            .expect("menu")
+            .click()
+            .await
+            .expect("open");
+        b.find("#user-menu-list").await.expect("list");
+        shot(&b, width, "06-user-menu").await.expect("shot");
+        b.goto(&format!("/orgs/{org}/users")).await.expect("users");
+        b.see("tbody", "Katherine").await.expect("page");
+        shot(&b, width, "07-user-management").await.expect("shot");
+        b.click("+ Invite user").await.expect("invite");
+        b.fill("Full name", "Barbara Liskov").await.expect("name");
+        b.fill("Email", "barbara@").await.expect("email");
+        b.labelled("Full name")
+            .await
+            .expect("name")
+            .click()
+            .await
+            .expect("blur");
+        shot(&b, width, "08-invite-dialog-errors")
+            .await
+            .expect("shot");
+        b.fill("Email", "katherine@example.com")
+            .await
+            .expect("email");
+        b.choose("Role", "admin").await.expect("role");
+        b.click("Send invitation").await.expect("send");
+        b.see("dialog[open] .alert", "already")
+            .await
+            .expect("refusal");
+        shot(&b, width, "09-invite-dialog-already-invited")
+            .await
+            .expect("shot");
+        b.click("Cancel").await.expect("close");
+        b.click("+ Invite user").await.expect("invite");
+        b.fill("Full name", "Barbara Liskov").await.expect("name");
+        b.fill("Email", "barbara@example.com").await.expect("email");
+        b.choose("Role", "standard").await.expect("role");
+        b.click("Send invitation").await.expect("send");
+        b.see(".toast", "Invitation sent").await.expect("banner");
+        shot(&b, width, "10-success-banner").await.expect("shot");
+        b.click("Edit").await.expect("edit self");
+        shot(&b, width, "11-edit-dialog-last-owner")
+            .await
+            .expect("shot");
+        b.click("Cancel").await.expect("close");
+        let edit = b
+            .client
+            .find(fantoccini::Locator::Css(
+                "button[aria-label='Edit Ada Lovelace']",
+            ))
+            .await
+            .expect("edit Ada");
+        edit.click().await.expect("edit");
+        b.choose("Role", "standard").await.expect("role");
+        shot(&b, width, "12-edit-dialog").await.expect("shot");
+        b.click("Delete user").await.expect("delete");
+        shot(&b, width, "13-delete-confirmation")
+            .await
+            .expect("shot");
+        b.click("Keep member").await.expect("keep");
+        b.click("Cancel").await.expect("close");
+        b.click("Cancel").await.expect("cancel invite");
+        shot(&b, width, "14-cancel-invitation-confirmation")
+            .await
+            .expect("shot");
+        b.click("Keep").await.expect("keep");
+        b.goto(&format!("/orgs/{org}/activity"))
+            .await
+            .expect("activity");
+        b.see("tbody", "invited").await.expect("page");
+        shot(&b, width, "15-activity").await.expect("shot");
+        b.goto("/account").await.expect("account");
+        b.see("h1", "Account settings").await.expect("page");
+        shot(&b, width, "16-account").await.expect("shot");
+        b.find("#user-menu-button")
+            .await
+            .expect("menu")
+            .click()
+            .await
+            .expect("open");
+        b.click("Sign out").await.expect("out");
+        b.see("h1", "Sign in").await.expect("signed out");
+
+        b.fill("Email", "mona@example.com").await.expect("email");
+        b.fill("Password", PASSWORD).await.expect("pw");
+        b.click("Sign in").await.expect("sign in");
+        b.see("h1", "Your organizations").await.expect("home");
+        b.goto(&format!("/orgs/{multi}/users"))
+            .await
+            .expect("users");
+        b.see("tbody", "Carl").await.expect("page");
+        shot(&b, width, "17-user-management-multi-account")
+            .await
+            .expect("shot");
+        b.click("+ Invite user").await.expect("invite");
+        b.fill("Full name", "Dana Developer").await.expect("name");
+        b.fill("Email", "dana@example.com").await.expect("email");
+        b.choose("Organization role", "contributor")
+            .await
+            .expect("role");
+        b.labelled("Alpha")
+            .await
+            .expect("Alpha")
+            .click()
+            .await
+            .expect("check");
+        b.choose("Role on Alpha", "admin").await.expect("role");
+        shot(&b, width, "18-invite-dialog-multi-account")
+            .await
+            .expect("shot");
+        b.click("Cancel").await.expect("close");
+        b.find("#user-menu-button")
+            .await
+            .expect("menu")
+            .click()
+            .await
+            .expect("open");
+        b.click("Sign out").await.expect("out");
+        b.see("h1", "Sign in").await.expect("signed out");
+
+        b.fill("Email", "carl@example.com").await.expect("email");
+        b.fill("Password", PASSWORD).await.expect("pw");
+        b.click("Sign in").await.expect("sign in");
+        b.see(".org-card", "Beta").await.expect("home");
+        shot(&b, width, "19-home-contributor").await.expect("shot");
+        b.close().await.expect("close");
+    }
+    println!("screenshots written to {}", out_dir().display());
+}
