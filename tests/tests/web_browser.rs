@@ -444,3 +444,71 @@ async fn links_that_no_longer_work_say_what_to_do_and_opening_a_link_does_not_us
     b.see("h1", "does not work").await.expect("invalid page");
     b.close().await.expect("close");
 }
+
+/// Presses `key` on whatever has the focus.
+async fn press(b: &Browser, key: fantoccini::key::Key) -> anyhow::Result<()> {
+    b.client
+        .active_element()
+        .await?
+        .send_keys(&key.to_string())
+        .await?;
+    Ok(())
+}
+
+/// The focused element's text or, for an input, its label.
+async fn focused(b: &Browser) -> anyhow::Result<String> {
+    let v = b
+        .eval(
+            "const e = document.activeElement; \
+             const l = e && e.id && document.querySelector(`label[for=\"${e.id}\"]`); \
+             return (l ? l.textContent : (e ? e.textContent : '')).trim();",
+        )
+        .await?;
+    Ok(v.as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_can_sign_in_and_open_and_close_the_invite_dialog_with_the_keyboard_alone() {
+    use fantoccini::key::Key;
+    let server = TestServer::start().await.expect("server");
+    let (org, _, _) = server.org_with_owner(ShapeArg::Single, OWNER, vec![]).await;
+    let b = Browser::open(&server.base, 390).await.expect("browser");
+
+    // The sign-in form takes the focus; typing and Enter sign in.
+    b.goto(&format!("/orgs/{org}/users")).await.expect("goto");
+    b.see("h1", "Sign in")
+        .await
+        .expect("asked to sign in first");
+    assert_eq!(focused(&b).await.expect("focus"), "Email");
+    let email = b.client.active_element().await.expect("focus");
+    email.send_keys(OWNER).await.expect("type");
+    press(&b, Key::Tab).await.expect("tab");
+    assert_eq!(focused(&b).await.expect("focus"), "Password");
+    let password = b.client.active_element().await.expect("focus");
+    password
+        .send_keys(&format!("{PASSWORD}{}", Key::Enter))
+        .await
+        .expect("type");
+    b.see("h1", "User management")
+        .await
+        .expect("back where the owner was going");
+
+    // Tab reaches the invite button; Enter opens the dialog with the focus in its
+    // first field; Escape closes it and gives the focus back.
+    let mut reached = false;
+    for _ in 0..12 {
+        press(&b, Key::Tab).await.expect("tab");
+        if focused(&b).await.expect("focus") == "+ Invite user" {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "the invite button is reachable with Tab");
+    press(&b, Key::Enter).await.expect("enter");
+    b.find("dialog[open]").await.expect("dialog");
+    assert_eq!(focused(&b).await.expect("focus"), "Full name");
+    press(&b, Key::Escape).await.expect("escape");
+    b.gone("dialog[open]").await.expect("closed");
+    assert_eq!(focused(&b).await.expect("focus"), "+ Invite user");
+    b.close().await.expect("close");
+}

@@ -177,7 +177,9 @@ async fn every_page_and_dialog_at_both_widths() {
         b.click("Cancel").await.expect("close");
         b.click("+ Invite user").await.expect("invite");
         b.fill("Full name", "Barbara Liskov").await.expect("name");
-        b.fill("Email", "barbara@example.com").await.expect("email");
+        b.fill("Email", &format!("barbara{width}@example.com"))
+            .await
+            .expect("email");
         b.choose("Role", "standard").await.expect("role");
         b.click("Send invitation").await.expect("send");
         b.see(".toast", "Invitation sent").await.expect("banner");

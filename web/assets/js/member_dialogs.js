@@ -117,7 +117,7 @@ export function editDialog(ctx, member) {
       roles.setDisabled(true);
       remove.disabled = true;
       notes.push(h("p", { class: "note", id: "last-owner-note" },
-        `${you ? "You are" : `${member.full_name} is`} the organization's only owner, so this role cannot be changed and the member cannot be deleted. Make another member an owner first.`));
+        `${you ? "You are" : `${member.full_name} is`} the organization's only owner: the role cannot change and ${you ? "you" : "they"} cannot be removed. Make another member an owner first.`));
     }
     const form = h("form", { class: "stack", novalidate: true },
       h("dl", { class: "facts" },

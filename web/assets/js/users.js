@@ -90,7 +90,7 @@ export async function usersPage(app, orgId) {
             h("th", { scope: "col" }, org.shape === "multi" ? "Roles" : "Role"),
             h("th", { scope: "col" }, "Sent"),
             h("th", { scope: "col" }, "Expires"),
-            h("th", { scope: "col" }, "Email"),
+            h("th", { scope: "col" }, "Delivery"),
             h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
           inviteRows)),
       noInvites));
@@ -210,7 +210,7 @@ function inviteRow(ctx, i) {
     h("td", { "data-label": ctx.org.shape === "multi" ? "Roles" : "Role" }, describe(i.role, ctx.accountNames)),
     h("td", { "data-label": "Sent" }, timeEl(i.last_sent_at), h("span", { class: "hint block" }, `by ${inviter}`)),
     h("td", { "data-label": "Expires", dataset: { expires: i.expires_at, status: i.status } }, expiryText(i.expires_at, i.status)),
-    h("td", { "data-label": "Email" },
+    h("td", { "data-label": "Delivery" },
       h("span", { class: `delivery ${i.delivery}`, title: i.delivery_detail || "" }, delivery)),
     h("td", { class: "actions" }, resend, cancel));
 }

@@ -1,0 +1,73 @@
+//! How the web page is served: the shell on every page path with a strict CSP,
+//! assets with ETags, and nothing a page path could leak.
+
+use roster_tests::http::TestServer;
+
+async fn get(server: &TestServer, path: &str, etag: Option<&str>) -> reqwest::Response {
+    let mut req = server.http.get(format!("{}{path}", server.base));
+    if let Some(tag) = etag {
+        req = req.header("if-none-match", tag);
+    }
+    req.send().await.expect("request")
+}
+
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_path_serves_the_shell_under_a_strict_content_security_policy() {
+    let server = TestServer::start().await.expect("server");
+    for path in [
+        "/",
+        "/sign-in",
+        "/forgot-password",
+        "/account",
+        "/orgs/0190d3c0-0000-7000-8000-000000000000/users",
+        "/orgs/0190d3c0-0000-7000-8000-000000000000/activity",
+        "/invitations/abc123",
+        "/reset-password/u/t",
+    ] {
+        let res = get(&server, path, None).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(header(&res, "content-type"), "text/html; charset=utf-8");
+        assert_eq!(header(&res, "cache-control"), "no-store", "{path}");
+        assert!(
+            header(&res, "content-security-policy").contains("script-src 'self'"),
+            "{path}"
+        );
+        assert_eq!(header(&res, "x-frame-options"), "DENY");
+        assert_eq!(header(&res, "referrer-policy"), "no-referrer");
+        let body = res.text().await.expect("body");
+        assert!(body.contains("/assets/js/app.js"), "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_revalidated_by_etag_and_unknown_ones_are_404() {
+    let server = TestServer::start().await.expect("server");
+    let res = get(&server, "/assets/js/app.js", None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        header(&res, "content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(header(&res, "cache-control"), "no-cache");
+    let etag = header(&res, "etag").to_owned();
+    assert!(etag.starts_with('"'), "{etag}");
+    let again = get(&server, "/assets/js/app.js", Some(&etag)).await;
+    assert_eq!(again.status(), 304);
+    let stale = get(&server, "/assets/js/app.js", Some("\"other\"")).await;
+    assert_eq!(stale.status(), 200);
+    assert_eq!(get(&server, "/assets/nope.js", None).await.status(), 404);
+    assert_eq!(
+        get(&server, "/assets/../Cargo.toml", None).await.status(),
+        404
+    );
+    // The API keeps its own answers: unknown API paths are problem documents.
+    let (status, body) = server.call("GET", "/api/nope", None, None).await;
+    assert_eq!(status, 404, "{body}");
+}
