@@ -512,3 +512,132 @@ async fn an_owner_can_sign_in_and_open_and_close_the_invite_dialog_with_the_keyb
     assert_eq!(focused(&b).await.expect("focus"), "+ Invite user");
     b.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_filters_the_activity_and_sees_the_members_as_they_were() {
+    let server = TestServer::start().await.expect("server");
+    let (org, session, _) = server.org_with_owner(ShapeArg::Single, OWNER, vec![]).await;
+    server
+        .member(
+            org,
+            &session,
+            "ada@example.com",
+            serde_json::json!({ "role": "admin" }),
+        )
+        .await;
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+    sign_in(&b, OWNER, PASSWORD).await.expect("signed in");
+    b.find("#user-menu-button")
+        .await
+        .expect("menu")
+        .click()
+        .await
+        .expect("open");
+    b.click("Activity").await.expect("activity");
+    b.see("h1", "Activity").await.expect("page");
+    b.see("tbody", "accepted the invitation")
+        .await
+        .expect("history lines");
+
+    b.choose("Event", "UserInvited").await.expect("filter");
+    b.click("Apply filters").await.expect("apply");
+    b.until("only invitations listed", || async {
+        let text = b
+            .find("section[aria-labelledby=history-title] tbody")
+            .await?
+            .text()
+            .await?;
+        Ok(text.contains("UserInvited") && !text.contains("InvitationAccepted"))
+    })
+    .await
+    .expect("filtered");
+
+    // The member list a minute from now (local time) holds both members.
+    b.eval(
+        "const d = new Date(Date.now() + 60000); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); \
+         document.querySelector('input[name=as_of]').value = d.toISOString().slice(0, 16);",
+    )
+    .await
+    .expect("pick a moment");
+    b.click("Show members").await.expect("show");
+    b.see(".as-of-result", "2 members")
+        .await
+        .expect("as of now");
+    b.see(".as-of-result", "ada@example.com")
+        .await
+        .expect("Ada then");
+    // …and a year ago, nobody.
+    b.eval("document.querySelector('input[name=as_of]').value = '2025-01-01T00:00';")
+        .await
+        .expect("pick a moment");
+    b.click("Show members").await.expect("show");
+    b.see(".as-of-result", "0 members")
+        .await
+        .expect("as of then");
+    b.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_from_the_emailed_link_and_then_changed_in_settings() {
+    let server = TestServer::start().await.expect("server");
+    server.org_with_owner(ShapeArg::Single, OWNER, vec![]).await;
+    let b = Browser::open(&server.base, 390).await.expect("browser");
+    b.goto("/sign-in").await.expect("sign-in");
+    b.click("Forgot password?").await.expect("forgot");
+    b.fill("Email", OWNER).await.expect("email");
+    b.click("Email me a reset link").await.expect("ask");
+    b.see("h1", "Check your email")
+        .await
+        .expect("same answer for all");
+
+    server.drain().await;
+    let mail = server
+        .sink
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| m.to.iter().any(|t| t.contains(OWNER)) && m.data.contains("reset-password"))
+        .expect("a reset email");
+    let body = mail.data.replace("=\r\n", "").replace("=3D", "=");
+    let at = body.find("/reset-password/").expect("link");
+    let path: String = body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_'))
+        .collect();
+    b.goto(&path).await.expect("reset page");
+    b.see("h1", "Set a new password").await.expect("page");
+    let new_password = "a brand new passphrase";
+    b.fill("New password", new_password).await.expect("pw");
+    b.fill("Repeat the new password", new_password)
+        .await
+        .expect("pw");
+    b.click("Set password").await.expect("set");
+    b.see(".toast", "Your password is set")
+        .await
+        .expect("banner");
+    sign_in(&b, OWNER, new_password)
+        .await
+        .expect("new password works");
+
+    // Settings: the current password is required, then the new one is checked.
+    b.goto("/account").await.expect("account");
+    b.fill("Current password", "wrong password!!")
+        .await
+        .expect("pw");
+    b.fill("New password", PASSWORD).await.expect("pw");
+    b.fill("Repeat the new password", PASSWORD)
+        .await
+        .expect("pw");
+    b.click("Change password").await.expect("change");
+    b.see(".alert, .field-error", "password")
+        .await
+        .expect("wrong current password refused");
+    b.fill("Current password", new_password).await.expect("pw");
+    b.click("Change password").await.expect("change");
+    b.see(".toast", "Your password is changed")
+        .await
+        .expect("changed");
+    sign_out(&b).await.expect("out");
+    sign_in(&b, OWNER, PASSWORD).await.expect("changed back");
+    b.close().await.expect("close");
+}

@@ -67,6 +67,7 @@ export async function activityPage(app, orgId) {
       h("div", { class: "button-row" }, csv, jsonl)),
     h("section", { class: "panel", "aria-labelledby": "history-title" },
       h("h2", { id: "history-title" }, "History"),
+      h("p", { class: "hint" }, "Oldest first, one line per recorded event."),
       filters, alert.el,
       h("div", { class: "table-wrap" },
         h("table", { class: "list" },
