@@ -470,7 +470,10 @@ async fn focused(b: &Browser) -> anyhow::Result<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_can_sign_in_and_open_and_close_the_invite_dialog_with_the_keyboard_alone() {
     use fantoccini::key::Key;
-    let server = TestServer::start().await.expect("server");
+    // On the embedded default (SQLite), as `roster serve` runs out of the box.
+    let server = TestServer::start_on(roster_tests::Backend::Sqlite)
+        .await
+        .expect("server");
     let (org, _, _) = server.org_with_owner(ShapeArg::Single, OWNER, vec![]).await;
     let b = Browser::open(&server.base, 390).await.expect("browser");
 
