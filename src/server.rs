@@ -2,7 +2,8 @@
 //! `max_connections` open at once (further clients wait in the kernel's accept
 //! queue), a client that does not finish sending its request headers — or sends
 //! nothing on a kept-alive connection — within `header_timeout` is disconnected,
-//! and shutdown stops accepting, then waits for open connections to finish.
+//! a request's headers may take at most [`MAX_HEADER_BYTES`] (431 beyond), and
+//! shutdown stops accepting, then waits for open connections to finish.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +19,11 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::Service;
+
+/// The most a request's headers may take: a browser's cookies and an API
+/// client's token fit many times over; hyper's own default (about 400 KB per
+/// connection) would let a thousand connections pin 400 MB.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Bounds on what clients may hold.
 #[derive(Debug, Clone, Copy)]
@@ -42,8 +48,12 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX));
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
