@@ -1,6 +1,7 @@
 //! Shared harness for Roster's end-to-end and backend tests: a fresh, migrated
 //! database per test (a PostgreSQL schema or a SQLite file) so tests run in parallel.
 
+pub mod binary;
 pub mod browser;
 pub mod http;
 pub mod smtp;
