@@ -164,6 +164,9 @@ fn causes(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// How long a client should wait when the database is out of reach.
+const DATABASE_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A problem the client may retry after `wait`, said in `Retry-After` (seconds).
 fn retry_later(problem: Problem, wait: std::time::Duration) -> Response {
     let mut response = problem.into_response();
@@ -249,6 +252,15 @@ fn use_case_problem(e: UseCaseError) -> Response {
             "Concurrent change",
             detail,
         ),
+        unreachable @ UseCaseError::Infrastructure { .. } if unreachable.is_unavailable() => {
+            tracing::warn!(cause = %causes(&unreachable), "the database is out of reach");
+            return retry_later(
+                Problem::unavailable(
+                    "the database is out of reach for a moment; nothing was changed, try again shortly",
+                ),
+                DATABASE_RETRY,
+            );
+        }
         infrastructure @ UseCaseError::Infrastructure { .. } => {
             let id = uuid::Uuid::now_v7();
             tracing::error!(error_id = %id, cause = %causes(&infrastructure), "internal error");

@@ -137,6 +137,25 @@ impl UseCaseError {
         }
     }
 
+    /// Whether the failure is the database being out of reach (down, restarting,
+    /// refusing connections, or no connection free in time): the request did
+    /// nothing and may be retried shortly, so clients get 503, not 500.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Infrastructure { source, .. } = self else {
+            return false;
+        };
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(e) = next {
+            if let Some(db) = e.downcast_ref::<sqlx::Error>() {
+                if database_unreachable(db) {
+                    return true;
+                }
+            }
+            next = e.source();
+        }
+        false
+    }
+
     /// One invalid field.
     pub fn field(field: &str, message: impl ToString) -> Self {
         Self::Invalid(vec![FieldError::new(field, message)])
@@ -181,5 +200,39 @@ impl From<sqlx::Error> for UseCaseError {
             },
             e => Self::infrastructure("using the database", e),
         }
+    }
+}
+
+/// sqlx errors that mean "no database to talk to right now" rather than a bug:
+/// the pool had no connection in time or is closed, the socket failed, or the
+/// server said it is shutting down, starting, or out of connections (SQLSTATE
+/// classes 08 and 53, and 57P01–57P03).
+fn database_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::UseCaseError;
+
+    #[test]
+    fn a_pool_timeout_behind_a_store_error_is_unavailable_and_a_decode_bug_is_not() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("store")]
+        struct Store(#[source] sqlx::Error);
+        let down = UseCaseError::infrastructure("reading", Store(sqlx::Error::PoolTimedOut));
+        assert!(down.is_unavailable());
+        let bug = UseCaseError::infrastructure("reading", sqlx::Error::RowNotFound);
+        assert!(!bug.is_unavailable());
+        assert!(!UseCaseError::field("email", "bad").is_unavailable());
     }
 }

@@ -52,14 +52,19 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// Creates the database and starts the sink.
+    /// Creates the database on the test PostgreSQL and starts the sink.
     pub async fn create() -> anyhow::Result<Self> {
-        let admin = PgPool::connect(&crate::pg_url()).await?;
+        Self::create_on(&crate::pg_url()).await
+    }
+
+    /// Creates the database on the server `admin_url` names and starts the sink.
+    pub async fn create_on(admin_url: &str) -> anyhow::Result<Self> {
+        let admin = PgPool::connect(admin_url).await?;
         let name = format!("roster_fault_{}", uuid::Uuid::now_v7().simple());
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&admin)
             .await?;
-        let base = crate::pg_url();
+        let base = admin_url.to_owned();
         let (server, _) = base
             .rsplit_once('/')
             .ok_or_else(|| anyhow::anyhow!("no database in {base}"))?;
@@ -225,10 +230,143 @@ impl Deployment {
     /// Drops the database.
     pub async fn remove(self) {
         self.pool.close().await;
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&self.admin)
-            .await;
+        let _ = sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&self.admin)
+        .await;
     }
+}
+
+/// A PostgreSQL server of a test's own (a fresh cluster in a temporary folder,
+/// on a free port), so that it can be stopped and started without disturbing the
+/// other tests. Run as the `postgres` user when the tests run as root.
+pub struct PrivatePostgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    /// Creates the cluster and starts it.
+    pub async fn start() -> anyhow::Result<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")?
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .filter(|b| b.join("initdb").exists())
+            .max()
+            .ok_or_else(|| {
+                anyhow::anyhow!("no PostgreSQL server binaries under /usr/lib/postgresql")
+            })?;
+        let dir = std::env::temp_dir().join(format!("roster-pg-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let me = Self {
+            dir,
+            bin,
+            port: free_port(),
+        };
+        if as_root() {
+            let chown = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&me.dir)
+                .status()
+                .await?;
+            anyhow::ensure!(chown.success(), "chown of the cluster folder failed");
+        }
+        let data = me.dir.join("data");
+        let init = me
+            .pg_command("initdb")
+            .args(["-A", "trust", "-U", "postgres", "-D"])
+            .arg(&data)
+            .output()
+            .await?;
+        anyhow::ensure!(init.status.success(), "initdb: {init:?}");
+        me.resume().await?;
+        Ok(me)
+    }
+
+    fn pg_command(&self, tool: &str) -> Command {
+        let path = self.bin.join(tool);
+        let mut cmd = if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        };
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/postgres`.
+    pub fn admin_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts (again) and waits until it accepts connections.
+    pub async fn resume(&self) -> anyhow::Result<()> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let out = self
+            .pg_command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-o", &options, "-l"])
+            .arg(self.dir.join("log"))
+            .args(["-w", "start"])
+            .output()
+            .await?;
+        anyhow::ensure!(out.status.success(), "pg_ctl start: {out:?}");
+        Ok(())
+    }
+
+    /// Stops it (fast: open connections are cut, as in a restart).
+    pub async fn halt(&self) -> anyhow::Result<()> {
+        let out = self
+            .pg_command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "fast", "-w", "stop"])
+            .output()
+            .await?;
+        anyhow::ensure!(out.status.success(), "pg_ctl stop: {out:?}");
+        Ok(())
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let data = self.dir.join("data");
+        let mut cmd = if as_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(pg_ctl);
+            c
+        } else {
+            std::process::Command::new(pg_ctl)
+        };
+        let _ = cmd
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 /// A running `roster serve`.
@@ -286,6 +424,8 @@ pub struct LoadOutcome {
     pub acknowledged: BTreeSet<String>,
     /// Requests that got no answer (the server was down).
     pub unanswered: usize,
+    /// Requests answered 503 (the database was out of reach).
+    pub unavailable: usize,
 }
 
 /// Invites unique addresses into `orgs` from `clients` tasks, each sending to
@@ -324,6 +464,11 @@ pub fn invitation_load(
                             out.acknowledged.insert(email);
                         }
                         Ok((429, _)) => break,
+                        // The database is out of reach: nothing was done; retry.
+                        Ok((503, _)) => {
+                            out.unavailable += 1;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
                         Ok((status, body)) => panic!("an invitation was refused: {status} {body}"),
                         Err(_) => {
                             out.unanswered += 1;
@@ -340,6 +485,7 @@ pub fn invitation_load(
                 total.sent += out.sent;
                 total.acknowledged.extend(out.acknowledged);
                 total.unanswered += out.unanswered;
+                total.unavailable += out.unavailable;
             }
         }
         total
