@@ -203,10 +203,11 @@ impl From<sqlx::Error> for UseCaseError {
     }
 }
 
-/// sqlx errors that mean "no database to talk to right now" rather than a bug:
+/// sqlx errors that mean "no database to write to right now" rather than a bug:
 /// the pool had no connection in time or is closed, the socket failed, or the
-/// server said it is shutting down, starting, or out of connections (SQLSTATE
-/// classes 08 and 53, and 57P01–57P03).
+/// server said it is shutting down, starting, out of connections or disk (SQLSTATE
+/// classes 08 and 53, and 57P01–57P03), or read-only (25006: an operator put it
+/// so, e.g. after a disk filled up, or it is a standby).
 fn database_unreachable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
@@ -214,7 +215,7 @@ fn database_unreachable(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             code.starts_with("08")
                 || code.starts_with("53")
-                || matches!(&*code, "57P01" | "57P02" | "57P03")
+                || matches!(&*code, "57P01" | "57P02" | "57P03" | "25006")
         }),
         _ => false,
     }

@@ -34,12 +34,28 @@ impl ReadDb {
 
     /// Whether a write transaction can begin within `within`: readiness must notice
     /// a database that answers reads but cannot be written (SQLite's write lock
-    /// held, a read-only file). The probe runs in a task of its own, so giving up
-    /// on it never abandons a half-begun transaction.
+    /// held, a read-only file; PostgreSQL in read-only mode, e.g. set so when its
+    /// disk filled up, or a standby). The probe runs in a task of its own, so
+    /// giving up on it never abandons a half-begun transaction.
     pub async fn can_write(&self, within: std::time::Duration) -> bool {
         let db = self.clone();
-        let probe = tokio::spawn(async move { db.begin().await?.rollback().await });
-        matches!(tokio::time::timeout(within, probe).await, Ok(Ok(Ok(()))))
+        let probe = tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            let writable = match &mut tx {
+                ReadTx::Pg(t) => {
+                    sqlx::query_scalar::<_, String>(
+                        "SELECT current_setting('transaction_read_only')",
+                    )
+                    .fetch_one(&mut **t)
+                    .await?
+                        == "off"
+                }
+                ReadTx::Sqlite(_) => true,
+            };
+            tx.rollback().await?;
+            Ok::<bool, sqlx::Error>(writable)
+        });
+        matches!(tokio::time::timeout(within, probe).await, Ok(Ok(Ok(true))))
     }
 
     /// True on PostgreSQL (advisory locks, transactional DDL at scale).

@@ -19,13 +19,22 @@ use crate::smtp::SmtpSink;
 /// The secret every fault-test server shares (links are derived from it).
 pub const SECRET: &str = "roster-fault-test-secret-roster-fault-test";
 
-/// The `roster` binary `cargo test --workspace` built beside the tests.
+/// The `roster` binary beside the tests (`target/debug/roster`), which
+/// `scripts/test` builds first: `cargo test` alone builds only the binary's test
+/// harness, so run `cargo build --bin roster` before a fault test on its own.
 pub fn roster_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    exe.parent()
+    let binary = exe
+        .parent()
         .and_then(|deps| deps.parent())
         .map(|dir| dir.join("roster"))
-        .unwrap_or_else(|| PathBuf::from("roster"))
+        .unwrap_or_else(|| PathBuf::from("roster"));
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --bin roster` (scripts/test does)",
+        binary.display()
+    );
+    binary
 }
 
 /// A port nothing listens on now.
