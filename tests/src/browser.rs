@@ -295,6 +295,30 @@ impl Browser {
         .await
     }
 
+    /// Opens the header's user menu.
+    pub async fn open_user_menu(&self) -> anyhow::Result<()> {
+        self.find("#user-menu-button").await?.click().await?;
+        self.find("#user-menu-list").await?;
+        Ok(())
+    }
+
+    /// Signs in on the sign-in page and waits for the home page.
+    pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<()> {
+        self.goto("/sign-in").await?;
+        self.see("h1", "Sign in").await?;
+        self.fill("Email", email).await?;
+        self.fill("Password", password).await?;
+        self.click("Sign in").await?;
+        self.see("h1", "Your organizations").await
+    }
+
+    /// Signs out from the user menu and waits for the sign-in page.
+    pub async fn sign_out(&self) -> anyhow::Result<()> {
+        self.open_user_menu().await?;
+        self.click("Sign out").await?;
+        self.see("h1", "Sign in").await
+    }
+
     /// The visible text of the whole page.
     pub async fn page_text(&self) -> anyhow::Result<String> {
         Ok(self

@@ -7,23 +7,8 @@ use roster_tests::http::{TestServer, PASSWORD};
 
 const OWNER: &str = "olive@example.com";
 
-async fn sign_in(b: &Browser, email: &str, password: &str) -> anyhow::Result<()> {
-    b.goto("/").await?;
-    b.see("h1", "Sign in").await?;
-    b.fill("Email", email).await?;
-    b.fill("Password", password).await?;
-    b.click("Sign in").await?;
-    b.see("h1", "Your organizations").await
-}
-
-async fn sign_out(b: &Browser) -> anyhow::Result<()> {
-    b.find("#user-menu-button").await?.click().await?;
-    b.click("Sign out").await?;
-    b.see("h1", "Sign in").await
-}
-
 async fn open_user_management(b: &Browser) -> anyhow::Result<()> {
-    b.find("#user-menu-button").await?.click().await?;
+    b.open_user_menu().await?;
     b.click("User management").await?;
     b.see("h1", "User management").await
 }
@@ -47,7 +32,7 @@ async fn an_owner_invites_resends_cancels_and_the_invitee_joins_then_is_changed_
     let invitee = "ian@example.com";
 
     // Sign-in, then user management from the user menu; the owner is listed first, as "You".
-    sign_in(&b, OWNER, PASSWORD).await.expect("signed in");
+    b.sign_in(OWNER, PASSWORD).await.expect("signed in");
     open_user_management(&b).await.expect("user management");
     b.see("tbody tr.you", "You").await.expect("owner pinned");
     b.see("tbody tr.you", OWNER).await.expect("owner row");
@@ -124,7 +109,7 @@ async fn an_owner_invites_resends_cancels_and_the_invitee_joins_then_is_changed_
     // The invitee opens the link from the delivered email, signed out.
     let emails_before = 0;
     let token = server.token_from_email(invitee, emails_before).await;
-    sign_out(&b).await.expect("signed out");
+    b.sign_out().await.expect("signed out");
     b.goto(&format!("/invitations/{token}"))
         .await
         .expect("link");
@@ -154,21 +139,16 @@ async fn an_owner_invites_resends_cancels_and_the_invitee_joins_then_is_changed_
     b.see(".org-card", "Admin").await.expect("role on the card");
 
     // A non-owner never sees user management, even by its address.
-    b.find("#user-menu-button")
-        .await
-        .expect("menu")
-        .click()
-        .await
-        .expect("open");
+    b.open_user_menu().await.expect("menu");
     let menu = b.find("#user-menu-list").await.expect("menu list");
     assert!(!menu.text().await.expect("text").contains("User management"));
     b.goto(&format!("/orgs/{org}/users")).await.expect("goto");
     b.see("h1", "Not available to you").await.expect("refused");
     b.goto("/").await.expect("home");
-    sign_out(&b).await.expect("signed out");
+    b.sign_out().await.expect("signed out");
 
     // The owner changes the new member's role, then removes them.
-    sign_in(&b, OWNER, PASSWORD).await.expect("owner again");
+    b.sign_in(OWNER, PASSWORD).await.expect("owner again");
     open_user_management(&b).await.expect("user management");
     let row = row_with(invitee);
     b.see("tbody", invitee).await.expect("new member listed");
@@ -256,7 +236,7 @@ async fn in_a_multi_account_org_the_owner_assigns_accounts_and_a_known_person_si
     let carl = "carl@example.com";
     let b = Browser::open(&server.base, 1280).await.expect("browser");
 
-    sign_in(&b, owner, PASSWORD).await.expect("signed in");
+    b.sign_in(owner, PASSWORD).await.expect("signed in");
     b.see(".org-card", "Alpha")
         .await
         .expect("owner sees every account");
@@ -314,7 +294,7 @@ async fn in_a_multi_account_org_the_owner_assigns_accounts_and_a_known_person_si
     b.gone(".toast").await.expect("faded");
     let carl_token = server.token_from_email(carl, 0).await;
     let sam_token = server.token_from_email(sam, 0).await;
-    sign_out(&b).await.expect("out");
+    b.sign_out().await.expect("out");
 
     // Carl is new: he sets a password and sees the one account he was given.
     b.goto(&format!("/invitations/{carl_token}"))
@@ -332,7 +312,7 @@ async fn in_a_multi_account_org_the_owner_assigns_accounts_and_a_known_person_si
         !card.text().await.expect("text").contains("Alpha"),
         "a contributor sees only the accounts assigned"
     );
-    sign_out(&b).await.expect("out");
+    b.sign_out().await.expect("out");
 
     // Sam has an account: the link asks him to sign in, then he is in both organizations.
     b.goto(&format!("/invitations/{sam_token}"))
@@ -353,10 +333,10 @@ async fn in_a_multi_account_org_the_owner_assigns_accounts_and_a_known_person_si
     })
     .await
     .expect("two cards");
-    sign_out(&b).await.expect("out");
+    b.sign_out().await.expect("out");
 
     // The owner gives Carl a second account.
-    sign_in(&b, owner, PASSWORD).await.expect("owner");
+    b.sign_in(owner, PASSWORD).await.expect("owner");
     b.goto(&format!("/orgs/{org}/users")).await.expect("users");
     edit_member(&b, carl).await.expect("edit Carl");
     b.labelled("Alpha")
@@ -529,13 +509,8 @@ async fn an_owner_filters_the_activity_and_sees_the_members_as_they_were() {
         )
         .await;
     let b = Browser::open(&server.base, 1280).await.expect("browser");
-    sign_in(&b, OWNER, PASSWORD).await.expect("signed in");
-    b.find("#user-menu-button")
-        .await
-        .expect("menu")
-        .click()
-        .await
-        .expect("open");
+    b.sign_in(OWNER, PASSWORD).await.expect("signed in");
+    b.open_user_menu().await.expect("menu");
     b.click("Activity").await.expect("activity");
     b.see("h1", "Activity").await.expect("page");
     b.see("tbody", "accepted the invitation")
@@ -618,7 +593,7 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link_and_then_changed_in
     b.see(".toast", "Your password is set")
         .await
         .expect("banner");
-    sign_in(&b, OWNER, new_password)
+    b.sign_in(OWNER, new_password)
         .await
         .expect("new password works");
 
@@ -640,7 +615,7 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link_and_then_changed_in
     b.see(".toast", "Your password is changed")
         .await
         .expect("changed");
-    sign_out(&b).await.expect("out");
-    sign_in(&b, OWNER, PASSWORD).await.expect("changed back");
+    b.sign_out().await.expect("out");
+    b.sign_in(OWNER, PASSWORD).await.expect("changed back");
     b.close().await.expect("close");
 }

@@ -134,19 +134,9 @@ async fn every_page_and_dialog_at_both_widths() {
             .await
             .expect("shot");
 
-        b.goto("/sign-in").await.expect("sign-in");
-        b.fill("Email", owner).await.expect("email");
-        b.fill("Password", PASSWORD).await.expect("pw");
-        b.click("Sign in").await.expect("sign in");
-        b.see("h1", "Your organizations").await.expect("home");
+        b.sign_in(owner, PASSWORD).await.expect("signed in");
         shot(&b, width, "05-home-owner").await.expect("shot");
-        b.find("#user-menu-button")
-            .await
-            .expect("menu")
-            .click()
-            .await
-            .expect("open");
-        b.find("#user-menu-list").await.expect("list");
+        b.open_user_menu().await.expect("menu");
         shot(&b, width, "06-user-menu").await.expect("shot");
         b.goto(&format!("/orgs/{org}/users")).await.expect("users");
         b.see("tbody", "Katherine").await.expect("page");
@@ -218,19 +208,11 @@ async fn every_page_and_dialog_at_both_widths() {
         b.goto("/account").await.expect("account");
         b.see("h1", "Account settings").await.expect("page");
         shot(&b, width, "16-account").await.expect("shot");
-        b.find("#user-menu-button")
-            .await
-            .expect("menu")
-            .click()
-            .await
-            .expect("open");
-        b.click("Sign out").await.expect("out");
-        b.see("h1", "Sign in").await.expect("signed out");
+        b.sign_out().await.expect("out");
 
-        b.fill("Email", "mona@example.com").await.expect("email");
-        b.fill("Password", PASSWORD).await.expect("pw");
-        b.click("Sign in").await.expect("sign in");
-        b.see("h1", "Your organizations").await.expect("home");
+        b.sign_in("mona@example.com", PASSWORD)
+            .await
+            .expect("signed in");
         b.goto(&format!("/orgs/{multi}/users"))
             .await
             .expect("users");
@@ -255,18 +237,11 @@ async fn every_page_and_dialog_at_both_widths() {
             .await
             .expect("shot");
         b.click("Cancel").await.expect("close");
-        b.find("#user-menu-button")
-            .await
-            .expect("menu")
-            .click()
-            .await
-            .expect("open");
-        b.click("Sign out").await.expect("out");
-        b.see("h1", "Sign in").await.expect("signed out");
+        b.sign_out().await.expect("out");
 
-        b.fill("Email", "carl@example.com").await.expect("email");
-        b.fill("Password", PASSWORD).await.expect("pw");
-        b.click("Sign in").await.expect("sign in");
+        b.sign_in("carl@example.com", PASSWORD)
+            .await
+            .expect("signed in");
         b.see(".org-card", "Beta").await.expect("home");
         shot(&b, width, "19-home-contributor").await.expect("shot");
         b.close().await.expect("close");
