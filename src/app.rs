@@ -135,6 +135,7 @@ impl App {
             background,
             workers: Some(Workers { email, expiry }),
             state: AppState {
+                live: roster_api::live_feed::LiveLog::new(application.store.clone()),
                 app: application,
                 metrics: Arc::default(),
                 extra_metrics: {
@@ -215,12 +216,14 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let router = roster_api::router(self.state);
-        let drain = self.args.shutdown_timeout();
         let limits = crate::server::ConnectionLimits {
             max_connections: usize::try_from(self.args.max_connections).unwrap_or(usize::MAX),
+            per_client: usize::try_from(self.args.max_connections_per_client).unwrap_or(usize::MAX),
             header_timeout: std::time::Duration::from_secs(self.args.header_timeout_secs),
+            exempt: self.state.trusted_proxies.clone(),
         };
+        let router = roster_api::router(self.state);
+        let drain = self.args.shutdown_timeout();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = crate::server::serve(self.listener, router, limits, async move {
             shutdown.await;

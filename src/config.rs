@@ -258,6 +258,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
 
+    /// Connections served at once from one client address (an IPv6 client: its
+    /// /64); more are closed at once. Trusted proxies are exempt.
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections_per_client: u64,
+
     /// Seconds a client has to send its request headers, or to start its next
     /// request on a kept-alive connection, before it is disconnected.
     #[arg(long, env = "ROSTER_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -292,6 +297,7 @@ impl ServeArgs {
             max_concurrent_writes: 32,
             invite_ttl: chrono::Duration::minutes(15),
             max_connections: 1024,
+            max_connections_per_client: 64,
             header_timeout_secs: 10,
         }
     }

@@ -8,9 +8,22 @@ use std::path::Path;
 use roster_commands::tokens::TokenKey;
 use roster_workers::mailer::private;
 
+/// The fewest different characters an operator's secret may have: a hex secret
+/// of 32 random bytes has 16 nearly always, one repeated character has 1.
+pub const MIN_DISTINCT: usize = 10;
+
 /// Loads the key from `ROSTER_SECRET`, else from `file` (creating it if missing).
 pub fn load_token_key(env_secret: Option<&str>, file: &Path) -> Result<TokenKey, String> {
     if let Some(secret) = env_secret.filter(|s| !s.is_empty()) {
+        let distinct = secret
+            .bytes()
+            .collect::<std::collections::HashSet<u8>>()
+            .len();
+        if distinct < MIN_DISTINCT {
+            return Err(format!(
+                "ROSTER_SECRET: uses only {distinct} different characters; use at least {MIN_DISTINCT}, e.g. from `openssl rand -hex 32`"
+            ));
+        }
         return TokenKey::new(secret.as_bytes().to_vec())
             .map_err(|e| format!("ROSTER_SECRET: {e}"));
     }
@@ -62,10 +75,19 @@ mod tests {
         let again = load_token_key(None, &file).expect("read back");
         assert_eq!(first.expose(), again.expose());
         assert!(load_token_key(Some("too short"), &file).is_err());
-        let from_env = load_token_key(Some(&"s".repeat(40)), &file).expect("env");
-        assert_eq!(from_env.expose(), "s".repeat(40).as_bytes());
+        let secret = "0123456789abcdef".repeat(3);
+        let from_env = load_token_key(Some(&secret), &file).expect("env");
+        assert_eq!(from_env.expose(), secret.as_bytes());
         assert!(!private::is_loose(&file), "created owner-only");
         assert!(!private::is_loose(&dir), "its folder too");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_secret_of_one_repeated_character_is_refused() {
+        let file = std::env::temp_dir().join("roster-secret-unused");
+        let refused = load_token_key(Some(&"a".repeat(32)), &file).expect_err("weak");
+        assert!(refused.contains("different characters"), "{refused}");
+        assert!(load_token_key(Some(&"ab".repeat(40)), &file).is_err());
     }
 }

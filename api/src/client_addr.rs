@@ -77,7 +77,8 @@ impl FromStr for ProxyNet {
 pub struct TrustedProxies(pub Vec<ProxyNet>);
 
 impl TrustedProxies {
-    fn trusts(&self, addr: IpAddr) -> bool {
+    /// Whether `addr` is one of the trusted proxies.
+    pub fn trusts(&self, addr: IpAddr) -> bool {
         self.0.iter().any(|n| n.contains(addr))
     }
 
@@ -86,16 +87,36 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
-        let hops: Vec<IpAddr> = forwarded_for
+        let hops: Vec<&str> = forwarded_for
             .iter()
             .flat_map(|v| v.split(','))
-            .filter_map(|h| h.trim().parse().ok())
+            .map(str::trim)
             .collect();
-        hops.into_iter()
-            .rev()
-            .find(|hop| !self.trusts(*hop))
-            .unwrap_or(peer)
+        // From the right: each hop was written by the trusted proxy after it. A
+        // hop that is not an address ends the walk at the last one known, so a
+        // client cannot make a hop vanish (by giving it a port, say) and choose
+        // the address written before it.
+        let mut client = peer;
+        for hop in hops.into_iter().rev() {
+            let Some(addr) = parse_hop(hop) else {
+                return client;
+            };
+            client = addr;
+            if !self.trusts(addr) {
+                return addr;
+            }
+        }
+        peer
     }
+}
+
+/// An address as proxies write it: bare, or with a port (`203.0.113.9:4711`,
+/// `[2001:db8::1]:4711`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .map(canonical)
 }
 
 /// The client's address (see the module docs), when the server has connection info.
@@ -158,6 +179,25 @@ mod tests {
             ip("192.0.2.1")
         );
         assert_eq!(lb.client(ip("10.0.0.1"), &["garbage"]), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn a_hop_written_with_a_port_is_that_address() {
+        let lb = proxies(&["10.0.0.0/8"]);
+        assert_eq!(
+            lb.client(ip("10.0.0.1"), &["198.51.100.7, 203.0.113.9:4711"]),
+            ip("203.0.113.9"),
+            "the port is dropped; the client's own entry before it is not chosen"
+        );
+        assert_eq!(
+            lb.client(ip("10.0.0.1"), &["198.51.100.7, [2001:db8::9]:4711"]),
+            ip("2001:db8::9")
+        );
+        assert_eq!(
+            lb.client(ip("10.0.0.1"), &["198.51.100.7, not-an-address"]),
+            ip("10.0.0.1"),
+            "an unreadable hop stops at the proxy that wrote it"
+        );
     }
 
     #[test]

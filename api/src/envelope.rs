@@ -31,6 +31,7 @@ pub(crate) fn wrap(router: Router<AppState>, state: AppState) -> Router<AppState
             crate::write_gate::gate_writes,
         ))
         .layer(middleware::from_fn(run_to_completion))
+        .layer(middleware::from_fn(crate::body::read_whole_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,

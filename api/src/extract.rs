@@ -2,7 +2,7 @@
 //! a CSRF check for cookie-authenticated changes), optionally, or as the owner of
 //! the organization in the path; and the client's address.
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
@@ -47,17 +47,29 @@ pub fn presented_token(headers: &axum::http::HeaderMap) -> Option<(String, Token
 }
 
 /// A cookie-authenticated state change must come from our own page: its `Origin`
-/// (or, failing that, `Referer`) must name the host the request was sent to.
-fn same_origin(parts: &Parts) -> bool {
+/// (or, failing that, `Referer`) must name the host the request was sent to, with
+/// a web scheme — `https` only when Roster is served over https, except for a
+/// browser on the server's own machine (which reaches it over plain loopback).
+fn same_origin(parts: &Parts, served_over_https: bool) -> bool {
     let host = parts.headers.get(HOST).and_then(|v| v.to_str().ok());
     let origin = parts
         .headers
         .get(ORIGIN)
         .or_else(|| parts.headers.get(REFERER))
         .and_then(|v| v.to_str().ok());
+    let loopback = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    let scheme_fits = |scheme: &str| match scheme {
+        "https" => true,
+        "http" => !served_over_https || loopback,
+        _ => false,
+    };
     match (host, origin) {
         (Some(host), Some(origin)) => origin
             .split_once("://")
+            .filter(|(scheme, _)| scheme_fits(scheme))
             .and_then(|(_, rest)| rest.split('/').next())
             .is_some_and(|authority| authority == host),
         _ => false,
@@ -80,7 +92,7 @@ impl FromRequestParts<AppState> for Caller {
         let (token, source) =
             presented_token(&parts.headers).ok_or(UseCaseError::Unauthenticated)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if source == TokenSource::Cookie && !safe && !same_origin(parts) {
+        if source == TokenSource::Cookie && !safe && !same_origin(parts, state.secure_cookies) {
             return Err(ApiError::problem(Problem::new(
                 StatusCode::FORBIDDEN,
                 "cross-site-request",

@@ -12,6 +12,7 @@
 //! * The web page (`roster-web`) is merged beside the API and shares its outer
 //!   layers (request ids, security headers, metrics), not its JSON-only ones.
 
+pub mod body;
 pub mod client_addr;
 mod envelope;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod extract;
 mod health;
 pub mod idempotency;
 mod json;
+pub mod live_feed;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -52,6 +54,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<client_addr::TrustedProxies>,
     /// The bound on writes handled at once.
     pub writes: Arc<write_gate::WriteGate>,
+    /// What open event streams share: one follower of the log, access hints, caps.
+    pub live: Arc<live_feed::LiveLog>,
 }
 
 /// Request bodies larger than this are refused with 413.

@@ -42,7 +42,14 @@ pub struct Application {
     pub sending: Arc<SendingLimits>,
     /// Where commands come from, recorded in each event's metadata.
     pub source: Source,
+    /// Places for requests waiting for the read models to catch up (`?after=`,
+    /// a link not yet projected): each waiter polls, so their number is bounded.
+    pub waits: Arc<tokio::sync::Semaphore>,
 }
+
+/// Requests that may wait for the read models at once; past it a query answers
+/// at once (marked stale) instead of waiting.
+pub const MAX_WAITING: usize = 64;
 
 impl Application {
     /// An application over `store` and `read`, with handlers sharing `clock`.
@@ -67,7 +74,21 @@ impl Application {
             hashing: Arc::default(),
             sending: Arc::default(),
             source,
+            waits: Arc::new(tokio::sync::Semaphore::new(MAX_WAITING)),
         }
+    }
+
+    /// Waits up to `timeout` for every read model to pass `position`; false when
+    /// they did not, or when [`MAX_WAITING`] requests wait already (no wait then).
+    pub async fn wait_for_read_models(
+        &self,
+        position: roster_eventstore::Position,
+        timeout: std::time::Duration,
+    ) -> Result<bool, crate::error::UseCaseError> {
+        let Ok(_place) = self.waits.try_acquire() else {
+            return Ok(false);
+        };
+        Ok(roster_projections::queries::wait_for(&self.read, position, timeout).await?)
     }
 
     /// The same application with invitations lasting `ttl` after each send. Each

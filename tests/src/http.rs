@@ -83,6 +83,8 @@ impl TestServer {
         let mut args = ServeArgs {
             smtp_url: Some(sink.url()),
             public_url: PUBLIC_URL.into(),
+            // Every test client connects from 127.0.0.1; tests of the share set it.
+            max_connections_per_client: 1_000,
             ..ServeArgs::ephemeral()
         };
         configure(&mut args);

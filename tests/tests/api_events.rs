@@ -169,3 +169,159 @@ async fn a_live_feed_resumes_from_the_last_event_id_across_reconnects_and_restar
         "each event exactly once, in log order: {all:?}"
     );
 }
+
+/// Reads Server-Sent Events until the server ends the stream: each event's type.
+async fn read_to_the_end(response: &mut reqwest::Response) -> Vec<String> {
+    let mut buffer = String::new();
+    let mut kinds = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("the stream ends within 20 s; it sent {kinds:?}"))
+            .expect("chunk");
+        let Some(chunk) = chunk else {
+            return kinds;
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if let Some(kind) = block.lines().find_map(|l| l.strip_prefix("event:")) {
+                kinds.push(kind.trim().to_owned());
+            }
+        }
+    }
+}
+
+async fn open_stream(
+    s: &TestServer,
+    org: roster_domain::OrgId,
+    session: &str,
+    after: u64,
+) -> reqwest::Response {
+    let response = s
+        .http
+        .get(format!("{}/api/orgs/{org}/events?after={after}", s.base))
+        .bearer_auth(session)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(response.status(), 200);
+    response
+}
+
+async fn streams_end_with_the_access_they_were_opened_with(backend: roster_tests::Backend) {
+    let s = TestServer::start_on(backend).await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let (bob, bob_session, _) = s
+        .member(org, &olive, "bob@acme.io", json!({ "role": "owner" }))
+        .await;
+    let (carl, carl_session, _) = s
+        .member(org, &olive, "carl@acme.io", json!({ "role": "owner" }))
+        .await;
+    let (_, dan_session, at) = s
+        .member(org, &olive, "dan@acme.io", json!({ "role": "owner" }))
+        .await;
+    let mut removed = open_stream(&s, org, &bob_session, at).await;
+    let mut demoted = open_stream(&s, org, &carl_session, at).await;
+    let mut signed_out = open_stream(&s, org, &dan_session, at).await;
+    let mut stays = open_stream(&s, org, &olive, at).await;
+
+    let (status, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/orgs/{org}/members/{bob}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = s
+        .call(
+            "PATCH",
+            &format!("/api/orgs/{org}/members/{carl}"),
+            Some(&olive),
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = s
+        .call("DELETE", "/api/sessions", Some(&dan_session), None)
+        .await;
+    assert_eq!(status, 204);
+    s.invite(
+        org,
+        &olive,
+        json!({ "email": "secret@acme.io", "full_name": "Secret Person", "role": "standard" }),
+    )
+    .await;
+
+    for (who, stream) in [
+        ("removed", &mut removed),
+        ("demoted", &mut demoted),
+        ("signed out everywhere", &mut signed_out),
+    ] {
+        let kinds = read_to_the_end(stream).await;
+        assert_eq!(
+            kinds.last().map(String::as_str),
+            Some("access-ended"),
+            "{who}: {kinds:?}"
+        );
+        assert!(
+            !kinds.iter().any(|k| k == "UserInvited"),
+            "{who} saw a later invitation: {kinds:?}"
+        );
+    }
+    let kinds = read_events(&mut stays, 3).await;
+    assert_eq!(
+        kinds.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>(),
+        ["MemberRemoved", "RoleChanged", "UserInvited"],
+        "an owner who keeps access sees everything"
+    );
+}
+
+roster_tests::on_both_backends!(streams_end_with_the_access_they_were_opened_with);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_owner_holds_at_most_eight_streams() {
+    let s = TestServer::start_on(roster_tests::Backend::Sqlite)
+        .await
+        .expect("server");
+    let (org, olive, at) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        open.push(open_stream(&s, org, &olive, at).await);
+    }
+    let refused = s
+        .http
+        .get(format!("{}/api/orgs/{org}/events", s.base))
+        .bearer_auth(&olive)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status().as_u16(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let problem: Value = refused.json().await.expect("problem");
+    assert_eq!(
+        problem["type"]
+            .as_str()
+            .map(|t| t.ends_with("too-many-streams")),
+        Some(true),
+        "{problem}"
+    );
+    let (status, _) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/events"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "pages are not streams");
+}

@@ -221,3 +221,169 @@ async fn connections_beyond_the_cap_wait_for_a_free_one() {
         .expect("answer");
     assert_eq!(status, 200);
 }
+
+/// A connection to `addr` from the loopback address `from` (127.0.0.2 and so on:
+/// another client, as far as the server can tell).
+async fn connect_from(from: [u8; 4], addr: &str) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from((from, 0)))?;
+    socket
+        .connect(addr.parse().map_err(std::io::Error::other)?)
+        .await
+}
+
+/// What a fresh client and an owner get while a flood is held open: `/healthz`
+/// and an invitation, each answered within a few seconds.
+async fn others_are_served(s: &TestServer, owner: &str, org: roster_domain::OrgId, n: u32) {
+    let answered = tokio::time::timeout(Duration::from_secs(5), async {
+        let fresh = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        let health = fresh
+            .get(format!("{}/healthz", s.base))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        let health_took = started.elapsed();
+        let started = std::time::Instant::now();
+        let (invite, body) = s
+            .call(
+                "POST",
+                &format!("/api/orgs/{org}/invitations"),
+                Some(owner),
+                Some(json!({ "email": format!("fresh{n}@flood.io"), "full_name": "Fresh", "role": "standard" })),
+            )
+            .await;
+        eprintln!(
+            "during the flood: /healthz in {health_took:?}, an invitation in {:?}",
+            started.elapsed()
+        );
+        (health.ok(), invite, body)
+    })
+    .await
+    .expect("a fresh client and an owner are answered within 5 s");
+    assert_eq!(answered.0, Some(200), "healthz");
+    assert_eq!(answered.1, 201, "{}", answered.2);
+}
+
+/// The HTTP/2 client preface and an empty SETTINGS frame: a whole handshake,
+/// after which the client says nothing.
+const H2_HANDSHAKE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// A server with small caps (48 connections, 8 per client, 1 s idle), an owner,
+/// and `count` connections from `from` that each sent `bytes` and then nothing.
+async fn flooded(
+    owner_email: &str,
+    from: [u8; 4],
+    count: usize,
+    bytes: &[u8],
+) -> (TestServer, roster_domain::OrgId, String, Vec<TcpStream>) {
+    let s = TestServer::start_with(Backend::Sqlite, |args| {
+        args.max_connections = 48;
+        args.max_connections_per_client = 8;
+        args.header_timeout_secs = 1;
+    })
+    .await
+    .expect("server");
+    let (org, owner, _) = s
+        .org_with_owner(ShapeArg::Single, owner_email, vec![])
+        .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..count {
+        if let Ok(mut c) = connect_from(from, &addr).await {
+            let _ = c.write_all(bytes).await;
+            held.push(c);
+        }
+    }
+    (s, org, owner, held)
+}
+
+/// How many of `held` the server closed, each given up to `within`.
+async fn closed_of(held: &mut [TcpStream], within: Duration) -> usize {
+    let mut closed = 0;
+    for c in held {
+        if closed_within(c, within).await {
+            closed += 1;
+        }
+    }
+    closed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_http2_connections_from_one_client_lock_no_one_out() {
+    let (s, org, owner, mut held) = flooded("owner@h2.io", [127, 0, 0, 2], 200, H2_HANDSHAKE).await;
+    others_are_served(&s, &owner, org, 1).await;
+    // The ones that were let in are closed once idle, the others at once.
+    let closed = closed_of(&mut held, Duration::from_secs(8)).await;
+    assert_eq!(closed, held.len(), "every idle HTTP/2 connection is closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_readers_from_one_client_lock_no_one_out() {
+    // Answers far larger than the sockets' buffers: the server's writes stall.
+    let pipelined = "GET /openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(300);
+    let (s, org, owner, mut held) =
+        flooded("owner@slow.io", [127, 0, 0, 3], 100, pipelined.as_bytes()).await;
+    others_are_served(&s, &owner, org, 2).await;
+    // Past the stall timeout (three header timeouts) they have been let go.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let closed = closed_of(&mut held, Duration::from_secs(10)).await;
+    assert_eq!(closed, held.len(), "every reader that stopped is let go");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_bodies_hold_no_place_among_the_writes() {
+    let s = TestServer::start_with(Backend::Sqlite, |args| {
+        args.max_concurrent_writes = 4;
+    })
+    .await
+    .expect("server");
+    let (org, owner, _) = s
+        .org_with_owner(ShapeArg::Single, "owner@body.io", vec![])
+        .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for path in [
+        "/api/sessions",
+        "/api/password-resets",
+        "/api/invitations/accept",
+    ]
+    .iter()
+    .cycle()
+    .take(24)
+    {
+        let mut c = TcpStream::connect(&addr).await.expect("connect");
+        c.write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("half a request");
+        held.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    others_are_served(&s, &owner, org, 3).await;
+    let signed_in = tokio::time::timeout(
+        Duration::from_secs(5),
+        s.http
+            .post(format!("{}/api/sessions", s.base))
+            .json(&json!({ "email": "owner@body.io", "password": PASSWORD }))
+            .send(),
+    )
+    .await
+    .expect("a sign-in is answered within 5 s")
+    .expect("answer");
+    assert_eq!(signed_in.status().as_u16(), 201);
+    // The dawdler is told why, once the body's time is up.
+    use tokio::io::AsyncReadExt;
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(15), held[0].read(&mut answer))
+        .await
+        .expect("answered within the body timeout")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body-timeout"), "{answer}");
+}

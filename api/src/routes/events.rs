@@ -1,30 +1,34 @@
 //! `GET /api/orgs/{org}/events`: the organization's events for integrators, as
 //! JSON pages (`?after=`) or as Server-Sent Events that follow the log live and
 //! resume from `Last-Event-ID` (the global position) without gaps or repeats.
+//! Streams share one follower of the log and are re-authorized as access may
+//! change (see [`crate::live_feed`]).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header::ACCEPT;
-use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::stream::{self, Stream};
-use roster_commands::authorize::OwnerOf;
+use roster_commands::authorize::{self, OwnerOf};
 use roster_commands::use_cases::event_feed::{self, FeedEvent};
-use roster_commands::Application;
+use roster_commands::use_cases::sessions;
+use roster_commands::{Application, UseCaseError};
 use roster_eventstore::Position;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::extract::OwnedOrg;
+use crate::extract::{presented_token, OwnedOrg};
 use crate::json::ApiQuery;
+use crate::live_feed::{self, Hint, Refused, StreamSlot};
 use crate::problem::Problem;
 use crate::AppState;
 
@@ -80,11 +84,10 @@ pub struct FeedBody {
     pub next_after: u64,
 }
 
-/// How long a live feed waits for a change before looking anyway.
-const POLL: Duration = Duration::from_secs(5);
-
 /// The organization's events: JSON pages, or Server-Sent Events with
-/// `Accept: text/event-stream` (resumable with `Last-Event-ID`).
+/// `Accept: text/event-stream` (resumable with `Last-Event-ID`). A stream checks
+/// the caller's session and ownership again whenever they may have changed, and
+/// ends with an `access-ended` event when either is gone.
 #[utoipa::path(get, path = "/api/orgs/{org}/events", tag = "events",
     params(("org" = uuid::Uuid, Path, description = "The organization"), FeedQuery,
         ("Last-Event-ID" = Option<u64>, Header, description = "SSE: resume after this position")),
@@ -92,7 +95,7 @@ const POLL: Duration = Duration::from_secs(5);
     responses(
         (status = 200, description = "A page of events, or a live event stream",
             content((FeedBody = "application/json"), (String = "text/event-stream"))),
-        (status = "default", description = "A problem: organization-not-found, not-an-owner", body = Problem, content_type = "application/problem+json"),
+        (status = "default", description = "A problem: organization-not-found, not-an-owner, too-many-streams", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn events(
     State(state): State<AppState>,
@@ -110,7 +113,24 @@ pub(crate) async fn events(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let after = Position(resume.or(q.after).unwrap_or(0));
     if wants_stream {
-        return Ok(Sse::new(live(state.app.clone(), owner, after))
+        let (token, _) = presented_token(&headers).ok_or(UseCaseError::Unauthenticated)?;
+        let slot = match state.live.open(owner.user_id()) {
+            Ok(slot) => slot,
+            Err(refused) => return Ok(too_many_streams(refused)),
+        };
+        let follow = Follow {
+            app: state.app.clone(),
+            org_stream: owner.org_id().stream_name(),
+            user_stream: owner.user_id().stream_name(),
+            owner,
+            token,
+            after,
+            slot,
+            pending: VecDeque::new(),
+            must_look: true,
+            ended: false,
+        };
+        return Ok(Sse::new(follow.into_stream())
             .keep_alive(KeepAlive::default())
             .into_response());
     }
@@ -124,38 +144,120 @@ pub(crate) async fn events(
     .into_response())
 }
 
-/// Follows the organization's events from `after`, waking on log changes.
-fn live(
+fn too_many_streams(refused: Refused) -> Response {
+    let detail = match refused {
+        Refused::PerOwner => format!(
+            "you have {} event streams open already; close one first",
+            live_feed::PER_OWNER
+        ),
+        Refused::Full => "the server has as many event streams open as it serves".to_owned(),
+    };
+    let mut answer = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too-many-streams",
+        "Too many event streams",
+        detail,
+    )
+    .into_response();
+    answer
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    answer
+}
+
+/// One open event stream.
+struct Follow {
     app: Application,
     owner: OwnerOf,
+    token: String,
+    org_stream: String,
+    user_stream: String,
     after: Position,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    let changes = app.store.changes();
-    stream::unfold(
-        (app, owner, after, changes, VecDeque::<FeedEvent>::new()),
-        |(app, owner, mut after, mut changes, mut pending)| async move {
-            loop {
-                if let Some(next) = pending.pop_front() {
-                    after = Position(next.position);
-                    let event = Event::default()
+    slot: StreamSlot,
+    pending: VecDeque<FeedEvent>,
+    /// Whether something may have changed: check access, then read.
+    must_look: bool,
+    ended: bool,
+}
+
+impl Follow {
+    fn into_stream(self) -> impl Stream<Item = Result<Event, Infallible>> {
+        stream::unfold(self, |mut follow| async move {
+            let event = follow.next().await?;
+            Some((Ok(event), follow))
+        })
+    }
+
+    /// The next event to send; `None` once the stream has ended.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            if let Some(next) = self.pending.pop_front() {
+                self.after = Position(next.position);
+                return Some(
+                    Event::default()
                         .id(next.position.to_string())
                         .event(next.event_type.clone())
                         .json_data(FeedEventBody::from(next))
-                        .unwrap_or_else(|_| Event::default().comment("unencodable event"));
-                    return Some((Ok(event), (app, owner, after, changes, pending)));
-                }
-                changes.mark_seen();
-                match event_feed::events_after(&app, &owner, after, event_feed::MAX_PAGE).await {
-                    Ok(events) if !events.is_empty() => pending = events.into(),
-                    // Nothing new, or the store failed for now: wait and look again.
-                    _ => {
-                        tokio::select! {
-                            _ = changes.changed() => {}
-                            _ = tokio::time::sleep(POLL) => {}
-                        }
-                    }
-                }
+                        .unwrap_or_else(|_| Event::default().comment("unencodable event")),
+                );
             }
-        },
-    )
+            if self.must_look {
+                self.must_look = false;
+                if let Some(reason) = self.access_lost().await {
+                    self.ended = true;
+                    return Some(Event::default().event("access-ended").data(reason));
+                }
+                match event_feed::events_after(
+                    &self.app,
+                    &self.owner,
+                    self.after,
+                    event_feed::MAX_PAGE,
+                )
+                .await
+                {
+                    Ok(events) if !events.is_empty() => {
+                        // A full page may have more behind it.
+                        self.must_look = events.len() == event_feed::MAX_PAGE;
+                        self.pending = events.into();
+                    }
+                    Ok(_) => {}
+                    // The store failed for now: look again at the next hint or check.
+                    Err(e) => tracing::debug!(error = %e, "an event stream could not read"),
+                }
+                continue;
+            }
+            self.must_look = tokio::select! {
+                hint = self.slot.hints.recv() => match hint {
+                    Ok(Hint::Appended(touched)) => touched.iter().any(|(stream, at)| {
+                        (*stream == self.org_stream && *at > self.after) || *stream == self.user_stream
+                    }),
+                    Ok(Hint::SessionsEnded(user)) => user == self.owner.user_id(),
+                    Err(RecvError::Lagged(_)) => true,
+                    Err(RecvError::Closed) => {
+                        tokio::time::sleep(live_feed::RECHECK).await;
+                        true
+                    }
+                },
+                () = tokio::time::sleep(live_feed::RECHECK) => true,
+            };
+        }
+    }
+
+    /// Why the caller may no longer follow this organization, if so.
+    async fn access_lost(&self) -> Option<&'static str> {
+        match sessions::still_signed_in(&self.app, &self.token).await {
+            Ok(user) if user == self.owner.user_id() => {}
+            Ok(_) | Err(UseCaseError::Unauthenticated) => return Some("the session has ended"),
+            // The database is out of reach: keep the stream, check again later.
+            Err(_) => return None,
+        }
+        match authorize::owner_of(&self.app, self.owner.user_id(), self.owner.org_id()).await {
+            Ok(_) => None,
+            Err(e) if e.is_unavailable() => None,
+            Err(_) => Some("you are no longer an owner of this organization"),
+        }
+    }
 }

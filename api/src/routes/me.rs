@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::json::{ApiJson, ApiQuery};
@@ -136,6 +137,7 @@ pub struct PasswordChangeBody {
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<PasswordChangeBody>,
 ) -> Result<StatusCode, ApiError> {
     change_password::change_password(
@@ -145,6 +147,7 @@ pub(crate) async fn change_password(
             session_token: caller.token,
             current: body.current_password,
             new: body.new_password,
+            client,
         },
     )
     .await?;

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::problem::Problem;
@@ -46,9 +47,10 @@ pub struct ResetRequestedBody {
     ))]
 pub(crate) async fn request_reset(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<ResetRequestBody>,
 ) -> Result<(StatusCode, Json<ResetRequestedBody>), ApiError> {
-    password_reset::request_reset(&state.app, &body.email).await?;
+    password_reset::request_reset(&state.app, &body.email, client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(ResetRequestedBody {

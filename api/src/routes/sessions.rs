@@ -60,13 +60,15 @@ pub(crate) async fn sign_in(
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<SignInBody>,
 ) -> Result<(StatusCode, HeaderMap, Json<SessionBody>), ApiError> {
-    let session = sessions::sign_in(
+    let session = sessions::sign_in_admitted(
         &state.app,
         SignIn {
             email: body.email,
             password: body.password,
             client,
         },
+        // The throttle's delay is waited out first, holding no place among the writes.
+        || state.writes.enter(),
     )
     .await?;
     let headers = cookie(&state, &session.token, state.app.session_ttl.num_seconds());
@@ -93,6 +95,7 @@ pub(crate) async fn sign_out(
     caller: Caller,
 ) -> Result<(StatusCode, HeaderMap), ApiError> {
     sessions::sign_out(&state.app, &caller.token).await?;
+    state.live.sessions_ended(caller.user_id);
     Ok((StatusCode::NO_CONTENT, cookie(&state, "", 0)))
 }
 
@@ -108,6 +111,7 @@ pub(crate) async fn sign_out_everywhere(
     caller: Caller,
 ) -> Result<(StatusCode, HeaderMap), ApiError> {
     sessions::sign_out_everywhere(&state.app, caller.user_id).await?;
+    state.live.sessions_ended(caller.user_id);
     Ok((StatusCode::NO_CONTENT, cookie(&state, "", 0)))
 }
 

@@ -127,6 +127,27 @@ pub async fn resume(
     now: DateTime<Utc>,
     lifetimes: Lifetimes,
 ) -> Result<Option<UserId>, UseCaseError> {
+    live(db, token, now, lifetimes, true).await
+}
+
+/// Like [`resume`], without sliding the expiry: whether a session that is already
+/// in use (an open event stream) is still live. Being watched does not keep it alive.
+pub async fn check(
+    db: &ReadDb,
+    token: &str,
+    now: DateTime<Utc>,
+    lifetimes: Lifetimes,
+) -> Result<Option<UserId>, UseCaseError> {
+    live(db, token, now, lifetimes, false).await
+}
+
+async fn live(
+    db: &ReadDb,
+    token: &str,
+    now: DateTime<Utc>,
+    lifetimes: Lifetimes,
+    slide: bool,
+) -> Result<Option<UserId>, UseCaseError> {
     let hashed = digest(token);
     let row = fetch!(
         db db,
@@ -154,7 +175,7 @@ pub async fn resume(
     let current: DateTime<Utc> = expires
         .parse()
         .map_err(|e| UseCaseError::infrastructure("reading a session: bad expires_at", e))?;
-    if slid - current >= lifetimes.idle / 10 {
+    if slide && slid - current >= lifetimes.idle / 10 {
         let mut tx = db.begin().await?;
         exec!(
             &mut tx,

@@ -1,6 +1,8 @@
 //! A signed-in person changes their password: the current one is required, and
 //! every other session is signed out.
 
+use std::net::IpAddr;
+
 use roster_domain::user::UserCommand;
 use roster_domain::UserId;
 
@@ -19,6 +21,10 @@ pub struct ChangePassword {
     pub current: String,
     /// The new one.
     pub new: String,
+    /// Where the request came from: wrong current passwords are throttled per
+    /// account and address, as sign-ins are, so one member's guesses never
+    /// block another's change.
+    pub client: Option<IpAddr>,
 }
 
 /// Checks the current password, stores the new one, records `PasswordChanged`
@@ -39,7 +45,7 @@ pub async fn change_password(app: &Application, input: ChangePassword) -> Result
     }
     let attempt = app
         .throttle
-        .begin(&key, None)
+        .begin(&key, input.client)
         .map_err(|retry_after| UseCaseError::Throttled { retry_after })?;
     let stored = credentials::hash_of(&app.read, input.user_id).await?;
     if !app.hashing.verify(input.current, stored).await? {

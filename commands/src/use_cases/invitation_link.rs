@@ -59,7 +59,10 @@ pub(crate) async fn resolve(
         .head()
         .await
         .map_err(|e| UseCaseError::infrastructure("reading the log's head", e))?;
-    if queries::wait_for(&app.read, head, Duration::from_secs(2)).await? {
+    if app
+        .wait_for_read_models(head, Duration::from_secs(2))
+        .await?
+    {
         if let Some(found) = queries::invitation_by_token(&app.read, &digest).await? {
             return Ok(found);
         }
@@ -78,7 +81,13 @@ pub async fn preview(app: &Application, token: &str) -> Result<LinkPreview, UseC
         .inspect(target.org_id, |org| {
             let org = org?;
             let inv = org.invitations.get(&target.invitation_id)?;
-            if !inv.token_digest.matches(&digest) {
+            // A cancelled or used link shows nothing of what it offered.
+            if !inv.token_digest.matches(&digest)
+                || matches!(
+                    inv.status,
+                    InvitationStatus::Cancelled | InvitationStatus::Accepted
+                )
+            {
                 return None;
             }
             let invited_by = match inv.invited_by {

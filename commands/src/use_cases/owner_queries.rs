@@ -37,7 +37,7 @@ pub(crate) async fn read_after<T>(
     query: impl std::future::Future<Output = Result<T, UseCaseError>>,
 ) -> Result<Read<T>, UseCaseError> {
     let fresh = match after {
-        Some(p) => queries::wait_for(&app.read, p, READ_YOUR_WRITES_WAIT).await?,
+        Some(p) => app.wait_for_read_models(p, READ_YOUR_WRITES_WAIT).await?,
         None => true,
     };
     Ok(Read {

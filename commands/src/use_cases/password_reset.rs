@@ -2,6 +2,8 @@
 //! says whether the address has an account), the email worker sends it, and the
 //! link sets a new password once, before its deadline, signing out every session.
 
+use std::net::IpAddr;
+
 use chrono::Duration;
 use roster_domain::user::UserCommand;
 use roster_domain::{Email, UserId};
@@ -10,20 +12,44 @@ use uuid::Uuid;
 use super::too_many;
 use crate::application::Application;
 use crate::error::{FieldError, UseCaseError};
+use crate::identity::throttle::address_group;
 use crate::identity::{credentials, digest, passwords};
 
 /// How long a reset link works.
 pub const RESET_LIFETIME: Duration = Duration::minutes(30);
 
-/// Asks for a reset link for `email`. Unknown addresses get the same answer and
-/// the same limits, and nothing happens.
-pub async fn request_reset(app: &Application, email: &str) -> Result<(), UseCaseError> {
+/// Asks for a reset link for `email`, from the client address `requester`.
+/// Unknown addresses get the same answer and the same limits, and nothing
+/// happens. The limits count per requester as well as per recipient, apart from
+/// invitations (see `sending_limits`), so a stranger cannot use them up for others.
+pub async fn request_reset(
+    app: &Application,
+    email: &str,
+    requester: Option<IpAddr>,
+) -> Result<(), UseCaseError> {
+    // Known and unknown addresses answer after the same time, so the time taken
+    // does not tell whether an address has an account.
+    let answer_at = tokio::time::Instant::now() + RESET_ANSWER_TIME;
+    let asked = ask_for_reset(app, email, requester).await;
+    tokio::time::sleep_until(answer_at).await;
+    asked
+}
+
+/// How long a reset request takes to answer, at least (recording one takes about
+/// a millisecond; under load it may take longer than this, which then shows).
+pub const RESET_ANSWER_TIME: std::time::Duration = std::time::Duration::from_millis(20);
+
+async fn ask_for_reset(
+    app: &Application,
+    email: &str,
+    requester: Option<IpAddr>,
+) -> Result<(), UseCaseError> {
     let Ok(email) = Email::parse(email) else {
         return Ok(());
     };
     let now = app.clock.now();
     app.sending
-        .take_recipient(email.key(), now)
+        .take_reset(&address_group(requester), email.key(), now)
         .map_err(too_many)?;
     let Some(known) = credentials::by_email(&app.read, email.key()).await? else {
         return Ok(());

@@ -44,6 +44,9 @@ pub async fn resend_invite(
             return Err(too_many(ready_at - now));
         }
         app.sending
+            .claim_resend(invitation_id, now)
+            .map_err(too_many)?;
+        app.sending
             .take(owner.org_id(), &email_key, now)
             .map_err(too_many)?;
     }

@@ -23,6 +23,22 @@ pub struct SignIn {
 /// Checks the password (throttled per account and address) and opens a session.
 /// Unknown emails and wrong passwords get the same answer at the same cost.
 pub async fn sign_in(app: &Application, attempt: SignIn) -> Result<OpenedSession, UseCaseError> {
+    sign_in_admitted(app, attempt, || async { Ok(()) }).await
+}
+
+/// [`sign_in`], for a server that bounds the work in flight: `admit` is awaited once the throttle's delay for a much-guessed account has
+/// passed and before any work is done; whatever it returns (a place among the
+/// writes in flight) is held until the answer. So a sign-in that is made to wait
+/// holds nothing that other requests need.
+pub async fn sign_in_admitted<Admit, Admitted, Held>(
+    app: &Application,
+    attempt: SignIn,
+    admit: Admit,
+) -> Result<OpenedSession, UseCaseError>
+where
+    Admit: FnOnce() -> Admitted,
+    Admitted: std::future::Future<Output = Result<Held, UseCaseError>>,
+{
     let key = Email::parse(&attempt.email)
         .map(|e| e.key().to_owned())
         .unwrap_or_default();
@@ -33,6 +49,7 @@ pub async fn sign_in(app: &Application, attempt: SignIn) -> Result<OpenedSession
     if !throttled.delay.is_zero() {
         tokio::time::sleep(throttled.delay).await;
     }
+    let _admitted = admit().await?;
     let found = if key.is_empty() {
         None
     } else {
@@ -69,6 +86,18 @@ pub async fn authenticate(app: &Application, token: &str) -> Result<UserId, UseC
         absolute: app.session_max_age,
     };
     sessions::resume(&app.read, token, app.clock.now(), lifetimes)
+        .await?
+        .ok_or(UseCaseError::Unauthenticated)
+}
+
+/// Whether the session `token` is still live, without keeping it alive: for
+/// re-checking a caller whose request outlasts a moment (an event stream).
+pub async fn still_signed_in(app: &Application, token: &str) -> Result<UserId, UseCaseError> {
+    let lifetimes = sessions::Lifetimes {
+        idle: app.session_ttl,
+        absolute: app.session_max_age,
+    };
+    sessions::check(&app.read, token, app.clock.now(), lifetimes)
         .await?
         .ok_or(UseCaseError::Unauthenticated)
 }
