@@ -2,10 +2,10 @@
 //! share, so that they cost little and end with the access they were opened with:
 //!
 //! * **one follower** of the whole log for the process, started when the first
-//!   stream opens and stopped when the last one closes. It publishes which
-//!   streams each batch touched; a stream reads the log only when its own
-//!   organization (or its caller's identity) was touched, never on another
-//!   organization's writes;
+//!   stream opens and stopped when the last one closes. For each batch it wakes
+//!   only the streams listening to what the batch touched (their organization,
+//!   their caller's identity): another organization's writes wake no one and
+//!   cost an open stream nothing;
 //! * **hints that access may have changed**: the caller's identity stream was
 //!   touched (a password change or reset), or this process ended sessions of the
 //!   caller (sign-out). A stream then checks its session and ownership again
@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use roster_domain::UserId;
+use roster_domain::{OrgId, UserId};
 use roster_eventstore::{EventStore, Position, Subscription, SubscriptionOptions};
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 
 /// Open streams one person may hold at once (a few tabs and an integration).
 pub const PER_OWNER: usize = 8;
@@ -28,27 +28,43 @@ pub const PER_OWNER: usize = 8;
 pub const MAX_STREAMS: usize = 1_000;
 /// How often an idle stream checks its caller's session and ownership anyway.
 pub const RECHECK: Duration = Duration::from_secs(15);
-/// Hints a slow stream may fall behind before it is told it lagged (it then
-/// simply looks again).
-const HINTS_BUFFERED: usize = 1_024;
 
-/// Something that may concern an open stream.
-#[derive(Debug, Clone)]
-pub enum Hint {
-    /// These streams got events, up to these positions.
-    Appended(Arc<[(String, Position)]>),
-    /// This person's sessions (one or all) were ended by this process.
-    SessionsEnded(UserId),
-}
-
-/// The shared follower, its subscribers and the stream caps.
+/// The shared follower, the streams' topics and the caps.
 pub struct LiveLog {
     store: Arc<dyn EventStore>,
-    hints: broadcast::Sender<Hint>,
-    /// Whether the follower runs; changed only under this lock, together with
-    /// the subscriber count it depends on.
-    following: Mutex<bool>,
+    /// One wake-up per event stream of the log that an open stream listens to
+    /// (an organization, a person's identity). Whether the follower runs is
+    /// decided under this lock too: it runs while any topic exists.
+    topics: Mutex<Topics>,
     caps: Caps,
+}
+
+#[derive(Default)]
+struct Topics {
+    by_stream: HashMap<String, Topic>,
+    following: bool,
+}
+
+/// A counter bumped whenever the stream it names may have changed, and how
+/// many open streams listen to it.
+struct Topic {
+    bumps: watch::Sender<u64>,
+    listeners: usize,
+}
+
+impl std::fmt::Debug for LiveLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveLog").finish_non_exhaustive()
+    }
+}
+
+/// Why no stream could be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The person holds [`PER_OWNER`] streams already.
+    PerOwner,
+    /// The process holds [`MAX_STREAMS`].
+    Full,
 }
 
 /// Open streams per person.
@@ -90,32 +106,29 @@ impl Caps {
     }
 }
 
-impl std::fmt::Debug for LiveLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveLog").finish_non_exhaustive()
-    }
-}
-
-/// Why no stream could be opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    /// The person holds [`PER_OWNER`] streams already.
-    PerOwner,
-    /// The process holds [`MAX_STREAMS`].
-    Full,
-}
-
-/// One open stream, counted until dropped.
+/// One open stream, counted until dropped, with its wake-ups.
 pub struct StreamSlot {
     live: Arc<LiveLog>,
     user: UserId,
-    /// Hints for this stream.
-    pub hints: broadcast::Receiver<Hint>,
+    streams: [String; 2],
+    /// Bumped when the organization got events.
+    pub organization: watch::Receiver<u64>,
+    /// Bumped when the person's identity got events or their sessions ended here.
+    pub identity: watch::Receiver<u64>,
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
         self.live.caps.give_back(self.user);
+        let mut topics = self.live.lock_topics();
+        for stream in &self.streams {
+            if let Some(topic) = topics.by_stream.get_mut(stream) {
+                topic.listeners -= 1;
+                if topic.listeners == 0 {
+                    topics.by_stream.remove(stream);
+                }
+            }
+        }
     }
 }
 
@@ -124,10 +137,13 @@ impl LiveLog {
     pub fn new(store: Arc<dyn EventStore>) -> Arc<Self> {
         Arc::new(Self {
             store,
-            hints: broadcast::Sender::new(HINTS_BUFFERED),
-            following: Mutex::new(false),
+            topics: Mutex::new(Topics::default()),
             caps: Caps::default(),
         })
+    }
+
+    fn lock_topics(&self) -> std::sync::MutexGuard<'_, Topics> {
+        self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Streams open now.
@@ -135,32 +151,45 @@ impl LiveLog {
         self.caps.open()
     }
 
-    /// A place for one more stream of `user`, with its hints, or why not.
-    pub fn open(self: &Arc<Self>, user: UserId) -> Result<StreamSlot, Refused> {
+    /// A place for one more stream of `user` following `org`, or why not.
+    pub fn open(self: &Arc<Self>, user: UserId, org: OrgId) -> Result<StreamSlot, Refused> {
         self.caps.take(user)?;
-        let hints = {
-            let mut following = self.following.lock().unwrap_or_else(|p| p.into_inner());
-            let hints = self.hints.subscribe();
-            if !*following {
-                *following = true;
-                tokio::spawn(self.clone().follow());
-            }
-            hints
-        };
+        let streams = [org.stream_name(), user.stream_name()];
+        let mut topics = self.lock_topics();
+        let [organization, identity] = streams.clone().map(|stream| {
+            let topic = topics.by_stream.entry(stream).or_insert_with(|| Topic {
+                bumps: watch::Sender::new(0),
+                listeners: 0,
+            });
+            topic.listeners += 1;
+            topic.bumps.subscribe()
+        });
+        if !topics.following {
+            topics.following = true;
+            tokio::spawn(self.clone().follow());
+        }
         Ok(StreamSlot {
             live: self.clone(),
             user,
-            hints,
+            streams,
+            organization,
+            identity,
         })
     }
 
     /// Tells this person's streams that sessions of theirs ended.
     pub fn sessions_ended(&self, user: UserId) {
-        let _ = self.hints.send(Hint::SessionsEnded(user));
+        self.bump(&self.lock_topics(), &user.stream_name());
     }
 
-    /// Follows the log from its head, publishing what each batch touched, until
-    /// no stream listens.
+    fn bump(&self, topics: &Topics, stream: &str) {
+        if let Some(topic) = topics.by_stream.get(stream) {
+            topic.bumps.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// Follows the log from its head, waking the streams that listen to what
+    /// each batch touched, until no stream listens.
     async fn follow(self: Arc<Self>) {
         let mut from = self.store.head().await.unwrap_or(Position(0));
         loop {
@@ -176,22 +205,18 @@ impl LiveLog {
                         break;
                     }
                 };
-                let mut touched: Vec<(String, Position)> = Vec::new();
-                for event in batch {
-                    match touched
-                        .iter_mut()
-                        .find(|(s, _)| s == event.stream_id.as_str())
-                    {
-                        Some(entry) => entry.1 = event.global_position,
-                        None => touched.push((event.stream_id.into(), event.global_position)),
-                    }
-                }
-                let mut following = self.following.lock().unwrap_or_else(|p| p.into_inner());
-                if self.hints.receiver_count() == 0 {
-                    *following = false;
+                let mut topics = self.lock_topics();
+                if topics.by_stream.is_empty() {
+                    topics.following = false;
                     return;
                 }
-                let _ = self.hints.send(Hint::Appended(touched.into()));
+                let mut touched: Vec<&str> = batch.iter().map(|e| e.stream_id.as_str()).collect();
+                touched.sort_unstable();
+                touched.dedup();
+                for stream in touched {
+                    self.bump(&topics, stream);
+                }
+                drop(topics);
             }
         }
     }

@@ -20,7 +20,6 @@ use roster_commands::use_cases::sessions;
 use roster_commands::{Application, UseCaseError};
 use roster_eventstore::Position;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,7 +27,7 @@ use utoipa_axum::routes;
 use crate::error::ApiError;
 use crate::extract::{presented_token, OwnedOrg};
 use crate::json::ApiQuery;
-use crate::live_feed::{self, Hint, Refused, StreamSlot};
+use crate::live_feed::{self, Refused, StreamSlot};
 use crate::problem::Problem;
 use crate::AppState;
 
@@ -114,14 +113,12 @@ pub(crate) async fn events(
     let after = Position(resume.or(q.after).unwrap_or(0));
     if wants_stream {
         let (token, _) = presented_token(&headers).ok_or(UseCaseError::Unauthenticated)?;
-        let slot = match state.live.open(owner.user_id()) {
+        let slot = match state.live.open(owner.user_id(), owner.org_id()) {
             Ok(slot) => slot,
             Err(refused) => return Ok(too_many_streams(refused)),
         };
         let follow = Follow {
             app: state.app.clone(),
-            org_stream: owner.org_id().stream_name(),
-            user_stream: owner.user_id().stream_name(),
             owner,
             token,
             after,
@@ -170,8 +167,6 @@ struct Follow {
     app: Application,
     owner: OwnerOf,
     token: String,
-    org_stream: String,
-    user_stream: String,
     after: Position,
     slot: StreamSlot,
     pending: VecDeque<FeedEvent>,
@@ -229,20 +224,17 @@ impl Follow {
                 }
                 continue;
             }
-            self.must_look = tokio::select! {
-                hint = self.slot.hints.recv() => match hint {
-                    Ok(Hint::Appended(touched)) => touched.iter().any(|(stream, at)| {
-                        (*stream == self.org_stream && *at > self.after) || *stream == self.user_stream
-                    }),
-                    Ok(Hint::SessionsEnded(user)) => user == self.owner.user_id(),
-                    Err(RecvError::Lagged(_)) => true,
-                    Err(RecvError::Closed) => {
-                        tokio::time::sleep(live_feed::RECHECK).await;
-                        true
-                    }
-                },
+            let woken = tokio::select! {
+                changed = self.slot.organization.changed() => changed.is_ok(),
+                changed = self.slot.identity.changed() => changed.is_ok(),
                 () = tokio::time::sleep(live_feed::RECHECK) => true,
             };
+            if !woken {
+                // The wake-ups are gone (never while this stream holds its slot):
+                // fall back to the periodic check.
+                tokio::time::sleep(live_feed::RECHECK).await;
+            }
+            self.must_look = true;
         }
     }
 
