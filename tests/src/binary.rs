@@ -19,9 +19,9 @@ use crate::smtp::SmtpSink;
 /// The secret every fault-test server shares (links are derived from it).
 pub const SECRET: &str = "roster-fault-test-secret-roster-fault-test";
 
-/// The `roster` binary beside the tests (`target/debug/roster`), which
-/// `scripts/test` builds first: `cargo test` alone builds only the binary's test
-/// harness, so run `cargo build --bin roster` before a fault test on its own.
+/// The `roster` binary beside the tests (`target/debug/roster`). The tests that
+/// start it are the root package's integration tests, so `cargo test` (also
+/// `cargo test --test suite fault_`) builds it first, in the same invocation.
 pub fn roster_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let binary = exe
@@ -31,7 +31,7 @@ pub fn roster_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("roster"));
     assert!(
         binary.exists(),
-        "{} is missing: run `cargo build --bin roster` (scripts/test does)",
+        "{} is missing: run the tests with `cargo test` from the workspace root, which builds it",
         binary.display()
     );
     binary

@@ -201,25 +201,28 @@ impl Follow {
             }
             if self.must_look {
                 self.must_look = false;
-                if let Some(reason) = self.access_lost().await {
-                    self.ended = true;
-                    return Some(Event::default().event("access-ended").data(reason));
-                }
-                match event_feed::events_after(
+                let read = event_feed::events_after(
                     &self.app,
                     &self.owner,
                     self.after,
                     event_feed::MAX_PAGE,
                 )
-                .await
-                {
+                .await;
+                // Access is checked after the read: every event read is older than
+                // the check, so nothing recorded after a removal, a demotion or a
+                // sign-out is ever sent.
+                if let Some(reason) = self.access_lost().await {
+                    self.ended = true;
+                    return Some(Event::default().event("access-ended").data(reason));
+                }
+                match read {
                     Ok(events) if !events.is_empty() => {
                         // A full page may have more behind it.
                         self.must_look = events.len() == event_feed::MAX_PAGE;
                         self.pending = events.into();
                     }
                     Ok(_) => {}
-                    // The store failed for now: look again at the next hint or check.
+                    // The store failed for now: look again at the next wake-up or check.
                     Err(e) => tracing::debug!(error = %e, "an event stream could not read"),
                 }
                 continue;

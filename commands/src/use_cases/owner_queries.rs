@@ -70,12 +70,19 @@ pub async fn list_members(
 }
 
 /// The members as they were at `at`, folded from the log (exact to the event),
-/// the owner first, then by name.
+/// the owner first, then by name. At most [`crate::application::MAX_FOLDS`] folds
+/// run at once (each holds an organization's whole history in memory); the
+/// others wait their turn.
 pub async fn members_as_of(
     app: &Application,
     owner: &OwnerOf,
     at: DateTime<Utc>,
 ) -> Result<Vec<Member>, UseCaseError> {
+    let _turn = app
+        .folds
+        .acquire()
+        .await
+        .map_err(|e| UseCaseError::infrastructure("waiting to read the past", e))?;
     let past = queries::organization_as_of(app.store.as_ref(), owner.org_id(), at).await?;
     let me = owner.user_id();
     let mut members: Vec<Member> = past
