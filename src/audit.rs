@@ -50,8 +50,8 @@ impl Progress {
 }
 
 async fn total_events(store: &dyn EventStore) -> u64 {
-    // Positions are sparse; count by paging positions would be slow, so the
-    // progress total is an estimate from a cheap read of the whole log's length.
+    // Positions are sparse, so the total is counted by paging through the whole
+    // log once (10,000 events a read) before the replay starts.
     let mut n = 0u64;
     let mut after = roster_eventstore::Position::START;
     loop {

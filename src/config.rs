@@ -22,6 +22,12 @@ pub struct Cli {
     #[arg(long, env = "ROSTER_SECRET", hide_env_values = true, global = true)]
     pub secret: Option<String>,
 
+    /// PostgreSQL connections for requests; background work takes at most half as
+    /// many more, appends a quarter. Several instances must fit the server's
+    /// `max_connections` together.
+    #[arg(long, env = "ROSTER_DB_CONNECTIONS", default_value_t = 32, global = true, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub db_connections: u32,
+
     /// Where the embedded default keeps its generated secret.
     #[arg(
         long,

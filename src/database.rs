@@ -14,7 +14,8 @@ use sqlx::{ConnectOptions, Connection};
 /// Connections for requests (commands and queries) on PostgreSQL.
 const REQUEST_CONNECTIONS: u32 = 32;
 
-/// Connections for the seven background followers, apart from the requests'.
+/// Connections the background followers (five projection runners, the email and
+/// expiry workers) share between them, apart from the requests'.
 const BACKGROUND_CONNECTIONS: u32 = 6;
 
 /// Why the database could not be opened, worded for the operator who must fix it.
@@ -73,8 +74,16 @@ pub enum Database {
 }
 
 impl Database {
-    /// Connects to `url`, creating the SQLite file (and its folder) when needed.
+    /// Connects to `url`, creating the SQLite file (and its folder) when needed,
+    /// with the default pool size.
     pub async fn connect(url: &str) -> Result<Self, DatabaseError> {
+        Self::connect_sized(url, REQUEST_CONNECTIONS).await
+    }
+
+    /// [`Database::connect`] with at most `connections` PostgreSQL connections for
+    /// requests (the background followers take at most half as many more, the
+    /// appends a quarter, leadership one).
+    pub async fn connect_sized(url: &str, connections: u32) -> Result<Self, DatabaseError> {
         let shown = redact(url);
         let unreachable = |e: sqlx::Error| DatabaseError::Unreachable {
             url: shown.clone(),
@@ -96,7 +105,7 @@ impl Database {
                 .map_err(unreachable)?;
             let _ = probe.close().await;
             let pool = PgPoolOptions::new()
-                .max_connections(REQUEST_CONNECTIONS)
+                .max_connections(connections.max(2))
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await
@@ -180,9 +189,12 @@ impl Database {
         match self {
             Database::Postgres(pool) => {
                 let options = pool.connect_options().as_ref().clone();
+                // Never more than half the requests' pool: a small deployment (or a
+                // test server) stays small.
+                let size = BACKGROUND_CONNECTIONS.min(pool.options().get_max_connections() / 2);
                 roster_projections::ReadDb::Pg(
                     PgPoolOptions::new()
-                        .max_connections(BACKGROUND_CONNECTIONS)
+                        .max_connections(size.max(2))
                         .min_connections(0)
                         .acquire_timeout(Duration::from_secs(30))
                         .idle_timeout(Duration::from_secs(60))

@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let database = Database::connect(&cli.database_url)
+    let database = Database::connect_sized(&cli.database_url, cli.db_connections)
         .await
         .map_err(|e| e.to_string())?;
     match cli.command {

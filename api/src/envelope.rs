@@ -15,6 +15,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use roster_commands::correlation::{self, RequestContext};
+
 use crate::problem::Problem;
 use crate::AppState;
 
@@ -74,7 +76,18 @@ pub(crate) fn wrap(router: Router<AppState>, state: AppState) -> Router<AppState
 /// decided is recorded. The work is bounded by the request timeout's caller going
 /// away only in that nobody reads its answer.
 async fn run_to_completion(request: Request, next: Next) -> Response {
-    match tokio::spawn(next.run(request)).await {
+    // Every event the request causes carries its id (see `correlation`).
+    let context = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(RequestContext::for_request);
+    let work = next.run(request);
+    let handled = match context {
+        Some(context) => tokio::spawn(correlation::scope(context, work)),
+        None => tokio::spawn(work),
+    };
+    match handled.await {
         Ok(response) => response,
         Err(failed) => {
             let id = uuid::Uuid::now_v7();

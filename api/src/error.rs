@@ -256,7 +256,7 @@ fn use_case_problem(e: UseCaseError) -> Response {
             tracing::warn!(cause = %causes(&unreachable), "the database is out of reach");
             return retry_later(
                 Problem::unavailable(
-                    "the database is out of reach for a moment; nothing was changed, try again shortly",
+                    "the database is out of reach for a moment; a change may or may not have been recorded: check, or retry with the same Idempotency-Key",
                 ),
                 DATABASE_RETRY,
             );

@@ -98,11 +98,19 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     };
     match idempotency::reserve(&state.app.read, &keyed, state.app.clock.now()).await {
         Ok(Reservation::Fresh) => {}
-        Ok(Reservation::Replay { status, body }) => {
+        Ok(Reservation::Replay {
+            status,
+            content_type,
+            body,
+        }) => {
             let mut response =
                 (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
             let headers = response.headers_mut();
-            headers.insert("content-type", HeaderValue::from_static("application/json"));
+            headers.insert(
+                "content-type",
+                HeaderValue::from_str(&content_type)
+                    .unwrap_or(HeaderValue::from_static("application/json")),
+            );
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
             return response;
         }
@@ -145,11 +153,13 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         ))
         .into_response();
     };
-    let is_json = resp_parts
+    let content_type = resp_parts
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .is_none_or(|ct| ct.contains("json"));
+        .unwrap_or("application/json")
+        .to_owned();
+    let is_json = content_type.contains("json");
     let problem_type = serde_json::from_slice::<serde_json::Value>(&resp_bytes)
         .ok()
         .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
@@ -157,8 +167,15 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         release().await;
     } else {
         let body = String::from_utf8_lossy(&resp_bytes).into_owned();
-        if let Err(e) =
-            idempotency::store_answer(&state.app.read, &scope, &key, status.as_u16(), body).await
+        if let Err(e) = idempotency::store_answer(
+            &state.app.read,
+            &scope,
+            &key,
+            status.as_u16(),
+            &content_type,
+            body,
+        )
+        .await
         {
             tracing::warn!(error = %e, "could not store an idempotent answer");
         }

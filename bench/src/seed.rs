@@ -184,15 +184,15 @@ async fn append_stream(
         let batch: Vec<NewEvent> = chunk
             .iter()
             .map(|e| {
-                let (t, v, p) = encode(e);
-                NewEvent {
+                let (t, v, p) = encode(e)?;
+                Ok(NewEvent {
                     event_id: Uuid::now_v7(),
                     event_type: t.to_owned(),
                     schema_version: v,
                     payload: p,
-                }
+                })
             })
-            .collect();
+            .collect::<anyhow::Result<_>>()?;
         let expected = match version {
             0 => ExpectedVersion::NoStream,
             v => ExpectedVersion::Exact(v),

@@ -156,7 +156,7 @@ async fn seed(
         let batch: Vec<NewEvent> = chunk
             .iter()
             .map(|e| {
-                let (t, v, p) = encode(e);
+                let (t, v, p) = encode(e).expect("events encode");
                 NewEvent {
                     event_id: Uuid::now_v7(),
                     event_type: t.to_owned(),

@@ -110,16 +110,24 @@ impl Application {
         self
     }
 
-    /// The metadata of a command `actor` causes (`None`: the operator or the system).
+    /// The metadata of a command `actor` causes (`None`: the operator or the
+    /// system). Within a request (see [`crate::correlation`]) every command shares
+    /// the request's id and correlation id; elsewhere each gets its own.
     pub fn metadata(&self, actor: Option<UserId>) -> Metadata {
         let default_actor = match self.source {
             Source::Cli => "cli",
             Source::Worker => "worker",
             Source::Api => "anonymous",
         };
+        let request = crate::correlation::current();
         Metadata {
             actor: Some(actor.map_or_else(|| default_actor.to_owned(), |u| u.to_string())),
-            correlation_id: Some(Uuid::now_v7()),
+            correlation_id: Some(
+                request
+                    .as_ref()
+                    .map_or_else(Uuid::now_v7, |r| r.correlation_id),
+            ),
+            request_id: request.map(|r| r.request_id),
             source: self.source,
             ..Metadata::default()
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use roster_domain::organization::Context;
-use roster_domain::{decode, encode, DecodeError};
+use roster_domain::{decode, encode, DecodeError, EncodeError};
 use roster_eventstore::{
     Appended, EventStore, ExpectedVersion, Metadata, NewEvent, Position, StoreError, StreamId,
 };
@@ -83,6 +83,9 @@ pub enum HandleError<E: std::error::Error> {
         /// What failed.
         source: DecodeError,
     },
+    /// A decided event could not be encoded; nothing was recorded.
+    #[error(transparent)]
+    Encode(EncodeError),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -198,7 +201,11 @@ impl<A: Aggregate> Handler<A> {
                 0 => ExpectedVersion::NoStream,
                 v => ExpectedVersion::Exact(v),
             };
-            let batch = events.iter().map(to_new_event).collect();
+            let batch = events
+                .iter()
+                .map(to_new_event)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(HandleError::Encode)?;
             match self.store.append(&stream, expected, batch, metadata).await {
                 Ok(appended) => {
                     for event in &events {
@@ -302,12 +309,12 @@ impl<A: Aggregate> Handler<A> {
     }
 }
 
-fn to_new_event<E: roster_domain::DomainEvent>(event: &E) -> NewEvent {
-    let (event_type, schema_version, payload) = encode(event);
-    NewEvent {
+fn to_new_event<E: roster_domain::DomainEvent>(event: &E) -> Result<NewEvent, EncodeError> {
+    let (event_type, schema_version, payload) = encode(event)?;
+    Ok(NewEvent {
         event_id: Uuid::now_v7(),
         event_type: event_type.to_owned(),
         schema_version,
         payload,
-    }
+    })
 }

@@ -45,6 +45,9 @@ pub enum Reservation {
     Replay {
         /// The stored status.
         status: u16,
+        /// The stored content type (`application/json` for answers stored before
+        /// content types were kept).
+        content_type: String,
         /// The stored JSON body.
         body: String,
     },
@@ -88,17 +91,19 @@ pub async fn reserve(
         let row = fetch!(
             tx &mut tx,
             fetch_one,
-            (String, Option<i64>, Option<String>),
-            "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
+            (String, Option<i64>, Option<String>, Option<String>),
+            "SELECT request_hash, status, body, content_type FROM idempotency_keys \
+             WHERE scope = $1 AND key = $2",
             request.scope.to_owned(),
             request.key.to_owned()
         )?;
         match row {
-            (hash, _, _) if hash != request.request_hash => Reservation::Mismatch,
-            (_, Some(status), Some(body)) => Reservation::Replay {
+            (hash, _, _, _) if hash != request.request_hash => Reservation::Mismatch,
+            (_, Some(status), Some(body), content_type) => Reservation::Replay {
                 status: u16::try_from(status).map_err(|e| {
                     UseCaseError::infrastructure("reading a stored answer's status", e)
                 })?,
+                content_type: content_type.unwrap_or_else(|| "application/json".to_owned()),
                 body,
             },
             _ => Reservation::InProgress,
@@ -114,16 +119,19 @@ pub async fn store_answer(
     scope: &str,
     key: &str,
     status: u16,
+    content_type: &str,
     body: String,
 ) -> Result<(), UseCaseError> {
     let mut tx = db.begin().await?;
     exec!(
         &mut tx,
-        "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2",
+        "UPDATE idempotency_keys SET status = $3, body = $4, content_type = $5 \
+         WHERE scope = $1 AND key = $2",
         scope.to_owned(),
         key.to_owned(),
         i64::from(status),
-        body
+        body,
+        content_type.to_owned()
     )?;
     tx.commit().await?;
     Ok(())

@@ -17,6 +17,7 @@ mod aggregate;
 pub mod application;
 pub mod authorize;
 mod cache;
+pub mod correlation;
 pub mod error;
 mod handler;
 pub mod idempotency;

@@ -50,13 +50,30 @@ pub trait DomainEvent: Serialize + DeserializeOwned {
     }
 }
 
-/// The parts an event store needs: `(event_type, schema_version, payload)`.
-pub fn encode<E: DomainEvent>(event: &E) -> (&'static str, u32, Value) {
-    let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.remove("type");
-    }
-    (event.event_type(), event.schema_version(), value)
+/// Why an event could not be turned into a stored payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot encode {event_type}: {reason}")]
+pub struct EncodeError {
+    /// The type.
+    pub event_type: &'static str,
+    /// What serde said, or that the payload was not an object.
+    pub reason: String,
+}
+
+/// The parts an event store needs: `(event_type, schema_version, payload)`. The
+/// payload is always a JSON object; anything else is an error, never a `null`
+/// stored in the log.
+pub fn encode<E: DomainEvent>(event: &E) -> Result<(&'static str, u32, Value), EncodeError> {
+    let failed = |reason: String| EncodeError {
+        event_type: event.event_type(),
+        reason,
+    };
+    let mut value = serde_json::to_value(event).map_err(|e| failed(e.to_string()))?;
+    let Value::Object(map) = &mut value else {
+        return Err(failed("the payload is not a JSON object".to_owned()));
+    };
+    map.remove("type");
+    Ok((event.event_type(), event.schema_version(), value))
 }
 
 /// Rebuilds an event from its stored parts, upcasting older shapes.

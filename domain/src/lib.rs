@@ -12,7 +12,7 @@ pub mod text;
 pub mod token;
 pub mod user;
 
-pub use codec::{decode, encode, DecodeError, DomainEvent};
+pub use codec::{decode, encode, DecodeError, DomainEvent, EncodeError};
 pub use ids::{AccountId, InvitationId, OrgId, SendId, UserId};
 pub use organization::{
     decide, evolve, Context, DomainError, Envelope, OrgCommand, OrgEvent, Organization,

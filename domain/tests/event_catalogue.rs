@@ -90,7 +90,7 @@ fn every_org_event() -> Vec<OrgEvent> {
 }
 
 fn stored(event: &OrgEvent) -> Value {
-    let (event_type, version, payload) = encode(event);
+    let (event_type, version, payload) = encode(event).expect("events encode");
     json!({ "event_type": event_type, "schema_version": version, "payload": payload })
 }
 
@@ -133,13 +133,13 @@ fn every_user_event_type_has_a_pinned_stored_shape() {
     let stored: Vec<Value> = events
         .iter()
         .map(|e| {
-            let (t, v, p) = encode(e);
+            let (t, v, p) = encode(e).expect("events encode");
             json!({ "event_type": t, "schema_version": v, "payload": p })
         })
         .collect();
     assert_json_snapshot!(stored);
     for e in &events {
-        let (t, v, p) = encode(e);
+        let (t, v, p) = encode(e).expect("events encode");
         assert_eq!(&decode::<UserEvent>(t, v, &p).expect("decode"), e);
     }
 }
@@ -147,7 +147,7 @@ fn every_user_event_type_has_a_pinned_stored_shape() {
 #[test]
 fn every_organization_event_decodes_to_itself() {
     for event in every_org_event() {
-        let (t, v, p) = encode(&event);
+        let (t, v, p) = encode(&event).expect("events encode");
         assert_eq!(decode::<OrgEvent>(t, v, &p).expect("decode"), event);
     }
 }

@@ -215,7 +215,7 @@ impl Model {
             .history
             .iter()
             .map(|e| {
-                let (t, v, p) = encode(e);
+                let (t, v, p) = encode(e).expect("events encode");
                 decode::<OrgEvent>(t, v, &p).expect("decode")
             })
             .collect();

@@ -920,6 +920,23 @@ fn the_email_worker_records_a_delivered_send() {
 }
 
 #[test]
+fn a_send_recorded_as_mailed_is_not_recorded_again() {
+    let mailed = OrgCommand::RecordEmailSent {
+        invitation_id: INV_ANN,
+        send_id: send(2),
+        message_id: "<x@roster>".into(),
+    };
+    let events = given(extend(
+        ann_invited_single(),
+        vec![(Actor::System, mailed.clone(), at(2))],
+    ))
+    .when(Actor::System, mailed, at(3))
+    .then();
+    assert!(events.is_empty(), "a second record of one send is a no-op");
+    assert_json_snapshot!(events);
+}
+
+#[test]
 fn an_email_outcome_for_a_foreign_send_is_refused() {
     let refusal = given(ann_invited_single())
         .when(

@@ -13,7 +13,7 @@ use crate::error::StoreError;
 pub trait EventStore: Send + Sync + 'static {
     /// Appends `events` to `stream` atomically (all or nothing) if the stream is at
     /// `expected`; otherwise fails with [`StoreError::Conflict`]. An empty append is
-    /// refused. One database round trip on PostgreSQL.
+    /// refused.
     async fn append(
         &self,
         stream: &StreamId,

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use roster_eventstore::ChangeSignal;
-use sqlx::PgConnection;
+use std::sync::Arc;
+
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
 use crate::db::ReadDb;
@@ -95,9 +97,128 @@ pub async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) ->
 /// How long a standby waits between tries of the lock.
 const STANDBY_RETRY: Duration = Duration::from_secs(2);
 
-/// Held leadership; dropping it (or the process dying) hands it on.
+/// Held leadership of one follower; dropping it (or the process dying) hands it on.
 pub struct Leadership {
-    _connection: Option<PgConnection>,
+    held: Option<(Arc<LeaderSession>, String)>,
+}
+
+/// One PostgreSQL session per database pool on which this process holds every
+/// follower's leadership lock (before, each follower held a connection of its
+/// own: seven per instance at rest). Shared through a registry of weak
+/// references, so it closes when the last leadership on it is dropped.
+struct LeaderSession {
+    pool: PgPool,
+    connection: tokio::sync::Mutex<Option<PgConnection>>,
+    /// Followers whose lock this session holds (advisory locks are re-entrant
+    /// within a session, so a second holder of one name must be refused here).
+    names: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+static SESSIONS: std::sync::Mutex<Vec<std::sync::Weak<LeaderSession>>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl LeaderSession {
+    /// The session for `pool`'s database (pools cloned from one share it).
+    fn for_pool(pool: &PgPool) -> Arc<Self> {
+        let mut sessions = SESSIONS.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.retain(|s| s.strong_count() > 0);
+        let options = pool.connect_options();
+        if let Some(found) = sessions
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .find(|s| Arc::ptr_eq(&s.pool.connect_options(), &options))
+        {
+            return found;
+        }
+        let session = Arc::new(Self {
+            pool: pool.clone(),
+            connection: tokio::sync::Mutex::new(None),
+            names: std::sync::Mutex::new(std::collections::HashSet::new()),
+        });
+        sessions.push(Arc::downgrade(&session));
+        session
+    }
+
+    /// Tries to take `name`'s lock on the session (connecting first if needed).
+    async fn try_lock(&self, name: &str) -> Result<bool, sqlx::Error> {
+        // Checked under the session's lock, so two followers of one name in this
+        // process cannot both pass before either has taken it.
+        let mut connection = self.connection.lock().await;
+        if self
+            .names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(name)
+        {
+            return Ok(false);
+        }
+        if connection.is_none() {
+            // Detached from the pool: the locks belong to this session, so they
+            // end with it and never linger on a pooled connection.
+            *connection = Some(self.pool.acquire().await?.detach());
+        }
+        let Some(conn) = connection.as_mut() else {
+            return Ok(false);
+        };
+        let got: Result<bool, _> = sqlx::query_scalar(
+            "SELECT pg_try_advisory_lock(hashtextextended('roster.projection.' || current_schema() || '.' || $1, 0))",
+        )
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await;
+        match got {
+            Ok(true) => {
+                self.names
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name.to_owned());
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(e) => {
+                // The session is gone, and every lock on it with it.
+                *connection = None;
+                self.names.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives `name`'s lock back, so another instance can lead at once.
+    async fn unlock(&self, name: &str) {
+        let mut connection = self.connection.lock().await;
+        let held = self
+            .names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        if !held {
+            return;
+        }
+        if let Some(conn) = connection.as_mut() {
+            let released = sqlx::query(
+                "SELECT pg_advisory_unlock(hashtextextended('roster.projection.' || current_schema() || '.' || $1, 0))",
+            )
+            .bind(name)
+            .execute(&mut *conn)
+            .await;
+            if released.is_err() {
+                *connection = None;
+            }
+        }
+    }
+}
+
+impl Drop for Leadership {
+    fn drop(&mut self) {
+        if let Some((session, name)) = self.held.take() {
+            // Unlocking needs the session; where no runtime is left the process
+            // is ending, and its session (and locks) with it.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { session.unlock(&name).await });
+            }
+        }
+    }
 }
 
 impl Leadership {
@@ -108,33 +229,19 @@ impl Leadership {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Option<Self> {
         let ReadDb::Pg(pool) = db else {
-            return Some(Self { _connection: None });
+            return Some(Self { held: None });
         };
-        let mut connection: Option<PgConnection> = None;
+        let session = LeaderSession::for_pool(pool);
         loop {
-            if connection.is_none() {
-                // Detached from the pool: the lock belongs to this session, so it
-                // ends with the holder and never lingers on a pooled connection.
-                connection = pool.acquire().await.ok().map(|c| c.detach());
-            }
-            if let Some(conn) = connection.as_mut() {
-                let got: Result<bool, _> = sqlx::query_scalar(
-                    "SELECT pg_try_advisory_lock(hashtextextended('roster.projection.' || current_schema() || '.' || $1, 0))",
-                )
-                .bind(name)
-                .fetch_one(&mut *conn)
-                .await;
-                match got {
-                    Ok(true) => {
-                        return Some(Self {
-                            _connection: connection,
-                        })
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(follower = name, error = %e, "leadership connection failed; reconnecting");
-                        connection = None;
-                    }
+            match session.try_lock(name).await {
+                Ok(true) => {
+                    return Some(Self {
+                        held: Some((session, name.to_owned())),
+                    })
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(follower = name, error = %e, "leadership connection failed; reconnecting");
                 }
             }
             if sleep_or_stop(STANDBY_RETRY, shutdown).await {

@@ -101,6 +101,8 @@ impl Deployment {
             .env("SMTP_URL", self.sink.url())
             .env("ROSTER_PUBLIC_URL", public)
             .env("RUST_LOG", "error")
+            // Small pools, as tests on a shared PostgreSQL must keep.
+            .env("ROSTER_DB_CONNECTIONS", "4")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null());
         cmd

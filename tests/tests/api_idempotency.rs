@@ -139,3 +139,45 @@ async fn keys_older_than_a_day_are_purged() {
     invite_with_key(&s, &org, &fresh, "new", "q@acme.io").await;
     assert_eq!(keys_stored(&s).await, 1, "only the new key is left");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_refusal_is_the_same_answer_byte_for_byte() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let refused = || async {
+        let res = s
+            .http
+            .post(format!("{}/api/orgs/{org}/invitations", s.base))
+            .bearer_auth(&olive)
+            .header("idempotency-key", "k-refused")
+            .json(&json!({ "email": "olive@acme.io", "full_name": "Olive", "role": "admin" }))
+            .send()
+            .await
+            .expect("answer");
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let replayed = res.headers().contains_key("idempotent-replayed");
+        (
+            res.status().as_u16(),
+            content_type,
+            replayed,
+            res.bytes().await.expect("body"),
+        )
+    };
+    let first = refused().await;
+    assert_eq!(first.0, 409, "olive is a member already");
+    assert_eq!(first.1.as_deref(), Some("application/problem+json"));
+    assert!(!first.2);
+    let again = refused().await;
+    assert!(again.2, "the second answer is a replay");
+    assert_eq!(
+        (again.0, again.1, again.3),
+        (first.0, first.1, first.3),
+        "status, content type and body as first sent"
+    );
+}

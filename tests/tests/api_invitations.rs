@@ -246,3 +246,97 @@ async fn the_invitation_lifetime_is_a_setting() {
         .await;
     assert_eq!(list["invitations"][0]["status"], "expired", "{list}");
 }
+
+/// Every event of `stream` with its type and metadata.
+async fn recorded(
+    s: &TestServer,
+    stream: &str,
+) -> Vec<(String, roster_eventstore::Metadata, uuid::Uuid)> {
+    let stream = roster_eventstore::StreamId::new(stream).expect("stream");
+    s.store
+        .read_stream(&stream, 1, 1_000)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| (r.event_type, r.metadata, r.event_id))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requests_events_share_its_id_and_the_emails_point_to_their_cause() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let invite_request = "0192c1b6-3c4a-7cde-8f00-00000000a001";
+    let invited = s
+        .http
+        .post(format!("{}/api/orgs/{org}/invitations", s.base))
+        .bearer_auth(&olive)
+        .header("x-request-id", invite_request)
+        .json(&json!({ "email": "ann@example.com", "full_name": "Ann Lee", "role": "admin" }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(invited.status().as_u16(), 201);
+    let invitation: roster_domain::InvitationId =
+        invited.json::<serde_json::Value>().await.expect("json")["invitation_id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid");
+    s.drain().await;
+    let token = s.token_of(org, invitation).await;
+    let accepted = s
+        .http
+        .post(format!("{}/api/invitations/accept", s.base))
+        .header("x-request-id", "accept-by-ann")
+        .json(&json!({ "token": token, "full_name": "Ann Lee", "password": roster_tests::http::PASSWORD }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(accepted.status().as_u16(), 201);
+    let user = accepted.json::<serde_json::Value>().await.expect("json")["user_id"]
+        .as_str()
+        .expect("user")
+        .to_owned();
+
+    let org_events = recorded(&s, &org.stream_name()).await;
+    let of = |kind: &str| {
+        // The newest: the owner's own invitation came first, from the CLI.
+        org_events
+            .iter()
+            .rev()
+            .find(|(t, _, _)| t == kind)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} in {org_events:?}"))
+    };
+    let (_, invite_meta, invite_id) = of("UserInvited");
+    assert_eq!(invite_meta.request_id.as_deref(), Some(invite_request));
+    assert_eq!(
+        invite_meta.correlation_id.map(|c| c.to_string()).as_deref(),
+        Some(invite_request),
+        "a server-made request id is the correlation id"
+    );
+    let (_, sent_meta, _) = of("InvitationEmailSent");
+    assert_eq!(
+        sent_meta.causation_id,
+        Some(invite_id),
+        "the email points to its invitation"
+    );
+    assert_eq!(
+        sent_meta.correlation_id, invite_meta.correlation_id,
+        "and to the request that asked"
+    );
+
+    let (_, accept_meta, _) = of("InvitationAccepted");
+    let identity = recorded(&s, &format!("user-{user}")).await;
+    assert!(!identity.is_empty());
+    for (kind, meta, _) in identity.iter().take(1) {
+        assert_eq!(meta.request_id.as_deref(), Some("accept-by-ann"), "{kind}");
+        assert_eq!(
+            meta.correlation_id, accept_meta.correlation_id,
+            "the two streams' events of one accept share one correlation id ({kind})"
+        );
+    }
+}

@@ -534,3 +534,51 @@ async fn deferred_recipients_wait_their_turn_without_holding_back_anyone_else() 
         "retried, deferred again: {again:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_sender_cannot_read_stops_it_there_instead_of_being_skipped() {
+    let w = World::new().await;
+    let sink = SmtpSink::start().await.expect("smtp");
+    let worker = w.email_worker(smtp(&sink));
+    drain(&worker, w.store.as_ref()).await;
+    let mailed = sink.messages().len();
+    // Another organization's stream, so this one's commands still load.
+    let stream = StreamId::new(OrgId::from_uuid(Uuid::now_v7()).stream_name()).expect("stream");
+    let bad = w
+        .store
+        .append(
+            &stream,
+            roster_eventstore::ExpectedVersion::Any,
+            vec![roster_eventstore::NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: "UserInvited".to_owned(),
+                schema_version: 1,
+                payload: serde_json::json!({ "email": 42 }),
+            }],
+            &roster_eventstore::Metadata::default(),
+        )
+        .await
+        .expect("a garbled event, as a bad migration or a hand edit leaves");
+    w.invite("after@example.com").await;
+    for _ in 0..2 {
+        let refused = worker
+            .step()
+            .await
+            .expect_err("the sender stops at the event it cannot read");
+        let said = refused.to_string();
+        assert!(
+            said.contains(&format!("event {}", bad.last_position().0))
+                && said.contains("cannot be read"),
+            "{said}"
+        );
+    }
+    assert!(
+        worker.position().await.expect("position") < bad.last_position(),
+        "the checkpoint stays before the event"
+    );
+    assert_eq!(
+        sink.messages().len(),
+        mailed,
+        "nothing after it is sent out of order"
+    );
+}

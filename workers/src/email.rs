@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 use roster_commands::tokens::TokenKey;
-use roster_commands::{Handler, OrgAggregate};
+use roster_commands::{correlation, Handler, OrgAggregate};
 use roster_domain::organization::{Actor, Envelope, InvitationStatus, OrgCommand, Organization};
 use roster_domain::{
     decode, AccountRole, InvitationId, MultiRole, OrgEvent, OrgId, Role, SendId, SingleRole,
@@ -150,27 +150,21 @@ impl EmailWorker {
         Ok(tx.commit().await?)
     }
 
-    /// Handles the next events after the checkpoint (up to 50), stopping at a
-    /// transient failure so the same send is tried again next time.
+    /// Handles the next events after the checkpoint (up to 50), moving the
+    /// checkpoint past each one handled. A transient failure is recorded for a
+    /// later retry (see `retries`); an event that cannot be read ends the step
+    /// there with [`WorkerError::Undecodable`], and the next step stops there again.
     pub async fn step(&self) -> Result<EmailStep, WorkerError> {
         let mut tally = Tally::default();
         let from = self.checkpoint().await?;
         let events = self.store.read_all(from, 50).await?;
         let new_events = !events.is_empty();
         for recorded in &events {
-            if let Some(reset) = reset_of(recorded) {
-                self.send_reset(reset).await?;
-            }
-            if let Some((org, invitation, send)) = send_of(recorded) {
-                let delivery = self.deliver(org, invitation, send).await?;
-                let retry = retries::Retry {
-                    send_id: send,
-                    org_id: org,
-                    invitation_id: invitation,
-                    attempts: 1,
-                };
-                self.settle(retry, delivery, &mut tally).await?;
-            }
+            let cause = correlation::Cause {
+                event_id: recorded.event_id,
+                correlation_id: recorded.metadata.correlation_id,
+            };
+            correlation::caused_by(cause, self.handle(recorded, &mut tally)).await?;
             self.advance(recorded.global_position).await?;
         }
         let (limit, per_org) = RETRIES_PER_STEP;
@@ -254,6 +248,28 @@ impl EmailWorker {
         Ok(())
     }
 
+    /// Sends what one event of the log asks for: a reset link, or an invitation.
+    async fn handle(
+        &self,
+        recorded: &roster_eventstore::RecordedEvent,
+        tally: &mut Tally,
+    ) -> Result<(), WorkerError> {
+        if let Some(reset) = reset_of(recorded)? {
+            self.send_reset(reset).await?;
+        }
+        if let Some((org, invitation, send)) = send_of(recorded)? {
+            let delivery = self.deliver(org, invitation, send).await?;
+            let retry = retries::Retry {
+                send_id: send,
+                org_id: org,
+                invitation_id: invitation,
+                attempts: 1,
+            };
+            self.settle(retry, delivery, tally).await?;
+        }
+        Ok(())
+    }
+
     /// Records what became of one attempt of a send, and keeps or drops its retry.
     async fn settle(
         &self,
@@ -306,9 +322,12 @@ impl EmailWorker {
     }
 
     async fn record(&self, org: OrgId, command: OrgCommand) -> Result<(), WorkerError> {
+        let cause = correlation::current_cause();
         let metadata = Metadata {
             actor: Some("email-worker".into()),
             source: Source::Worker,
+            causation_id: cause.map(|c| c.event_id),
+            correlation_id: cause.and_then(|c| c.correlation_id),
             ..Metadata::default()
         };
         self.orgs
@@ -485,22 +504,32 @@ fn role_words(org: &Organization, role: &Role) -> String {
     }
 }
 
-/// The send an event asks for: each `UserInvited` and `InvitationResent`.
-fn send_of(recorded: &roster_eventstore::RecordedEvent) -> Option<(OrgId, InvitationId, SendId)> {
-    let org: OrgId = recorded
-        .stream_id
-        .as_str()
-        .strip_prefix("org-")?
-        .parse()
-        .ok()?;
+/// The send an event asks for: each `UserInvited` and `InvitationResent`. An
+/// organization's event that cannot be read is an error, never skipped.
+fn send_of(
+    recorded: &roster_eventstore::RecordedEvent,
+) -> Result<Option<(OrgId, InvitationId, SendId)>, WorkerError> {
+    let Some(org) = recorded.stream_id.as_str().strip_prefix("org-") else {
+        return Ok(None);
+    };
+    let org: OrgId = org.parse().map_err(|_| {
+        WorkerError::undecodable(
+            recorded,
+            roster_domain::DecodeError::Malformed {
+                event_type: recorded.event_type.clone(),
+                reason: "the stream name holds no organization id".to_owned(),
+            },
+        )
+    })?;
     match decode::<OrgEvent>(
         &recorded.event_type,
         recorded.schema_version,
         &recorded.payload,
     ) {
-        Ok(OrgEvent::UserInvited(i)) => Some((org, i.invitation_id, i.send_id)),
-        Ok(OrgEvent::InvitationResent(r)) => Some((org, r.invitation_id, r.send_id)),
-        _ => None,
+        Ok(OrgEvent::UserInvited(i)) => Ok(Some((org, i.invitation_id, i.send_id))),
+        Ok(OrgEvent::InvitationResent(r)) => Ok(Some((org, r.invitation_id, r.send_id))),
+        Ok(_) => Ok(None),
+        Err(e) => Err(WorkerError::undecodable(recorded, e)),
     }
 }
 
@@ -513,8 +542,12 @@ struct ResetRequest {
 }
 
 /// The reset an identity's event asks for: each `PasswordResetRequested`.
-fn reset_of(recorded: &roster_eventstore::RecordedEvent) -> Option<ResetRequest> {
-    recorded.stream_id.as_str().strip_prefix("user-")?;
+fn reset_of(
+    recorded: &roster_eventstore::RecordedEvent,
+) -> Result<Option<ResetRequest>, WorkerError> {
+    if !recorded.stream_id.as_str().starts_with("user-") {
+        return Ok(None);
+    }
     match decode::<roster_domain::user::UserEvent>(
         &recorded.event_type,
         recorded.schema_version,
@@ -526,12 +559,13 @@ fn reset_of(recorded: &roster_eventstore::RecordedEvent) -> Option<ResetRequest>
             reset_id,
             expires_at,
             ..
-        }) => Some(ResetRequest {
+        }) => Ok(Some(ResetRequest {
             user_id,
             email: email.to_string(),
             reset_id,
             expires_at,
-        }),
-        _ => None,
+        })),
+        Ok(_) => Ok(None),
+        Err(e) => Err(WorkerError::undecodable(recorded, e)),
     }
 }

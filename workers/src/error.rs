@@ -24,4 +24,30 @@ pub enum WorkerError {
     /// The email could not be built.
     #[error("the email could not be built")]
     Message(#[from] lettre::error::Error),
+    /// An event this worker must act on cannot be read by this build. The worker
+    /// stops there (its checkpoint does not move), so no email is silently lost;
+    /// readiness and metrics report it until it is fixed.
+    #[error("event {position} of stream {stream} cannot be read: {source}")]
+    Undecodable {
+        /// The event's stream.
+        stream: String,
+        /// Its global position.
+        position: u64,
+        /// What failed.
+        source: roster_domain::DecodeError,
+    },
+}
+
+impl WorkerError {
+    /// The error for an event of `recorded`'s stream that failed to decode.
+    pub fn undecodable(
+        recorded: &roster_eventstore::RecordedEvent,
+        source: roster_domain::DecodeError,
+    ) -> Self {
+        Self::Undecodable {
+            stream: recorded.stream_id.to_string(),
+            position: recorded.global_position.0,
+            source,
+        }
+    }
 }

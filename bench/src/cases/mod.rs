@@ -30,5 +30,5 @@ pub fn sample_payload() -> anyhow::Result<serde_json::Value> {
         .rev()
         .find(|e| matches!(e, OrgEvent::UserInvited(_)))
         .ok_or_else(|| anyhow::anyhow!("no invitation decided"))?;
-    Ok(encode(invited).2)
+    Ok(encode(invited)?.2)
 }

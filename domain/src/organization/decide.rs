@@ -319,6 +319,10 @@ pub fn decide(
             if !inv.sends.contains(send_id) {
                 return Err(DomainError::UnknownSend);
             }
+            if inv.mailed.contains(send_id) {
+                // Recorded already (by a worker that died before its checkpoint).
+                return Ok(vec![]);
+            }
             Ok(vec![OrgEvent::InvitationEmailSent(InvitationEmailSent {
                 invitation_id: inv.id,
                 send_id: *send_id,

@@ -38,6 +38,7 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
                     invited_by: e.invited_by,
                     status: InvitationStatus::Pending,
                     sends: vec![e.send_id],
+                    mailed: Vec::new(),
                     token_digest: e.token_digest,
                     sent_at: e.sent_at,
                     expires_at: e.expires_at,
@@ -97,7 +98,14 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
                 org.member_by_email.remove(member.email.key());
             }
         }
-        OrgEvent::InvitationEmailSent(_) | OrgEvent::InvitationEmailFailed(_) => {}
+        OrgEvent::InvitationEmailSent(e) => {
+            if let Some(inv) = org.invitations.get_mut(&e.invitation_id) {
+                if !inv.mailed.contains(&e.send_id) {
+                    inv.mailed.push(e.send_id);
+                }
+            }
+        }
+        OrgEvent::InvitationEmailFailed(_) => {}
     }
     Some(org)
 }

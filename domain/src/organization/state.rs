@@ -87,6 +87,10 @@ pub struct Invitation {
     pub status: InvitationStatus,
     /// Every send, oldest first; the last is current.
     pub sends: Vec<SendId>,
+    /// The sends whose email was recorded as sent: recording one again changes
+    /// nothing (a worker that took over may mail a send its predecessor mailed
+    /// just before it died, and must not record it twice).
+    pub mailed: Vec<SendId>,
     /// Digest of the current token.
     pub token_digest: TokenDigest,
     /// When it was last sent.
