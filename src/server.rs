@@ -3,8 +3,9 @@
 //!
 //! * at most `max_connections` open at once (further clients wait in the
 //!   kernel's accept queue), and at most `per_client` of them from one client
-//!   address (IPv4 address, IPv6 /64; trusted proxies are exempt): a client
-//!   over its share is disconnected at once, so it cannot fill the server;
+//!   address (IPv4 address, IPv6 /64; trusted proxies are exempt): a connection
+//!   over its client's share is answered `429` and closed at once, so one
+//!   client cannot fill the server;
 //! * a connection with no request in flight for `header_timeout` is closed,
 //!   whatever its protocol: an HTTP/1 client that does not finish its headers,
 //!   an HTTP/2 client that sent its preface and then nothing, a kept-alive
@@ -83,6 +84,7 @@ pub async fn serve(
     let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max));
     let shares = Arc::new(ClientShares::default());
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_AT_ONCE));
     let (stopping, stop_seen) = watch::channel(false);
     let builder = protocol_builder(&limits);
     tokio::pin!(shutdown);
@@ -109,9 +111,15 @@ pub async fn serve(
             match shares.take(peer.ip(), limits.per_client) {
                 Some(share) => Some(share),
                 None => {
-                    // Over its share: closed at once, costing the others nothing.
+                    // Over its share: told so in a few bytes and closed, costing
+                    // the others nothing (a bounded number of refusals at once).
                     tracing::debug!(%peer, "connection refused: the client holds its share");
-                    drop(stream);
+                    if let Ok(place) = refusals.clone().try_acquire_owned() {
+                        tokio::spawn(async move {
+                            refuse(stream).await;
+                            drop(place);
+                        });
+                    }
                     continue;
                 }
             }
@@ -137,6 +145,31 @@ pub async fn serve(
         .acquire_many(u32::try_from(max).unwrap_or(u32::MAX))
         .await;
     Ok(())
+}
+
+/// Refusals being written at once; past it a refused connection is just closed.
+const MAX_REFUSALS_AT_ONCE: usize = 64;
+
+/// The answer to a connection over its client's share: an HTTP/1.1 problem
+/// document (an HTTP/2 client sees the connection close).
+const TOO_MANY_CONNECTIONS: &str = concat!(
+    "HTTP/1.1 429 Too Many Requests\r\n",
+    "content-type: application/problem+json\r\n",
+    "retry-after: 1\r\n",
+    "connection: close\r\n",
+    "content-length: 195\r\n",
+    "\r\n",
+    r#"{"type":"https://roster.dev/problems/too-many-connections","title":"Too many connections","status":429,"detail":"this address holds as many connections as one client may; reuse one or close one"}"#
+);
+
+/// Writes the refusal (giving up after a second) and closes.
+async fn refuse(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(TOO_MANY_CONNECTIONS.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
 }
 
 fn protocol_builder(limits: &ConnectionLimits) -> Builder<TokioExecutor> {
@@ -469,6 +502,16 @@ mod tests {
         );
         drop(held);
         assert!(shares.take(a, 3).is_some(), "given back when closed");
+    }
+
+    #[test]
+    fn the_refusal_is_a_whole_problem_document() {
+        let (head, body) = TOO_MANY_CONNECTIONS
+            .split_once("\r\n\r\n")
+            .expect("head and body");
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let problem: serde_json::Value = serde_json::from_str(body).expect("json");
+        assert_eq!(problem["status"], 429);
     }
 
     #[test]

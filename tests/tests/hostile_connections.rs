@@ -387,3 +387,34 @@ async fn unfinished_bodies_hold_no_place_among_the_writes() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("body-timeout"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_over_the_clients_share_is_told_so() {
+    let s = TestServer::start_with(Backend::Sqlite, |args| {
+        args.max_connections_per_client = 8;
+        args.header_timeout_secs = 30;
+    })
+    .await
+    .expect("server");
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut c = connect_from([127, 0, 0, 4], &addr).await.expect("connect");
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("half a request");
+        held.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut ninth = connect_from([127, 0, 0, 4], &addr).await.expect("connect");
+    use tokio::io::AsyncReadExt;
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), ninth.read_to_string(&mut answer))
+        .await
+        .expect("answered at once")
+        .expect("read");
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.contains("too-many-connections"), "{answer}");
+    let (status, _) = s.call("GET", "/healthz", None, None).await;
+    assert_eq!(status, 200, "another client is served");
+}
