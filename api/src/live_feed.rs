@@ -2,7 +2,7 @@
 //! share, so that they cost little and end with the access they were opened with:
 //!
 //! * **one follower** of the whole log for the process, started when the first
-//!   stream opens and stopped when the last one closes. For each batch it wakes
+//!   stream opens and stopped once the last one has closed. For each batch it wakes
 //!   only the streams listening to what the batch touched (their organization,
 //!   their caller's identity): another organization's writes wake no one and
 //!   cost an open stream nothing;
@@ -196,9 +196,19 @@ impl LiveLog {
             let mut log =
                 Subscription::new(self.store.clone(), from, SubscriptionOptions::default());
             loop {
-                let batch = match log.next_batch(500).await {
-                    Ok(batch) => batch,
-                    Err(e) => {
+                // Waiting for the next write is cut every RECHECK, so the follower
+                // also stops when the log is quiet and the last stream has closed.
+                let batch = match tokio::time::timeout(RECHECK, log.next_batch(500)).await {
+                    Err(_quiet) => {
+                        let mut topics = self.lock_topics();
+                        if topics.by_stream.is_empty() {
+                            topics.following = false;
+                            return;
+                        }
+                        continue;
+                    }
+                    Ok(Ok(batch)) => batch,
+                    Ok(Err(e)) => {
                         tracing::warn!(error = %e, "the event streams' follower could not read the log; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         from = log.position();
