@@ -170,7 +170,7 @@ struct Follow {
     after: Position,
     slot: StreamSlot,
     pending: VecDeque<FeedEvent>,
-    /// Whether something may have changed: check access, then read.
+    /// Whether something may have changed: read, then check access.
     must_look: bool,
     ended: bool,
 }
