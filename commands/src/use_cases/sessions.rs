@@ -81,11 +81,7 @@ pub async fn sign_out_everywhere(app: &Application, user: UserId) -> Result<(), 
 /// The identity a session token belongs to (and keeps it alive, within its
 /// absolute lifetime).
 pub async fn authenticate(app: &Application, token: &str) -> Result<UserId, UseCaseError> {
-    let lifetimes = sessions::Lifetimes {
-        idle: app.session_ttl,
-        absolute: app.session_max_age,
-    };
-    sessions::resume(&app.read, token, app.clock.now(), lifetimes)
+    sessions::resume(&app.read, token, app.clock.now(), lifetimes(app))
         .await?
         .ok_or(UseCaseError::Unauthenticated)
 }
@@ -93,11 +89,15 @@ pub async fn authenticate(app: &Application, token: &str) -> Result<UserId, UseC
 /// Whether the session `token` is still live, without keeping it alive: for
 /// re-checking a caller whose request outlasts a moment (an event stream).
 pub async fn still_signed_in(app: &Application, token: &str) -> Result<UserId, UseCaseError> {
-    let lifetimes = sessions::Lifetimes {
-        idle: app.session_ttl,
-        absolute: app.session_max_age,
-    };
-    sessions::check(&app.read, token, app.clock.now(), lifetimes)
+    sessions::check(&app.read, token, app.clock.now(), lifetimes(app))
         .await?
         .ok_or(UseCaseError::Unauthenticated)
+}
+
+/// The application's session lifetimes.
+fn lifetimes(app: &Application) -> sessions::Lifetimes {
+    sessions::Lifetimes {
+        idle: app.session_ttl,
+        absolute: app.session_max_age,
+    }
 }
