@@ -10,7 +10,7 @@ use roster_api::AppState;
 use roster_commands::tokens::TokenKey;
 use roster_commands::Application;
 use roster_eventstore::{Clock, EventStore, Source, SystemClock};
-use roster_workers::{EmailWorker, ExpiryWorker, Mailer, WorkerMetrics};
+use roster_workers::{EmailWorker, ExpiryWorker, Mailer, Postage, WorkerMetrics};
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
@@ -54,7 +54,7 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     /// What the projection runners and workers read and write through.
-    background: roster_projections::ReadDb,
+    background: roster_storage::Db,
     args: ServeArgs,
     workers: Option<Workers>,
 }
@@ -112,17 +112,19 @@ impl App {
         application.session_max_age = chrono::Duration::days(i64::from(args.session_max_days));
         let worker_metrics: Arc<WorkerMetrics> = Arc::default();
         let background = database.background_read_db();
-        let mut email = EmailWorker::new(
+        let email = EmailWorker::with_metrics(
             background.clone(),
             store.clone(),
             application.orgs.clone(),
             clock.clone(),
-            mailer,
-            key.clone(),
-            &args.public_url,
-            from,
+            Postage {
+                mailer,
+                from,
+                public_url: args.public_url.trim_end_matches('/').to_owned(),
+                key: key.clone(),
+                metrics: worker_metrics.clone(),
+            },
         );
-        email.metrics = worker_metrics.clone();
         let mut expiry = ExpiryWorker::new(
             background.clone(),
             store.clone(),
@@ -141,6 +143,10 @@ impl App {
                 extra_metrics: {
                     let m = worker_metrics.clone();
                     Arc::new(move || m.render())
+                },
+                stalled_workers: {
+                    let m = worker_metrics.clone();
+                    Arc::new(move || m.stalls_described())
                 },
                 secure_cookies: args.public_url.starts_with("https://"),
                 metrics_token: args.metrics_token.as_deref().map(Arc::from),

@@ -10,7 +10,7 @@ use roster_eventstore::seal::{self, SealedHead};
 use roster_eventstore::{integrity, EventStore};
 use roster_projections::queries::{self, HistoryFilter, HistoryRow};
 use roster_projections::rebuild::rebuild_many;
-use roster_projections::ReadDb;
+use roster_storage::Db;
 
 use crate::config::{HistoryArgs, HistoryFormat, ReplayArgs};
 
@@ -68,7 +68,7 @@ async fn total_events(store: &dyn EventStore) -> u64 {
 /// `roster replay`: rebuilds (or verifies) each projection; returns false when
 /// `--verify` found differences.
 pub async fn replay(
-    db: &ReadDb,
+    db: &Db,
     store: Arc<dyn EventStore>,
     args: &ReplayArgs,
 ) -> Result<bool, String> {
@@ -170,7 +170,7 @@ fn csv_line(r: &HistoryRow) -> String {
 
 /// `roster history`: writes the organization's history to `out`, oldest first.
 pub async fn history(
-    db: &ReadDb,
+    db: &Db,
     store: Arc<dyn EventStore>,
     args: &HistoryArgs,
     out: &mut impl Write,

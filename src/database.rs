@@ -173,10 +173,10 @@ impl Database {
     }
 
     /// The read-model database (the same database as the log).
-    pub fn read_db(&self) -> roster_projections::ReadDb {
+    pub fn read_db(&self) -> roster_storage::Db {
         match self {
-            Database::Postgres(pool) => roster_projections::ReadDb::Pg(pool.clone()),
-            Database::Sqlite(pool) => roster_projections::ReadDb::Sqlite(pool.clone()),
+            Database::Postgres(pool) => roster_storage::Db::Pg(pool.clone()),
+            Database::Sqlite(pool) => roster_storage::Db::Sqlite(pool.clone()),
         }
     }
 
@@ -185,14 +185,14 @@ impl Database {
     /// of requests never starves them and their batches never make a signed-in
     /// read wait for a connection (`scripts/bench`, reads under the command load).
     /// SQLite has one writer whatever the pool, so it shares the pool.
-    pub fn background_read_db(&self) -> roster_projections::ReadDb {
+    pub fn background_read_db(&self) -> roster_storage::Db {
         match self {
             Database::Postgres(pool) => {
                 let options = pool.connect_options().as_ref().clone();
                 // Never more than half the requests' pool: a small deployment (or a
                 // test server) stays small.
                 let size = BACKGROUND_CONNECTIONS.min(pool.options().get_max_connections() / 2);
-                roster_projections::ReadDb::Pg(
+                roster_storage::Db::Pg(
                     PgPoolOptions::new()
                         .max_connections(size.max(2))
                         .min_connections(0)
@@ -201,7 +201,7 @@ impl Database {
                         .connect_lazy_with(options),
                 )
             }
-            Database::Sqlite(pool) => roster_projections::ReadDb::Sqlite(pool.clone()),
+            Database::Sqlite(pool) => roster_storage::Db::Sqlite(pool.clone()),
         }
     }
 

@@ -152,17 +152,7 @@ fn identity_problem(e: &UserError) -> Problem {
     Problem::new(status, slug, title, e.to_string())
 }
 
-/// The whole chain of causes, for the log.
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    text
-}
+use roster_domain::error_chain as causes;
 
 /// How long a client should wait when the database is out of reach.
 const DATABASE_RETRY: std::time::Duration = std::time::Duration::from_secs(2);

@@ -43,8 +43,8 @@ pub(crate) async fn healthz() -> Json<StatusBody> {
     Json(StatusBody { status: "ok" })
 }
 
-/// Readiness: the database answers and no projection is stuck on a failing
-/// event, so requests can be served with current data. 503 otherwise, naming the cause.
+/// Readiness: the database answers and no projection or worker is stuck on a
+/// failing event, so requests can be served with current data. 503 otherwise, naming the cause.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = StatusBody),
@@ -77,6 +77,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<StatusB
                 format!("projection {} is stuck at position {at}: {f}", s.name)
             })
         })
+        .chain((state.stalled_workers)())
         .collect();
     if failing.is_empty() {
         Ok(Json(StatusBody { status: "ready" }))

@@ -98,17 +98,16 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     };
     match idempotency::reserve(&state.app.read, &keyed, state.app.clock.now()).await {
         Ok(Reservation::Fresh) => {}
-        Ok(Reservation::Replay {
-            status,
-            content_type,
-            body,
-        }) => {
-            let mut response =
-                (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
+        Ok(Reservation::Replay(answer)) => {
+            let mut response = (
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK),
+                answer.body,
+            )
+                .into_response();
             let headers = response.headers_mut();
             headers.insert(
                 "content-type",
-                HeaderValue::from_str(&content_type)
+                HeaderValue::from_str(&answer.content_type)
                     .unwrap_or(HeaderValue::from_static("application/json")),
             );
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -166,17 +165,12 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     if idempotency::is_retryable(status.as_u16(), problem_type.as_deref()) || !is_json {
         release().await;
     } else {
-        let body = String::from_utf8_lossy(&resp_bytes).into_owned();
-        if let Err(e) = idempotency::store_answer(
-            &state.app.read,
-            &scope,
-            &key,
-            status.as_u16(),
-            &content_type,
-            body,
-        )
-        .await
-        {
+        let answer = idempotency::StoredAnswer {
+            status: status.as_u16(),
+            content_type,
+            body: String::from_utf8_lossy(&resp_bytes).into_owned(),
+        };
+        if let Err(e) = idempotency::store_answer(&state.app.read, &scope, &key, &answer).await {
             tracing::warn!(error = %e, "could not store an idempotent answer");
         }
     }

@@ -46,6 +46,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::RequestMetrics>,
     /// More series to export (the workers' counters), rendered on each scrape.
     pub extra_metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// The background workers of this process whose steps fail, each described:
+    /// readiness names them.
+    pub stalled_workers: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
     /// Whether the session cookie is marked `Secure` (Roster is served over https).
     pub secure_cookies: bool,
     /// When set, `/metrics` answers only requests bearing this token.

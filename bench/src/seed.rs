@@ -9,7 +9,7 @@ use roster_domain::organization::{decide, evolve, Actor, Context, Envelope, OrgC
 use roster_domain::organization::{OrgEvent, Organization};
 use roster_domain::*;
 use roster_eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StreamId};
-use roster_projections::ReadDb;
+use roster_storage::Db;
 use uuid::Uuid;
 
 /// Events per append while seeding.
@@ -206,7 +206,7 @@ async fn append_stream(
 }
 
 /// Opens a session for each user; answers the bearer tokens in the same order.
-pub async fn sessions_for(db: &ReadDb, users: &[UserId]) -> anyhow::Result<Vec<String>> {
+pub async fn sessions_for(db: &Db, users: &[UserId]) -> anyhow::Result<Vec<String>> {
     let mut tokens = Vec::with_capacity(users.len());
     for user in users {
         let opened = sessions::open(db, *user, Utc::now(), Duration::hours(12)).await?;

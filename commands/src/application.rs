@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use roster_domain::UserId;
 use roster_eventstore::{Clock, EventStore, Metadata, Source};
-use roster_projections::ReadDb;
+use roster_storage::Db;
 use uuid::Uuid;
 
 use crate::identity::passwords::PasswordHashing;
@@ -21,7 +21,7 @@ pub struct Application {
     /// The event log (PostgreSQL or SQLite).
     pub store: Arc<dyn EventStore>,
     /// The read models and identity tables, in the same database.
-    pub read: ReadDb,
+    pub read: Db,
     /// Runs organization commands.
     pub orgs: Arc<Handler<OrgAggregate>>,
     /// Runs identity commands.
@@ -61,7 +61,7 @@ impl Application {
     /// An application over `store` and `read`, with handlers sharing `clock`.
     pub fn new(
         store: Arc<dyn EventStore>,
-        read: ReadDb,
+        read: Db,
         key: TokenKey,
         clock: Arc<dyn Clock>,
         source: Source,

@@ -203,6 +203,15 @@ impl From<sqlx::Error> for UseCaseError {
     }
 }
 
+impl From<roster_storage::StorageError> for UseCaseError {
+    fn from(e: roster_storage::StorageError) -> Self {
+        match e {
+            roster_storage::StorageError::Database(e) => e.into(),
+            e => Self::infrastructure("reading a stored row", e),
+        }
+    }
+}
+
 /// sqlx errors that mean "no database to write to right now" rather than a bug:
 /// the pool had no connection in time or is closed, the socket failed, or the
 /// server said it is shutting down, starting, out of connections or disk (SQLSTATE

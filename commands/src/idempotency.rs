@@ -6,8 +6,10 @@
 //! small batches as new ones are reserved.
 
 use chrono::{DateTime, Duration, Utc};
-use roster_projections::db::time_text;
-use roster_projections::{exec, fetch, ReadDb};
+use roster_storage::idempotency::{self as table, Lapses};
+use roster_storage::Db;
+
+pub use roster_storage::idempotency::{KeyedRequest, Reservation, StoredAnswer};
 
 use crate::error::UseCaseError;
 
@@ -25,129 +27,33 @@ pub fn in_progress_lapse() -> Duration {
 /// Old keys removed per reservation.
 const PURGE_BATCH: i64 = 100;
 
-/// Whose key, which key, for which request.
-#[derive(Debug, Clone)]
-pub struct KeyedRequest<'a> {
-    /// The caller's scope (their session's digest, or `anonymous`).
-    pub scope: &'a str,
-    /// The client's key.
-    pub key: &'a str,
-    /// A digest of method, path and body, to tell a repeat from a reuse.
-    pub request_hash: &'a str,
-}
-
-/// What a reservation found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reservation {
-    /// The key is new: run the request, then store or release.
-    Fresh,
-    /// The same request ran before: answer this again.
-    Replay {
-        /// The stored status.
-        status: u16,
-        /// The stored content type (`application/json` for answers stored before
-        /// content types were kept).
-        content_type: String,
-        /// The stored JSON body.
-        body: String,
-    },
-    /// The key was used for a different request.
-    Mismatch,
-    /// The first request with this key has not finished.
-    InProgress,
-}
-
 /// Reserves `request.key`, or says what an earlier use of it left.
 pub async fn reserve(
-    db: &ReadDb,
+    db: &Db,
     request: &KeyedRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<Reservation, UseCaseError> {
-    let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "DELETE FROM idempotency_keys WHERE (scope = $1 AND key = $2 AND \
-           (created_at < $3 OR (status IS NULL AND created_at < $4))) \
-         OR (scope, key) IN (SELECT scope, key FROM idempotency_keys WHERE created_at < $3 \
-                             ORDER BY created_at LIMIT $5)",
-        request.scope.to_owned(),
-        request.key.to_owned(),
-        time_text(now - lifetime()),
-        time_text(now - in_progress_lapse()),
-        PURGE_BATCH
-    )?;
-    let inserted = exec!(
-        &mut tx,
-        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (scope, key) DO NOTHING",
-        request.scope.to_owned(),
-        request.key.to_owned(),
-        request.request_hash.to_owned(),
-        time_text(now)
-    )?;
-    let outcome = if inserted == 1 {
-        Reservation::Fresh
-    } else {
-        let row = fetch!(
-            tx &mut tx,
-            fetch_one,
-            (String, Option<i64>, Option<String>, Option<String>),
-            "SELECT request_hash, status, body, content_type FROM idempotency_keys \
-             WHERE scope = $1 AND key = $2",
-            request.scope.to_owned(),
-            request.key.to_owned()
-        )?;
-        match row {
-            (hash, _, _, _) if hash != request.request_hash => Reservation::Mismatch,
-            (_, Some(status), Some(body), content_type) => Reservation::Replay {
-                status: u16::try_from(status).map_err(|e| {
-                    UseCaseError::infrastructure("reading a stored answer's status", e)
-                })?,
-                content_type: content_type.unwrap_or_else(|| "application/json".to_owned()),
-                body,
-            },
-            _ => Reservation::InProgress,
-        }
+    let lapses = Lapses {
+        answered_before: now - lifetime(),
+        unanswered_before: now - in_progress_lapse(),
+        purge: PURGE_BATCH,
     };
-    tx.commit().await?;
-    Ok(outcome)
+    Ok(table::reserve(db, request, now, lapses).await?)
 }
 
 /// Stores the answer to replay for a reserved key.
 pub async fn store_answer(
-    db: &ReadDb,
+    db: &Db,
     scope: &str,
     key: &str,
-    status: u16,
-    content_type: &str,
-    body: String,
+    answer: &StoredAnswer,
 ) -> Result<(), UseCaseError> {
-    let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "UPDATE idempotency_keys SET status = $3, body = $4, content_type = $5 \
-         WHERE scope = $1 AND key = $2",
-        scope.to_owned(),
-        key.to_owned(),
-        i64::from(status),
-        body,
-        content_type.to_owned()
-    )?;
-    tx.commit().await?;
-    Ok(())
+    Ok(table::store_answer(db, scope, key, answer).await?)
 }
 
 /// Frees a reserved key whose request should be retryable (it failed on our side).
-pub async fn release(db: &ReadDb, scope: &str, key: &str) -> Result<(), UseCaseError> {
-    let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2",
-        scope.to_owned(),
-        key.to_owned()
-    )?;
-    tx.commit().await?;
-    Ok(())
+pub async fn release(db: &Db, scope: &str, key: &str) -> Result<(), UseCaseError> {
+    Ok(table::release(db, scope, key).await?)
 }
 
 /// Whether an answer must not be replayed: the client should be able to try

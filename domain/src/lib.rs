@@ -5,6 +5,7 @@
 //! Given events / When command / Then events.
 
 pub mod codec;
+pub mod error_chain;
 pub mod ids;
 pub mod organization;
 pub mod role;
@@ -13,6 +14,7 @@ pub mod token;
 pub mod user;
 
 pub use codec::{decode, encode, DecodeError, DomainEvent, EncodeError};
+pub use error_chain::error_chain;
 pub use ids::{AccountId, InvitationId, OrgId, SendId, UserId};
 pub use organization::{
     decide, evolve, Context, DomainError, Envelope, OrgCommand, OrgEvent, Organization,

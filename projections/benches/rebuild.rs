@@ -15,7 +15,7 @@ use roster_eventstore::{
     EventStore, ExpectedVersion, Metadata, NewEvent, PgStore, Position, StreamId,
 };
 use roster_projections::rebuild::{rebuild, rebuild_many};
-use roster_projections::ReadDb;
+use roster_storage::Db;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     roster_migrations::POSTGRES.run(&pool).await?;
     let store: Arc<dyn EventStore> = Arc::new(PgStore::new(pool.clone()).await?);
-    let db = ReadDb::Pg(pool);
+    let db = Db::Pg(pool);
 
     let mut written = 0usize;
     while written < target {

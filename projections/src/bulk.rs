@@ -4,8 +4,8 @@
 //! (small, transactional batches); `replay --verify` compares the two, so the two
 //! implementations of one projection cannot drift apart unnoticed.
 
-use crate::db::ReadTx;
 use crate::projection::{ProjectedEvent, ProjectionError};
+use roster_storage::db::Tx;
 
 /// One value of a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +55,9 @@ pub struct TableRows {
 
 /// A projection's in-memory twin, used only to rebuild.
 pub trait MemoryFold: Send {
-    /// Applies one event, exactly as the SQL path would.
-    fn apply(&mut self, event: &ProjectedEvent);
+    /// Applies one event, exactly as the SQL path would; an event the SQL path
+    /// would fail on fails here too, so a rebuild never drops what it cannot write.
+    fn apply(&mut self, event: &ProjectedEvent) -> Result<(), crate::ProjectionError>;
     /// Rows that are final already (append-only tables) and can be written now,
     /// keeping memory flat on long logs.
     fn drain_final(&mut self) -> Vec<TableRows> {
@@ -91,14 +92,14 @@ fn copy_text(cell: &Cell, out: &mut String) {
 /// Writes `rows` into `<table><suffix>`: one COPY on PostgreSQL, multi-row INSERTs
 /// (as large as parameter limits allow) on SQLite.
 pub async fn insert_rows(
-    tx: &mut ReadTx,
+    tx: &mut Tx,
     suffix: &str,
     rows: &TableRows,
 ) -> Result<(), ProjectionError> {
     if rows.rows.is_empty() {
         return Ok(());
     }
-    if let ReadTx::Pg(t) = tx {
+    if let Tx::Pg(t) = tx {
         let mut data = String::with_capacity(rows.rows.len() * 128);
         for row in &rows.rows {
             for (i, cell) in row.iter().enumerate() {
@@ -158,10 +159,10 @@ pub async fn insert_rows(
             }};
         }
         match tx {
-            ReadTx::Pg(t) => {
+            Tx::Pg(t) => {
                 bind_all!(sqlx::query(&sql)).execute(&mut **t).await?;
             }
-            ReadTx::Sqlite(t) => {
+            Tx::Sqlite(t) => {
                 bind_all!(sqlx::query(&sql)).execute(&mut **t).await?;
             }
         }

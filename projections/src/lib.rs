@@ -8,21 +8,21 @@
 //! * [`queries`] answers the questions the API, the CLI and the workers ask,
 //!   including "as of" a past instant, computed from the log itself.
 //!
+//! The database handle, the tables that are not read models and the runtime the
+//! runners follow the log on live in `roster-storage`.
+//!
 //! Read-model tables belong to their projection and are versioned by it: they are
 //! disposable copies of what the log says, so a changed projection simply rebuilds.
 
 pub mod bulk;
-pub mod db;
 pub mod models;
 pub mod projection;
 pub mod queries;
 pub mod rebuild;
 pub mod runner;
-pub mod runtime;
 
 use std::sync::Arc;
 
-pub use db::{ReadDb, ReadTx};
 pub use projection::{ProjectedEvent, Projection, ProjectionError};
 
 /// Every projection Roster keeps.

@@ -7,7 +7,7 @@ use roster_domain::{OrgEvent, OrgId};
 use roster_eventstore::{Metadata, Position};
 use uuid::Uuid;
 
-use crate::db::ReadTx;
+use roster_storage::db::Tx;
 
 /// An organization event as projections receive it: decoded, with its envelope.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ pub trait Projection: Send + Sync + 'static {
     /// Applies one event inside the batch transaction.
     async fn apply(
         &self,
-        tx: &mut ReadTx,
+        tx: &mut Tx,
         suffix: &str,
         event: &ProjectedEvent,
     ) -> Result<(), ProjectionError>;

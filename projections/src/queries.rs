@@ -11,9 +11,9 @@ use roster_domain::organization::{evolve, Organization};
 use roster_domain::{decode, OrgEvent, OrgId};
 use roster_eventstore::{EventStore, Position, StreamId};
 
-use crate::db::{pos_i64, ReadDb};
-use crate::fetch;
 use crate::projection::ProjectionError;
+use roster_storage::db::{pos_i64, Db};
+use roster_storage::fetch;
 
 pub use crate::models::access::queries::{access_of, org_role, AccessRow, AccessScope};
 pub use crate::models::deadlines::queries::{due_deadlines, next_deadline, DueInvitation};
@@ -123,11 +123,7 @@ pub async fn organization_as_of(
 /// Waits until every projection has passed `position` (read-your-writes), for at
 /// most `timeout`. Returns false if the wait timed out (the caller marks the
 /// answer stale).
-pub async fn wait_for(
-    db: &ReadDb,
-    position: Position,
-    timeout: Duration,
-) -> Result<bool, QueryError> {
+pub async fn wait_for(db: &Db, position: Position, timeout: Duration) -> Result<bool, QueryError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut pause = Duration::from_millis(2);
     loop {

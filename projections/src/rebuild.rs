@@ -8,10 +8,10 @@ use chrono::Utc;
 use roster_eventstore::{EventStore, Position};
 
 use crate::bulk::{insert_rows, MemoryFold};
-use crate::db::{pos_i64, time_text, ReadDb};
 use crate::projection::{Projection, ProjectionError};
 use crate::runner::{apply_batch, ensure_installed, to_projected};
-use crate::{exec, fetch};
+use roster_storage::db::{pos_i64, time_text, Db};
+use roster_storage::{exec, fetch};
 
 const SUFFIX: &str = "_rebuild";
 const REBUILD_BATCH: usize = 5_000;
@@ -61,7 +61,7 @@ fn key_columns(create: &str) -> (String, String) {
     )
 }
 
-async fn checkpoint_of(db: &ReadDb, name: &str) -> Result<Position, ProjectionError> {
+async fn checkpoint_of(db: &Db, name: &str) -> Result<Position, ProjectionError> {
     let row = fetch!(db db, fetch_optional, (i64,), "SELECT position FROM projection_checkpoints WHERE name = $1", name)?;
     Ok(Position(
         row.map_or(0, |(p,)| u64::try_from(p).unwrap_or(0)),
@@ -71,7 +71,7 @@ async fn checkpoint_of(db: &ReadDb, name: &str) -> Result<Position, ProjectionEr
 /// Rebuilds `p` from the start; with `verify`, compares instead of swapping.
 /// `progress` is called after every batch with the events read so far.
 pub async fn rebuild(
-    db: &ReadDb,
+    db: &Db,
     store: &dyn EventStore,
     p: &dyn Projection,
     verify: bool,
@@ -87,7 +87,7 @@ pub async fn rebuild(
 /// in-memory twin folds the events and writes its rows in bulk; any other falls
 /// back to applying events statement by statement.
 pub async fn rebuild_many(
-    db: &ReadDb,
+    db: &Db,
     store: &dyn EventStore,
     projections: &[&dyn Projection],
     verify: bool,
@@ -120,7 +120,7 @@ pub async fn rebuild_many(
             for recorded in &batch {
                 if let Some(event) = to_projected(recorded)? {
                     for (_, fold) in folds.iter_mut() {
-                        fold.apply(&event);
+                        fold.apply(&event)?;
                     }
                 }
             }
@@ -197,7 +197,7 @@ fn scratch_name(p: &dyn Projection) -> String {
 }
 
 /// Fresh, empty `_rebuild` tables and a checkpoint at 0 for them.
-async fn prepare_scratch(db: &ReadDb, p: &dyn Projection) -> Result<(), ProjectionError> {
+async fn prepare_scratch(db: &Db, p: &dyn Projection) -> Result<(), ProjectionError> {
     ensure_installed(db, p).await?;
     let scratch = scratch_name(p);
     let mut tx = db.begin().await?;
@@ -229,7 +229,7 @@ async fn prepare_scratch(db: &ReadDb, p: &dyn Projection) -> Result<(), Projecti
 
 /// Compares the rebuilt tables with the live ones, or swaps them in.
 async fn finalize(
-    db: &ReadDb,
+    db: &Db,
     store: &dyn EventStore,
     p: &dyn Projection,
     verify: bool,

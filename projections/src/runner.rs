@@ -18,10 +18,10 @@ use roster_domain::{decode, OrgEvent, OrgId};
 use roster_eventstore::{EventStore, Position, RecordedEvent};
 use tokio::sync::watch;
 
-use crate::db::{pos_i64, time_text, ReadDb};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
-use crate::runtime::{self, Follower, Progress, StepError};
-use crate::{exec, fetch};
+use roster_storage::db::{pos_i64, time_text, Db};
+use roster_storage::follower::{self, Follower, Progress, StepError};
+use roster_storage::{exec, fetch};
 
 /// Events per transaction while catching up.
 pub const CATCH_UP_BATCH: usize = 500;
@@ -66,7 +66,7 @@ pub fn to_projected(r: &RecordedEvent) -> Result<Option<ProjectedEvent>, Project
 
 /// Creates a projection's tables and checkpoint when missing, or rebuilds them in
 /// place from position 0 when the stored version differs from the code's.
-pub async fn ensure_installed(db: &ReadDb, p: &dyn Projection) -> Result<(), ProjectionError> {
+pub async fn ensure_installed(db: &Db, p: &dyn Projection) -> Result<(), ProjectionError> {
     let mut tx = db.begin().await?;
     let row = fetch!(
         tx &mut tx,
@@ -113,7 +113,7 @@ pub async fn ensure_installed(db: &ReadDb, p: &dyn Projection) -> Result<(), Pro
 /// with `suffix`, advancing checkpoint `checkpoint`. Returns how many events were
 /// consumed (0: nothing new, or another runner moved the checkpoint first).
 pub async fn apply_batch(
-    db: &ReadDb,
+    db: &Db,
     store: &dyn EventStore,
     p: &dyn Projection,
     suffix: &str,
@@ -166,7 +166,7 @@ pub async fn apply_batch(
     Ok(events.len())
 }
 
-async fn record_failure(db: &ReadDb, store: &dyn EventStore, checkpoint: &str, error: &str) {
+async fn record_failure(db: &Db, store: &dyn EventStore, checkpoint: &str, error: &str) {
     let at = match fetch!(
         db db,
         fetch_optional,
@@ -193,7 +193,7 @@ async fn record_failure(db: &ReadDb, store: &dyn EventStore, checkpoint: &str, e
 }
 
 /// Every projection's checkpoint and failure state.
-pub async fn statuses(db: &ReadDb) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
+pub async fn statuses(db: &Db) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
     let rows = fetch!(
         db db,
         fetch_all,
@@ -211,9 +211,9 @@ pub async fn statuses(db: &ReadDb) -> Result<Vec<ProjectionStatus>, sqlx::Error>
         .collect())
 }
 
-/// One projection as a log follower of the shared [`runtime`](crate::runtime).
+/// One projection as a log follower of the shared [`follower`](roster_storage::follower) runtime.
 struct ProjectionFollower {
-    db: ReadDb,
+    db: Db,
     store: Arc<dyn EventStore>,
     projection: Arc<dyn Projection>,
 }
@@ -267,7 +267,7 @@ impl Follower for ProjectionFollower {
 /// Runs one projection until `shutdown` turns true: leadership, install, then
 /// batches as events arrive, with backoff on failure (never skipping the event).
 pub async fn run(
-    db: ReadDb,
+    db: Db,
     store: Arc<dyn EventStore>,
     p: Arc<dyn Projection>,
     shutdown: watch::Receiver<bool>,
@@ -278,5 +278,5 @@ pub async fn run(
         store,
         projection: p,
     };
-    runtime::run(follower, db, changes, shutdown).await;
+    follower::run(follower, db, changes, shutdown).await;
 }

@@ -14,7 +14,8 @@ use roster_commands::{Application, ManualClock};
 use roster_domain::organization::OrgEvent;
 use roster_domain::{decode, InvitationId, OrgId, SendId};
 use roster_eventstore::{EventStore, Source, StreamId, SystemClock};
-use roster_projections::{queries, ReadDb};
+use roster_projections::queries;
+use roster_storage::Db;
 use roster_workers::EmailStep;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -36,7 +37,7 @@ pub struct TestServer {
     /// Its event store.
     pub store: Arc<dyn EventStore>,
     /// Its read models.
-    pub read: ReadDb,
+    pub read: Db,
     /// Its token secret, to derive links as the email worker does.
     pub key: TokenKey,
     /// The server's clock; tests move it.

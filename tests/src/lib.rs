@@ -10,7 +10,7 @@ pub mod world;
 use std::sync::Arc;
 
 use roster_eventstore::{Clock, EventStore, PgStore, SqliteStore};
-use roster_projections::ReadDb;
+use roster_storage::Db;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
@@ -111,20 +111,20 @@ macro_rules! on_both_backends {
 pub async fn store_and_read_db(
     backend: Backend,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<(Arc<dyn EventStore>, ReadDb)> {
+) -> anyhow::Result<(Arc<dyn EventStore>, Db)> {
     Ok(match backend {
         Backend::Postgres => {
             let pool = fresh_pg_pool().await?;
             (
                 Arc::new(PgStore::with_clock(pool.clone(), clock).await?),
-                ReadDb::Pg(pool),
+                Db::Pg(pool),
             )
         }
         Backend::Sqlite => {
             let pool = fresh_sqlite_pool().await?;
             (
                 Arc::new(SqliteStore::with_clock(pool.clone(), clock)),
-                ReadDb::Sqlite(pool),
+                Db::Sqlite(pool),
             )
         }
     })
@@ -134,7 +134,7 @@ pub async fn store_and_read_db(
 /// until every projection has reached the log's head. (The gap-safe horizon can
 /// hold the newest events back for a moment behind another test's open
 /// transaction: keep applying until they arrive, for at most 20 s.)
-pub async fn project_everything(db: &ReadDb, store: &dyn EventStore) -> anyhow::Result<()> {
+pub async fn project_everything(db: &Db, store: &dyn EventStore) -> anyhow::Result<()> {
     let head = store.head().await?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     for p in roster_projections::all() {

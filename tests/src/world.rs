@@ -10,7 +10,7 @@ use roster_commands::{HandleError, Handler, HandlerConfig, ManualClock, OrgAggre
 use roster_domain::organization::{Actor, DomainError, Envelope, OrgCommand, OrgEvent};
 use roster_domain::OrgId;
 use roster_eventstore::{EventStore, Metadata};
-use roster_projections::ReadDb;
+use roster_storage::Db;
 
 use crate::{store_and_read_db, Backend};
 
@@ -19,7 +19,7 @@ pub struct Harness {
     /// The log, stamping times from `clock`.
     pub store: Arc<dyn EventStore>,
     /// The read models beside it.
-    pub db: ReadDb,
+    pub db: Db,
     /// The time; tests move it.
     pub clock: ManualClock,
     /// Runs organization commands.

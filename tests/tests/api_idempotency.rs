@@ -9,7 +9,7 @@ use roster_tests::http::{TestServer, PASSWORD};
 use serde_json::{json, Value};
 
 async fn keys_stored(s: &TestServer) -> i64 {
-    let (n,) = roster_projections::fetch!(
+    let (n,) = roster_storage::fetch!(
         db & s.read,
         fetch_one,
         (i64,),

@@ -135,7 +135,7 @@ async fn expired_sessions_are_purged_when_someone_signs_in() {
         s.sign_in("olive@acme.io", PASSWORD).await;
     }
     let count = || async {
-        let (n,) = roster_projections::fetch!(
+        let (n,) = roster_storage::fetch!(
             db & s.read,
             fetch_one,
             (i64,),
@@ -241,7 +241,7 @@ async fn signed_in_reads_do_not_write_until_the_expiry_would_move_noticeably() {
         .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
         .await;
     let expiry = || async {
-        let (e,) = roster_projections::fetch!(
+        let (e,) = roster_storage::fetch!(
             db & s.read,
             fetch_one,
             (String,),

@@ -396,7 +396,7 @@ async fn random_workloads_replay_to_identical_read_models(backend: Backend) {
     }
     // A hand-edited read model is caught.
     let mut tx = w.db.begin().await.expect("tx");
-    roster_projections::exec!(&mut tx, "UPDATE rm_members SET full_name = 'Mallory' WHERE user_id IN (SELECT user_id FROM rm_members LIMIT 1)").expect("edit");
+    roster_storage::exec!(&mut tx, "UPDATE rm_members SET full_name = 'Mallory' WHERE user_id IN (SELECT user_id FROM rm_members LIMIT 1)").expect("edit");
     tx.commit().await.expect("commit");
     let members = roster_projections::by_name("members").expect("members");
     let report = rebuild(&w.db, w.store.as_ref(), members.as_ref(), true, |_, _| {})
@@ -567,7 +567,7 @@ async fn a_batch_that_fails_midway_leaves_no_trace(backend: Backend) {
     .expect("members");
     assert!(page.members.is_empty());
     let (rows,) =
-        roster_projections::fetch!(db & w.db, fetch_one, (i64,), "SELECT count(*) FROM rm_orgs")
+        roster_storage::fetch!(db & w.db, fetch_one, (i64,), "SELECT count(*) FROM rm_orgs")
             .expect("count");
     assert_eq!(rows, 0, "the rolled-back batch wrote nothing");
     // Restarted with the real projection, it ends where a full replay ends.
@@ -602,7 +602,7 @@ impl roster_projections::Projection for FailOn {
     }
     async fn apply(
         &self,
-        tx: &mut roster_projections::ReadTx,
+        tx: &mut roster_storage::Tx,
         suffix: &str,
         event: &roster_projections::ProjectedEvent,
     ) -> Result<(), roster_projections::ProjectionError> {

@@ -25,6 +25,7 @@ mod fault_database;
 mod fault_kill9;
 mod fault_read_only;
 mod fault_smtp;
+mod fault_stuck_worker;
 mod hostile_connections;
 mod hostile_input;
 mod operator_cli;

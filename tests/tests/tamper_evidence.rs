@@ -7,12 +7,12 @@ use roster_eventstore::integrity::{verify, Tampering};
 use roster_eventstore::{
     EventStore, ExpectedVersion, Metadata, NewEvent, Source, StreamId, SystemClock,
 };
-use roster_projections::ReadDb;
+use roster_storage::Db;
 use roster_tests::{store_and_read_db, Backend};
 use serde_json::json;
 use uuid::Uuid;
 
-async fn seeded(backend: Backend) -> (Arc<dyn EventStore>, ReadDb, Vec<StreamId>) {
+async fn seeded(backend: Backend) -> (Arc<dyn EventStore>, Db, Vec<StreamId>) {
     let (store, db) = store_and_read_db(backend, Arc::new(SystemClock))
         .await
         .expect("store");
@@ -43,9 +43,9 @@ async fn seeded(backend: Backend) -> (Arc<dyn EventStore>, ReadDb, Vec<StreamId>
     (store, db, streams)
 }
 
-async fn execute(db: &ReadDb, sql: &str) {
+async fn execute(db: &Db, sql: &str) {
     let mut tx = db.begin().await.expect("tx");
-    roster_projections::exec!(&mut tx, sql).expect("tamper");
+    roster_storage::exec!(&mut tx, sql).expect("tamper");
     tx.commit().await.expect("commit");
 }
 
@@ -169,7 +169,7 @@ async fn reordered_events_are_caught(backend: Backend) {
 /// the stream's whole chain so that the log verifies clean.
 async fn forge_with_recomputed_chain(
     store: &Arc<dyn EventStore>,
-    db: &ReadDb,
+    db: &Db,
     backend: Backend,
     stream: &StreamId,
     version: u64,

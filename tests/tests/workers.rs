@@ -209,6 +209,28 @@ async fn drain(worker: &EmailWorker, store: &dyn EventStore) -> Drained {
     total
 }
 
+/// Steps until a step fails, and returns why. (A step that succeeds may only mean
+/// the gap-safe horizon still holds the newest events back behind another test's
+/// open transaction: once an event is visible it stays so.)
+async fn first_error<
+    T: std::fmt::Debug,
+    F: std::future::Future<Output = Result<T, roster_workers::WorkerError>>,
+>(
+    mut step: impl FnMut() -> F,
+) -> roster_workers::WorkerError {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match step().await {
+            Err(e) => return e,
+            Ok(done) => assert!(
+                std::time::Instant::now() < deadline,
+                "the sender stops at the event it cannot read, yet stepped: {done:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// The message's text body with quoted-printable soft breaks undone.
 fn body(m: &roster_tests::smtp::Received) -> String {
     m.data.replace("=\r\n", "").replace("=3D", "=")
@@ -561,10 +583,7 @@ async fn an_event_the_sender_cannot_read_stops_it_there_instead_of_being_skipped
         .expect("a garbled event, as a bad migration or a hand edit leaves");
     w.invite("after@example.com").await;
     for _ in 0..2 {
-        let refused = worker
-            .step()
-            .await
-            .expect_err("the sender stops at the event it cannot read");
+        let refused = first_error(|| worker.step()).await;
         let said = refused.to_string();
         assert!(
             said.contains(&format!("event {}", bad.last_position().0))
@@ -580,5 +599,85 @@ async fn an_event_the_sender_cannot_read_stops_it_there_instead_of_being_skipped
         sink.messages().len(),
         mailed,
         "nothing after it is sent out of order"
+    );
+}
+
+/// Invitations and password resets have a sender each: an invitation event the
+/// invitation sender cannot read stops it there, and a reset asked for after it
+/// is still mailed, once.
+#[tokio::test]
+async fn a_stuck_invitation_sender_does_not_hold_back_password_resets() {
+    let w = World::new().await;
+    let sink = SmtpSink::start().await.expect("smtp");
+    let senders = w.email_worker(smtp(&sink));
+    drain(&senders, w.store.as_ref()).await;
+    let mailed = sink.messages().len();
+    let garbled = StreamId::new(OrgId::from_uuid(Uuid::now_v7()).stream_name()).expect("stream");
+    w.store
+        .append(
+            &garbled,
+            roster_eventstore::ExpectedVersion::Any,
+            vec![roster_eventstore::NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: "UserInvited".to_owned(),
+                schema_version: 1,
+                payload: serde_json::json!({ "email": 42 }),
+            }],
+            &roster_eventstore::Metadata::default(),
+        )
+        .await
+        .expect("a garbled invitation");
+    let user = UserId::from_uuid(Uuid::now_v7());
+    let reset_id = Uuid::now_v7();
+    let now = w.clock.now();
+    let (event_type, schema_version, payload) =
+        roster_domain::encode(&roster_domain::user::UserEvent::PasswordResetRequested {
+            user_id: user,
+            email: Email::parse("forgetful@example.com").expect("email"),
+            reset_id,
+            requested_at: now,
+            expires_at: now + chrono::Duration::minutes(30),
+        })
+        .expect("encode");
+    let asked = w
+        .store
+        .append(
+            &StreamId::new(user.stream_name()).expect("stream"),
+            roster_eventstore::ExpectedVersion::Any,
+            vec![roster_eventstore::NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: event_type.to_owned(),
+                schema_version,
+                payload,
+            }],
+            &roster_eventstore::Metadata::default(),
+        )
+        .await
+        .expect("a reset asked for");
+    first_error(|| senders.invitations.step()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while senders.resets.position().await.expect("position") < asked.last_position() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reset sender reaches the reset"
+        );
+        senders
+            .resets
+            .step()
+            .await
+            .expect("the reset sender goes on");
+    }
+    // Stepping again sends nothing twice.
+    senders.resets.step().await.expect("step");
+    let messages = sink.messages();
+    let resets: Vec<_> = messages[mailed..]
+        .iter()
+        .filter(|m| m.data.contains(&format!("reset-{reset_id}@")))
+        .collect();
+    assert_eq!(resets.len(), 1, "the reset link is mailed once");
+    assert_eq!(
+        messages.len(),
+        mailed + 1,
+        "and nothing else: the invitation sender is still stopped"
     );
 }

@@ -9,9 +9,10 @@ use roster_projections::queries::QueryError;
 /// A failed step: nothing after the failed piece of work was done.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    /// The worker's own table (its checkpoint) could not be read or written.
-    #[error("the worker checkpoint could not be read or written")]
-    Checkpoint(#[from] sqlx::Error),
+    /// The worker's own tables (its checkpoint, its retries) could not be read
+    /// or written.
+    #[error("the worker's checkpoint or retries could not be read or written")]
+    Storage(#[from] roster_storage::StorageError),
     /// The log could not be read.
     #[error("the event log could not be read")]
     Store(#[from] StoreError),
@@ -39,6 +40,25 @@ pub enum WorkerError {
 }
 
 impl WorkerError {
+    /// Whether the worker is stuck on an event rather than on a passing outage:
+    /// only an event it cannot read keeps failing however often it retries, so
+    /// only that takes the instance out of readiness (a database outage shows
+    /// there already).
+    pub fn is_stuck(&self) -> bool {
+        matches!(
+            self,
+            WorkerError::Undecodable { .. } | WorkerError::Command(HandleError::Decode { .. })
+        )
+    }
+
+    /// The step error's description, when it says the worker is stuck.
+    pub fn stuck(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<String> {
+        error
+            .downcast_ref::<WorkerError>()
+            .filter(|e| e.is_stuck())
+            .map(|e| roster_domain::error_chain(e))
+    }
+
     /// The error for an event of `recorded`'s stream that failed to decode.
     pub fn undecodable(
         recorded: &roster_eventstore::RecordedEvent,

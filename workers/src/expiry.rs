@@ -12,8 +12,8 @@ use roster_domain::organization::{Actor, Envelope, OrgCommand};
 use roster_domain::OrgEvent;
 use roster_eventstore::{Clock, EventStore, Metadata, Source};
 use roster_projections::queries;
-use roster_projections::runtime::{self, Follower, Progress, StepError};
-use roster_projections::ReadDb;
+use roster_storage::follower::{self, Follower, Progress, StepError};
+use roster_storage::Db;
 use tokio::sync::watch;
 
 use crate::error::WorkerError;
@@ -38,7 +38,7 @@ pub struct ExpiryWorker {
     pub metrics: Arc<crate::metrics::WorkerMetrics>,
     /// Due invitations read per page (tests make pages small).
     pub page_size: usize,
-    db: ReadDb,
+    db: Db,
     store: Arc<dyn EventStore>,
     orgs: Arc<Handler<OrgAggregate>>,
     clock: Arc<dyn Clock>,
@@ -47,7 +47,7 @@ pub struct ExpiryWorker {
 impl ExpiryWorker {
     /// A worker over the shared store, read models and command handler.
     pub fn new(
-        db: ReadDb,
+        db: Db,
         store: Arc<dyn EventStore>,
         orgs: Arc<Handler<OrgAggregate>>,
         clock: Arc<dyn Clock>,
@@ -134,12 +134,15 @@ impl ExpiryWorker {
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let db = self.db.clone();
         let changes = self.store.changes();
-        runtime::run(self, db, changes, shutdown).await;
+        follower::run(self, db, changes, shutdown).await;
     }
 }
 
 /// How soon a due invitation that could not be expired is tried again.
 const PAST_DUE_RETRY: Duration = Duration::from_secs(1);
+
+/// Its follower name.
+const NAME: &str = "worker.expiry";
 
 /// Longest the worker sleeps with no deadline in sight.
 const LONGEST_SLEEP: Duration = Duration::from_secs(300);
@@ -147,7 +150,11 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(300);
 #[async_trait::async_trait]
 impl Follower for ExpiryWorker {
     fn name(&self) -> &str {
-        "worker.expiry"
+        NAME
+    }
+
+    async fn failed(&self, error: &StepError) {
+        self.metrics.stalled(NAME, error.as_ref());
     }
 
     /// Lets the deadlines read model reach the log's head, expires what is due,
@@ -156,6 +163,7 @@ impl Follower for ExpiryWorker {
         let head = self.store.head().await?;
         queries::wait_for(&self.db, head, Duration::from_secs(2)).await?;
         let step = ExpiryWorker::step(self).await?;
+        self.metrics.recovered(NAME);
         let wake_after = step
             .next_deadline
             // A deadline still in the past failed to expire: retry it shortly.

@@ -1,6 +1,8 @@
 //! Counters the workers keep, rendered into `/metrics` by the server.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Email and expiry worker metrics.
 #[derive(Debug, Default)]
@@ -15,12 +17,47 @@ pub struct WorkerMetrics {
     pub invitations_expired: AtomicU64,
     /// How late (milliseconds after the deadline) the last expiry was recorded.
     pub last_expiry_lag_ms: AtomicU64,
+    /// The workers whose last step failed, with why: `/readyz` names them and
+    /// `/metrics` flags them until a step succeeds again.
+    stalled: Mutex<BTreeMap<&'static str, String>>,
 }
+
+/// Every worker's follower name, so each has a series even while healthy.
+pub const WORKERS: [&str; 3] = ["worker.email", "worker.reset-email", "worker.expiry"];
 
 impl WorkerMetrics {
     /// Adds one to a counter.
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Notes that `worker`'s step failed with `error`: a worker stuck on an
+    /// event is named until it steps again (see [`crate::WorkerError::is_stuck`]).
+    pub fn stalled(
+        &self,
+        worker: &'static str,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+    ) {
+        if let Some(why) = crate::WorkerError::stuck(error) {
+            self.stalls().insert(worker, why);
+        }
+    }
+
+    /// Notes that `worker` stepped successfully.
+    pub fn recovered(&self, worker: &'static str) {
+        self.stalls().remove(worker);
+    }
+
+    /// Each stalled worker, described for `/readyz`.
+    pub fn stalls_described(&self) -> Vec<String> {
+        self.stalls()
+            .iter()
+            .map(|(worker, why)| format!("{worker} is stuck: {why}"))
+            .collect()
+    }
+
+    fn stalls(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, String>> {
+        self.stalled.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The series in Prometheus text format.
@@ -64,6 +101,15 @@ impl WorkerMetrics {
             "roster_expiry_lag_seconds {}\n",
             self.last_expiry_lag_ms.load(Ordering::Relaxed) as f64 / 1000.0
         ));
+        out.push_str("# HELP roster_worker_failing 1 while a worker's steps fail (readiness names the cause).\n");
+        out.push_str("# TYPE roster_worker_failing gauge\n");
+        let stalls = self.stalls();
+        for worker in WORKERS {
+            out.push_str(&format!(
+                "roster_worker_failing{{worker=\"{worker}\"}} {}\n",
+                u8::from(stalls.contains_key(worker))
+            ));
+        }
         out
     }
 }

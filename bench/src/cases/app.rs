@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use roster_domain::{OrgId, UserId};
 use roster_eventstore::{EventStore, PgStore};
-use roster_projections::ReadDb;
+use roster_storage::Db;
 use serde_json::json;
 
 use super::{http, long_history, rebuild};
@@ -36,7 +36,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
     let db = Scratch::create(&settings.admin_url, "app", 8).await?;
     roster_migrations::POSTGRES.run(&db.pool).await?;
     let store: Arc<dyn EventStore> = Arc::new(PgStore::new(db.pool.clone()).await?);
-    let read = ReadDb::Pg(db.pool.clone());
+    let read = Db::Pg(db.pool.clone());
     let started = Instant::now();
     let seeded = seed_all(settings, store, &read).await?;
     seed::emails_already_sent(&db.pool).await?;
@@ -85,7 +85,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
 async fn seed_all(
     settings: &Settings,
     store: Arc<dyn EventStore>,
-    read: &ReadDb,
+    read: &Db,
 ) -> anyhow::Result<Seeded> {
     let mut streams = Vec::new();
     let mut owners = Vec::new();

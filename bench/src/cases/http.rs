@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use roster_commands::identity::sessions;
 use roster_projections::queries::{self, MemberFilter};
-use roster_projections::ReadDb;
+use roster_storage::Db;
 use serde_json::json;
 
 use super::app::Seeded;
@@ -31,7 +31,7 @@ pub async fn run(
         .pool_max_idle_per_host(settings.clients * 2)
         .build()?;
     let orgs = Arc::new(seeded.orgs.clone());
-    let read = ReadDb::Pg(pool.clone());
+    let read = Db::Pg(pool.clone());
     let raw_insert = raw_insert_script(&super::sample_payload()?);
 
     warm_up(&client, &server.base, seeded).await?;
@@ -183,7 +183,7 @@ async fn get_load(length: Duration, client: &reqwest::Client, url: String, token
 }
 
 /// Whose session `token` is: the lookup every signed-in request starts with.
-async fn signed_in(read: &ReadDb, token: &str) -> Result<roster_domain::UserId, String> {
+async fn signed_in(read: &Db, token: &str) -> Result<roster_domain::UserId, String> {
     sessions::identify(read, token, chrono::Utc::now())
         .await
         .map_err(|e| e.to_string())?
@@ -191,7 +191,7 @@ async fn signed_in(read: &ReadDb, token: &str) -> Result<roster_domain::UserId, 
 }
 
 /// What `GET /api/me` asks the database, asked directly.
-async fn me_direct(length: Duration, read: &ReadDb, token: &str) -> Samples {
+async fn me_direct(length: Duration, read: &Db, token: &str) -> Samples {
     let (read, token) = (read.clone(), token.to_owned());
     load::run(1, length, move |_, _| {
         let (read, token) = (read.clone(), token.clone());
@@ -214,7 +214,7 @@ async fn me_direct(length: Duration, read: &ReadDb, token: &str) -> Samples {
 /// What the first member page asks the database, asked directly.
 async fn members_direct(
     length: Duration,
-    read: &ReadDb,
+    read: &Db,
     org: roster_domain::OrgId,
     token: &str,
 ) -> Samples {

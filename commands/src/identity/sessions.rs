@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use roster_domain::UserId;
-use roster_projections::db::time_text;
-use roster_projections::{exec, fetch, ReadDb};
+use roster_storage::{sessions as table, Db};
 
 use super::{digest, hex};
 use crate::error::UseCaseError;
@@ -26,7 +25,7 @@ const PURGE_BATCH: i64 = 100;
 
 /// Opens a session for `user` lasting `ttl` from `now` (and purges a few expired ones).
 pub async fn open(
-    db: &ReadDb,
+    db: &Db,
     user: UserId,
     now: DateTime<Utc>,
     ttl: Duration,
@@ -36,23 +35,7 @@ pub async fn open(
         .map_err(|e| UseCaseError::infrastructure("drawing a session token", e))?;
     let token = hex(&raw);
     let expires_at = now + ttl;
-    let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        digest(&token),
-        user.to_string(),
-        time_text(now),
-        time_text(expires_at)
-    )?;
-    exec!(
-        &mut tx,
-        "DELETE FROM sessions WHERE token_hash IN \
-         (SELECT token_hash FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
-        time_text(now),
-        PURGE_BATCH
-    )?;
-    tx.commit().await?;
+    table::insert(db, &digest(&token), user, now, expires_at, PURGE_BATCH).await?;
     Ok(OpenedSession {
         token,
         user_id: user,
@@ -61,27 +44,13 @@ pub async fn open(
 }
 
 /// Revokes the session with this raw token (nothing happens if there is none).
-pub async fn close(db: &ReadDb, token: &str) -> Result<(), UseCaseError> {
-    let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "DELETE FROM sessions WHERE token_hash = $1",
-        digest(token)
-    )?;
-    tx.commit().await?;
-    Ok(())
+pub async fn close(db: &Db, token: &str) -> Result<(), UseCaseError> {
+    Ok(table::delete(db, &digest(token)).await?)
 }
 
 /// Revokes every session of `user` (sign out everywhere).
-pub async fn close_all(db: &ReadDb, user: UserId) -> Result<(), UseCaseError> {
-    let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "DELETE FROM sessions WHERE user_id = $1",
-        user.to_string()
-    )?;
-    tx.commit().await?;
-    Ok(())
+pub async fn close_all(db: &Db, user: UserId) -> Result<(), UseCaseError> {
+    Ok(table::delete_all_of(db, user).await?)
 }
 
 /// How long sessions live: `idle` after their last use, `absolute` after sign-in
@@ -97,32 +66,21 @@ pub struct Lifetimes {
 /// The identity a live session belongs to, without touching it (for scoping, not
 /// for authorizing).
 pub async fn identify(
-    db: &ReadDb,
+    db: &Db,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<UserId>, UseCaseError> {
-    let row = fetch!(
-        db db,
-        fetch_optional,
-        (String, String),
-        "SELECT user_id, expires_at FROM sessions WHERE token_hash = $1",
-        digest(token)
-    )?;
-    match row {
-        Some((user, expires)) if expires > time_text(now) => {
-            Ok(Some(user.parse().map_err(|e| {
-                UseCaseError::infrastructure("reading a session: bad user_id", e)
-            })?))
-        }
-        _ => Ok(None),
-    }
+    Ok(table::find(db, &digest(token))
+        .await?
+        .filter(|s| s.expires_at > now)
+        .map(|s| s.user_id))
 }
 
 /// The identity a live session belongs to, sliding its expiry to `now + idle`
 /// (never past its absolute end, and only when that moves it noticeably);
 /// `None` for unknown or expired tokens.
 pub async fn resume(
-    db: &ReadDb,
+    db: &Db,
     token: &str,
     now: DateTime<Utc>,
     lifetimes: Lifetimes,
@@ -133,7 +91,7 @@ pub async fn resume(
 /// Like [`resume`], without sliding the expiry: whether a session that is already
 /// in use (an open event stream) is still live. Being watched does not keep it alive.
 pub async fn check(
-    db: &ReadDb,
+    db: &Db,
     token: &str,
     now: DateTime<Utc>,
     lifetimes: Lifetimes,
@@ -142,48 +100,25 @@ pub async fn check(
 }
 
 async fn live(
-    db: &ReadDb,
+    db: &Db,
     token: &str,
     now: DateTime<Utc>,
     lifetimes: Lifetimes,
     slide: bool,
 ) -> Result<Option<UserId>, UseCaseError> {
     let hashed = digest(token);
-    let row = fetch!(
-        db db,
-        fetch_optional,
-        (String, String, String),
-        "SELECT user_id, created_at, expires_at FROM sessions WHERE token_hash = $1",
-        hashed.clone()
-    )?;
-    let Some((user, created, expires)) = row else {
+    let Some(session) = table::find(db, &hashed).await? else {
         return Ok(None);
     };
-    let created: DateTime<Utc> = created
-        .parse()
-        .map_err(|e| UseCaseError::infrastructure("reading a session: bad created_at", e))?;
-    let end = created + lifetimes.absolute;
-    if expires <= time_text(now) || end <= now {
+    let end = session.created_at + lifetimes.absolute;
+    if session.expires_at <= now || end <= now {
         return Ok(None);
     }
-    let user: UserId = user
-        .parse()
-        .map_err(|e| UseCaseError::infrastructure("reading a session: bad user_id", e))?;
     // Slide the expiry only when it would move by a tenth of the idle lifetime or
     // more: a burst of reads then costs one write, not one commit each.
     let slid = (now + lifetimes.idle).min(end);
-    let current: DateTime<Utc> = expires
-        .parse()
-        .map_err(|e| UseCaseError::infrastructure("reading a session: bad expires_at", e))?;
-    if slide && slid - current >= lifetimes.idle / 10 {
-        let mut tx = db.begin().await?;
-        exec!(
-            &mut tx,
-            "UPDATE sessions SET expires_at = $2 WHERE token_hash = $1",
-            hashed,
-            time_text(slid)
-        )?;
-        tx.commit().await?;
+    if slide && slid - session.expires_at >= lifetimes.idle / 10 {
+        table::extend(db, &hashed, slid).await?;
     }
-    Ok(Some(user))
+    Ok(Some(session.user_id))
 }

@@ -111,5 +111,5 @@ pub async fn complete_reset(app: &Application, input: CompleteReset) -> Result<(
             &app.metadata(Some(input.user_id)),
         )
         .await?;
-    credentials::replace_password(&app.read, input.user_id, &hash, "", app.clock.now()).await
+    Ok(credentials::replace_password(&app.read, input.user_id, &hash, "", app.clock.now()).await?)
 }

@@ -8,9 +8,12 @@ pub mod members;
 
 use roster_domain::Role;
 
-/// The role as stored JSON text (same shape as in events).
-pub(crate) fn role_json(role: &Role) -> String {
-    serde_json::to_string(role).unwrap_or_default()
+/// The role as stored JSON text (same shape as in events). A role that cannot be
+/// written is an error, never an empty cell a reader would misread.
+pub(crate) fn role_json(role: &Role) -> Result<String, crate::ProjectionError> {
+    serde_json::to_string(role).map_err(|e| {
+        crate::ProjectionError::Inconsistent(format!("a role cannot be written as JSON: {e}"))
+    })
 }
 
 /// The one word a list shows and a filter matches (see [`Role::label`]).

@@ -12,16 +12,16 @@ use async_trait::async_trait;
 use roster_domain::{AccountRole, MultiRole, OrgEvent, Role, UserId};
 
 use crate::bulk::{MemoryFold, TableRows};
-use crate::db::ReadTx;
-use crate::exec;
 use crate::models::role_label;
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
+use roster_storage::db::Tx;
+use roster_storage::exec;
 
 /// Projects `rm_access`.
 pub struct Access;
 
 async fn grant(
-    tx: &mut ReadTx,
+    tx: &mut Tx,
     s: &str,
     org: &str,
     user: UserId,
@@ -55,7 +55,7 @@ async fn grant(
     Ok(())
 }
 
-async fn revoke(tx: &mut ReadTx, s: &str, org: &str, user: UserId) -> Result<(), ProjectionError> {
+async fn revoke(tx: &mut Tx, s: &str, org: &str, user: UserId) -> Result<(), ProjectionError> {
     exec!(
         tx,
         &format!("DELETE FROM rm_access{s} WHERE org_id = $1 AND user_id = $2"),
@@ -93,12 +93,7 @@ impl Projection for Access {
         Some(Box::<AccessFold>::default())
     }
 
-    async fn apply(
-        &self,
-        tx: &mut ReadTx,
-        s: &str,
-        e: &ProjectedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(&self, tx: &mut Tx, s: &str, e: &ProjectedEvent) -> Result<(), ProjectionError> {
         let org = e.org_id.to_string();
         match &e.event {
             OrgEvent::InvitationAccepted(a) => grant(tx, s, &org, a.user_id, &a.role).await,
@@ -142,7 +137,7 @@ impl AccessFold {
 }
 
 impl MemoryFold for AccessFold {
-    fn apply(&mut self, e: &ProjectedEvent) {
+    fn apply(&mut self, e: &ProjectedEvent) -> Result<(), crate::ProjectionError> {
         let org = e.org_id.to_string();
         match &e.event {
             OrgEvent::InvitationAccepted(a) => self.grant(&org, a.user_id, &a.role),
@@ -153,6 +148,7 @@ impl MemoryFold for AccessFold {
             OrgEvent::MemberRemoved(r) => self.revoke(&org, r.user_id),
             _ => {}
         }
+        Ok(())
     }
 
     fn finish(self: Box<Self>) -> Vec<TableRows> {

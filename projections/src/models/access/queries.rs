@@ -3,9 +3,9 @@
 use roster_domain::{AccountId, OrgId, UserId};
 use serde::Serialize;
 
-use crate::db::ReadDb;
-use crate::fetch;
 use crate::queries::{parse_column, QueryError};
+use roster_storage::db::Db;
+use roster_storage::fetch;
 
 /// Where an access row applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -28,7 +28,7 @@ pub struct AccessRow {
 }
 
 /// A user's grants, by organization.
-pub async fn access_of(db: &ReadDb, user: UserId) -> Result<Vec<AccessRow>, QueryError> {
+pub async fn access_of(db: &Db, user: UserId) -> Result<Vec<AccessRow>, QueryError> {
     let rows = fetch!(
         db db,
         fetch_all,
@@ -51,7 +51,7 @@ pub async fn access_of(db: &ReadDb, user: UserId) -> Result<Vec<AccessRow>, Quer
 }
 
 /// A user's org-level role in one organization (`None`: not a member).
-pub async fn org_role(db: &ReadDb, org: OrgId, user: UserId) -> Result<Option<String>, QueryError> {
+pub async fn org_role(db: &Db, org: OrgId, user: UserId) -> Result<Option<String>, QueryError> {
     Ok(fetch!(
         db db,
         fetch_optional,

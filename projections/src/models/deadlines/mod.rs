@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use roster_domain::OrgEvent;
 
 use crate::bulk::{MemoryFold, TableRows};
-use crate::db::{time_text, ReadTx};
-use crate::exec;
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
+use roster_storage::db::{time_text, Tx};
+use roster_storage::exec;
 
 /// Projects `rm_deadlines`.
 pub struct Deadlines;
@@ -48,12 +48,7 @@ impl Projection for Deadlines {
         Some(Box::<DeadlinesFold>::default())
     }
 
-    async fn apply(
-        &self,
-        tx: &mut ReadTx,
-        s: &str,
-        e: &ProjectedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(&self, tx: &mut Tx, s: &str, e: &ProjectedEvent) -> Result<(), ProjectionError> {
         let upsert = format!(
             "INSERT INTO rm_deadlines{s} (invitation_id, org_id, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (invitation_id) DO UPDATE SET expires_at = excluded.expires_at"
@@ -100,7 +95,7 @@ struct DeadlinesFold {
 }
 
 impl MemoryFold for DeadlinesFold {
-    fn apply(&mut self, e: &ProjectedEvent) {
+    fn apply(&mut self, e: &ProjectedEvent) -> Result<(), crate::ProjectionError> {
         match &e.event {
             OrgEvent::UserInvited(i) => {
                 self.rows.insert(
@@ -125,6 +120,7 @@ impl MemoryFold for DeadlinesFold {
             }
             _ => {}
         }
+        Ok(())
     }
 
     fn finish(self: Box<Self>) -> Vec<TableRows> {

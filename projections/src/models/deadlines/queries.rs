@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use roster_domain::{InvitationId, OrgId};
 
-use crate::db::{time_text, ReadDb};
-use crate::fetch;
 use crate::queries::{parse_column, QueryError};
+use roster_storage::db::{time_text, Db};
+use roster_storage::fetch;
 
 /// A pending invitation whose deadline has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct DueInvitation {
 /// by id), starting after `after`: the expiry worker pages through all that are
 /// due without waiting for this read model to drop the ones it just expired.
 pub async fn due_deadlines(
-    db: &ReadDb,
+    db: &Db,
     now: DateTime<Utc>,
     after: Option<&DueInvitation>,
     limit: usize,
@@ -63,7 +63,7 @@ pub async fn due_deadlines(
 }
 
 /// The earliest pending deadline, for the expiry worker to sleep until.
-pub async fn next_deadline(db: &ReadDb) -> Result<Option<DateTime<Utc>>, QueryError> {
+pub async fn next_deadline(db: &Db) -> Result<Option<DateTime<Utc>>, QueryError> {
     let (next,) =
         fetch!(db db, fetch_one, (Option<String>,), "SELECT min(expires_at) FROM rm_deadlines")?;
     next.map(|t| parse_column("rm_deadlines", "expires_at", &t))

@@ -14,9 +14,9 @@ use roster_domain::{AccountRole, MultiRole, OrgEvent, Role, SingleRole};
 use roster_eventstore::Source;
 
 use crate::bulk::{Cell, MemoryFold, TableRows};
-use crate::db::{pos_i64, time_text, ReadTx};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
-use crate::{exec, fetch};
+use roster_storage::db::{pos_i64, time_text, Tx};
+use roster_storage::{exec, fetch};
 
 /// Projects `rm_history` (plus `rm_history_people`, `rm_history_accounts`, `rm_history_invites`).
 pub struct History;
@@ -93,7 +93,7 @@ pub(crate) trait NameSource: Send {
 
 /// Names kept in the lookup tables (live path).
 struct SqlNames<'a> {
-    tx: &'a mut ReadTx,
+    tx: &'a mut Tx,
     s: &'a str,
     org: String,
 }
@@ -382,12 +382,7 @@ impl Projection for History {
         Some(Box::<HistoryFold>::default())
     }
 
-    async fn apply(
-        &self,
-        tx: &mut ReadTx,
-        s: &str,
-        e: &ProjectedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(&self, tx: &mut Tx, s: &str, e: &ProjectedEvent) -> Result<(), ProjectionError> {
         let line = {
             let mut names = SqlNames {
                 tx: &mut *tx,
@@ -444,11 +439,16 @@ struct HistoryFold {
 }
 
 impl MemoryFold for HistoryFold {
-    fn apply(&mut self, e: &ProjectedEvent) {
+    fn apply(&mut self, e: &ProjectedEvent) -> Result<(), crate::ProjectionError> {
         self.names.org = e.org_id.to_string();
         // The in-memory name source never waits, so the future is ready at once.
-        let line = describe(&mut self.names, e).now_or_never();
-        let Some(Ok(line)) = line else { return };
+        let line = describe(&mut self.names, e)
+            .now_or_never()
+            .ok_or_else(|| {
+                crate::ProjectionError::Inconsistent(
+                    "the in-memory name source waited, which it never should".to_owned(),
+                )
+            })??;
         self.rows.push(vec![
             Cell::Int(pos_i64(e.position)),
             e.org_id.to_string().into(),
@@ -460,6 +460,7 @@ impl MemoryFold for HistoryFold {
             source_text(e).into(),
             time_text(e.recorded_at).into(),
         ]);
+        Ok(())
     }
 
     fn drain_final(&mut self) -> Vec<TableRows> {

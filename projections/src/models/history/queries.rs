@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use roster_domain::OrgId;
 use serde::Serialize;
 
-use crate::db::{time_text, ReadDb};
-use crate::fetch;
 use crate::queries::QueryError;
+use roster_storage::db::{time_text, Db};
+use roster_storage::fetch;
 
 /// One line of an organization's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,7 +46,7 @@ pub struct HistoryFilter {
 
 /// A page of an organization's history, oldest first, after `after`.
 pub async fn history(
-    db: &ReadDb,
+    db: &Db,
     org: OrgId,
     filter: &HistoryFilter,
     after: i64,

@@ -10,10 +10,10 @@ use roster_domain::organization::Actor;
 use roster_domain::OrgEvent;
 
 use crate::bulk::{Cell, MemoryFold, TableRows};
-use crate::db::{time_text, ReadTx};
-use crate::exec;
 use crate::models::{role_json, role_label};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
+use roster_storage::db::{time_text, Tx};
+use roster_storage::exec;
 
 /// Projects `rm_invitations`.
 pub struct Invitations;
@@ -57,12 +57,7 @@ impl Projection for Invitations {
         Some(Box::<InvitationsFold>::default())
     }
 
-    async fn apply(
-        &self,
-        tx: &mut ReadTx,
-        s: &str,
-        e: &ProjectedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(&self, tx: &mut Tx, s: &str, e: &ProjectedEvent) -> Result<(), ProjectionError> {
         match &e.event {
             OrgEvent::UserInvited(i) => {
                 exec!(
@@ -77,7 +72,7 @@ impl Projection for Invitations {
                     i.email.to_string(),
                     i.email.key().to_owned(),
                     i.full_name.to_string(),
-                    role_json(&i.role),
+                    role_json(&i.role)?,
                     role_label(&i.role),
                     actor_text(&i.invited_by),
                     time_text(i.sent_at),
@@ -188,7 +183,7 @@ const DELIVERY: usize = 13;
 const DETAIL: usize = 14;
 
 impl MemoryFold for InvitationsFold {
-    fn apply(&mut self, e: &ProjectedEvent) {
+    fn apply(&mut self, e: &ProjectedEvent) -> Result<(), crate::ProjectionError> {
         match &e.event {
             OrgEvent::UserInvited(i) => {
                 let id = i.invitation_id.to_string();
@@ -200,7 +195,7 @@ impl MemoryFold for InvitationsFold {
                         i.email.to_string().into(),
                         i.email.key().into(),
                         i.full_name.to_string().into(),
-                        role_json(&i.role).into(),
+                        role_json(&i.role)?.into(),
                         role_label(&i.role).into(),
                         actor_text(&i.invited_by).into(),
                         "pending".into(),
@@ -253,6 +248,7 @@ impl MemoryFold for InvitationsFold {
             }
             _ => {}
         }
+        Ok(())
     }
 
     fn finish(self: Box<Self>) -> Vec<TableRows> {

@@ -3,9 +3,9 @@
 use roster_domain::{InvitationId, OrgId, Role};
 use serde::Serialize;
 
-use crate::db::ReadDb;
-use crate::fetch;
 use crate::queries::{parse_column, parse_role, QueryError};
+use roster_storage::db::Db;
+use roster_storage::fetch;
 
 /// One pending or expired invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,7 +49,7 @@ type InvitationTuple = (
 );
 
 /// Pending and expired invitations of an organization, newest send first.
-pub async fn invitations(db: &ReadDb, org: OrgId) -> Result<Vec<InvitationRow>, QueryError> {
+pub async fn invitations(db: &Db, org: OrgId) -> Result<Vec<InvitationRow>, QueryError> {
     let rows = fetch!(
         db db,
         fetch_all,
@@ -102,7 +102,7 @@ pub struct LinkTarget {
 
 /// The pending or expired invitation whose current link has `token_digest`.
 pub async fn invitation_by_token(
-    db: &ReadDb,
+    db: &Db,
     token_digest: &str,
 ) -> Result<Option<LinkTarget>, QueryError> {
     let row = fetch!(

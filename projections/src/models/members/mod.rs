@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use roster_domain::OrgEvent;
 
 use crate::bulk::{Cell, MemoryFold, TableRows};
-use crate::db::{time_text, ReadTx};
-use crate::exec;
 use crate::models::{role_json, role_label};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
+use roster_storage::db::{time_text, Tx};
+use roster_storage::exec;
 
 /// Projects `rm_orgs`, `rm_accounts` and `rm_members`.
 pub struct Members;
@@ -55,12 +55,7 @@ impl Projection for Members {
         Some(Box::<MembersFold>::default())
     }
 
-    async fn apply(
-        &self,
-        tx: &mut ReadTx,
-        s: &str,
-        e: &ProjectedEvent,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(&self, tx: &mut Tx, s: &str, e: &ProjectedEvent) -> Result<(), ProjectionError> {
         let org = e.org_id.to_string();
         match &e.event {
             OrgEvent::OrganizationCreated(c) => {
@@ -96,7 +91,7 @@ impl Projection for Members {
                     a.email.key().to_owned(),
                     a.full_name.to_string(),
                     a.full_name.as_str().to_lowercase(),
-                    role_json(&a.role),
+                    role_json(&a.role)?,
                     role_label(&a.role),
                     time_text(a.accepted_at)
                 )?;
@@ -107,7 +102,7 @@ impl Projection for Members {
                     &format!("UPDATE rm_members{s} SET role = $3, role_label = $4 WHERE org_id = $1 AND user_id = $2"),
                     org,
                     r.user_id.to_string(),
-                    role_json(&r.to),
+                    role_json(&r.to)?,
                     role_label(&r.to)
                 )?;
             }
@@ -138,7 +133,7 @@ const ROLE: usize = 6;
 const ROLE_LABEL: usize = 7;
 
 impl MemoryFold for MembersFold {
-    fn apply(&mut self, e: &ProjectedEvent) {
+    fn apply(&mut self, e: &ProjectedEvent) -> Result<(), crate::ProjectionError> {
         let org = e.org_id.to_string();
         match &e.event {
             OrgEvent::OrganizationCreated(c) => {
@@ -175,7 +170,7 @@ impl MemoryFold for MembersFold {
                         a.email.key().into(),
                         a.full_name.to_string().into(),
                         a.full_name.as_str().to_lowercase().into(),
-                        role_json(&a.role).into(),
+                        role_json(&a.role)?.into(),
                         role_label(&a.role).into(),
                         time_text(a.accepted_at).into(),
                     ],
@@ -183,7 +178,7 @@ impl MemoryFold for MembersFold {
             }
             OrgEvent::RoleChanged(r) => {
                 if let Some(row) = self.members.get_mut(&(org, r.user_id.to_string())) {
-                    row[ROLE] = role_json(&r.to).into();
+                    row[ROLE] = role_json(&r.to)?.into();
                     row[ROLE_LABEL] = role_label(&r.to).into();
                 }
             }
@@ -192,6 +187,7 @@ impl MemoryFold for MembersFold {
             }
             _ => {}
         }
+        Ok(())
     }
 
     fn finish(self: Box<Self>) -> Vec<TableRows> {

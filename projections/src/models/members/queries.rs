@@ -4,9 +4,9 @@
 use roster_domain::{AccountId, OrgId, OrgShape, Role, UserId};
 use serde::Serialize;
 
-use crate::db::ReadDb;
-use crate::fetch;
 use crate::queries::{parse_column, parse_role, QueryError};
+use roster_storage::db::Db;
+use roster_storage::fetch;
 
 /// One row of the member list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,7 +87,7 @@ fn decode_cursor(cursor: &str) -> Option<(String, String)> {
 /// The member list: the current user pinned first (first page only), then by name
 /// and id, at most `limit` rows a page — the pinned user counts within the limit.
 pub async fn members(
-    db: &ReadDb,
+    db: &Db,
     org: OrgId,
     current_user: Option<UserId>,
     filter: &MemberFilter,
@@ -167,7 +167,7 @@ pub struct OrgProfile {
 }
 
 /// The name and shape of `org`; `None` when it is not projected (yet).
-pub async fn org_profile(db: &ReadDb, org: OrgId) -> Result<Option<OrgProfile>, QueryError> {
+pub async fn org_profile(db: &Db, org: OrgId) -> Result<Option<OrgProfile>, QueryError> {
     let row = fetch!(
         db db,
         fetch_optional,
@@ -188,7 +188,7 @@ pub async fn org_profile(db: &ReadDb, org: OrgId) -> Result<Option<OrgProfile>, 
 }
 
 /// Every organization, by name (for the operator).
-pub async fn organizations(db: &ReadDb) -> Result<Vec<OrgProfile>, QueryError> {
+pub async fn organizations(db: &Db) -> Result<Vec<OrgProfile>, QueryError> {
     let rows = fetch!(
         db db,
         fetch_all,
@@ -219,7 +219,7 @@ pub struct AccountRow {
 }
 
 /// An organization's accounts, by name.
-pub async fn accounts(db: &ReadDb, org: OrgId) -> Result<Vec<AccountRow>, QueryError> {
+pub async fn accounts(db: &Db, org: OrgId) -> Result<Vec<AccountRow>, QueryError> {
     let rows = fetch!(
         db db,
         fetch_all,

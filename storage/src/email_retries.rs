@@ -1,12 +1,12 @@
-//! Sends waiting to be tried again, each with its own due time, kept in the
-//! database so a restart loses none.
+//! The `email_retries` table: sends waiting to be tried again, each with its own
+//! due time, kept in the database so a restart loses none.
 
 use chrono::{DateTime, Utc};
 use roster_domain::{InvitationId, OrgId, SendId};
-use roster_projections::db::time_text;
-use roster_projections::{exec, fetch, ReadDb};
 
-use crate::error::WorkerError;
+use crate::db::{time_text, Db};
+use crate::error::StorageError;
+use crate::{exec, fetch};
 
 /// One send to try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +21,41 @@ pub struct Retry {
     pub attempts: u32,
 }
 
-fn unreadable(column: &'static str) -> impl Fn(String) -> WorkerError {
-    move |reason| {
-        WorkerError::Query(roster_projections::queries::QueryError::unreadable(
-            "email_retries",
-            column,
-        )(reason))
+crate::row! {
+    /// A row as stored.
+    struct RetryRow {
+        send_id: String,
+        org_id: String,
+        invitation_id: String,
+        attempts: i64,
+    }
+}
+
+impl TryFrom<RetryRow> for Retry {
+    type Error = StorageError;
+
+    fn try_from(row: RetryRow) -> Result<Self, StorageError> {
+        let bad = |column| StorageError::unreadable::<String>("email_retries", column);
+        Ok(Retry {
+            send_id: row
+                .send_id
+                .parse()
+                .map_err(|e: uuid::Error| bad("send_id")(e.to_string()))?,
+            org_id: row
+                .org_id
+                .parse()
+                .map_err(|e: uuid::Error| bad("org_id")(e.to_string()))?,
+            invitation_id: row
+                .invitation_id
+                .parse()
+                .map_err(|e: uuid::Error| bad("invitation_id")(e.to_string()))?,
+            attempts: u32::try_from(row.attempts).map_err(|e| bad("attempts")(e.to_string()))?,
+        })
     }
 }
 
 /// Schedules (or reschedules) `retry` for `due_at`.
-pub async fn schedule(db: &ReadDb, retry: Retry, due_at: DateTime<Utc>) -> Result<(), WorkerError> {
+pub async fn schedule(db: &Db, retry: Retry, due_at: DateTime<Utc>) -> Result<(), StorageError> {
     let mut tx = db.begin().await?;
     exec!(
         &mut tx,
@@ -48,7 +72,7 @@ pub async fn schedule(db: &ReadDb, retry: Retry, due_at: DateTime<Utc>) -> Resul
 }
 
 /// Forgets `send` (delivered, given up, or no longer current).
-pub async fn forget(db: &ReadDb, send: SendId) -> Result<(), WorkerError> {
+pub async fn forget(db: &Db, send: SendId) -> Result<(), StorageError> {
     let mut tx = db.begin().await?;
     exec!(
         &mut tx,
@@ -63,35 +87,24 @@ pub async fn forget(db: &ReadDb, send: SendId) -> Result<(), WorkerError> {
 /// one organization, so one organization's many failing addresses cannot crowd
 /// out another's.
 pub async fn due(
-    db: &ReadDb,
+    db: &Db,
     now: DateTime<Utc>,
     limit: usize,
     per_org: usize,
-) -> Result<Vec<Retry>, WorkerError> {
+) -> Result<Vec<Retry>, StorageError> {
     let rows = fetch!(
         db db,
         fetch_all,
-        (String, String, String, i64),
+        RetryRow,
         "SELECT send_id, org_id, invitation_id, attempts FROM email_retries WHERE due_at <= $1 \
          ORDER BY due_at LIMIT $2",
         time_text(now),
-        i64::try_from(limit * 4).unwrap_or(i64::MAX)
+        i64::try_from(limit.saturating_mul(4)).unwrap_or(i64::MAX)
     )?;
     let mut picked: Vec<Retry> = Vec::new();
     let mut per: std::collections::HashMap<OrgId, usize> = std::collections::HashMap::new();
-    for (send, org, invitation, attempts) in rows {
-        let retry = Retry {
-            send_id: send
-                .parse()
-                .map_err(|e: uuid::Error| unreadable("send_id")(e.to_string()))?,
-            org_id: org
-                .parse()
-                .map_err(|e: uuid::Error| unreadable("org_id")(e.to_string()))?,
-            invitation_id: invitation
-                .parse()
-                .map_err(|e: uuid::Error| unreadable("invitation_id")(e.to_string()))?,
-            attempts: u32::try_from(attempts).map_err(|e| unreadable("attempts")(e.to_string()))?,
-        };
+    for row in rows {
+        let retry = Retry::try_from(row)?;
         let taken = per.entry(retry.org_id).or_default();
         if *taken < per_org && picked.len() < limit {
             *taken += 1;
@@ -102,12 +115,12 @@ pub async fn due(
 }
 
 /// When the next retry is due, if any.
-pub async fn next_due(db: &ReadDb) -> Result<Option<DateTime<Utc>>, WorkerError> {
+pub async fn next_due(db: &Db) -> Result<Option<DateTime<Utc>>, StorageError> {
     let (next,) =
         fetch!(db db, fetch_one, (Option<String>,), "SELECT min(due_at) FROM email_retries")?;
     next.map(|t| {
         t.parse()
-            .map_err(|e: chrono::ParseError| unreadable("due_at")(e.to_string()))
+            .map_err(StorageError::unreadable("email_retries", "due_at"))
     })
     .transpose()
 }

@@ -1,11 +1,11 @@
 //! The one runtime every log follower runs on: the projection runners, the email
-//! sender and the expiry worker. It gives each follower
+//! senders and the expiry worker. It gives each follower
 //!
 //! * **leadership**: one instance at a time per follower name, by a PostgreSQL
-//!   session advisory lock held on a connection of its own (SQLite runs in one
-//!   process and needs none). A standby keeps its connection and retries the lock
-//!   on it, so waiting costs no reconnects; the lock ends with its connection, so a
-//!   dead leader is replaced;
+//!   session advisory lock named `roster.follower.<schema>.<name>`. An instance
+//!   holds all its followers' locks on one session of its own (SQLite runs in one
+//!   process and needs none); a standby retries on that session, so waiting costs
+//!   no reconnects, and the locks end with it, so a dead leader is replaced;
 //! * **the follow loop**: step while there is work, then sleep until the log
 //!   changes, the follower's own wake-up time, or shutdown;
 //! * **backoff with jitter** after a failure, never skipping the failed work;
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
-use crate::db::ReadDb;
+use crate::db::Db;
 
 /// An error a step can end with; the runtime logs it with its causes and backs off.
 pub type StepError = Box<dyn std::error::Error + Send + Sync>;
@@ -161,7 +161,7 @@ impl LeaderSession {
             return Ok(false);
         };
         let got: Result<bool, _> = sqlx::query_scalar(
-            "SELECT pg_try_advisory_lock(hashtextextended('roster.projection.' || current_schema() || '.' || $1, 0))",
+            "SELECT pg_try_advisory_lock(hashtextextended('roster.follower.' || current_schema() || '.' || $1, 0))",
         )
         .bind(name)
         .fetch_one(&mut *conn)
@@ -197,7 +197,7 @@ impl LeaderSession {
         }
         if let Some(conn) = connection.as_mut() {
             let released = sqlx::query(
-                "SELECT pg_advisory_unlock(hashtextextended('roster.projection.' || current_schema() || '.' || $1, 0))",
+                "SELECT pg_advisory_unlock(hashtextextended('roster.follower.' || current_schema() || '.' || $1, 0))",
             )
             .bind(name)
             .execute(&mut *conn)
@@ -224,11 +224,11 @@ impl Drop for Leadership {
 impl Leadership {
     /// Waits until this instance leads `name`; `None` when shutdown came first.
     pub async fn acquire(
-        db: &ReadDb,
+        db: &Db,
         name: &str,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Option<Self> {
-        let ReadDb::Pg(pool) = db else {
+        let Db::Pg(pool) = db else {
             return Some(Self { held: None });
         };
         let session = LeaderSession::for_pool(pool);
@@ -251,17 +251,7 @@ impl Leadership {
     }
 }
 
-/// The whole chain of an error's causes, for one log line.
-fn causes(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    text
-}
+use roster_domain::error_chain as causes;
 
 /// How long a follower woken by a change waits for more before stepping: each
 /// step costs a transaction (five round trips and a WAL flush), so under load
@@ -277,7 +267,7 @@ const FAILURE_BACKOFF: Backoff = Backoff {
 /// Runs `follower` until `shutdown` turns true: leadership, start, then steps.
 pub async fn run<F: Follower>(
     follower: F,
-    db: ReadDb,
+    db: Db,
     mut changes: ChangeSignal,
     mut shutdown: watch::Receiver<bool>,
 ) {
