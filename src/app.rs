@@ -6,6 +6,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use secrecy::ExposeSecret;
+
 use roster_api::AppState;
 use roster_commands::tokens::TokenKey;
 use roster_commands::Application;
@@ -86,8 +88,11 @@ impl App {
                 .await
                 .map_err(AppError::Projections)?;
         }
-        let mailer =
-            Mailer::new(args.smtp_url.as_deref(), args.outbox.clone()).map_err(AppError::Mail)?;
+        let mailer = Mailer::new(
+            args.smtp_url.as_ref().map(ExposeSecret::expose_secret),
+            args.outbox.clone(),
+        )
+        .map_err(AppError::Mail)?;
         let from: lettre::message::Mailbox = args.mail_from.parse().map_err(|e| {
             AppError::Mail(format!(
                 "ROSTER_MAIL_FROM {:?} is not a mailbox: {e}",
@@ -149,7 +154,10 @@ impl App {
                     Arc::new(move || m.stalls_described())
                 },
                 secure_cookies: args.public_url.starts_with("https://"),
-                metrics_token: args.metrics_token.as_deref().map(Arc::from),
+                metrics_token: args
+                    .metrics_token
+                    .as_ref()
+                    .map(|t| Arc::from(t.expose_secret())),
                 trusted_proxies: Arc::new(roster_api::client_addr::TrustedProxies(
                     args.trusted_proxies.clone(),
                 )),

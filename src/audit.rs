@@ -8,11 +8,12 @@ use roster_commands::tokens::TokenKey;
 use roster_domain::OrgId;
 use roster_eventstore::seal::{self, SealedHead};
 use roster_eventstore::{integrity, EventStore};
-use roster_projections::queries::{self, HistoryFilter, HistoryRow};
+use roster_projections::queries::{self, HistoryFilter};
 use roster_projections::rebuild::rebuild_many;
 use roster_storage::Db;
 
 use crate::config::{HistoryArgs, HistoryFormat, ReplayArgs};
+use crate::failure::CliError;
 
 /// Shows progress on a terminal only; pipes and CI logs get the summary alone.
 struct Progress {
@@ -71,14 +72,15 @@ pub async fn replay(
     db: &Db,
     store: Arc<dyn EventStore>,
     args: &ReplayArgs,
-) -> Result<bool, String> {
+) -> Result<bool, CliError> {
     let projections = match &args.projection {
         Some(name) => vec![roster_projections::by_name(name).ok_or_else(|| {
             let known: Vec<&str> = roster_projections::all().iter().map(|p| p.name()).collect();
-            format!(
-                "--projection: no projection named {name:?}; known: {}",
-                known.join(", ")
-            )
+            CliError::Argument {
+                flag: "--projection",
+                value: name.clone(),
+                expected: format!("a projection: {}", known.join(", ")),
+            }
         })?],
         None => roster_projections::all(),
     };
@@ -94,8 +96,7 @@ pub async fn replay(
     let reports = rebuild_many(db, store.as_ref(), &refs, args.verify, |done, _| {
         progress.show("replay", done, total.max(done));
     })
-    .await
-    .map_err(|e| format!("replay failed: {e}"))?;
+    .await?;
     progress.finish();
     for (p, report) in projections.iter().zip(reports) {
         let rate = if report.seconds > 0.0 {
@@ -135,37 +136,22 @@ pub async fn replay(
     Ok(clean)
 }
 
-/// One CSV cell. A cell that a spreadsheet would read as a formula (it starts
-/// with `=`, `+`, `-`, `@`, a tab or a carriage return; summaries quote names
-/// people chose) gets a leading `'`, so it is shown as text and never run.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+/// One CSV cell as written: a cell that a spreadsheet would read as a formula
+/// (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return; summaries
+/// quote names people chose) gets a leading `'`, so it is shown as text and
+/// never run. Quoting is the `csv` writer's.
+fn csv_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
     }
 }
 
-fn csv_line(r: &HistoryRow) -> String {
-    [
-        r.position.to_string(),
-        r.recorded_at.clone(),
-        r.event_type.clone(),
-        r.actor_id.clone(),
-        r.subject.clone(),
-        r.source.clone(),
-        r.event_id.clone(),
-        r.summary.clone(),
-    ]
-    .iter()
-    .map(|f| csv_field(f))
-    .collect::<Vec<_>>()
-    .join(",")
+/// Where history lines go, in the format asked for.
+enum HistorySink<'a, W: Write> {
+    Csv(Box<csv::Writer<&'a mut W>>),
+    Jsonl(&'a mut W),
 }
 
 /// `roster history`: writes the organization's history to `out`, oldest first.
@@ -174,12 +160,15 @@ pub async fn history(
     store: Arc<dyn EventStore>,
     args: &HistoryArgs,
     out: &mut impl Write,
-) -> Result<(), String> {
-    let org: OrgId = args
-        .org
+) -> Result<(), CliError> {
+    if let Some(request) = args.request {
+        return request_chain(store.as_ref(), request, args.format, out).await;
+    }
+    let raw = args.org.as_deref().unwrap_or_default();
+    let org: OrgId = raw
         .trim()
         .parse()
-        .map_err(|_| format!("--org: {:?} is not an organization id (a UUID)", args.org))?;
+        .map_err(|_| CliError::not_an_org("--org", raw))?;
     let filter = HistoryFilter {
         since: args.since,
         until: args.until,
@@ -189,9 +178,7 @@ pub async fn history(
     };
     // Bring the history up to the log's end first: the server may not be running.
     if let Some(p) = roster_projections::by_name("history") {
-        roster_projections::runner::ensure_installed(db, p.as_ref())
-            .await
-            .map_err(|e| e.to_string())?;
+        roster_projections::runner::ensure_installed(db, p.as_ref()).await?;
         while roster_projections::runner::apply_batch(
             db,
             store.as_ref(),
@@ -201,48 +188,154 @@ pub async fn history(
             2_000,
             None,
         )
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
             > 0
         {}
     }
-    let write_err = |e: std::io::Error| format!("cannot write the history: {e}");
-    if args.format == HistoryFormat::Csv {
-        writeln!(
-            out,
-            "position,recorded_at,event_type,actor,subject,source,event_id,summary"
-        )
-        .map_err(write_err)?;
-    }
+    let mut sink = match args.format {
+        HistoryFormat::Csv => {
+            let mut csv = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(&mut *out);
+            csv.write_record([
+                "position",
+                "recorded_at",
+                "event_type",
+                "actor",
+                "subject",
+                "source",
+                "event_id",
+                "summary",
+            ])?;
+            HistorySink::Csv(Box::new(csv))
+        }
+        HistoryFormat::Jsonl => HistorySink::Jsonl(out),
+    };
     let mut after = 0i64;
     loop {
-        let page = queries::history(db, org, &filter, after, 1_000)
-            .await
-            .map_err(|e| e.to_string())?;
+        let page = queries::history(db, org, &filter, after, 1_000).await?;
         let Some(last) = page.last() else { break };
         after = last.position;
         for row in &page {
-            let line = match args.format {
-                HistoryFormat::Jsonl => serde_json::to_string(row).map_err(|e| e.to_string())?,
-                HistoryFormat::Csv => csv_line(row),
-            };
-            writeln!(out, "{line}").map_err(write_err)?;
+            match &mut sink {
+                HistorySink::Csv(csv) => csv.write_record([
+                    csv_cell(&row.position.to_string()),
+                    csv_cell(&row.recorded_at),
+                    csv_cell(&row.event_type),
+                    csv_cell(&row.actor_id),
+                    csv_cell(&row.subject),
+                    csv_cell(&row.source),
+                    csv_cell(&row.event_id),
+                    csv_cell(&row.summary),
+                ])?,
+                HistorySink::Jsonl(out) => {
+                    serde_json::to_writer(&mut **out, row)?;
+                    writeln!(out)?;
+                }
+            }
         }
+    }
+    if let HistorySink::Csv(mut csv) = sink {
+        csv.flush()?;
+    }
+    Ok(())
+}
+
+/// One event of a request's chain, as `roster history --request` prints it.
+#[derive(serde::Serialize)]
+struct ChainLine<'a> {
+    position: u64,
+    recorded_at: String,
+    stream_id: &'a str,
+    event_type: &'a str,
+    event_id: String,
+    actor: Option<&'a str>,
+    source: roster_eventstore::Source,
+    causation_id: Option<String>,
+    request_id: Option<&'a str>,
+    payload: &'a serde_json::Value,
+}
+
+/// `roster history --request ID`: every event carrying the correlation id, in
+/// log order, read through the log's index (no read model is involved).
+async fn request_chain(
+    store: &dyn EventStore,
+    correlation: uuid::Uuid,
+    format: HistoryFormat,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let mut sink = match format {
+        HistoryFormat::Csv => {
+            let mut csv = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(&mut *out);
+            csv.write_record([
+                "position",
+                "recorded_at",
+                "stream_id",
+                "event_type",
+                "actor",
+                "source",
+                "event_id",
+                "causation_id",
+            ])?;
+            HistorySink::Csv(Box::new(csv))
+        }
+        HistoryFormat::Jsonl => HistorySink::Jsonl(out),
+    };
+    let mut after = roster_eventstore::Position::START;
+    loop {
+        let page = store.read_correlated(correlation, after, 1_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.global_position;
+        for e in &page {
+            let line = ChainLine {
+                position: e.global_position.0,
+                recorded_at: e
+                    .recorded_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                stream_id: e.stream_id.as_str(),
+                event_type: &e.event_type,
+                event_id: e.event_id.to_string(),
+                actor: e.metadata.actor.as_deref(),
+                source: e.metadata.source,
+                causation_id: e.metadata.causation_id.map(|c| c.to_string()),
+                request_id: e.metadata.request_id.as_deref(),
+                payload: &e.payload,
+            };
+            match &mut sink {
+                HistorySink::Csv(csv) => csv.write_record([
+                    line.position.to_string(),
+                    line.recorded_at,
+                    csv_cell(line.stream_id),
+                    csv_cell(line.event_type),
+                    csv_cell(line.actor.unwrap_or_default()),
+                    serde_json::to_value(line.source)?
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    line.event_id,
+                    line.causation_id.unwrap_or_default(),
+                ])?,
+                HistorySink::Jsonl(out) => {
+                    serde_json::to_writer(&mut **out, &line)?;
+                    writeln!(out)?;
+                }
+            }
+        }
+    }
+    if let HistorySink::Csv(mut csv) = sink {
+        csv.flush()?;
     }
     Ok(())
 }
 
 /// `roster seal`: checks the log, then writes every stream's head, authenticated
 /// with the server secret, to `out` (owner-only).
-pub async fn seal(store: Arc<dyn EventStore>, key: &TokenKey, out: &Path) -> Result<(), String> {
-    let report = integrity::verify(store.as_ref(), |_| {})
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn seal(store: Arc<dyn EventStore>, key: &TokenKey, out: &Path) -> Result<(), CliError> {
+    let report = integrity::verify(store.as_ref(), |_| {}).await?;
     if !report.findings.is_empty() {
-        return Err(format!(
-            "the log does not verify ({} problem(s)); run roster verify, and seal only a clean log",
-            report.findings.len()
-        ));
+        return Err(CliError::UnverifiedLog(report.findings.len()));
     }
     let heads: Vec<SealedHead> = report
         .heads
@@ -254,7 +347,11 @@ pub async fn seal(store: Arc<dyn EventStore>, key: &TokenKey, out: &Path) -> Res
         })
         .collect();
     roster_workers::mailer::private::write(out, seal::seal(&heads, key.expose()).as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        .map_err(|source| CliError::File {
+            action: "write",
+            path: out.to_path_buf(),
+            source,
+        })?;
     println!(
         "sealed {} streams ({} events) into {}",
         heads.len(),
@@ -269,16 +366,19 @@ pub async fn seal(store: Arc<dyn EventStore>, key: &TokenKey, out: &Path) -> Res
 pub async fn verify(
     store: Arc<dyn EventStore>,
     sealed: Option<(&Path, &TokenKey)>,
-) -> Result<bool, String> {
+) -> Result<bool, CliError> {
     let mut clean = true;
     if let Some((file, key)) = sealed {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        let heads =
-            seal::open(&text, key.expose()).map_err(|e| format!("{}: {e}", file.display()))?;
-        let mismatches = seal::check(store.as_ref(), &heads)
-            .await
-            .map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(file).map_err(|source| CliError::File {
+            action: "read",
+            path: file.to_path_buf(),
+            source,
+        })?;
+        let heads = seal::open(&text, key.expose()).map_err(|source| CliError::Seal {
+            path: file.to_path_buf(),
+            source,
+        })?;
+        let mismatches = seal::check(store.as_ref(), &heads).await?;
         for m in &mismatches {
             match m {
                 seal::SealMismatch::Rewritten { stream_id, version } => println!(
@@ -301,9 +401,7 @@ pub async fn verify(
         clean = mismatches.is_empty();
     }
     let progress = Progress::new();
-    let report = integrity::verify(store.as_ref(), |n| progress.show("verify", n, n))
-        .await
-        .map_err(|e| e.to_string())?;
+    let report = integrity::verify(store.as_ref(), |n| progress.show("verify", n, n)).await?;
     progress.finish();
     for f in &report.findings {
         let what = match &f.problem {
@@ -335,7 +433,20 @@ pub async fn verify(
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::csv_cell;
+
+    /// One cell as `roster history --format csv` writes it.
+    fn csv_field(s: &str) -> String {
+        let mut csv = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        csv.write_record([csv_cell(s)]).expect("write");
+        let bytes = csv.into_inner().expect("flush");
+        String::from_utf8(bytes)
+            .expect("utf-8")
+            .trim_end_matches('\n')
+            .to_owned()
+    }
 
     #[test]
     fn csv_fields_are_quoted_only_when_needed() {

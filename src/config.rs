@@ -4,10 +4,49 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+/// Reads a secret setting into a type whose `Debug` never shows it.
+fn secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(raw))
+}
 
 /// Where the database lives when none is configured: a SQLite file, so a newcomer
 /// can start Roster with no server installed.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/roster.db";
+
+/// Every setting's default, in one place: the flags below and
+/// [`ServeArgs::ephemeral`] both read them.
+pub mod defaults {
+    /// `--listen`.
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    /// `--public-url`.
+    pub const PUBLIC_URL: &str = "http://127.0.0.1:8080";
+    /// `--outbox`.
+    pub const OUTBOX: &str = "./data/outbox";
+    /// `--mail-from`.
+    pub const MAIL_FROM: &str = "Roster <roster@localhost>";
+    /// `--session-ttl-minutes`.
+    pub const SESSION_TTL_MINUTES: u32 = 720;
+    /// `--session-max-days`.
+    pub const SESSION_MAX_DAYS: u32 = 7;
+    /// `--shutdown-timeout` (seconds).
+    pub const SHUTDOWN_TIMEOUT: u64 = 10;
+    /// `--invite-ttl`.
+    pub const INVITE_TTL: &str = "15m";
+    /// `--max-connections`.
+    pub const MAX_CONNECTIONS: u64 = 1024;
+    /// `--max-connections-per-client`.
+    pub const MAX_CONNECTIONS_PER_CLIENT: u64 = 64;
+    /// `--header-timeout` (seconds).
+    pub const HEADER_TIMEOUT: u64 = 10;
+    /// `--max-concurrent-writes`.
+    pub const MAX_CONCURRENT_WRITES: u64 = 32;
+    /// `--db-connections`.
+    pub const DB_CONNECTIONS: u32 = 32;
+    /// `--secret-file`.
+    pub const SECRET_FILE: &str = "./data/roster.secret";
+}
 
 /// Roster: event-sourced user management for a partner portal.
 #[derive(Debug, Parser)]
@@ -19,20 +58,20 @@ pub struct Cli {
 
     /// Secret (≥ 32 bytes) that invitation links are derived with; all instances
     /// must share it. Without it, one is kept in `--secret-file`.
-    #[arg(long, env = "ROSTER_SECRET", hide_env_values = true, global = true)]
-    pub secret: Option<String>,
+    #[arg(long, env = "ROSTER_SECRET", hide_env_values = true, global = true, value_parser = secret)]
+    pub secret: Option<SecretString>,
 
     /// PostgreSQL connections for requests; background work takes at most half as
     /// many more, appends a quarter. Several instances must fit the server's
     /// `max_connections` together.
-    #[arg(long, env = "ROSTER_DB_CONNECTIONS", default_value_t = 32, global = true, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    #[arg(long, env = "ROSTER_DB_CONNECTIONS", default_value_t = defaults::DB_CONNECTIONS, global = true, value_parser = clap::value_parser!(u32).range(2..=1000))]
     pub db_connections: u32,
 
     /// Where the embedded default keeps its generated secret.
     #[arg(
         long,
         env = "ROSTER_SECRET_FILE",
-        default_value = "./data/roster.secret",
+        default_value = defaults::SECRET_FILE,
         global = true
     )]
     pub secret_file: std::path::PathBuf,
@@ -107,8 +146,14 @@ pub enum HistoryFormat {
 #[derive(Debug, Clone, Args)]
 pub struct HistoryArgs {
     /// The organization's id.
-    #[arg(long)]
-    pub org: String,
+    #[arg(long, required_unless_present = "request")]
+    pub org: Option<String>,
+    /// Instead of an organization's history: every event one request caused, in
+    /// any stream, with those workers recorded because of them: its correlation
+    /// id, which is the `x-request-id` the server gave the request (or any of
+    /// the chain's events' `correlation_id`).
+    #[arg(long, conflicts_with = "org")]
+    pub request: Option<uuid::Uuid>,
     /// Output format.
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: HistoryFormat,
@@ -160,7 +205,7 @@ pub struct InviteOwnerArgs {
     #[arg(
         long,
         env = "ROSTER_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080"
+        default_value = defaults::PUBLIC_URL
     )]
     pub public_url: String,
 }
@@ -187,7 +232,7 @@ pub struct CreateOrgArgs {
     #[arg(
         long,
         env = "ROSTER_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080"
+        default_value = defaults::PUBLIC_URL
     )]
     pub public_url: String,
 }
@@ -205,7 +250,7 @@ pub enum ShapeArg {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address and port to listen on.
-    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "ROSTER_LISTEN", default_value = defaults::LISTEN)]
     pub listen: SocketAddr,
 
     /// Do not run migrations on start (when they are run separately with `roster migrate`).
@@ -215,18 +260,18 @@ pub struct ServeArgs {
     /// SMTP server for invitation emails: `smtp://host:port` (add `?tls=required`
     /// for STARTTLS), `smtps://host` for implicit TLS, `user:password@` for auth.
     /// Without it, emails are written to `--outbox` and the links are logged.
-    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
-    pub smtp_url: Option<String>,
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, value_parser = secret)]
+    pub smtp_url: Option<SecretString>,
 
     /// Folder for `.eml` files when no SMTP server is configured.
-    #[arg(long, env = "ROSTER_OUTBOX", default_value = "./data/outbox")]
+    #[arg(long, env = "ROSTER_OUTBOX", default_value = defaults::OUTBOX)]
     pub outbox: std::path::PathBuf,
 
     /// Base URL of the web page, for the links in emails.
     #[arg(
         long,
         env = "ROSTER_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080"
+        default_value = defaults::PUBLIC_URL
     )]
     pub public_url: String,
 
@@ -234,20 +279,20 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "ROSTER_MAIL_FROM",
-        default_value = "Roster <roster@localhost>"
+        default_value = defaults::MAIL_FROM
     )]
     pub mail_from: String,
 
     /// Minutes a session stays valid after its last use (sliding).
-    #[arg(long, env = "ROSTER_SESSION_TTL_MINUTES", default_value_t = 720, value_parser = clap::value_parser!(u32).range(1..=525_600))]
+    #[arg(long, env = "ROSTER_SESSION_TTL_MINUTES", default_value_t = defaults::SESSION_TTL_MINUTES, value_parser = clap::value_parser!(u32).range(1..=525_600))]
     pub session_ttl_minutes: u32,
 
     /// Days a session lasts after sign-in at the most, however busy.
-    #[arg(long, env = "ROSTER_SESSION_MAX_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    #[arg(long, env = "ROSTER_SESSION_MAX_DAYS", default_value_t = defaults::SESSION_MAX_DAYS, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub session_max_days: u32,
 
     /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
-    #[arg(long, env = "ROSTER_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    #[arg(long, env = "ROSTER_SHUTDOWN_TIMEOUT", default_value_t = defaults::SHUTDOWN_TIMEOUT, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout: u64,
 
     /// Reverse proxies (addresses or CIDR networks, comma-separated) whose
@@ -257,54 +302,57 @@ pub struct ServeArgs {
 
     /// How long an invitation link works after each send: `15m`, `90s`, `2h`
     /// (a bare number is minutes).
-    #[arg(long, env = "ROSTER_INVITE_TTL", default_value = "15m", value_parser = parse_ttl)]
+    #[arg(long, env = "ROSTER_INVITE_TTL", default_value = defaults::INVITE_TTL, value_parser = parse_ttl)]
     pub invite_ttl: chrono::Duration,
 
     /// Connections served at once; further clients wait to be accepted.
-    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
 
     /// Connections served at once from one client address (an IPv6 client: its
     /// /64); more are closed at once. Trusted proxies are exempt.
-    #[arg(long, env = "ROSTER_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS_PER_CLIENT", default_value_t = defaults::MAX_CONNECTIONS_PER_CLIENT, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections_per_client: u64,
 
     /// Seconds a client has to send its request headers, or to start its next
     /// request on a kept-alive connection, before it is disconnected.
-    #[arg(long, env = "ROSTER_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, env = "ROSTER_HEADER_TIMEOUT", default_value_t = defaults::HEADER_TIMEOUT, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub header_timeout_secs: u64,
 
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
-    #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub metrics_token: Option<SecretString>,
 
     /// Writes (commands, sign-ins) handled at once; more wait their turn, up to
     /// 10 seconds, then get `503 busy`. Reads are not counted, so they stay fast
     /// under a burst of commands.
-    #[arg(long, env = "ROSTER_MAX_CONCURRENT_WRITES", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    #[arg(long, env = "ROSTER_MAX_CONCURRENT_WRITES", default_value_t = defaults::MAX_CONCURRENT_WRITES, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_concurrent_writes: u64,
 }
 
 impl ServeArgs {
-    /// Settings for a server on an ephemeral loopback port, as tests want.
+    /// The defaults (see [`defaults`]) for a server on an ephemeral loopback
+    /// port, as tests want: emails go to a temporary outbox, and shutdown waits
+    /// at most five seconds.
     pub fn ephemeral() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             no_migrate: false,
             smtp_url: None,
             outbox: std::env::temp_dir().join("roster-outbox"),
-            public_url: "http://127.0.0.1:8080".to_owned(),
-            mail_from: "Roster <roster@localhost>".to_owned(),
-            session_ttl_minutes: 720,
-            session_max_days: 7,
+            public_url: defaults::PUBLIC_URL.to_owned(),
+            mail_from: defaults::MAIL_FROM.to_owned(),
+            session_ttl_minutes: defaults::SESSION_TTL_MINUTES,
+            session_max_days: defaults::SESSION_MAX_DAYS,
             shutdown_timeout: 5,
             trusted_proxies: Vec::new(),
             metrics_token: None,
-            max_concurrent_writes: 32,
-            invite_ttl: chrono::Duration::minutes(15),
-            max_connections: 1024,
-            max_connections_per_client: 64,
-            header_timeout_secs: 10,
+            max_concurrent_writes: defaults::MAX_CONCURRENT_WRITES,
+            invite_ttl: parse_ttl(defaults::INVITE_TTL)
+                .unwrap_or_else(|_| chrono::Duration::minutes(15)),
+            max_connections: defaults::MAX_CONNECTIONS,
+            max_connections_per_client: defaults::MAX_CONNECTIONS_PER_CLIENT,
+            header_timeout_secs: defaults::HEADER_TIMEOUT,
         }
     }
 
@@ -314,22 +362,17 @@ impl ServeArgs {
     }
 }
 
-/// Parses a lifetime like `15m`, `90s` or `2h` (a bare number is minutes), from
-/// ten seconds to thirty days.
+/// Parses a lifetime like `15m`, `90s`, `2h` or `1h 30m` (a bare number is
+/// minutes), from ten seconds to thirty days.
 pub fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
     let raw = raw.trim();
-    let (digits, unit) = raw
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((raw, "m"), |i| raw.split_at(i));
-    let n: i64 = digits
-        .parse()
-        .map_err(|_| format!("{raw:?}: write a number and a unit, e.g. 15m, 90s, 2h"))?;
-    let ttl = match unit {
-        "s" => chrono::Duration::seconds(n),
-        "m" => chrono::Duration::minutes(n),
-        "h" => chrono::Duration::hours(n),
-        other => return Err(format!("{raw:?}: unknown unit {other:?} (use s, m or h)")),
-    };
+    let std = if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        humantime::parse_duration(&format!("{raw}m"))
+    } else {
+        humantime::parse_duration(raw)
+    }
+    .map_err(|e| format!("{raw:?}: {e} (write e.g. 15m, 90s, 2h)"))?;
+    let ttl = chrono::Duration::from_std(std).map_err(|_| format!("{raw:?}: too long"))?;
     if ttl < chrono::Duration::seconds(10) || ttl > chrono::Duration::days(30) {
         return Err(format!("{raw:?}: choose between 10s and 720h"));
     }
@@ -338,7 +381,15 @@ pub fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
 
 #[cfg(test)]
 mod ttl_tests {
-    use super::parse_ttl;
+    use super::{defaults, parse_ttl};
+
+    #[test]
+    fn the_default_invitation_lifetime_parses() {
+        assert_eq!(
+            parse_ttl(defaults::INVITE_TTL),
+            Ok(chrono::Duration::minutes(15))
+        );
+    }
 
     #[test]
     fn lifetimes_read_with_their_unit_and_stay_in_bounds() {
@@ -347,7 +398,9 @@ mod ttl_tests {
         assert_eq!(parse_ttl("2h"), Ok(chrono::Duration::hours(2)));
         assert_eq!(parse_ttl("20"), Ok(chrono::Duration::minutes(20)));
         assert!(parse_ttl("5s").is_err());
-        assert!(parse_ttl("15 minutes").is_err());
+        assert_eq!(parse_ttl("1h 30m"), Ok(chrono::Duration::minutes(90)));
+        assert!(parse_ttl("15 parsecs").is_err());
+        assert!(parse_ttl("31days").is_err());
         assert!(parse_ttl("").is_err());
     }
 }

@@ -11,11 +11,8 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{ConnectOptions, Connection};
 
-/// Connections for requests (commands and queries) on PostgreSQL.
-const REQUEST_CONNECTIONS: u32 = 32;
-
-/// Connections the background followers (five projection runners, the email and
-/// expiry workers) share between them, apart from the requests'.
+/// Connections the background followers (the projection runners, the two email
+/// senders and the expiry worker) share between them, apart from the requests'.
 const BACKGROUND_CONNECTIONS: u32 = 6;
 
 /// Why the database could not be opened, worded for the operator who must fix it.
@@ -77,7 +74,7 @@ impl Database {
     /// Connects to `url`, creating the SQLite file (and its folder) when needed,
     /// with the default pool size.
     pub async fn connect(url: &str) -> Result<Self, DatabaseError> {
-        Self::connect_sized(url, REQUEST_CONNECTIONS).await
+        Self::connect_sized(url, crate::config::defaults::DB_CONNECTIONS).await
     }
 
     /// [`Database::connect`] with at most `connections` PostgreSQL connections for

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod config;
 pub mod database;
+pub mod failure;
 pub mod operator;
 pub mod secret;
 pub mod server;

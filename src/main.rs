@@ -8,6 +8,7 @@ use roster::app::{shutdown_signal, App};
 use std::sync::Arc;
 
 use roster::bootstrap::create_org;
+use roster::failure::CliError;
 use roster::{Cli, Command, Database, OrgCommand};
 use roster_commands::{Application, SystemClock};
 use roster_eventstore::Source;
@@ -24,27 +25,25 @@ async fn main() -> ExitCode {
         .init();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("roster: {message}");
+        Err(error) => {
+            eprintln!("roster: {}", roster_domain::error_chain(&error));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let database = Database::connect_sized(&cli.database_url, cli.db_connections)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let database = Database::connect_sized(&cli.database_url, cli.db_connections).await?;
     match cli.command {
         Command::Migrate => {
-            database.migrate().await.map_err(|e| e.to_string())?;
+            database.migrate().await?;
             tracing::info!(backend = %database.describe(), "database is up to date");
             Ok(())
         }
         Command::Org(command) => {
-            database.migrate().await.map_err(|e| e.to_string())?;
-            let store = database.event_store().await.map_err(|e| e.to_string())?;
-            let key = roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?;
+            database.migrate().await?;
+            let store = database.event_store().await?;
+            let key = roster::secret::load_token_key(cli.secret.as_ref(), &cli.secret_file)?;
             let app = Application::new(
                 store,
                 database.read_db(),
@@ -55,53 +54,47 @@ async fn run(cli: Cli) -> Result<(), String> {
             operator(&app, command).await
         }
         Command::Replay(args) => {
-            database.migrate().await.map_err(|e| e.to_string())?;
-            let store = database.event_store().await.map_err(|e| e.to_string())?;
+            database.migrate().await?;
+            let store = database.event_store().await?;
             match roster::audit::replay(&database.read_db(), store, &args).await? {
                 true => Ok(()),
-                false => Err(
-                    "the rebuilt read models differ from the live ones (listed above)".to_owned(),
-                ),
+                false => Err(CliError::ReplayDiffers),
             }
         }
         Command::History(args) => {
-            database.migrate().await.map_err(|e| e.to_string())?;
-            let store = database.event_store().await.map_err(|e| e.to_string())?;
+            database.migrate().await?;
+            let store = database.event_store().await?;
             let stdout = std::io::stdout();
             roster::audit::history(&database.read_db(), store, &args, &mut stdout.lock()).await
         }
         Command::Seal(args) => {
-            database.migrate().await.map_err(|e| e.to_string())?;
-            let store = database.event_store().await.map_err(|e| e.to_string())?;
-            let key = roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?;
+            database.migrate().await?;
+            let store = database.event_store().await?;
+            let key = roster::secret::load_token_key(cli.secret.as_ref(), &cli.secret_file)?;
             roster::audit::seal(store, &key, &args.out).await
         }
         Command::Verify(args) => {
-            database.migrate().await.map_err(|e| e.to_string())?;
-            let store = database.event_store().await.map_err(|e| e.to_string())?;
+            database.migrate().await?;
+            let store = database.event_store().await?;
             let seal = match &args.seal {
                 Some(file) => Some((
                     file.as_path(),
-                    roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?,
+                    roster::secret::load_token_key(cli.secret.as_ref(), &cli.secret_file)?,
                 )),
                 None => None,
             };
             let seal = seal.as_ref().map(|(file, key)| (*file, key));
             match roster::audit::verify(store, seal).await? {
                 true => Ok(()),
-                false => {
-                    Err("the event log has been tampered with (events listed above)".to_owned())
-                }
+                false => Err(CliError::Tampered),
             }
         }
         Command::RebasePositions => {
-            database.migrate().await.map_err(|e| e.to_string())?;
+            database.migrate().await?;
             match &database {
                 roster::Database::Postgres(pool) => {
-                    let store = roster_eventstore::PgStore::new(pool.clone())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    store.rebase_positions().await.map_err(|e| e.to_string())?;
+                    let store = roster_eventstore::PgStore::new(pool.clone()).await?;
+                    store.rebase_positions().await?;
                     println!("positions rebased: new events will follow every stored one");
                     Ok(())
                 }
@@ -112,25 +105,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Serve(args) => {
-            let key = roster::secret::load_token_key(cli.secret.as_deref(), &cli.secret_file)?;
-            let app = App::build(&database, args, key)
-                .await
-                .map_err(|e| e.to_string())?;
-            let addr = app.local_addr().map_err(|e| e.to_string())?;
+            let key = roster::secret::load_token_key(cli.secret.as_ref(), &cli.secret_file)?;
+            let app = App::build(&database, args, key).await?;
+            let addr = app.local_addr()?;
             tracing::info!(%addr, backend = %database.describe(), "roster is serving");
-            app.run_until(shutdown_signal())
-                .await
-                .map_err(|e| e.to_string())
+            Ok(app.run_until(shutdown_signal()).await?)
         }
     }
 }
 
 /// `roster org …`: the operator's commands.
-async fn operator(app: &Application, command: OrgCommand) -> Result<(), String> {
+async fn operator(app: &Application, command: OrgCommand) -> Result<(), CliError> {
     let stdout = std::io::stdout();
     match command {
         OrgCommand::Create(args) => {
-            let created = create_org(app, &args).await.map_err(|e| e.to_string())?;
+            let created = create_org(app, &args).await?;
             println!("organization {} created", created.org_id);
             println!(
                 "owner invitation {} sent to {}",

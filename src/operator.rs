@@ -5,37 +5,25 @@ use std::io::Write;
 use std::time::Duration;
 
 use roster_commands::use_cases::recover_organization;
-use roster_commands::{Application, UseCaseError};
+use roster_commands::Application;
 use roster_domain::organization::{Actor, InvitationStatus};
 use roster_domain::{Email, OrgId, PersonName};
 use roster_projections::queries;
 
-fn io(e: std::io::Error) -> String {
-    format!("cannot write the answer: {e}")
-}
-
-fn failed(e: UseCaseError) -> String {
-    e.to_string()
-}
+use crate::failure::CliError;
 
 /// `roster org list`: every organization with its owners and open invitations.
-pub async fn list(app: &Application, out: &mut impl Write) -> Result<(), String> {
+pub async fn list(app: &Application, out: &mut impl Write) -> Result<(), CliError> {
     // The list comes from a read model: let it reach the log's head first.
-    let head = app.store.head().await.map_err(|e| e.to_string())?;
-    let fresh = queries::wait_for(&app.read, head, Duration::from_secs(5))
-        .await
-        .map_err(|e| e.to_string())?;
+    let head = app.store.head().await?;
+    let fresh = queries::wait_for(&app.read, head, Duration::from_secs(5)).await?;
     if !fresh {
         writeln!(
             out,
             "(the read models are behind the log; newest organizations may be missing)"
-        )
-        .map_err(io)?;
+        )?;
     }
-    for org in queries::organizations(&app.read)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    for org in queries::organizations(&app.read).await? {
         let (owners, open) = app
             .orgs
             .inspect(org.org_id, |o| {
@@ -49,8 +37,7 @@ pub async fn list(app: &Application, out: &mut impl Write) -> Result<(), String>
                     )
                 })
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         writeln!(
             out,
             "{}  {}  {:?}  owners: {owners}  open invitations: {open}{}",
@@ -62,18 +49,15 @@ pub async fn list(app: &Application, out: &mut impl Write) -> Result<(), String>
             } else {
                 ""
             }
-        )
-        .map_err(io)?;
+        )?;
     }
     Ok(())
 }
 
 /// `roster org show ORG`: shape, accounts, members and open invitations, from
 /// the organization's own state.
-pub async fn show(app: &Application, org: &str, out: &mut impl Write) -> Result<(), String> {
-    let org: OrgId = org
-        .parse()
-        .map_err(|_| format!("{org:?} is not an organization id (a UUID)"))?;
+pub async fn show(app: &Application, org: &str, out: &mut impl Write) -> Result<(), CliError> {
+    let org: OrgId = org.parse().map_err(|_| CliError::not_an_org("ORG", org))?;
     let now = app.clock.now();
     let text = app
         .orgs
@@ -109,10 +93,9 @@ pub async fn show(app: &Application, org: &str, out: &mut impl Write) -> Result<
             }
             Some(text)
         })
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no organization {org}"))?;
-    out.write_all(text.as_bytes()).map_err(io)
+        .await?
+        .ok_or(CliError::NoSuchOrganization(org))?;
+    Ok(out.write_all(text.as_bytes())?)
 }
 
 /// `roster org invite-owner ORG --email … --name …`: invites a new owner as the
@@ -124,15 +107,17 @@ pub async fn invite_owner(
     name: &str,
     public_url: &str,
     out: &mut impl Write,
-) -> Result<(), String> {
-    let org: OrgId = org
-        .parse()
-        .map_err(|_| format!("{org:?} is not an organization id (a UUID)"))?;
-    let email = Email::parse(email).map_err(|e| format!("--email: {e}"))?;
-    let name = PersonName::parse(name).map_err(|e| format!("--name: {e}"))?;
-    let invited = recover_organization::invite_owner(app, org, email.clone(), name)
-        .await
-        .map_err(failed)?;
+) -> Result<(), CliError> {
+    let org: OrgId = org.parse().map_err(|_| CliError::not_an_org("ORG", org))?;
+    let email = Email::parse(email).map_err(|source| CliError::Invalid {
+        flag: "--email",
+        source,
+    })?;
+    let name = PersonName::parse(name).map_err(|source| CliError::Invalid {
+        flag: "--name",
+        source,
+    })?;
+    let invited = recover_organization::invite_owner(app, org, email.clone(), name).await?;
     writeln!(
         out,
         "owner invitation {} for {email}\naccept link (valid until {}):\n{}/invitations/{}",
@@ -140,6 +125,6 @@ pub async fn invite_owner(
         invited.expires_at.format("%Y-%m-%d %H:%M:%S UTC"),
         public_url.trim_end_matches('/'),
         invited.token.expose()
-    )
-    .map_err(io)
+    )?;
+    Ok(())
 }

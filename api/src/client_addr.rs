@@ -14,32 +14,16 @@ use crate::AppState;
 
 /// One trusted proxy: an address, or a network in CIDR form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProxyNet {
-    network: IpAddr,
-    prefix: u8,
-}
+pub struct ProxyNet(ipnet::IpNet);
 
 impl ProxyNet {
     /// Whether `addr` is in this network.
     pub fn contains(&self, addr: IpAddr) -> bool {
-        match (self.network, canonical(addr)) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&canonical(addr))
     }
 }
 
+/// An IPv4 address as itself, also when it arrives IPv4-mapped (`::ffff:a.b.c.d`).
 fn canonical(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
@@ -50,25 +34,25 @@ fn canonical(addr: IpAddr) -> IpAddr {
 impl FromStr for ProxyNet {
     type Err = String;
 
+    /// `10.0.0.0/8`, `fd00::/8`, or one address (`192.0.2.7`, a /32 or /128).
     fn from_str(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = s.trim().split_once('/').unwrap_or((s.trim(), ""));
-        let network: IpAddr = addr
+        let s = s.trim();
+        if let Ok(addr) = s.parse::<IpAddr>() {
+            return Ok(Self(ipnet::IpNet::from(canonical(addr))));
+        }
+        let net: ipnet::IpNet = s
             .parse()
-            .map_err(|_| format!("{s:?} is not an address or CIDR network"))?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = if prefix.is_empty() {
-            max
-        } else {
-            prefix
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{s:?} has a prefix outside 0..={max}"))?
-        };
-        Ok(Self {
-            network: canonical(network),
-            prefix,
-        })
+            .map_err(|e| format!("{s:?} is not an address or CIDR network: {e}"))?;
+        Ok(Self(match net {
+            ipnet::IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+                Some(v4) if v6.prefix_len() >= 96 => ipnet::IpNet::V4(
+                    ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                        .map_err(|e| format!("{s:?}: {e}"))?,
+                ),
+                _ => net,
+            },
+            v4 => v4,
+        }))
     }
 }
 

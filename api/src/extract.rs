@@ -76,6 +76,16 @@ fn same_origin(parts: &Parts, served_over_https: bool) -> bool {
     }
 }
 
+/// A session already authenticated earlier in this request (by the idempotency
+/// layer), so the extractors do not look it up a second time.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// Whose session it is.
+    pub user: UserId,
+    /// The token that was checked.
+    pub token: String,
+}
+
 /// A signed-in caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -100,7 +110,15 @@ impl FromRequestParts<AppState> for Caller {
                 "a cookie-authenticated change must come from Roster's own page (Origin mismatch)",
             )));
         }
-        let user_id = sessions::authenticate(&state.app, &token).await?;
+        let earlier = parts
+            .extensions
+            .get::<Authenticated>()
+            .filter(|a| a.token == token)
+            .map(|a| a.user);
+        let user_id = match earlier {
+            Some(user) => user,
+            None => sessions::authenticate(&state.app, &token).await?,
+        };
         Ok(Caller { user_id, token })
     }
 }

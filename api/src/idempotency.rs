@@ -15,11 +15,12 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use roster_commands::idempotency::{self, KeyedRequest, Reservation};
-use roster_commands::identity::sessions;
+use roster_commands::use_cases::sessions;
+use roster_commands::UseCaseError;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::extract::presented_token;
+use crate::extract::{presented_token, Authenticated};
 use crate::problem::Problem;
 use crate::{AppState, BODY_LIMIT};
 
@@ -40,11 +41,7 @@ pub fn request_hash(method: &Method, path: &str, body: &[u8]) -> String {
     hasher.update(path.as_bytes());
     hasher.update(b"\n");
     hasher.update(body);
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(hasher.finalize())
 }
 
 /// Middleware applying the rules above.
@@ -74,19 +71,20 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
         )
         .into_response();
     }
-    let caller = match presented_token(request.headers()) {
-        Some((token, _)) => {
-            sessions::identify(&state.app.read, &token, state.app.clock.now()).await
-        }
-        None => Ok(None),
-    };
-    let scope = match caller {
-        Ok(Some(user)) => user.to_string(),
+    // The caller is authenticated here, once: the handler's extractor finds the
+    // identity in the request's extensions instead of looking the session up again.
+    let Some((token, _)) = presented_token(request.headers()) else {
         // Not signed in: nothing to scope the key to; the handler answers as usual.
-        Ok(None) => return next.run(request).await,
+        return next.run(request).await;
+    };
+    let user = match sessions::authenticate(&state.app, &token).await {
+        Ok(user) => user,
+        Err(UseCaseError::Unauthenticated) => return next.run(request).await,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let (parts, body) = request.into_parts();
+    let scope = user.to_string();
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(Authenticated { user, token });
     let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
         return Problem::body_too_large().into_response();
     };
@@ -146,7 +144,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     };
     let Ok(resp_bytes) = to_bytes(resp_body, MAX_STORED_ANSWER).await else {
         release().await;
-        return ApiError::from(roster_commands::UseCaseError::infrastructure(
+        return ApiError::from(UseCaseError::infrastructure(
             "storing an idempotent answer",
             "the answer is too large to store",
         ))

@@ -29,7 +29,7 @@ impl InvitationToken {
     pub fn generate() -> Result<Self, NoRandomness> {
         let mut bytes = [0u8; 32];
         getrandom::getrandom(&mut bytes).map_err(|e| NoRandomness(e.to_string()))?;
-        Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+        Ok(Self(hex::encode(bytes)))
     }
 
     /// Wraps a token presented by a client (a link, a form).
@@ -89,7 +89,7 @@ impl TokenKey {
         mac.update(user.as_uuid().as_bytes());
         mac.update(reset.as_bytes());
         let bytes = mac.finalize().into_bytes();
-        InvitationToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        InvitationToken(hex::encode(bytes))
     }
 
     /// The token of one send of one invitation.
@@ -100,7 +100,7 @@ impl TokenKey {
         mac.update(invitation.as_uuid().as_bytes());
         mac.update(send.as_uuid().as_bytes());
         let bytes = mac.finalize().into_bytes();
-        InvitationToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        InvitationToken(hex::encode(bytes))
     }
 }
 

@@ -62,7 +62,7 @@ impl TryFrom<String> for TokenDigest {
 
 impl From<TokenDigest> for String {
     fn from(value: TokenDigest) -> Self {
-        value.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(value.0)
     }
 }
 

@@ -445,6 +445,25 @@ impl EventStore for PgStore {
         rows.iter().map(decode).collect()
     }
 
+    async fn read_correlated(
+        &self,
+        correlation: Uuid,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE metadata->>'correlation_id' = $1 \
+             AND global_position > $2 ORDER BY global_position LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(correlation.to_string())
+            .bind(to_i64(after.0))
+            .bind(to_i64(limit as u64))
+            .fetch_all(&self.inner.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
     async fn head(&self) -> Result<Position, StoreError> {
         let p: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
             .fetch_one(&self.inner.pool)

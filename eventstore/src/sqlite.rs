@@ -280,6 +280,25 @@ impl EventStore for SqliteStore {
         rows.iter().map(decode).collect()
     }
 
+    async fn read_correlated(
+        &self,
+        correlation: uuid::Uuid,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE json_extract(metadata, '$.correlation_id') = ? \
+             AND global_position > ? ORDER BY global_position LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(correlation.to_string())
+            .bind(i64::try_from(after.0).unwrap_or(i64::MAX))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
     async fn head(&self) -> Result<Position, StoreError> {
         let p: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
             .fetch_one(&self.pool)

@@ -41,6 +41,17 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// Up to `limit` events after `after` that carry `correlation` as their
+    /// correlation id, in global order: one request's whole chain (its own events
+    /// and those workers recorded because of them), for auditors. Indexed, so it
+    /// does not scan the log.
+    async fn read_correlated(
+        &self,
+        correlation: uuid::Uuid,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// The highest position committed, including any a gap-safe read would still
     /// hold back. A subscriber that has not reached it knows more is coming soon.
     async fn head(&self) -> Result<Position, StoreError>;

@@ -82,7 +82,7 @@ impl TestServer {
         let key = TokenKey::generate()?;
         let sink = SmtpSink::start().await?;
         let mut args = ServeArgs {
-            smtp_url: Some(sink.url()),
+            smtp_url: Some(sink.url().into()),
             public_url: PUBLIC_URL.into(),
             // Every test client connects from 127.0.0.1; tests of the share set it.
             max_connections_per_client: 1_000,

@@ -339,4 +339,58 @@ async fn a_requests_events_share_its_id_and_the_emails_point_to_their_cause() {
             "the two streams' events of one accept share one correlation id ({kind})"
         );
     }
+
+    // `roster history --request` shows each request's whole chain, across streams.
+    let chain = |correlation: uuid::Uuid| {
+        let store = s.store.clone();
+        let read = s.read.clone();
+        async move {
+            let args = roster::HistoryArgs {
+                org: None,
+                request: Some(correlation),
+                format: roster::HistoryFormat::Jsonl,
+                since: None,
+                until: None,
+                event_type: None,
+                actor: None,
+                subject: None,
+            };
+            let mut out = Vec::new();
+            roster::audit::history(&read, store, &args, &mut out)
+                .await
+                .expect("history --request");
+            String::from_utf8(out)
+                .expect("utf-8")
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+                .collect::<Vec<_>>()
+        }
+    };
+    let invite_chain = chain(invite_meta.correlation_id.expect("correlation")).await;
+    let kinds: Vec<&str> = invite_chain
+        .iter()
+        .map(|l| l["event_type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["UserInvited", "InvitationEmailSent"],
+        "{invite_chain:?}"
+    );
+    assert_eq!(
+        invite_chain[1]["causation_id"], invite_chain[0]["event_id"],
+        "the worker's event names its cause"
+    );
+    let accept_chain = chain(accept_meta.correlation_id.expect("correlation")).await;
+    let streams: std::collections::BTreeSet<String> = accept_chain
+        .iter()
+        .map(|l| l["stream_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        accept_chain
+            .iter()
+            .any(|l| l["event_type"] == "InvitationAccepted")
+            && streams.contains(&format!("org-{org}"))
+            && streams.contains(&format!("user-{user}")),
+        "one accept's chain spans both streams: {accept_chain:?}"
+    );
 }

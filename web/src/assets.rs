@@ -30,7 +30,7 @@ impl Asset {
     pub fn etag(&self) -> &str {
         self.etag.get_or_init(|| {
             let digest = Sha256::digest(self.body);
-            let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let hex = hex::encode(&digest[..8]);
             format!("\"{hex}\"")
         })
     }

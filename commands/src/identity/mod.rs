@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// The SHA-256 digest (hex) a raw secret is stored as.

@@ -68,18 +68,14 @@ fn like_pattern(s: &str) -> String {
 
 fn encode_cursor(sort_key: &str, user_id: &str) -> String {
     let raw = format!("{sort_key}\u{1f}{user_id}");
-    raw.bytes().map(|b| format!("{b:02x}")).collect()
+    hex::encode(raw)
 }
 
 fn decode_cursor(cursor: &str) -> Option<(String, String)> {
-    if cursor.len() % 2 != 0 || cursor.len() > 1024 {
+    if cursor.len() > 1024 {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
-        .collect();
-    let text = String::from_utf8(bytes?).ok()?;
+    let text = String::from_utf8(hex::decode(cursor).ok()?).ok()?;
     let (k, u) = text.split_once('\u{1f}')?;
     Some((k.to_owned(), u.to_owned()))
 }
