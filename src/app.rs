@@ -143,6 +143,7 @@ impl App {
             workers: Some(Workers { email, expiry }),
             state: AppState {
                 live: roster_api::live_feed::LiveLog::new(application.store.clone()),
+                keys_in_flight: Arc::default(),
                 app: application,
                 metrics: Arc::default(),
                 extra_metrics: {

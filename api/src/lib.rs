@@ -59,6 +59,8 @@ pub struct AppState {
     pub writes: Arc<write_gate::WriteGate>,
     /// What open event streams share: one follower of the log, access hints, caps.
     pub live: Arc<live_feed::LiveLog>,
+    /// `Idempotency-Key`s whose requests are running here, so repeats take turns.
+    pub keys_in_flight: Arc<idempotency::KeysInFlight>,
 }
 
 /// Request bodies larger than this are refused with 413.

@@ -96,7 +96,7 @@ pub struct Handler<A: Aggregate> {
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
     config: HandlerConfig,
-    cache: StateCache<A::Id, A::State>,
+    cache: Arc<StateCache<A::Id, A::State>>,
 }
 
 impl<A: Aggregate> Handler<A> {
@@ -106,7 +106,7 @@ impl<A: Aggregate> Handler<A> {
             store,
             clock,
             config,
-            cache: StateCache::new(config.cache_capacity),
+            cache: Arc::new(StateCache::new(config.cache_capacity)),
         }
     }
 
@@ -206,7 +206,7 @@ impl<A: Aggregate> Handler<A> {
                 .map(to_new_event)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(HandleError::Encode)?;
-            match self.store.append(&stream, expected, batch, metadata).await {
+            match self.append(id, &stream, expected, batch, metadata).await {
                 Ok(appended) => {
                     for event in &events {
                         slot.state = A::evolve(slot.state.take(), event);
@@ -231,6 +231,49 @@ impl<A: Aggregate> Handler<A> {
             }
         }
         Err(HandleError::Conflict { stream, attempts })
+    }
+
+    /// Appends, leaving the transaction open for the current unit of work when
+    /// there is one (see [`crate::unit_of_work`]). If that transaction never
+    /// commits, the cached state of `id` (which already includes the events) is
+    /// forgotten, so the next command reloads it from the log.
+    async fn append(
+        &self,
+        id: A::Id,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        batch: Vec<NewEvent>,
+        metadata: &Metadata,
+    ) -> Result<Appended, StoreError> {
+        use crate::unit_of_work::{self as unit, Next};
+        let (appended, mut open) = match unit::next() {
+            Next::Alone => return self.store.append(stream, expected, batch, metadata).await,
+            Next::Open => {
+                self.store
+                    .append_uncommitted(stream, expected, batch, metadata)
+                    .await?
+            }
+            Next::Join(mut open) => {
+                let appended = self
+                    .store
+                    .append_more(&mut open, stream, expected, batch, metadata)
+                    .await;
+                // Back in the unit whatever happened: the layer decides its fate.
+                match appended {
+                    Ok(appended) => (appended, open),
+                    Err(e) => {
+                        drop(unit::put_back(open));
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let cache = self.cache.clone();
+        open.on_abort(move || cache.forget(&id));
+        if let Some(open) = unit::park(open) {
+            open.commit().await?;
+        }
+        Ok(appended)
     }
 
     /// The current state of `id` (caught up with the log), for callers that must

@@ -1,15 +1,15 @@
-//! Storage of `Idempotency-Key` reservations and the answers they replay. A key is
-//! reserved (inserted) before its request runs, so two concurrent repeats cannot
-//! both act; the answer is stored once the request finished. Keys live
-//! [`lifetime`] and are scoped to the signed-in caller; a reservation whose request
-//! never finished lapses after [`in_progress_lapse`], and old keys are purged in
-//! small batches as new ones are reserved.
+//! The rules of `Idempotency-Key` answers (storage in `roster_storage`): an
+//! answer is recorded in the transaction that recorded the request's events (see
+//! [`crate::unit_of_work`]), so the two are durable together; two concurrent
+//! twins of one request can both run, but only one commits, and the other
+//! replays its answer. Keys live [`lifetime`] and are scoped to the signed-in
+//! caller; lapsed keys are purged in small batches as new ones are recorded.
 
 use chrono::{DateTime, Duration, Utc};
 use roster_storage::idempotency::{self as table, Lapses};
-use roster_storage::Db;
+use roster_storage::{Db, Tx};
 
-pub use roster_storage::idempotency::{KeyedRequest, Reservation, StoredAnswer};
+pub use roster_storage::idempotency::{Found, KeyedRequest, StoredAnswer};
 
 use crate::error::UseCaseError;
 
@@ -18,42 +18,45 @@ pub fn lifetime() -> Duration {
     Duration::hours(24)
 }
 
-/// How long a reservation without an answer blocks its key: a request that never
-/// finished (the server stopped under it) must not hold the key for a day.
-pub fn in_progress_lapse() -> Duration {
-    Duration::seconds(60)
-}
-
-/// Old keys removed per reservation.
+/// Old keys removed per key recorded.
 const PURGE_BATCH: i64 = 100;
 
-/// Reserves `request.key`, or says what an earlier use of it left.
-pub async fn reserve(
+fn lapses(now: DateTime<Utc>) -> Lapses {
+    Lapses {
+        answered_before: now - lifetime(),
+        purge: PURGE_BATCH,
+    }
+}
+
+/// What an earlier use of `request.key` left, if it is still honoured.
+pub async fn find(
     db: &Db,
     request: &KeyedRequest<'_>,
     now: DateTime<Utc>,
-) -> Result<Reservation, UseCaseError> {
-    let lapses = Lapses {
-        answered_before: now - lifetime(),
-        unanswered_before: now - in_progress_lapse(),
-        purge: PURGE_BATCH,
-    };
-    Ok(table::reserve(db, request, now, lapses).await?)
+) -> Result<Option<Found>, UseCaseError> {
+    Ok(table::find(db, request, lapses(now)).await?)
 }
 
-/// Stores the answer to replay for a reserved key.
-pub async fn store_answer(
-    db: &Db,
-    scope: &str,
-    key: &str,
+/// Records the answer in `tx`, the transaction of the request's events; `false`
+/// when a twin of the request recorded its answer first.
+pub async fn record(
+    tx: &mut Tx,
+    request: &KeyedRequest<'_>,
     answer: &StoredAnswer,
-) -> Result<(), UseCaseError> {
-    Ok(table::store_answer(db, scope, key, answer).await?)
+    now: DateTime<Utc>,
+) -> Result<bool, UseCaseError> {
+    Ok(table::record(tx, request, answer, now, lapses(now)).await?)
 }
 
-/// Frees a reserved key whose request should be retryable (it failed on our side).
-pub async fn release(db: &Db, scope: &str, key: &str) -> Result<(), UseCaseError> {
-    Ok(table::release(db, scope, key).await?)
+/// Records the answer of a request that recorded no event; `false` when a twin
+/// of the request recorded its answer first.
+pub async fn record_alone(
+    db: &Db,
+    request: &KeyedRequest<'_>,
+    answer: &StoredAnswer,
+    now: DateTime<Utc>,
+) -> Result<bool, UseCaseError> {
+    Ok(table::record_alone(db, request, answer, now, lapses(now)).await?)
 }
 
 /// Whether an answer must not be replayed: the client should be able to try

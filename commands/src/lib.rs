@@ -6,7 +6,9 @@
 //!   owner or member runs. Each takes parsed values and answers a typed result or
 //!   a typed [`UseCaseError`].
 //! * [`authorize`]: who may manage an organization, from its authoritative state.
-//! * [`identity`]: credentials, sessions and the sign-in throttle, with their storage.
+//! * [`identity`]: the rules of credentials, sessions and the sign-in throttle.
+//! * [`unit_of_work`]: a keyed request's first append and its stored answer in
+//!   one transaction.
 //! * [`Handler`]: running domain commands against the event store: load (or reuse)
 //!   an aggregate's state, `decide`, append with the expected version, retry a lost
 //!   race a bounded number of times. State is cached per stream by version, so a
@@ -24,6 +26,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod sending_limits;
 pub mod tokens;
+pub mod unit_of_work;
 pub mod use_cases;
 
 pub use aggregate::{Aggregate, OrgAggregate, UserAggregate};

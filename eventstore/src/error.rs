@@ -40,6 +40,9 @@ pub enum StoreError {
     /// Metadata to be stored could not be encoded as JSON (nothing was written).
     #[error("the metadata could not be encoded")]
     Encode(#[source] serde_json::Error),
+    /// An open transaction of the other backend was handed in (a bug).
+    #[error("an open transaction of another backend was handed to this store")]
+    ForeignTransaction,
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -26,6 +26,7 @@ pub mod seal;
 pub mod sqlite;
 mod store;
 mod subscription;
+mod uncommitted;
 
 pub use changes::ChangeSignal;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -38,3 +39,4 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::EventStore;
 pub use subscription::{Subscription, SubscriptionOptions};
+pub use uncommitted::{Tx, Uncommitted};

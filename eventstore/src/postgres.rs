@@ -56,6 +56,7 @@ use crate::envelope::{
 use crate::error::StoreError;
 use crate::integrity::{chain_hash, to_micros, ChainHash, HashInput, GENESIS};
 use crate::store::EventStore;
+use crate::uncommitted::{Tx, Uncommitted};
 
 const SELECT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
      schema_version, payload, metadata, recorded_at, hash";
@@ -230,13 +231,16 @@ impl PgStore {
         self.inner.heads.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Writes one append, on `tx` when given (left open), else on its own
+    /// connection (committed). Returns the stream's new head for [`Self::committed`].
     async fn append_once(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: &[NewEvent],
         metadata: &serde_json::Value,
-    ) -> Result<Appended, StoreError> {
+        tx: Option<&mut sqlx::PgConnection>,
+    ) -> Result<(Appended, (u64, ChainHash)), StoreError> {
         let wanted = match expected {
             ExpectedVersion::NoStream => Some(0),
             ExpectedVersion::Exact(v) => Some(v),
@@ -278,7 +282,7 @@ impl PgStore {
             .collect();
         let payloads: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
 
-        let result = sqlx::query(APPEND_SQL)
+        let query = sqlx::query(APPEND_SQL)
             .bind(stream.as_str())
             .bind(expected_sql)
             .bind(&ids)
@@ -287,9 +291,11 @@ impl PgStore {
             .bind(&payloads)
             .bind(metadata)
             .bind(recorded_at)
-            .bind(&hashes)
-            .fetch_all(&self.inner.appends)
-            .await;
+            .bind(&hashes);
+        let result = match tx {
+            Some(tx) => query.fetch_all(tx).await,
+            None => query.fetch_all(&self.inner.appends).await,
+        };
         let rows = match result {
             Ok(rows) => rows,
             Err(err) => {
@@ -317,24 +323,41 @@ impl PgStore {
                 actual: to_u64(current),
             });
         }
+        Ok((
+            Appended {
+                stream_id: stream.clone(),
+                written,
+            },
+            (base_version + events.len() as u64, prev),
+        ))
+    }
+
+    /// Remembers `stream`'s new head once `open` commits; forgets it otherwise.
+    fn hook_head(&self, open: &mut Uncommitted, stream: &StreamId, head: (u64, ChainHash)) {
+        let store = self.clone();
+        let name = stream.as_str().to_owned();
+        open.on_commit(move || store.committed(&name, head));
+        let store = self.clone();
+        let name = stream.clone();
+        open.on_abort(move || {
+            store.forget_head(&name);
+        });
+    }
+
+    /// What follows a committed append: remember the stream's head, wake this
+    /// process's followers and (coalesced) other processes'.
+    fn committed(&self, stream: &str, head: (u64, ChainHash)) {
         {
             let mut heads = self.heads();
             if heads.len() >= 100_000 {
                 heads.clear();
             }
-            heads.insert(
-                stream.as_str().to_owned(),
-                (base_version + events.len() as u64, prev),
-            );
+            heads.insert(stream.to_owned(), head);
         }
         self.inner.changes.bump();
         self.inner
             .local_appends
             .send_modify(|n| *n = n.wrapping_add(1));
-        Ok(Appended {
-            stream_id: stream.clone(),
-            written,
-        })
     }
 
     async fn classify_append_error(
@@ -392,15 +415,60 @@ impl EventStore for PgStore {
         let metadata = metadata_json(metadata)?;
         let mut attempt = 0;
         loop {
-            match self.append_once(stream, expected, &events, &metadata).await {
+            match self
+                .append_once(stream, expected, &events, &metadata, None)
+                .await
+            {
                 Err(StoreError::Conflict { .. })
                     if expected == ExpectedVersion::Any && attempt < ANY_RETRIES =>
                 {
                     attempt += 1;
                 }
-                other => return other,
+                Ok((appended, head)) => {
+                    self.committed(stream.as_str(), head);
+                    return Ok(appended);
+                }
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    async fn append_uncommitted(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &Metadata,
+    ) -> Result<(Appended, Uncommitted), StoreError> {
+        check_batch(&events)?;
+        let metadata = metadata_json(metadata)?;
+        let mut tx = self.inner.appends.begin().await?;
+        let (appended, head) = self
+            .append_once(stream, expected, &events, &metadata, Some(&mut *tx))
+            .await?;
+        let mut pending = Uncommitted::new(Tx::Pg(tx), None);
+        self.hook_head(&mut pending, stream, head);
+        Ok((appended, pending))
+    }
+
+    async fn append_more(
+        &self,
+        open: &mut Uncommitted,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &Metadata,
+    ) -> Result<Appended, StoreError> {
+        check_batch(&events)?;
+        let metadata = metadata_json(metadata)?;
+        let Tx::Pg(tx) = open.tx() else {
+            return Err(StoreError::ForeignTransaction);
+        };
+        let (appended, head) = self
+            .append_once(stream, expected, &events, &metadata, Some(&mut **tx))
+            .await?;
+        self.hook_head(open, stream, head);
+        Ok(appended)
     }
 
     async fn read_stream(

@@ -28,6 +28,7 @@ use crate::error::StoreError;
 use crate::integrity::{chain_hash, to_micros, HashInput, GENESIS};
 use crate::postgres::{check_batch, metadata_json};
 use crate::store::EventStore;
+use crate::uncommitted::{Tx, Uncommitted};
 
 const SELECT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
      schema_version, payload, metadata, recorded_at, hash";
@@ -76,17 +77,34 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// Writes the events in a new write transaction, returned uncommitted.
+    /// The caller holds `write_lock`.
     async fn append_locked(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: &[NewEvent],
         metadata: &serde_json::Value,
-    ) -> Result<Appended, StoreError> {
-        let metadata_text = metadata.to_string();
+    ) -> Result<(Appended, sqlx::Transaction<'static, Sqlite>), StoreError> {
         // IMMEDIATE takes the write lock before the version read: a deferred
         // transaction could not upgrade after another connection's commit.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let appended = self
+            .write(&mut tx, stream, expected, events, metadata)
+            .await?;
+        Ok((appended, tx))
+    }
+
+    /// Writes the events in `tx`, a write transaction.
+    async fn write(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        metadata: &serde_json::Value,
+    ) -> Result<Appended, StoreError> {
+        let metadata_text = metadata.to_string();
         let head: Option<(i64, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT stream_version, hash FROM events WHERE stream_id = ? ORDER BY stream_version DESC LIMIT 1",
         )
@@ -171,7 +189,6 @@ impl SqliteStore {
                 ));
             }
         }
-        tx.commit().await?;
         written.sort_unstable();
         Ok(Appended {
             stream_id: stream.clone(),
@@ -227,11 +244,51 @@ impl EventStore for SqliteStore {
         let metadata = metadata_json(metadata)?;
         let appended = {
             let _writer = self.write_lock.lock().await;
-            self.append_locked(stream, expected, &events, &metadata)
-                .await?
+            let (appended, tx) = self
+                .append_locked(stream, expected, &events, &metadata)
+                .await?;
+            tx.commit().await?;
+            appended
         };
         self.changes.bump();
         Ok(appended)
+    }
+
+    async fn append_uncommitted(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &Metadata,
+    ) -> Result<(Appended, Uncommitted), StoreError> {
+        check_batch(&events)?;
+        let metadata = metadata_json(metadata)?;
+        // Held until the commit: SQLite has one writer, and this is it.
+        let writer = self.write_lock.clone().lock_owned().await;
+        let (appended, tx) = self
+            .append_locked(stream, expected, &events, &metadata)
+            .await?;
+        let mut pending = Uncommitted::new(Tx::Sqlite(tx), Some(Box::new(writer)));
+        let changes = self.changes.clone();
+        pending.on_commit(move || changes.bump());
+        Ok((appended, pending))
+    }
+
+    async fn append_more(
+        &self,
+        open: &mut Uncommitted,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &Metadata,
+    ) -> Result<Appended, StoreError> {
+        check_batch(&events)?;
+        let metadata = metadata_json(metadata)?;
+        // The open transaction holds the writer lock already.
+        let Tx::Sqlite(tx) = open.tx() else {
+            return Err(StoreError::ForeignTransaction);
+        };
+        self.write(tx, stream, expected, &events, &metadata).await
     }
 
     async fn read_stream(

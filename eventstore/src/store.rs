@@ -7,6 +7,7 @@ use crate::envelope::{
     Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId,
 };
 use crate::error::StoreError;
+use crate::uncommitted::Uncommitted;
 
 /// An append-only log of events grouped into streams, with one global order.
 #[async_trait]
@@ -16,6 +17,29 @@ pub trait EventStore: Send + Sync + 'static {
     /// refused.
     async fn append(
         &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &Metadata,
+    ) -> Result<Appended, StoreError>;
+
+    /// Like [`EventStore::append`], leaving the transaction open: the caller may
+    /// write more in it (see [`Uncommitted`]) and commits, or drops it to roll
+    /// back. Until then the events are invisible to every reader.
+    async fn append_uncommitted(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &Metadata,
+    ) -> Result<(Appended, Uncommitted), StoreError>;
+
+    /// Appends in `open`, a transaction an earlier [`EventStore::append_uncommitted`]
+    /// of this store left open: a request's later appends commit (or roll back)
+    /// with its first.
+    async fn append_more(
+        &self,
+        open: &mut Uncommitted,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,

@@ -3,7 +3,7 @@
 //! BIGINT columns, `ON CONFLICT` upserts); the macros expand it once per backend
 //! so each keeps its native, statically typed driver.
 
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, SqlitePool};
 
 /// The database holding the log, the read models and the tables of this crate:
 /// one handle, so no part of Roster opens a backend of its own.
@@ -15,13 +15,9 @@ pub enum Db {
     Sqlite(SqlitePool),
 }
 
-/// An open transaction on a [`Db`].
-pub enum Tx {
-    /// PostgreSQL.
-    Pg(Transaction<'static, Postgres>),
-    /// SQLite.
-    Sqlite(Transaction<'static, Sqlite>),
-}
+/// An open transaction on a [`Db`] (the log's own type, so an append left open
+/// by the store can carry more writes: see `roster_eventstore::Uncommitted`).
+pub use roster_eventstore::Tx;
 
 impl Db {
     /// Starts a write transaction (on SQLite, `BEGIN IMMEDIATE`, so one that reads
@@ -62,24 +58,6 @@ impl Db {
     /// True on PostgreSQL (advisory locks, transactional DDL at scale).
     pub fn is_postgres(&self) -> bool {
         matches!(self, Db::Pg(_))
-    }
-}
-
-impl Tx {
-    /// Undoes the transaction's work.
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Pg(tx) => tx.rollback().await,
-            Tx::Sqlite(tx) => tx.rollback().await,
-        }
-    }
-
-    /// Makes the transaction's work permanent.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Pg(tx) => tx.commit().await,
-            Tx::Sqlite(tx) => tx.commit().await,
-        }
     }
 }
 

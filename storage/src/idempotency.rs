@@ -1,10 +1,11 @@
 //! The `idempotency_keys` table: one row per (caller, key), holding a digest of
-//! the request and, once it finished, the answer to replay. When a key lapses and
-//! which answers may be stored is decided by the caller.
+//! the request and the answer to replay, written in the transaction that
+//! recorded the request's events. When a key lapses and which answers may be
+//! stored is decided by the caller.
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{time_text, Db};
+use crate::db::{time_text, Db, Tx};
 use crate::error::StorageError;
 use crate::{exec, fetch};
 
@@ -31,17 +32,13 @@ pub struct StoredAnswer {
     pub body: String,
 }
 
-/// What a reservation found.
+/// What an earlier use of a key left.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reservation {
-    /// The key is new and now reserved: run the request, then store or release.
-    Fresh,
+pub enum Found {
     /// The same request ran before: answer this again.
     Replay(StoredAnswer),
     /// The key was used for a different request.
     Mismatch,
-    /// The first request with this key has not finished.
-    InProgress,
 }
 
 /// When earlier keys stop counting.
@@ -49,9 +46,7 @@ pub enum Reservation {
 pub struct Lapses {
     /// Keys created before this are forgotten.
     pub answered_before: DateTime<Utc>,
-    /// Reservations without an answer created before this are forgotten.
-    pub unanswered_before: DateTime<Utc>,
-    /// How many lapsed keys of anyone to purge on the way.
+    /// How many lapsed keys of anyone to purge when a key is recorded.
     pub purge: i64,
 }
 
@@ -65,100 +60,88 @@ crate::row! {
     }
 }
 
-/// Reserves `request.key` at `now`, or says what an earlier use of it left.
-pub async fn reserve(
+/// What an earlier, still valid use of `request.key` left, if any. (Rows
+/// without an answer, which reservations of older builds left, count as none.)
+pub async fn find(
     db: &Db,
     request: &KeyedRequest<'_>,
+    lapses: Lapses,
+) -> Result<Option<Found>, StorageError> {
+    let row = fetch!(
+        db db,
+        fetch_optional,
+        KeyRow,
+        "SELECT request_hash, status, body, content_type FROM idempotency_keys \
+         WHERE scope = $1 AND key = $2 AND created_at >= $3 AND status IS NOT NULL",
+        request.scope.to_owned(),
+        request.key.to_owned(),
+        time_text(lapses.answered_before)
+    )?;
+    row.map(|row| found(row, request)).transpose()
+}
+
+fn found(row: KeyRow, request: &KeyedRequest<'_>) -> Result<Found, StorageError> {
+    if row.request_hash != request.request_hash {
+        return Ok(Found::Mismatch);
+    }
+    Ok(Found::Replay(StoredAnswer {
+        status: u16::try_from(row.status.unwrap_or_default())
+            .map_err(StorageError::unreadable("idempotency_keys", "status"))?,
+        content_type: row
+            .content_type
+            .unwrap_or_else(|| "application/json".to_owned()),
+        body: row.body.unwrap_or_default(),
+    }))
+}
+
+/// Records `answer` for `request` in `tx` (the transaction that recorded the
+/// request's events, when it made any), first removing a lapsed row of the same
+/// key and up to `lapses.purge` lapsed rows of anyone. `false` when a valid row
+/// for the key exists already (a concurrent twin of the request committed
+/// first): the caller then rolls back and replays that one.
+pub async fn record(
+    tx: &mut Tx,
+    request: &KeyedRequest<'_>,
+    answer: &StoredAnswer,
     now: DateTime<Utc>,
     lapses: Lapses,
-) -> Result<Reservation, StorageError> {
-    let mut tx = db.begin().await?;
+) -> Result<bool, StorageError> {
     exec!(
-        &mut tx,
+        &mut *tx,
         "DELETE FROM idempotency_keys WHERE (scope = $1 AND key = $2 AND \
-           (created_at < $3 OR (status IS NULL AND created_at < $4))) \
+           (created_at < $3 OR status IS NULL)) \
          OR (scope, key) IN (SELECT scope, key FROM idempotency_keys WHERE created_at < $3 \
-                             ORDER BY created_at LIMIT $5)",
+                             ORDER BY created_at LIMIT $4)",
         request.scope.to_owned(),
         request.key.to_owned(),
         time_text(lapses.answered_before),
-        time_text(lapses.unanswered_before),
         lapses.purge
     )?;
     let inserted = exec!(
-        &mut tx,
-        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (scope, key) DO NOTHING",
+        &mut *tx,
+        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at, status, body, content_type) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope, key) DO NOTHING",
         request.scope.to_owned(),
         request.key.to_owned(),
         request.request_hash.to_owned(),
-        time_text(now)
-    )?;
-    let outcome = if inserted == 1 {
-        Reservation::Fresh
-    } else {
-        let row = fetch!(
-            tx &mut tx,
-            fetch_one,
-            KeyRow,
-            "SELECT request_hash, status, body, content_type FROM idempotency_keys \
-             WHERE scope = $1 AND key = $2",
-            request.scope.to_owned(),
-            request.key.to_owned()
-        )?;
-        match row {
-            KeyRow { request_hash, .. } if request_hash != request.request_hash => {
-                Reservation::Mismatch
-            }
-            KeyRow {
-                status: Some(status),
-                body: Some(body),
-                content_type,
-                ..
-            } => Reservation::Replay(StoredAnswer {
-                status: u16::try_from(status)
-                    .map_err(StorageError::unreadable("idempotency_keys", "status"))?,
-                content_type: content_type.unwrap_or_else(|| "application/json".to_owned()),
-                body,
-            }),
-            _ => Reservation::InProgress,
-        }
-    };
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-/// Stores the answer to replay for a reserved key.
-pub async fn store_answer(
-    db: &Db,
-    scope: &str,
-    key: &str,
-    answer: &StoredAnswer,
-) -> Result<(), StorageError> {
-    let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "UPDATE idempotency_keys SET status = $3, body = $4, content_type = $5 \
-         WHERE scope = $1 AND key = $2",
-        scope.to_owned(),
-        key.to_owned(),
+        time_text(now),
         i64::from(answer.status),
         answer.body.clone(),
         answer.content_type.clone()
     )?;
-    tx.commit().await?;
-    Ok(())
+    Ok(inserted == 1)
 }
 
-/// Frees a reserved key whose request should be retryable (it failed on our side).
-pub async fn release(db: &Db, scope: &str, key: &str) -> Result<(), StorageError> {
+/// [`record`] in a transaction of its own, for a request that recorded no event.
+pub async fn record_alone(
+    db: &Db,
+    request: &KeyedRequest<'_>,
+    answer: &StoredAnswer,
+    now: DateTime<Utc>,
+    lapses: Lapses,
+) -> Result<bool, StorageError> {
     let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2",
-        scope.to_owned(),
-        key.to_owned()
-    )?;
+    let inserted = record(&mut tx, request, answer, now, lapses).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(inserted)
 }

@@ -1,11 +1,10 @@
-//! `Idempotency-Key` against misuse: keys belong to the signed-in person, strangers
-//! store nothing, an unfinished request does not hold its key for a day, and old
-//! keys are purged.
+//! `Idempotency-Key` against misuse and failure: keys belong to the signed-in
+//! person, strangers store nothing, concurrent repeats act once, a command's
+//! events and its stored answer commit together, and old keys are purged.
 
 use roster::ShapeArg;
-use roster_commands::idempotency::{reserve, KeyedRequest, Reservation};
-use roster_commands::Clock;
 use roster_tests::http::{TestServer, PASSWORD};
+use roster_tests::Backend;
 use serde_json::{json, Value};
 
 async fn keys_stored(s: &TestServer) -> i64 {
@@ -72,47 +71,126 @@ async fn strangers_store_no_keys() {
     assert_eq!(keys_stored(&s).await, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_that_never_finished_does_not_hold_its_key_for_long() {
-    let s = TestServer::start().await.expect("server");
+/// How many invitations to `email` the log holds.
+async fn invitations_logged(s: &TestServer, email: &str) -> usize {
+    let mut after = roster_eventstore::Position::START;
+    let mut n = 0;
+    loop {
+        let batch = s.store.read_all(after, 1_000).await.expect("read");
+        let Some(last) = batch.last() else { return n };
+        after = last.global_position;
+        n += batch
+            .iter()
+            .filter(|e| e.event_type == "UserInvited" && e.payload["email"] == email)
+            .count();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_repeats_of_a_keyed_request_act_once_and_answer_alike() {
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        repeats_act_once(backend).await;
+    }
+}
+
+async fn repeats_act_once(backend: Backend) {
+    let s = TestServer::start_on(backend).await.expect("server");
     let (org, olive, _) = s
         .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
         .await;
-    let (_, me) = s.call("GET", "/api/me", Some(&olive), None).await;
-    let user = me["user_id"].as_str().expect("id");
-    // What a server that stopped mid-request leaves behind: a reservation, no answer.
-    let body =
-        serde_json::to_vec(&json!({ "email": "ann@acme.io", "full_name": "Ann", "role": "admin" }))
-            .expect("body");
-    let hash = roster_api::idempotency::request_hash(
-        &reqwest::Method::POST,
-        &format!("/api/orgs/{org}/invitations"),
-        &body,
-    );
-    let left = reserve(
-        &s.read,
-        &KeyedRequest {
-            scope: user,
-            key: "k-stuck",
-            request_hash: &hash,
-        },
-        s.clock.now(),
-    )
-    .await
-    .expect("reserve");
-    assert_eq!(left, Reservation::Fresh);
     let org = org.to_string();
-    let (status, _, busy) = invite_with_key(&s, &org, &olive, "k-stuck", "ann@acme.io").await;
+    let repeats = (0..8).map(|_| invite_with_key(&s, &org, &olive, "k-twins", "ann@acme.io"));
+    let answers = futures::future::join_all(repeats).await;
+    let first = &answers[0].2;
+    for (status, _, body) in &answers {
+        assert_eq!(
+            (*status, body),
+            (201, first),
+            "every repeat gets the one answer"
+        );
+    }
     assert_eq!(
-        (status, TestServer::rule(&busy)),
-        (409, "idempotent-request-in-progress")
+        answers.iter().filter(|(_, replayed, _)| !replayed).count(),
+        1,
+        "one ran, the others replayed it"
     );
-    s.clock.advance(chrono::Duration::seconds(61));
-    let (status, replayed, _) = invite_with_key(&s, &org, &olive, "k-stuck", "ann@acme.io").await;
+    assert_eq!(
+        invitations_logged(&s, "ann@acme.io").await,
+        1,
+        "the invitation is recorded once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_commands_events_and_answer_commit_together_or_not_at_all() {
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        events_and_answer_commit_together(backend).await;
+    }
+}
+
+async fn events_and_answer_commit_together(backend: Backend) {
+    let s = TestServer::start_on(backend).await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    // The answer of one key cannot be stored (as when the database fails between
+    // the two writes).
+    let mut tx = s.read.begin().await.expect("tx");
+    match &mut tx {
+        roster_storage::Tx::Pg(_) => {
+            roster_storage::exec!(
+                &mut tx,
+                "CREATE FUNCTION refuse_doomed() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN IF NEW.key = 'doomed' THEN RAISE EXCEPTION 'doomed'; END IF; RETURN NEW; END $$"
+            )
+            .expect("function");
+            roster_storage::exec!(
+                &mut tx,
+                "CREATE TRIGGER refuse_doomed BEFORE INSERT ON idempotency_keys \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_doomed()"
+            )
+            .expect("trigger");
+        }
+        roster_storage::Tx::Sqlite(_) => {
+            roster_storage::exec!(
+                &mut tx,
+                "CREATE TRIGGER refuse_doomed BEFORE INSERT ON idempotency_keys \
+                 WHEN NEW.key = 'doomed' BEGIN SELECT RAISE(ABORT, 'doomed'); END"
+            )
+            .expect("trigger");
+        }
+    }
+    tx.commit().await.expect("commit");
+    let org = org.to_string();
+    let (status, _, failed) = invite_with_key(&s, &org, &olive, "doomed", "ann@acme.io").await;
+    assert_eq!(status, 500, "{failed}");
+    assert_eq!(
+        invitations_logged(&s, "ann@acme.io").await,
+        0,
+        "the events went with their answer"
+    );
+    let (status, replayed, _) = invite_with_key(&s, &org, &olive, "fine", "ann@acme.io").await;
     assert_eq!(
         (status, replayed),
         (201, false),
-        "the lapsed reservation no longer blocks"
+        "the same command with another key is recorded once, as if the first never ran"
+    );
+    assert_eq!(invitations_logged(&s, "ann@acme.io").await, 1);
+    s.drain().await;
+    let (_, members) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(
+        members["invitations"]
+            .as_array()
+            .map(|a| a.iter().filter(|i| i["email"] == "ann@acme.io").count()),
+        Some(1),
+        "one pending invitation: {members}"
     );
 }
 
@@ -180,4 +258,60 @@ async fn a_replayed_refusal_is_the_same_answer_byte_for_byte() {
         (first.0, first.1, first.3),
         "status, content type and body as first sent"
     );
+}
+
+/// The web page sends a key with every change, so a signed-in person accepting
+/// an invitation runs in a unit of work too: its appends (the organization's
+/// and, for a new identity, the person's) join one transaction on either backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_accept_by_a_signed_in_person_commits_once_and_replays() {
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let s = TestServer::start_on(backend).await.expect("server");
+        let (org, olive, _) = s
+            .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+            .await;
+        let (_, zed, _) = s
+            .org_with_owner(ShapeArg::Single, "zed@other.io", vec![])
+            .await;
+        let invitation = s
+            .invite(
+                org,
+                &olive,
+                json!({ "email": "zed@other.io", "full_name": "Zed", "role": "standard" }),
+            )
+            .await;
+        let accept = json!({ "token": s.token_of(org, invitation).await });
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let res = s
+                .http
+                .post(format!("{}/api/invitations/accept", s.base))
+                .bearer_auth(&zed)
+                .header("idempotency-key", "accept-once")
+                .json(&accept)
+                .send()
+                .await
+                .expect("answer");
+            let replayed = res.headers().contains_key("idempotent-replayed");
+            answers.push((
+                res.status().as_u16(),
+                replayed,
+                res.json::<Value>().await.expect("json"),
+            ));
+        }
+        assert_eq!(
+            (answers[0].0, answers[0].1),
+            (201, false),
+            "{backend:?}: {answers:?}"
+        );
+        assert_eq!((answers[1].0, answers[1].1), (201, true), "{backend:?}");
+        assert_eq!(answers[0].2, answers[1].2, "{backend:?}");
+        s.drain().await;
+        let (_, me) = s.call("GET", "/api/me", Some(&zed), None).await;
+        assert_eq!(
+            me["organizations"].as_array().map(Vec::len),
+            Some(2),
+            "{backend:?}: {me}"
+        );
+    }
 }
