@@ -154,6 +154,30 @@ enum HistorySink<'a, W: Write> {
     Jsonl(&'a mut W),
 }
 
+impl<'a, W: Write> HistorySink<'a, W> {
+    /// A sink writing `format` to `out`; CSV starts with the `header` row.
+    fn new(format: HistoryFormat, out: &'a mut W, header: &[&str]) -> Result<Self, CliError> {
+        Ok(match format {
+            HistoryFormat::Csv => {
+                let mut csv = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::Any(b'\n'))
+                    .from_writer(out);
+                csv.write_record(header)?;
+                HistorySink::Csv(Box::new(csv))
+            }
+            HistoryFormat::Jsonl => HistorySink::Jsonl(out),
+        })
+    }
+
+    /// Flushes what CSV buffered.
+    fn finish(self) -> Result<(), CliError> {
+        if let HistorySink::Csv(mut csv) = self {
+            csv.flush()?;
+        }
+        Ok(())
+    }
+}
+
 /// `roster history`: writes the organization's history to `out`, oldest first.
 pub async fn history(
     db: &Db,
@@ -192,25 +216,20 @@ pub async fn history(
             > 0
         {}
     }
-    let mut sink = match args.format {
-        HistoryFormat::Csv => {
-            let mut csv = csv::WriterBuilder::new()
-                .terminator(csv::Terminator::Any(b'\n'))
-                .from_writer(&mut *out);
-            csv.write_record([
-                "position",
-                "recorded_at",
-                "event_type",
-                "actor",
-                "subject",
-                "source",
-                "event_id",
-                "summary",
-            ])?;
-            HistorySink::Csv(Box::new(csv))
-        }
-        HistoryFormat::Jsonl => HistorySink::Jsonl(out),
-    };
+    let mut sink = HistorySink::new(
+        args.format,
+        out,
+        &[
+            "position",
+            "recorded_at",
+            "event_type",
+            "actor",
+            "subject",
+            "source",
+            "event_id",
+            "summary",
+        ],
+    )?;
     let mut after = 0i64;
     loop {
         let page = queries::history(db, org, &filter, after, 1_000).await?;
@@ -235,9 +254,7 @@ pub async fn history(
             }
         }
     }
-    if let HistorySink::Csv(mut csv) = sink {
-        csv.flush()?;
-    }
+    sink.finish()?;
     Ok(())
 }
 
@@ -264,25 +281,20 @@ async fn request_chain(
     format: HistoryFormat,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let mut sink = match format {
-        HistoryFormat::Csv => {
-            let mut csv = csv::WriterBuilder::new()
-                .terminator(csv::Terminator::Any(b'\n'))
-                .from_writer(&mut *out);
-            csv.write_record([
-                "position",
-                "recorded_at",
-                "stream_id",
-                "event_type",
-                "actor",
-                "source",
-                "event_id",
-                "causation_id",
-            ])?;
-            HistorySink::Csv(Box::new(csv))
-        }
-        HistoryFormat::Jsonl => HistorySink::Jsonl(out),
-    };
+    let mut sink = HistorySink::new(
+        format,
+        out,
+        &[
+            "position",
+            "recorded_at",
+            "stream_id",
+            "event_type",
+            "actor",
+            "source",
+            "event_id",
+            "causation_id",
+        ],
+    )?;
     let mut after = roster_eventstore::Position::START;
     loop {
         let page = store.read_correlated(correlation, after, 1_000).await?;
@@ -324,9 +336,7 @@ async fn request_chain(
             }
         }
     }
-    if let HistorySink::Csv(mut csv) = sink {
-        csv.flush()?;
-    }
+    sink.finish()?;
     Ok(())
 }
 

@@ -1,9 +1,7 @@
 //! The stored JSON of every event type is pinned: an accidental change of a stored
 //! shape fails here. Old shapes must keep loading through upcasters.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use insta::assert_json_snapshot;
 use roster_domain::organization::*;
 use roster_domain::user::UserEvent;

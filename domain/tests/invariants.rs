@@ -1,12 +1,10 @@
 //! Random command sequences never break the organization's invariants, and the
 //! state rebuilt from the recorded events always equals the state decide saw.
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::*;
 use chrono::Duration;
-use common::*;
 use proptest::prelude::*;
 use roster_domain::organization::*;
 use roster_domain::*;

@@ -1,9 +1,7 @@
 //! Every organization command and rule as Given events / When command / Then
 //! events (snapshotted) or the refusal.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use insta::{assert_json_snapshot, assert_snapshot};
 use roster_domain::organization::*;
 use roster_domain::*;

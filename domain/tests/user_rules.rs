@@ -1,8 +1,6 @@
 //! The user identity aggregate, Given / When / Then.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use insta::assert_json_snapshot;
 use roster_domain::user::*;
 

@@ -209,6 +209,28 @@ async fn drain(worker: &EmailWorker, store: &dyn EventStore) -> Drained {
     total
 }
 
+/// Appends to `stream` an invitation this build cannot read, as a bad migration
+/// or a hand edit leaves.
+async fn garbled_invitation(
+    store: &dyn EventStore,
+    stream: &StreamId,
+) -> roster_eventstore::Appended {
+    store
+        .append(
+            stream,
+            roster_eventstore::ExpectedVersion::Any,
+            vec![roster_eventstore::NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: "UserInvited".to_owned(),
+                schema_version: 1,
+                payload: serde_json::json!({ "email": 42 }),
+            }],
+            &roster_eventstore::Metadata::default(),
+        )
+        .await
+        .expect("a garbled invitation")
+}
+
 /// Steps until a step fails, and returns why. (A step that succeeds may only mean
 /// the gap-safe horizon still holds the newest events back behind another test's
 /// open transaction: once an event is visible it stays so.)
@@ -566,21 +588,7 @@ async fn an_event_the_sender_cannot_read_stops_it_there_instead_of_being_skipped
     let mailed = sink.messages().len();
     // Another organization's stream, so this one's commands still load.
     let stream = StreamId::new(OrgId::from_uuid(Uuid::now_v7()).stream_name()).expect("stream");
-    let bad = w
-        .store
-        .append(
-            &stream,
-            roster_eventstore::ExpectedVersion::Any,
-            vec![roster_eventstore::NewEvent {
-                event_id: Uuid::now_v7(),
-                event_type: "UserInvited".to_owned(),
-                schema_version: 1,
-                payload: serde_json::json!({ "email": 42 }),
-            }],
-            &roster_eventstore::Metadata::default(),
-        )
-        .await
-        .expect("a garbled event, as a bad migration or a hand edit leaves");
+    let bad = garbled_invitation(w.store.as_ref(), &stream).await;
     w.invite("after@example.com").await;
     for _ in 0..2 {
         let refused = first_error(|| worker.step()).await;
@@ -613,20 +621,7 @@ async fn a_stuck_invitation_sender_does_not_hold_back_password_resets() {
     drain(&senders, w.store.as_ref()).await;
     let mailed = sink.messages().len();
     let garbled = StreamId::new(OrgId::from_uuid(Uuid::now_v7()).stream_name()).expect("stream");
-    w.store
-        .append(
-            &garbled,
-            roster_eventstore::ExpectedVersion::Any,
-            vec![roster_eventstore::NewEvent {
-                event_id: Uuid::now_v7(),
-                event_type: "UserInvited".to_owned(),
-                schema_version: 1,
-                payload: serde_json::json!({ "email": 42 }),
-            }],
-            &roster_eventstore::Metadata::default(),
-        )
-        .await
-        .expect("a garbled invitation");
+    garbled_invitation(w.store.as_ref(), &garbled).await;
     let user = UserId::from_uuid(Uuid::now_v7());
     let reset_id = Uuid::now_v7();
     let now = w.clock.now();
