@@ -3,7 +3,9 @@
 //! that answer back and changes nothing; the same key with a different request is a
 //! 422 problem. Keys are scoped to the signed-in caller (their identity, whichever
 //! session they use); anonymous requests (accepting an invitation, whose link is
-//! single-use anyway) are not stored, so strangers cannot fill the table. The
+//! single-use anyway) are not stored, so strangers cannot fill the table, nor
+//! are sign-ins (their answer is a session) and password resets (for people who
+//! cannot sign in; a reset link works once anyway). The
 //! request's first append is left open (`roster_commands::unit_of_work`) and the
 //! answer is written in the same transaction, then both commit: a crash never
 //! leaves events without their answer or the reverse. Two concurrent repeats may
@@ -82,11 +84,15 @@ pub fn request_hash(method: &Method, path: &str, body: &[u8]) -> String {
 
 /// Middleware applying the rules above.
 pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    // Sign-in answers carry a session token: never store them.
+    // Sign-in answers carry a session token: never store them. Password resets
+    // are for people who cannot sign in: a link works once anyway, and its use
+    // writes credentials after its event, which a unit of work would hold back.
+    let path = request.uri().path();
     if !matches!(
         *request.method(),
         Method::POST | Method::PATCH | Method::DELETE
-    ) || request.uri().path().starts_with("/api/sessions")
+    ) || path.starts_with("/api/sessions")
+        || path.starts_with("/api/password-resets")
     {
         return next.run(request).await;
     }
