@@ -76,6 +76,21 @@ fn same_origin(parts: &Parts, served_over_https: bool) -> bool {
     }
 }
 
+/// The refusal of a cookie-authenticated change that did not come from Roster's
+/// own page (CSRF), if this is one. Checked before the session is even looked
+/// up, so another site cannot make a signed-in browser touch its session.
+pub fn cross_site(parts: &Parts, source: TokenSource, served_over_https: bool) -> Option<ApiError> {
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    (source == TokenSource::Cookie && !safe && !same_origin(parts, served_over_https)).then(|| {
+        ApiError::problem(Problem::new(
+            StatusCode::FORBIDDEN,
+            "cross-site-request",
+            "Cross-site request refused",
+            "a cookie-authenticated change must come from Roster's own page (Origin mismatch)",
+        ))
+    })
+}
+
 /// A session already authenticated earlier in this request (by the idempotency
 /// layer), so the extractors do not look it up a second time.
 #[derive(Debug, Clone)]
@@ -101,14 +116,8 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (token, source) =
             presented_token(&parts.headers).ok_or(UseCaseError::Unauthenticated)?;
-        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if source == TokenSource::Cookie && !safe && !same_origin(parts, state.secure_cookies) {
-            return Err(ApiError::problem(Problem::new(
-                StatusCode::FORBIDDEN,
-                "cross-site-request",
-                "Cross-site request refused",
-                "a cookie-authenticated change must come from Roster's own page (Origin mismatch)",
-            )));
+        if let Some(refused) = cross_site(parts, source, state.secure_cookies) {
+            return Err(refused);
         }
         let earlier = parts
             .extensions

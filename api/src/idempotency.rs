@@ -29,7 +29,7 @@ use roster_commands::UseCaseError;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::extract::{presented_token, Authenticated};
+use crate::extract::{cross_site, presented_token, Authenticated};
 use crate::problem::Problem;
 use crate::{AppState, BODY_LIMIT};
 
@@ -115,17 +115,22 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     }
     // The caller is authenticated here, once: the handler's extractor finds the
     // identity in the request's extensions instead of looking the session up again.
-    let Some((token, _)) = presented_token(request.headers()) else {
+    let Some((token, source)) = presented_token(request.headers()) else {
         // Not signed in: nothing to scope the key to; the handler answers as usual.
         return next.run(request).await;
     };
+    let (mut parts, body) = request.into_parts();
+    if let Some(refused) = cross_site(&parts, source, state.secure_cookies) {
+        return refused.into_response();
+    }
     let user = match sessions::authenticate(&state.app, &token).await {
         Ok(user) => user,
-        Err(UseCaseError::Unauthenticated) => return next.run(request).await,
+        Err(UseCaseError::Unauthenticated) => {
+            return next.run(Request::from_parts(parts, body)).await
+        }
         Err(e) => return ApiError::from(e).into_response(),
     };
     let scope = user.to_string();
-    let (mut parts, body) = request.into_parts();
     parts.extensions.insert(Authenticated { user, token });
     let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
         return Problem::body_too_large().into_response();

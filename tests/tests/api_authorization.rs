@@ -155,6 +155,27 @@ async fn cookie_sessions_need_a_same_origin_request_to_change_anything() {
         problem["type"],
         "https://roster.dev/problems/cross-site-request"
     );
+    // With an Idempotency-Key too, refused before the session is looked up: the
+    // other site stores nothing under the victim's name.
+    let keyed = s
+        .http
+        .post(&url)
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .header("idempotency-key", "planted")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(keyed.status().as_u16(), 403);
+    let (keys,) = roster_storage::fetch!(
+        db & s.read,
+        fetch_one,
+        (i64,),
+        "SELECT count(*) FROM idempotency_keys"
+    )
+    .expect("count");
+    assert_eq!(keys, 0, "no key was stored for the cross-site request");
     let missing = s
         .http
         .post(&url)

@@ -105,10 +105,21 @@ async fn a_read_only_database_refuses_commands_cleanly_and_recovers_when_writabl
         assert!(back.elapsed() < Duration::from_secs(15), "{status} {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (status, _) = call(&http, "GET", format!("{}/readyz", server.base), None, None)
-        .await
-        .expect("readyz");
-    assert_eq!(status, 200, "ready again");
+    // Followers that failed while the database was read-only retry after their
+    // backoff (at most 10 s, plus jitter): readiness returns by itself.
+    loop {
+        let (status, ready) = call(&http, "GET", format!("{}/readyz", server.base), None, None)
+            .await
+            .expect("readyz");
+        if status == 200 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(45),
+            "ready again: {status} {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     d.projections_caught_up(Duration::from_secs(30))
         .await
         .expect("caught up");
