@@ -200,17 +200,12 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
         let (stop_runners, runners_stopped) = tokio::sync::watch::channel(false);
-        let runners: Vec<_> = roster_projections::all()
-            .into_iter()
-            .map(|p| {
-                tokio::spawn(roster_projections::runner::run(
-                    self.background.clone(),
-                    self.state.app.store.clone(),
-                    p,
-                    runners_stopped.clone(),
-                ))
-            })
-            .collect();
+        let runners = vec![tokio::spawn(roster_projections::runner::run(
+            self.background.clone(),
+            self.state.app.store.clone(),
+            roster_projections::all(),
+            runners_stopped.clone(),
+        ))];
         let mut workers = Vec::new();
         if let Some(Workers { email, expiry }) = self.workers.take() {
             workers.push(tokio::spawn(expiry.run(runners_stopped.clone())));

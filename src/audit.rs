@@ -206,9 +206,8 @@ pub async fn history(
         while roster_projections::runner::apply_batch(
             db,
             store.as_ref(),
-            p.as_ref(),
+            &[p.as_ref()],
             "",
-            p.name(),
             2_000,
             None,
         )

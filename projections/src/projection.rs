@@ -45,6 +45,14 @@ pub enum ProjectionError {
         /// What failed.
         reason: String,
     },
+    /// One projection failed; the batch it was part of rolled back.
+    #[error("projection {projection}: {source}")]
+    Failed {
+        /// The projection.
+        projection: &'static str,
+        /// Why.
+        source: Box<ProjectionError>,
+    },
     /// The read model's data contradicts the event (a bug, or tables edited by hand).
     #[error("{0}")]
     Inconsistent(String),

@@ -9,7 +9,7 @@ use roster_eventstore::{EventStore, Position};
 
 use crate::bulk::{insert_rows, MemoryFold};
 use crate::projection::{Projection, ProjectionError};
-use crate::runner::{apply_batch, ensure_installed, to_projected};
+use crate::runner::{apply_batch, checkpoint_name, ensure_installed, to_projected};
 use roster_storage::db::{pos_i64, time_text, Db};
 use roster_storage::{exec, fetch};
 
@@ -170,16 +170,7 @@ pub async fn rebuild_many(
         if p.memory().is_none() {
             own_events = 0;
             loop {
-                let n = apply_batch(
-                    db,
-                    store,
-                    *p,
-                    SUFFIX,
-                    &scratch_name(*p),
-                    REBUILD_BATCH,
-                    None,
-                )
-                .await?;
+                let n = apply_batch(db, store, &[*p], SUFFIX, REBUILD_BATCH, None).await?;
                 if n == 0 {
                     break;
                 }
@@ -193,7 +184,7 @@ pub async fn rebuild_many(
 }
 
 fn scratch_name(p: &dyn Projection) -> String {
-    format!("{}{SUFFIX}", p.name())
+    checkpoint_name(p, SUFFIX)
 }
 
 /// Fresh, empty `_rebuild` tables and a checkpoint at 0 for them.
@@ -248,13 +239,13 @@ async fn finalize(
             if live == rebuilt {
                 break;
             }
-            let (behind, suffix, target) = if live < rebuilt {
-                (p.name().to_owned(), "", rebuilt)
+            let (suffix, target) = if live < rebuilt {
+                ("", rebuilt)
             } else {
-                (scratch.clone(), SUFFIX, live)
+                (SUFFIX, live)
             };
-            let n = apply_batch(db, store, p, suffix, &behind, REBUILD_BATCH, Some(target)).await?;
-            if behind == scratch {
+            let n = apply_batch(db, store, &[p], suffix, REBUILD_BATCH, Some(target)).await?;
+            if suffix == SUFFIX {
                 events += n as u64;
             }
         }

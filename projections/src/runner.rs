@@ -1,12 +1,12 @@
-//! Keeping projections up to date: each follows the log from its own checkpoint,
-//! applying a batch of events and advancing the checkpoint in ONE transaction, so a
-//! crash at any point neither repeats nor loses an event.
+//! Keeping projections up to date: one projector follows the log for all of them,
+//! applying each batch to every read model and advancing their checkpoints in ONE
+//! transaction, so a crash at any point neither repeats nor loses an event.
 //!
 //! The checkpoint is advanced optimistically (`… WHERE position = <what we read>`):
 //! if anything else moved it meanwhile (a second runner, a rebuild swapped in),
 //! the batch is dropped and re-read, so double-running is wasteful but never
-//! wrong. On PostgreSQL an advisory lock per projection still keeps exactly one
-//! runner busy across instances; when its holder dies, the lock is released with
+//! wrong. On PostgreSQL an advisory lock still keeps exactly one projector busy
+//! across instances; when its holder dies, the lock is released with
 //! its connection and another instance takes over.
 
 use std::sync::Arc;
@@ -109,31 +109,52 @@ pub async fn ensure_installed(db: &Db, p: &dyn Projection) -> Result<(), Project
     Ok(())
 }
 
-/// Applies the next batch (at most `max` events, none past `until`) to the tables
-/// with `suffix`, advancing checkpoint `checkpoint`. Returns how many events were
-/// consumed (0: nothing new, or another runner moved the checkpoint first).
+/// The checkpoint of `p`'s tables with `suffix` (`members`, `members_rebuild`).
+pub fn checkpoint_name(p: &dyn Projection, suffix: &str) -> String {
+    format!("{}{suffix}", p.name())
+}
+
+/// Applies the next batch of the log (at most `max` events, none past `until`) to
+/// every projection in `projections` whose tables carry `suffix`, in ONE
+/// transaction that also advances their checkpoints: the log is read once for all
+/// of them, and one commit makes the batch visible everywhere at once.
+///
+/// A projection behind the others (a changed one rebuilding from 0) receives only
+/// the events past its own checkpoint, and the others' checkpoints stay where they
+/// are until the batch reaches them. Returns how many events were consumed (0:
+/// nothing new, or another runner moved a checkpoint first).
 pub async fn apply_batch(
     db: &Db,
     store: &dyn EventStore,
-    p: &dyn Projection,
+    projections: &[&dyn Projection],
     suffix: &str,
-    checkpoint: &str,
     max: usize,
     until: Option<Position>,
 ) -> Result<usize, ProjectionError> {
-    let Some((from,)) = fetch!(
+    let stored: std::collections::HashMap<String, i64> = fetch!(
         db db,
-        fetch_optional,
-        (i64,),
-        "SELECT position FROM projection_checkpoints WHERE name = $1",
-        checkpoint
+        fetch_all,
+        (String, i64),
+        "SELECT name, position FROM projection_checkpoints"
     )?
-    else {
-        return Err(ProjectionError::Inconsistent(format!(
-            "checkpoint {checkpoint} is missing"
-        )));
+    .into_iter()
+    .collect();
+    let mut targets = Vec::with_capacity(projections.len());
+    for p in projections {
+        let name = checkpoint_name(*p, suffix);
+        let Some(&at) = stored.get(&name) else {
+            return Err(ProjectionError::Inconsistent(format!(
+                "checkpoint {name} is missing"
+            )));
+        };
+        targets.push((*p, name, Position(u64::try_from(at).unwrap_or(0))));
+    }
+    let Some(from) = targets.iter().map(|(_, _, at)| *at).min() else {
+        return Ok(0);
     };
-    let from = Position(u64::try_from(from).unwrap_or(0));
+    if until.is_some_and(|until| from >= until) {
+        return Ok(0);
+    }
     let mut events = store.read_all(from, max).await?;
     if let Some(until) = until {
         events.retain(|e| e.global_position <= until);
@@ -141,29 +162,73 @@ pub async fn apply_batch(
     let Some(last) = events.last().map(|e| e.global_position) else {
         return Ok(0);
     };
-    let mut tx = db.begin().await?;
-    let moved = exec!(
-        &mut tx,
-        "UPDATE projection_checkpoints SET position = $2, updated_at = $3, failure = NULL, failed_position = NULL \
-         WHERE name = $1 AND position = $4",
-        checkpoint,
-        pos_i64(last),
-        time_text(Utc::now()),
-        pos_i64(from)
-    )?;
-    if moved == 0 {
-        return Ok(0);
-    }
+    let mut decoded = Vec::with_capacity(events.len());
     for recorded in &events {
         if let Some(event) = to_projected(recorded)? {
-            p.apply(&mut tx, suffix, &event).await.map_err(|e| {
-                tracing::error!(projection = p.name(), event_id = %recorded.event_id, position = %recorded.global_position, error = %e, "projection failed");
-                e
+            decoded.push(event);
+        }
+    }
+    // Only the projections the batch reaches take part.
+    targets.retain(|(_, _, at)| *at < last);
+    let mut tx = db.begin().await?;
+    // One statement per distinct starting point: in the steady state, one.
+    let mut starts: Vec<Position> = targets.iter().map(|(_, _, at)| *at).collect();
+    starts.sort();
+    starts.dedup();
+    for start in starts {
+        let names: Vec<&str> = targets
+            .iter()
+            .filter(|(_, _, at)| *at == start)
+            .map(|(_, name, _)| name.as_str())
+            .collect();
+        let moved = exec!(
+            &mut tx,
+            &format!(
+                "UPDATE projection_checkpoints SET position = $1, updated_at = $2, failure = NULL, \
+                 failed_position = NULL WHERE position = $3 AND name IN ({})",
+                sql_names(&names)?
+            ),
+            pos_i64(last),
+            time_text(Utc::now()),
+            pos_i64(start)
+        )?;
+        if moved != names.len() as u64 {
+            // Someone else moved one of them: drop the batch (rolled back) and re-read.
+            return Ok(0);
+        }
+    }
+    for (p, _, at) in &targets {
+        for event in decoded.iter().filter(|e| e.position > *at) {
+            p.apply(&mut tx, suffix, event).await.map_err(|e| {
+                tracing::error!(projection = p.name(), event_id = %event.event_id, position = %event.position, error = %e, "projection failed");
+                ProjectionError::Failed {
+                    projection: p.name(),
+                    source: Box::new(e),
+                }
             })?;
         }
     }
     tx.commit().await?;
     Ok(events.len())
+}
+
+/// Checkpoint names as SQL string literals. They come from code (a projection's
+/// name and a suffix), never from input; anything but `[a-z0-9_.-]` is refused
+/// rather than quoted.
+fn sql_names(names: &[&str]) -> Result<String, ProjectionError> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+        {
+            return Err(ProjectionError::Inconsistent(format!(
+                "checkpoint name {name:?} is not a plain name"
+            )));
+        }
+        out.push(format!("'{name}'"));
+    }
+    Ok(out.join(", "))
 }
 
 async fn record_failure(db: &Db, store: &dyn EventStore, checkpoint: &str, error: &str) {
@@ -211,34 +276,42 @@ pub async fn statuses(db: &Db) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
         .collect())
 }
 
-/// One projection as a log follower of the shared [`follower`](roster_storage::follower) runtime.
-struct ProjectionFollower {
+/// Every read model as ONE log follower of the shared
+/// [`follower`](roster_storage::follower) runtime: one leadership lock, one read
+/// of the log and one transaction per batch for all of them.
+struct Projector {
     db: Db,
     store: Arc<dyn EventStore>,
-    projection: Arc<dyn Projection>,
+    projections: Vec<Arc<dyn Projection>>,
 }
 
-/// Longest a caught-up runner waits for a change signal before looking anyway.
+/// Longest a caught-up projector waits for a change signal before looking anyway.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// The projector's leadership name.
+pub const PROJECTOR: &str = "projector";
+
 #[async_trait]
-impl Follower for ProjectionFollower {
+impl Follower for Projector {
     fn name(&self) -> &str {
-        self.projection.name()
+        PROJECTOR
     }
 
     async fn start(&self) -> Result<(), StepError> {
-        Ok(ensure_installed(&self.db, self.projection.as_ref()).await?)
+        for p in &self.projections {
+            ensure_installed(&self.db, p.as_ref()).await?;
+        }
+        Ok(())
     }
 
     async fn step(&self) -> Result<Progress, StepError> {
-        let p = self.projection.as_ref();
+        let projections: Vec<&dyn Projection> =
+            self.projections.iter().map(|p| p.as_ref()).collect();
         match apply_batch(
             &self.db,
             self.store.as_ref(),
-            p,
+            &projections,
             "",
-            p.name(),
             CATCH_UP_BATCH,
             None,
         )
@@ -254,29 +327,27 @@ impl Follower for ProjectionFollower {
     }
 
     async fn failed(&self, error: &StepError) {
-        record_failure(
-            &self.db,
-            self.store.as_ref(),
-            self.projection.name(),
-            &error.to_string(),
-        )
-        .await;
+        // One transaction carries every read model, so all of them are held back.
+        for p in &self.projections {
+            record_failure(&self.db, self.store.as_ref(), p.name(), &error.to_string()).await;
+        }
     }
 }
 
-/// Runs one projection until `shutdown` turns true: leadership, install, then
-/// batches as events arrive, with backoff on failure (never skipping the event).
+/// Runs the projector over `projections` until `shutdown` turns true:
+/// leadership, install, then batches as events arrive, with backoff on failure
+/// (never skipping the event).
 pub async fn run(
     db: Db,
     store: Arc<dyn EventStore>,
-    p: Arc<dyn Projection>,
+    projections: Vec<Arc<dyn Projection>>,
     shutdown: watch::Receiver<bool>,
 ) {
     let changes = store.changes();
-    let follower = ProjectionFollower {
+    let projector = Projector {
         db: db.clone(),
         store,
-        projection: p,
+        projections,
     };
-    follower::run(follower, db, changes, shutdown).await;
+    follower::run(projector, db, changes, shutdown).await;
 }

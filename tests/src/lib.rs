@@ -140,21 +140,10 @@ pub async fn project_everything(db: &Db, store: &dyn EventStore) -> anyhow::Resu
     for p in roster_projections::all() {
         roster_projections::runner::ensure_installed(db, p.as_ref()).await?;
     }
+    let all = roster_projections::all();
+    let all: Vec<&dyn roster_projections::Projection> = all.iter().map(|p| p.as_ref()).collect();
     loop {
-        for p in roster_projections::all() {
-            while roster_projections::runner::apply_batch(
-                db,
-                store,
-                p.as_ref(),
-                "",
-                p.name(),
-                500,
-                None,
-            )
-            .await?
-                > 0
-            {}
-        }
+        while roster_projections::runner::apply_batch(db, store, &all, "", 500, None).await? > 0 {}
         let caught_up =
             roster_projections::queries::wait_for(db, head, std::time::Duration::ZERO).await?;
         if caught_up {

@@ -537,9 +537,8 @@ async fn a_batch_that_fails_midway_leaves_no_trace(backend: Backend) {
     let err = runner::apply_batch(
         &w.db,
         w.store.as_ref(),
-        failing.as_ref(),
+        &[failing.as_ref() as &dyn roster_projections::Projection],
         "",
-        "members",
         500,
         None,
     )
@@ -625,7 +624,12 @@ async fn a_failing_projection_is_visible_and_resumes_after_a_fix(backend: Backen
         seen: std::sync::atomic::AtomicUsize::new(0),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(runner::run(w.db.clone(), w.store.clone(), broken, stopped));
+    let task = tokio::spawn(runner::run(
+        w.db.clone(),
+        w.store.clone(),
+        vec![broken],
+        stopped,
+    ));
     let failure = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let s = runner::statuses(&w.db).await.expect("statuses");
@@ -652,7 +656,12 @@ async fn a_failing_projection_is_visible_and_resumes_after_a_fix(backend: Backen
     task.await.expect("runner stops");
     // The "fixed" projection resumes from the same event and clears the failure.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(runner::run(w.db.clone(), w.store.clone(), members, stopped));
+    let task = tokio::spawn(runner::run(
+        w.db.clone(),
+        w.store.clone(),
+        vec![members],
+        stopped,
+    ));
     let head = w.store.head().await.expect("head");
     let caught_up = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
@@ -820,18 +829,17 @@ async fn as_of_answers_match_a_brute_force_replay(backend: Backend) {
 async fn a_query_waits_for_its_own_write(backend: Backend) {
     let mut w = World::new(backend).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
     for p in roster_projections::all() {
         runner::ensure_installed(&w.db, p.as_ref())
             .await
             .expect("install");
-        tasks.push(tokio::spawn(runner::run(
-            w.db.clone(),
-            w.store.clone(),
-            p,
-            stopped.clone(),
-        )));
     }
+    let tasks = vec![tokio::spawn(runner::run(
+        w.db.clone(),
+        w.store.clone(),
+        roster_projections::all(),
+        stopped.clone(),
+    ))];
     let org = OrgId::from_uuid(Uuid::now_v7());
     w.run(
         org,
