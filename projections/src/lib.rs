@@ -2,8 +2,10 @@
 //! invitations, account access (the one table authorization reads), invitation
 //! deadlines and the audit history.
 //!
-//! * [`runner`] follows the log from each projection's checkpoint and applies a
-//!   batch and the checkpoint in one transaction.
+//! * [`rows`] is how a read model is defined: a fold of events over a working set
+//!   of rows, applied to a batch with a few set-based statements per table.
+//! * [`runner`] is the projector: it follows the log for every read model and
+//!   applies each batch and the checkpoints in one transaction.
 //! * [`rebuild`] replays from position 0 into fresh tables, to verify or swap in.
 //! * [`queries`] answers the questions the API, the CLI and the workers ask,
 //!   including "as of" a past instant, computed from the log itself.
@@ -14,11 +16,11 @@
 //! Read-model tables belong to their projection and are versioned by it: they are
 //! disposable copies of what the log says, so a changed projection simply rebuilds.
 
-pub mod bulk;
 pub mod models;
 pub mod projection;
 pub mod queries;
 pub mod rebuild;
+pub mod rows;
 pub mod runner;
 
 use std::sync::Arc;

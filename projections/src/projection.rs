@@ -1,13 +1,12 @@
 //! What a projection is: a name, a schema version, its tables, and how one
 //! organization event changes them.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_domain::{OrgEvent, OrgId};
 use roster_eventstore::{Metadata, Position};
 use uuid::Uuid;
 
-use roster_storage::db::Tx;
+use crate::rows::{Rows, Table};
 
 /// An organization event as projections receive it: decoded, with its envelope.
 #[derive(Debug, Clone)]
@@ -60,27 +59,21 @@ pub enum ProjectionError {
 
 /// A read model kept up to date from the log. Tables are named `<base><suffix>`:
 /// the live set has an empty suffix; a rebuild writes a `_rebuild` set beside it.
-#[async_trait]
+///
+/// [`apply`](Projection::apply) is the read model's one definition: the
+/// projector runs it over each batch (see [`rows::apply_batch`](crate::rows::apply_batch))
+/// and `roster replay` over the whole log, so the two cannot drift apart.
 pub trait Projection: Send + Sync + 'static {
     /// Stable name; also the checkpoint's key.
     fn name(&self) -> &'static str;
     /// Bumped whenever the tables or the meaning of rows change; a stored version
     /// that differs makes the runner rebuild from position 0.
     fn version(&self) -> i64;
-    /// Base names of the tables it owns.
-    fn tables(&self) -> &'static [&'static str];
+    /// The tables it owns, with their columns and keys.
+    fn tables(&self) -> &'static [&'static Table];
     /// Statements creating its tables (and indexes) with `suffix` appended to names.
     fn create_sql(&self, suffix: &str) -> Vec<String>;
-    /// Applies one event inside the batch transaction.
-    async fn apply(
-        &self,
-        tx: &mut Tx,
-        suffix: &str,
-        event: &ProjectedEvent,
-    ) -> Result<(), ProjectionError>;
-
-    /// An in-memory twin for fast rebuilds, if the projection has one.
-    fn memory(&self) -> Option<Box<dyn crate::bulk::MemoryFold>> {
-        None
-    }
+    /// Folds one event into the working set. The rows it uses must be named by
+    /// the event alone (a first pass finds them before they are loaded).
+    fn apply(&self, rows: &mut Rows, event: &ProjectedEvent) -> Result<(), ProjectionError>;
 }

@@ -1,14 +1,15 @@
 //! `roster replay`: rebuild read models from position 0 into fresh `_rebuild`
 //! tables, then either compare them with the live tables (`--verify`) or swap them
-//! in atomically.
+//! in atomically. A rebuild folds with the same definition the projector uses
+//! (see [`rows`](crate::rows)); only the way rows reach the tables differs.
 
 use std::time::Instant;
 
 use chrono::Utc;
 use roster_eventstore::{EventStore, Position};
 
-use crate::bulk::{insert_rows, MemoryFold};
 use crate::projection::{Projection, ProjectionError};
+use crate::rows::{Mode, Rows};
 use crate::runner::{apply_batch, checkpoint_name, ensure_installed, to_projected};
 use roster_storage::db::{pos_i64, time_text, Db};
 use roster_storage::{exec, fetch};
@@ -83,9 +84,10 @@ pub async fn rebuild(
         .ok_or_else(|| ProjectionError::Inconsistent("the rebuild produced no report".into()))
 }
 
-/// Rebuilds several projections from ONE read of the log: each projection with an
-/// in-memory twin folds the events and writes its rows in bulk; any other falls
-/// back to applying events statement by statement.
+/// Rebuilds several projections from ONE read of the log. Each folds every event
+/// into a working set of its own that starts empty (so nothing is ever loaded);
+/// append-only tables are written after each batch and the rest at the end, with
+/// COPY. Reading the next batch overlaps folding and writing the current one.
 pub async fn rebuild_many(
     db: &Db,
     store: &dyn EventStore,
@@ -97,88 +99,75 @@ pub async fn rebuild_many(
     for p in projections {
         prepare_scratch(db, *p).await?;
     }
-    let mut folds: Vec<(usize, Box<dyn MemoryFold>)> = projections
+    let mut sets: Vec<Rows> = projections
         .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.memory().map(|f| (i, f)))
+        .map(|p| Rows::new(Mode::Complete, p.tables()))
         .collect();
     let mut events = 0u64;
-    if !folds.is_empty() {
-        let mut after = Position::START;
-        // Read to at least the head seen now, waiting out events the gap-safe
-        // horizon holds back for a moment behind another open transaction.
-        let head = store.head().await?;
-        loop {
-            let batch = store.read_all(after, REBUILD_BATCH).await?;
-            let Some(last) = batch.last().map(|e| e.global_position) else {
-                if after >= head {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                continue;
-            };
+    let mut after = Position::START;
+    // Read to at least the head seen now, waiting out events the gap-safe
+    // horizon holds back for a moment behind another open transaction.
+    let head = store.head().await?;
+    let mut batch = store.read_all(after, REBUILD_BATCH).await?;
+    loop {
+        let Some(last) = batch.last().map(|e| e.global_position) else {
+            if after >= head {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            batch = store.read_all(after, REBUILD_BATCH).await?;
+            continue;
+        };
+        let fold_and_write = async {
             for recorded in &batch {
                 if let Some(event) = to_projected(recorded)? {
-                    for (_, fold) in folds.iter_mut() {
-                        fold.apply(&event)?;
+                    for (p, rows) in projections.iter().zip(sets.iter_mut()) {
+                        p.apply(rows, &event)?;
                     }
                 }
             }
-            after = last;
-            events += batch.len() as u64;
             let mut tx = db.begin().await?;
-            for (_, fold) in folds.iter_mut() {
-                for rows in fold.drain_final() {
-                    insert_rows(&mut tx, SUFFIX, &rows).await?;
-                }
+            for rows in sets.iter_mut() {
+                rows.write_final(&mut tx, SUFFIX).await?;
             }
             tx.commit().await?;
-            progress(events, after);
+            Ok::<_, ProjectionError>(())
+        };
+        let (next, folded) = tokio::join!(store.read_all(last, REBUILD_BATCH), fold_and_write);
+        folded?;
+        after = last;
+        events += batch.len() as u64;
+        progress(events, after);
+        batch = next?;
+    }
+    for (p, rows) in projections.iter().zip(sets) {
+        let mut tx = db.begin().await?;
+        rows.write_all(&mut tx, SUFFIX).await?;
+        for statement in p
+            .create_sql(SUFFIX)
+            .iter()
+            .filter(|s| s.starts_with("CREATE INDEX"))
+        {
+            exec!(&mut tx, statement)?;
         }
-        for (i, fold) in folds.drain(..) {
-            let p = projections[i];
-            let mut tx = db.begin().await?;
-            for rows in fold.finish() {
-                insert_rows(&mut tx, SUFFIX, &rows).await?;
-            }
-            for statement in p
-                .create_sql(SUFFIX)
-                .iter()
-                .filter(|s| s.starts_with("CREATE INDEX"))
-            {
-                exec!(&mut tx, statement)?;
-            }
-            // Fresh statistics before the tables go live: without them the planner
-            // guesses a handful of rows per organization and sorts a 10,000-member
-            // organization's rows for every page (56 ms instead of 0.1 ms, seen in
-            // `scripts/bench` right after a replay).
-            for table in p.tables() {
-                exec!(&mut tx, &format!("ANALYZE {table}{SUFFIX}"))?;
-            }
-            exec!(
-                &mut tx,
-                "UPDATE projection_checkpoints SET position = $2 WHERE name = $1",
-                scratch_name(p),
-                pos_i64(after)
-            )?;
-            tx.commit().await?;
+        // Fresh statistics before the tables go live: without them the planner
+        // guesses a handful of rows per organization and sorts a 10,000-member
+        // organization's rows for every page (56 ms instead of 0.1 ms, seen in
+        // `scripts/bench` right after a replay).
+        for table in p.tables() {
+            exec!(&mut tx, &format!("ANALYZE {}{SUFFIX}", table.name))?;
         }
+        exec!(
+            &mut tx,
+            "UPDATE projection_checkpoints SET position = $2 WHERE name = $1",
+            scratch_name(*p),
+            pos_i64(after)
+        )?;
+        tx.commit().await?;
     }
     let mut reports = Vec::new();
     for p in projections {
-        let mut own_events = events;
-        if p.memory().is_none() {
-            own_events = 0;
-            loop {
-                let n = apply_batch(db, store, &[*p], SUFFIX, REBUILD_BATCH, None).await?;
-                if n == 0 {
-                    break;
-                }
-                own_events += n as u64;
-                progress(own_events, checkpoint_of(db, &scratch_name(*p)).await?);
-            }
-        }
-        reports.push(finalize(db, store, *p, verify, own_events, started).await?);
+        reports.push(finalize(db, store, *p, verify, events, started).await?);
     }
     Ok(reports)
 }
@@ -193,12 +182,14 @@ async fn prepare_scratch(db: &Db, p: &dyn Projection) -> Result<(), ProjectionEr
     let scratch = scratch_name(p);
     let mut tx = db.begin().await?;
     for table in p.tables() {
-        exec!(&mut tx, &format!("DROP TABLE IF EXISTS {table}{SUFFIX}"))?;
+        exec!(
+            &mut tx,
+            &format!("DROP TABLE IF EXISTS {}{SUFFIX}", table.name)
+        )?;
     }
     // A bulk load builds its indexes after the data (much faster than row by row).
-    let bulk = p.memory().is_some();
     for statement in p.create_sql(SUFFIX) {
-        if !(bulk && statement.starts_with("CREATE INDEX")) {
+        if !statement.starts_with("CREATE INDEX") {
             exec!(&mut tx, &statement)?;
         }
     }
@@ -278,7 +269,10 @@ async fn finalize(
         }
         let mut tx = db.begin().await?;
         for table in p.tables() {
-            exec!(&mut tx, &format!("DROP TABLE IF EXISTS {table}{SUFFIX}"))?;
+            exec!(
+                &mut tx,
+                &format!("DROP TABLE IF EXISTS {}{SUFFIX}", table.name)
+            )?;
         }
         exec!(
             &mut tx,
@@ -290,7 +284,7 @@ async fn finalize(
     } else {
         let position = checkpoint_of(db, &scratch).await?;
         let mut tx = db.begin().await?;
-        for table in p.tables() {
+        for table in p.tables().iter().map(|t| t.name) {
             exec!(&mut tx, &format!("DROP TABLE {table}"))?;
             exec!(
                 &mut tx,

@@ -85,7 +85,7 @@ pub async fn ensure_installed(db: &Db, p: &dyn Projection) -> Result<(), Project
                 "projection changed; rebuilding from the start"
             );
             for table in p.tables() {
-                exec!(&mut tx, &format!("DROP TABLE IF EXISTS {table}"))?;
+                exec!(&mut tx, &format!("DROP TABLE IF EXISTS {}", table.name))?;
             }
             exec!(
                 &mut tx,
@@ -198,15 +198,16 @@ pub async fn apply_batch(
         }
     }
     for (p, _, at) in &targets {
-        for event in decoded.iter().filter(|e| e.position > *at) {
-            p.apply(&mut tx, suffix, event).await.map_err(|e| {
-                tracing::error!(projection = p.name(), event_id = %event.event_id, position = %event.position, error = %e, "projection failed");
+        let events: Vec<&ProjectedEvent> = decoded.iter().filter(|e| e.position > *at).collect();
+        crate::rows::apply_batch(&mut tx, suffix, *p, &events)
+            .await
+            .map_err(|e| {
+                tracing::error!(projection = p.name(), from = %at, to = %last, error = %e, "projection failed");
                 ProjectionError::Failed {
                     projection: p.name(),
                     source: Box::new(e),
                 }
             })?;
-        }
     }
     tx.commit().await?;
     Ok(events.len())

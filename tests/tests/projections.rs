@@ -533,6 +533,7 @@ async fn a_batch_that_fails_midway_leaves_no_trace(backend: Backend) {
         inner: members.clone(),
         nth: 7,
         seen: std::sync::atomic::AtomicUsize::new(0),
+        bump: 0,
     });
     let err = runner::apply_batch(
         &w.db,
@@ -579,30 +580,31 @@ async fn a_batch_that_fails_midway_leaves_no_trace(backend: Backend) {
     assert!(report.differences.is_empty(), "{:?}", report.differences);
 }
 
+/// A real projection that fails on its `nth` event, and reports its version
+/// `bump` higher (as a changed projection would).
 struct FailOn {
     inner: Arc<dyn roster_projections::Projection>,
     nth: usize,
     seen: std::sync::atomic::AtomicUsize,
+    bump: i64,
 }
 
-#[async_trait::async_trait]
 impl roster_projections::Projection for FailOn {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
     fn version(&self) -> i64 {
-        self.inner.version()
+        self.inner.version() + self.bump
     }
-    fn tables(&self) -> &'static [&'static str] {
+    fn tables(&self) -> &'static [&'static roster_projections::rows::Table] {
         self.inner.tables()
     }
     fn create_sql(&self, suffix: &str) -> Vec<String> {
         self.inner.create_sql(suffix)
     }
-    async fn apply(
+    fn apply(
         &self,
-        tx: &mut roster_storage::Tx,
-        suffix: &str,
+        rows: &mut roster_projections::rows::Rows,
         event: &roster_projections::ProjectedEvent,
     ) -> Result<(), roster_projections::ProjectionError> {
         if self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == self.nth {
@@ -610,7 +612,73 @@ impl roster_projections::Projection for FailOn {
                 "simulated crash".into(),
             ));
         }
-        self.inner.apply(tx, suffix, event).await
+        self.inner.apply(rows, event)
+    }
+}
+
+async fn a_changed_read_model_rebuilds_alone_in_the_projector(backend: Backend) {
+    let mut w = World::new(backend).await;
+    story(&mut w).await;
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
+    let head = w.store.head().await.expect("head");
+    let count = |table: &'static str| {
+        let db = w.db.clone();
+        async move {
+            let (n,) = roster_storage::fetch!(
+                db & db,
+                fetch_one,
+                (i64,),
+                &format!("SELECT count(*) FROM {table}")
+            )
+            .expect("count");
+            n
+        }
+    };
+    let (members_before, history_before) = (count("rm_members").await, count("rm_history").await);
+    assert!(members_before > 0 && history_before > 0);
+    // The members projection changes: installing it drops its tables and starts it over.
+    let typed = Arc::new(FailOn {
+        inner: roster_projections::by_name("members").expect("members"),
+        nth: usize::MAX,
+        seen: std::sync::atomic::AtomicUsize::new(0),
+        bump: 1,
+    });
+    let changed: Arc<dyn roster_projections::Projection> = typed.clone();
+    runner::ensure_installed(&w.db, changed.as_ref())
+        .await
+        .expect("install");
+    assert_eq!(
+        count("rm_members").await,
+        0,
+        "the changed tables start empty"
+    );
+    let mut all = roster_projections::all();
+    for p in all.iter_mut() {
+        if p.name() == "members" {
+            *p = changed.clone();
+        }
+    }
+    let refs: Vec<&dyn roster_projections::Projection> = all.iter().map(|p| p.as_ref()).collect();
+    // Small batches, so the changed one is behind for several of them.
+    while runner::apply_batch(&w.db, w.store.as_ref(), &refs, "", 7, None)
+        .await
+        .expect("batch")
+        > 0
+    {}
+    assert!(
+        typed.seen.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the changed projection was fed"
+    );
+    assert_eq!(count("rm_members").await, members_before);
+    assert_eq!(
+        count("rm_history").await,
+        history_before,
+        "the others took nothing twice"
+    );
+    for s in runner::statuses(&w.db).await.expect("statuses") {
+        assert_eq!(s.position, head, "{} ends at the head", s.name);
     }
 }
 
@@ -622,6 +690,7 @@ async fn a_failing_projection_is_visible_and_resumes_after_a_fix(backend: Backen
         inner: members.clone(),
         nth: 1,
         seen: std::sync::atomic::AtomicUsize::new(0),
+        bump: 0,
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(runner::run(
@@ -893,6 +962,7 @@ roster_tests::on_both_backends!(
     random_workloads_replay_to_identical_read_models,
     a_batch_that_fails_midway_leaves_no_trace,
     a_failing_projection_is_visible_and_resumes_after_a_fix,
+    a_changed_read_model_rebuilds_alone_in_the_projector,
     members_page_with_the_current_user_first_and_stable_cursors,
     as_of_answers_match_a_brute_force_replay,
     a_query_waits_for_its_own_write,

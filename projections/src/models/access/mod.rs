@@ -6,35 +6,34 @@
 
 pub mod queries;
 
-use std::collections::BTreeMap;
-
-use async_trait::async_trait;
 use roster_domain::{AccountRole, MultiRole, OrgEvent, Role, UserId};
 
-use crate::bulk::{MemoryFold, TableRows};
 use crate::models::role_label;
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
-use roster_storage::db::Tx;
-use roster_storage::exec;
+use crate::rows::{text, Cell, Rows, Table};
 
 /// Projects `rm_access`.
 pub struct Access;
 
-async fn grant(
-    tx: &mut Tx,
-    s: &str,
-    org: &str,
-    user: UserId,
-    role: &Role,
-) -> Result<(), ProjectionError> {
-    exec!(
-        tx,
-        &format!(
-            "INSERT INTO rm_access{s} (org_id, user_id, scope, role) VALUES ($1, $2, 'org', $3)"
-        ),
-        org.to_owned(),
-        user.to_string(),
-        role_label(role)
+/// A member's rows form one group, replaced whole when their role changes.
+static ACCESS: Table = Table {
+    name: "rm_access",
+    columns: &[text("org_id"), text("user_id"), text("scope"), text("role")],
+    key: 3,
+    group: 2,
+    append_only: false,
+};
+
+fn grant(rows: &mut Rows, org: &Cell, user: UserId, role: &Role) -> Result<(), ProjectionError> {
+    let user = Cell::from(user.to_string());
+    rows.put(
+        &ACCESS,
+        vec![
+            org.clone(),
+            user.clone(),
+            "org".into(),
+            role_label(role).into(),
+        ],
     )?;
     if let Role::Multi(MultiRole::Contributor(accounts)) = role {
         for (account, account_role) in accounts.iter() {
@@ -42,30 +41,26 @@ async fn grant(
                 AccountRole::Admin => "admin",
                 AccountRole::Standard => "standard",
             };
-            exec!(
-                tx,
-                &format!("INSERT INTO rm_access{s} (org_id, user_id, scope, role) VALUES ($1, $2, $3, $4)"),
-                org.to_owned(),
-                user.to_string(),
-                account.to_string(),
-                label
+            rows.put(
+                &ACCESS,
+                vec![
+                    org.clone(),
+                    user.clone(),
+                    account.to_string().into(),
+                    label.into(),
+                ],
             )?;
         }
     }
     Ok(())
 }
 
-async fn revoke(tx: &mut Tx, s: &str, org: &str, user: UserId) -> Result<(), ProjectionError> {
-    exec!(
-        tx,
-        &format!("DELETE FROM rm_access{s} WHERE org_id = $1 AND user_id = $2"),
-        org.to_owned(),
-        user.to_string()
-    )?;
-    Ok(())
+fn revoke(rows: &mut Rows, org: &Cell, user: UserId) -> Result<(), ProjectionError> {
+    rows.remove_group(&ACCESS, &[org.clone(), user.to_string().into()])
 }
 
-#[async_trait]
+static TABLES: [&Table; 1] = [&ACCESS];
+
 impl Projection for Access {
     fn name(&self) -> &'static str {
         "access"
@@ -75,8 +70,8 @@ impl Projection for Access {
         1
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &["rm_access"]
+    fn tables(&self) -> &'static [&'static Table] {
+        &TABLES
     }
 
     fn create_sql(&self, s: &str) -> Vec<String> {
@@ -89,87 +84,16 @@ impl Projection for Access {
         ]
     }
 
-    fn memory(&self) -> Option<Box<dyn MemoryFold>> {
-        Some(Box::<AccessFold>::default())
-    }
-
-    async fn apply(&self, tx: &mut Tx, s: &str, e: &ProjectedEvent) -> Result<(), ProjectionError> {
-        let org = e.org_id.to_string();
+    fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
+        let org = Cell::from(e.org_id.to_string());
         match &e.event {
-            OrgEvent::InvitationAccepted(a) => grant(tx, s, &org, a.user_id, &a.role).await,
+            OrgEvent::InvitationAccepted(a) => grant(rows, &org, a.user_id, &a.role),
             OrgEvent::RoleChanged(r) => {
-                revoke(tx, s, &org, r.user_id).await?;
-                grant(tx, s, &org, r.user_id, &r.to).await
+                revoke(rows, &org, r.user_id)?;
+                grant(rows, &org, r.user_id, &r.to)
             }
-            OrgEvent::MemberRemoved(r) => revoke(tx, s, &org, r.user_id).await,
+            OrgEvent::MemberRemoved(r) => revoke(rows, &org, r.user_id),
             _ => Ok(()),
         }
-    }
-}
-
-/// The access projection's rebuild twin: `(org, user) -> scope -> role`.
-#[derive(Default)]
-struct AccessFold {
-    rows: BTreeMap<(String, String), BTreeMap<String, String>>,
-}
-
-impl AccessFold {
-    fn grant(&mut self, org: &str, user: UserId, role: &Role) {
-        let scopes = self
-            .rows
-            .entry((org.to_owned(), user.to_string()))
-            .or_default();
-        scopes.insert("org".to_owned(), role_label(role).to_owned());
-        if let Role::Multi(MultiRole::Contributor(accounts)) = role {
-            for (account, account_role) in accounts.iter() {
-                let label = match account_role {
-                    AccountRole::Admin => "admin",
-                    AccountRole::Standard => "standard",
-                };
-                scopes.insert(account.to_string(), label.to_owned());
-            }
-        }
-    }
-
-    fn revoke(&mut self, org: &str, user: UserId) {
-        self.rows.remove(&(org.to_owned(), user.to_string()));
-    }
-}
-
-impl MemoryFold for AccessFold {
-    fn apply(&mut self, e: &ProjectedEvent) -> Result<(), crate::ProjectionError> {
-        let org = e.org_id.to_string();
-        match &e.event {
-            OrgEvent::InvitationAccepted(a) => self.grant(&org, a.user_id, &a.role),
-            OrgEvent::RoleChanged(r) => {
-                self.revoke(&org, r.user_id);
-                self.grant(&org, r.user_id, &r.to);
-            }
-            OrgEvent::MemberRemoved(r) => self.revoke(&org, r.user_id),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn finish(self: Box<Self>) -> Vec<TableRows> {
-        let rows = self
-            .rows
-            .into_iter()
-            .flat_map(|((org, user), scopes)| {
-                scopes.into_iter().map(move |(scope, role)| {
-                    vec![
-                        org.clone().into(),
-                        user.clone().into(),
-                        scope.into(),
-                        role.into(),
-                    ]
-                })
-            })
-            .collect();
-        vec![TableRows {
-            table: "rm_access",
-            columns: &["org_id", "user_id", "scope", "role"],
-            rows,
-        }]
     }
 }

@@ -5,69 +5,108 @@
 
 pub mod queries;
 
-use std::collections::BTreeMap;
-
-use async_trait::async_trait;
-use futures::FutureExt;
 use roster_domain::organization::Actor;
 use roster_domain::{AccountRole, MultiRole, OrgEvent, Role, SingleRole};
 use roster_eventstore::Source;
 
-use crate::bulk::{Cell, MemoryFold, TableRows};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
-use roster_storage::db::{pos_i64, time_text, Tx};
-use roster_storage::{exec, fetch};
+use crate::rows::{int, text, Cell, Rows, Table};
+use roster_storage::db::{pos_i64, time_text};
 
 /// Projects `rm_history` (plus `rm_history_people`, `rm_history_accounts`, `rm_history_invites`).
 pub struct History;
 
-/// Where summaries look up and remember display names: the history's own lookup
-/// tables on the live path, plain maps on the rebuild path. One `describe`
-/// serves both, so the two paths write the same text.
-#[async_trait]
-pub(crate) trait NameSource: Send {
+static HISTORY: Table = Table {
+    name: "rm_history",
+    columns: &[
+        int("position"),
+        text("org_id"),
+        text("event_id"),
+        text("event_type"),
+        text("actor_id"),
+        text("subject"),
+        text("summary"),
+        text("source"),
+        text("recorded_at"),
+    ],
+    key: 1,
+    group: 1,
+    append_only: true,
+};
+
+static PEOPLE: Table = Table {
+    name: "rm_history_people",
+    columns: &[text("org_id"), text("user_id"), text("label")],
+    key: 2,
+    group: 2,
+    append_only: false,
+};
+
+static ACCOUNTS: Table = Table {
+    name: "rm_history_accounts",
+    columns: &[text("org_id"), text("account_id"), text("label")],
+    key: 2,
+    group: 2,
+    append_only: false,
+};
+
+static INVITES: Table = Table {
+    name: "rm_history_invites",
+    columns: &[text("org_id"), text("invitation_id"), text("label")],
+    key: 2,
+    group: 2,
+    append_only: false,
+};
+
+/// Display names remembered in the history's own lookup tables, within one
+/// organization.
+struct Names<'a> {
+    rows: &'a mut Rows,
+    org: Cell,
+}
+
+impl Names<'_> {
     /// The label stored under `key` in lookup `table`, if any.
-    async fn label(
-        &mut self,
-        table: &'static str,
-        key_col: &'static str,
-        key: String,
-    ) -> Result<Option<String>, ProjectionError>;
+    fn label(&mut self, table: &Table, key: String) -> Result<Option<String>, ProjectionError> {
+        Ok(self
+            .rows
+            .get(table, &[self.org.clone(), key.into()])?
+            .and_then(|row| row.get(2))
+            .and_then(|cell| cell.as_text().map(str::to_owned)))
+    }
+
     /// Stores `label` under `key` in lookup `table`.
-    async fn remember(
+    fn remember(
         &mut self,
-        table: &'static str,
-        key_col: &'static str,
+        table: &Table,
         key: String,
         label: String,
-    ) -> Result<(), ProjectionError>;
+    ) -> Result<(), ProjectionError> {
+        self.rows
+            .put(table, vec![self.org.clone(), key.into(), label.into()])
+    }
 
-    async fn person(&mut self, id: roster_domain::UserId) -> Result<String, ProjectionError> {
+    fn person(&mut self, id: roster_domain::UserId) -> Result<String, ProjectionError> {
         Ok(self
-            .label("rm_history_people", "user_id", id.to_string())
-            .await?
+            .label(&PEOPLE, id.to_string())?
             .unwrap_or_else(|| format!("user {id}")))
     }
 
-    async fn actor(&mut self, actor: &Actor, source: Source) -> Result<String, ProjectionError> {
+    fn actor(&mut self, actor: &Actor, source: Source) -> Result<String, ProjectionError> {
         match actor {
-            Actor::User(id) => self.person(*id).await,
+            Actor::User(id) => self.person(*id),
             Actor::System if source == Source::Cli => Ok("The operator".to_owned()),
             Actor::System => Ok("Roster".to_owned()),
         }
     }
 
-    async fn invitee(
-        &mut self,
-        id: roster_domain::InvitationId,
-    ) -> Result<String, ProjectionError> {
+    fn invitee(&mut self, id: roster_domain::InvitationId) -> Result<String, ProjectionError> {
         Ok(self
-            .label("rm_history_invites", "invitation_id", id.to_string())
-            .await?
+            .label(&INVITES, id.to_string())?
             .unwrap_or_else(|| format!("invitation {id}")))
     }
 
-    async fn role(&mut self, role: &Role) -> Result<String, ProjectionError> {
+    fn role(&mut self, role: &Role) -> Result<String, ProjectionError> {
         Ok(match role {
             Role::Single(SingleRole::Owner) | Role::Multi(MultiRole::Owner) => "owner".to_owned(),
             Role::Single(SingleRole::Admin) => "admin".to_owned(),
@@ -76,8 +115,7 @@ pub(crate) trait NameSource: Send {
                 let mut parts = Vec::new();
                 for (account, account_role) in accounts.iter() {
                     let name = self
-                        .label("rm_history_accounts", "account_id", account.to_string())
-                        .await?
+                        .label(&ACCOUNTS, account.to_string())?
                         .unwrap_or_else(|| account.to_string());
                     let r = match account_role {
                         AccountRole::Admin => "admin",
@@ -88,85 +126,6 @@ pub(crate) trait NameSource: Send {
                 format!("contributor ({})", parts.join(", "))
             }
         })
-    }
-}
-
-/// Names kept in the lookup tables (live path).
-struct SqlNames<'a> {
-    tx: &'a mut Tx,
-    s: &'a str,
-    org: String,
-}
-
-#[async_trait]
-impl NameSource for SqlNames<'_> {
-    async fn label(
-        &mut self,
-        table: &'static str,
-        key_col: &'static str,
-        key: String,
-    ) -> Result<Option<String>, ProjectionError> {
-        let s = self.s;
-        let row = fetch!(
-            tx self.tx,
-            fetch_optional,
-            (String,),
-            &format!("SELECT label FROM {table}{s} WHERE org_id = $1 AND {key_col} = $2"),
-            self.org.clone(),
-            key
-        )?;
-        Ok(row.map(|(l,)| l))
-    }
-
-    async fn remember(
-        &mut self,
-        table: &'static str,
-        key_col: &'static str,
-        key: String,
-        label: String,
-    ) -> Result<(), ProjectionError> {
-        let s = self.s;
-        exec!(
-            self.tx,
-            &format!(
-                "INSERT INTO {table}{s} (org_id, {key_col}, label) VALUES ($1, $2, $3) \
-                 ON CONFLICT (org_id, {key_col}) DO UPDATE SET label = excluded.label"
-            ),
-            self.org.clone(),
-            key,
-            label
-        )?;
-        Ok(())
-    }
-}
-
-/// Names kept in maps (rebuild path): `(table, org, key) -> label`.
-#[derive(Default)]
-struct MemoryNames {
-    org: String,
-    labels: BTreeMap<(&'static str, String, String), String>,
-}
-
-#[async_trait]
-impl NameSource for MemoryNames {
-    async fn label(
-        &mut self,
-        table: &'static str,
-        _key_col: &'static str,
-        key: String,
-    ) -> Result<Option<String>, ProjectionError> {
-        Ok(self.labels.get(&(table, self.org.clone(), key)).cloned())
-    }
-
-    async fn remember(
-        &mut self,
-        table: &'static str,
-        _key_col: &'static str,
-        key: String,
-        label: String,
-    ) -> Result<(), ProjectionError> {
-        self.labels.insert((table, self.org.clone(), key), label);
-        Ok(())
     }
 }
 
@@ -181,10 +140,7 @@ fn actor_id(actor: &Actor) -> String {
     super::invitations::actor_text(actor)
 }
 
-async fn describe<N: NameSource>(
-    names: &mut N,
-    e: &ProjectedEvent,
-) -> Result<Line, ProjectionError> {
+fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, ProjectionError> {
     let src = e.metadata.source;
     Ok(match &e.event {
         OrgEvent::OrganizationCreated(c) => Line {
@@ -192,47 +148,33 @@ async fn describe<N: NameSource>(
             subject: e.org_id.to_string(),
             summary: format!(
                 "{} created the {} organization \"{}\"",
-                names.actor(&c.created_by, src).await?,
+                names.actor(&c.created_by, src)?,
                 c.shape,
                 c.name
             ),
         },
         OrgEvent::AccountAdded(a) => {
-            names
-                .remember(
-                    "rm_history_accounts",
-                    "account_id",
-                    a.account_id.to_string(),
-                    a.name.to_string(),
-                )
-                .await?;
+            names.remember(&ACCOUNTS, a.account_id.to_string(), a.name.to_string())?;
             Line {
                 actor_id: actor_id(&a.added_by),
                 subject: a.account_id.to_string(),
                 summary: format!(
                     "{} added the account \"{}\"",
-                    names.actor(&a.added_by, src).await?,
+                    names.actor(&a.added_by, src)?,
                     a.name
                 ),
             }
         }
         OrgEvent::UserInvited(i) => {
             let who = format!("{} <{}>", i.full_name, i.email);
-            names
-                .remember(
-                    "rm_history_invites",
-                    "invitation_id",
-                    i.invitation_id.to_string(),
-                    who.clone(),
-                )
-                .await?;
+            names.remember(&INVITES, i.invitation_id.to_string(), who.clone())?;
             Line {
                 actor_id: actor_id(&i.invited_by),
                 subject: i.invitation_id.to_string(),
                 summary: format!(
                     "{} invited {who} as {}; the link is valid {}",
-                    names.actor(&i.invited_by, src).await?,
-                    names.role(&i.role).await?,
+                    names.actor(&i.invited_by, src)?,
+                    names.role(&i.role)?,
                     lifetime(i.expires_at - i.sent_at)
                 ),
             }
@@ -242,8 +184,8 @@ async fn describe<N: NameSource>(
             subject: r.invitation_id.to_string(),
             summary: format!(
                 "{} resent the invitation to {}; the link is valid {}",
-                names.actor(&r.resent_by, src).await?,
-                names.invitee(r.invitation_id).await?,
+                names.actor(&r.resent_by, src)?,
+                names.invitee(r.invitation_id)?,
                 lifetime(r.expires_at - r.sent_at)
             ),
         },
@@ -252,8 +194,8 @@ async fn describe<N: NameSource>(
             subject: c.invitation_id.to_string(),
             summary: format!(
                 "{} cancelled the invitation to {}",
-                names.actor(&c.cancelled_by, src).await?,
-                names.invitee(c.invitation_id).await?
+                names.actor(&c.cancelled_by, src)?,
+                names.invitee(c.invitation_id)?
             ),
         },
         OrgEvent::InvitationExpired(x) => Line {
@@ -261,25 +203,18 @@ async fn describe<N: NameSource>(
             subject: x.invitation_id.to_string(),
             summary: format!(
                 "The invitation to {} expired unused",
-                names.invitee(x.invitation_id).await?
+                names.invitee(x.invitation_id)?
             ),
         },
         OrgEvent::InvitationAccepted(a) => {
             let who = format!("{} <{}>", a.full_name, a.email);
-            names
-                .remember(
-                    "rm_history_people",
-                    "user_id",
-                    a.user_id.to_string(),
-                    who.clone(),
-                )
-                .await?;
+            names.remember(&PEOPLE, a.user_id.to_string(), who.clone())?;
             Line {
                 actor_id: a.user_id.to_string(),
                 subject: a.user_id.to_string(),
                 summary: format!(
                     "{who} accepted the invitation and joined as {}",
-                    names.role(&a.role).await?
+                    names.role(&a.role)?
                 ),
             }
         }
@@ -288,10 +223,10 @@ async fn describe<N: NameSource>(
             subject: r.user_id.to_string(),
             summary: format!(
                 "{} changed the role of {} from {} to {}",
-                names.actor(&r.changed_by, src).await?,
-                names.person(r.user_id).await?,
-                names.role(&r.from).await?,
-                names.role(&r.to).await?
+                names.actor(&r.changed_by, src)?,
+                names.person(r.user_id)?,
+                names.role(&r.from)?,
+                names.role(&r.to)?
             ),
         },
         OrgEvent::MemberRemoved(r) if r.removed_by == Actor::User(r.user_id) => Line {
@@ -299,8 +234,8 @@ async fn describe<N: NameSource>(
             subject: r.user_id.to_string(),
             summary: format!(
                 "{} left the organization ({})",
-                names.person(r.user_id).await?,
-                names.role(&r.role).await?
+                names.person(r.user_id)?,
+                names.role(&r.role)?
             ),
         },
         OrgEvent::MemberRemoved(r) => Line {
@@ -308,9 +243,9 @@ async fn describe<N: NameSource>(
             subject: r.user_id.to_string(),
             summary: format!(
                 "{} removed {} ({})",
-                names.actor(&r.removed_by, src).await?,
-                names.person(r.user_id).await?,
-                names.role(&r.role).await?
+                names.actor(&r.removed_by, src)?,
+                names.person(r.user_id)?,
+                names.role(&r.role)?
             ),
         },
         OrgEvent::InvitationEmailSent(m) => Line {
@@ -318,7 +253,7 @@ async fn describe<N: NameSource>(
             subject: m.invitation_id.to_string(),
             summary: format!(
                 "The invitation email to {} was handed to the mail server",
-                names.invitee(m.invitation_id).await?
+                names.invitee(m.invitation_id)?
             ),
         },
         OrgEvent::InvitationEmailFailed(f) => Line {
@@ -326,7 +261,7 @@ async fn describe<N: NameSource>(
             subject: f.invitation_id.to_string(),
             summary: format!(
                 "The invitation email to {} failed ({}): {}",
-                names.invitee(f.invitation_id).await?,
+                names.invitee(f.invitation_id)?,
                 if f.permanent { "gave up" } else { "will retry" },
                 f.reason
             ),
@@ -334,7 +269,8 @@ async fn describe<N: NameSource>(
     })
 }
 
-#[async_trait]
+static TABLES: [&Table; 4] = [&HISTORY, &PEOPLE, &ACCOUNTS, &INVITES];
+
 impl Projection for History {
     fn name(&self) -> &'static str {
         "history"
@@ -346,13 +282,8 @@ impl Projection for History {
         2
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "rm_history",
-            "rm_history_people",
-            "rm_history_accounts",
-            "rm_history_invites",
-        ]
+    fn tables(&self) -> &'static [&'static Table] {
+        &TABLES
     }
 
     fn create_sql(&self, s: &str) -> Vec<String> {
@@ -378,37 +309,28 @@ impl Projection for History {
         ]
     }
 
-    fn memory(&self) -> Option<Box<dyn MemoryFold>> {
-        Some(Box::<HistoryFold>::default())
-    }
-
-    async fn apply(&self, tx: &mut Tx, s: &str, e: &ProjectedEvent) -> Result<(), ProjectionError> {
-        let line = {
-            let mut names = SqlNames {
-                tx: &mut *tx,
-                s,
-                org: e.org_id.to_string(),
-            };
-            describe(&mut names, e).await?
-        };
-        let source = source_text(e);
-        exec!(
-            tx,
-            &format!(
-                "INSERT INTO rm_history{s} (position, org_id, event_id, event_type, actor_id, subject, summary, \
-                 source, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ),
-            pos_i64(e.position),
-            e.org_id.to_string(),
-            e.event_id.to_string(),
-            e.event.event_type(),
-            line.actor_id,
-            line.subject,
-            line.summary,
-            source,
-            time_text(e.recorded_at)
+    fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
+        let line = describe(
+            &mut Names {
+                rows: &mut *rows,
+                org: e.org_id.to_string().into(),
+            },
+            e,
         )?;
-        Ok(())
+        rows.put(
+            &HISTORY,
+            vec![
+                Cell::Int(pos_i64(e.position)),
+                e.org_id.to_string().into(),
+                e.event_id.to_string().into(),
+                e.event.event_type().into(),
+                line.actor_id.into(),
+                line.subject.into(),
+                line.summary.into(),
+                source_text(e).into(),
+                time_text(e.recorded_at).into(),
+            ],
+        )
     }
 }
 
@@ -417,83 +339,6 @@ fn source_text(e: &ProjectedEvent) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-const HISTORY_COLUMNS: &[&str] = &[
-    "position",
-    "org_id",
-    "event_id",
-    "event_type",
-    "actor_id",
-    "subject",
-    "summary",
-    "source",
-    "recorded_at",
-];
-
-/// The history's rebuild twin: rows are final as soon as they are made.
-#[derive(Default)]
-struct HistoryFold {
-    names: MemoryNames,
-    rows: Vec<Vec<Cell>>,
-}
-
-impl MemoryFold for HistoryFold {
-    fn apply(&mut self, e: &ProjectedEvent) -> Result<(), crate::ProjectionError> {
-        self.names.org = e.org_id.to_string();
-        // The in-memory name source never waits, so the future is ready at once.
-        let line = describe(&mut self.names, e)
-            .now_or_never()
-            .ok_or_else(|| {
-                crate::ProjectionError::Inconsistent(
-                    "the in-memory name source waited, which it never should".to_owned(),
-                )
-            })??;
-        self.rows.push(vec![
-            Cell::Int(pos_i64(e.position)),
-            e.org_id.to_string().into(),
-            e.event_id.to_string().into(),
-            e.event.event_type().into(),
-            line.actor_id.into(),
-            line.subject.into(),
-            line.summary.into(),
-            source_text(e).into(),
-            time_text(e.recorded_at).into(),
-        ]);
-        Ok(())
-    }
-
-    fn drain_final(&mut self) -> Vec<TableRows> {
-        vec![TableRows {
-            table: "rm_history",
-            columns: HISTORY_COLUMNS,
-            rows: std::mem::take(&mut self.rows),
-        }]
-    }
-
-    fn finish(mut self: Box<Self>) -> Vec<TableRows> {
-        let mut out = self.drain_final();
-        let mut lookups: BTreeMap<&'static str, Vec<Vec<Cell>>> = BTreeMap::new();
-        for ((table, org, key), label) in std::mem::take(&mut self.names.labels) {
-            lookups
-                .entry(table)
-                .or_default()
-                .push(vec![org.into(), key.into(), label.into()]);
-        }
-        for (table, rows) in lookups {
-            let columns: &'static [&'static str] = match table {
-                "rm_history_people" => &["org_id", "user_id", "label"],
-                "rm_history_accounts" => &["org_id", "account_id", "label"],
-                _ => &["org_id", "invitation_id", "label"],
-            };
-            out.push(TableRows {
-                table,
-                columns,
-                rows,
-            });
-        }
-        out
-    }
 }
 
 /// A link's lifetime in words: "15 minutes", "90 seconds", "2 hours".

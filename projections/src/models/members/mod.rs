@@ -3,21 +3,66 @@
 
 pub mod queries;
 
-use std::collections::BTreeMap;
-
-use async_trait::async_trait;
 use roster_domain::OrgEvent;
 
-use crate::bulk::{Cell, MemoryFold, TableRows};
 use crate::models::{role_json, role_label};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
-use roster_storage::db::{time_text, Tx};
-use roster_storage::exec;
+use crate::rows::{text, Cell, Rows, Table};
+use roster_storage::db::time_text;
 
 /// Projects `rm_orgs`, `rm_accounts` and `rm_members`.
 pub struct Members;
 
-#[async_trait]
+static ORGS: Table = Table {
+    name: "rm_orgs",
+    columns: &[
+        text("org_id"),
+        text("name"),
+        text("shape"),
+        text("created_at"),
+    ],
+    key: 1,
+    group: 1,
+    append_only: false,
+};
+
+static ACCOUNTS: Table = Table {
+    name: "rm_accounts",
+    columns: &[
+        text("org_id"),
+        text("account_id"),
+        text("name"),
+        text("added_at"),
+    ],
+    key: 2,
+    group: 2,
+    append_only: false,
+};
+
+static MEMBERS: Table = Table {
+    name: "rm_members",
+    columns: &[
+        text("org_id"),
+        text("user_id"),
+        text("email"),
+        text("email_key"),
+        text("full_name"),
+        text("sort_key"),
+        text("role"),
+        text("role_label"),
+        text("joined_at"),
+    ],
+    key: 2,
+    group: 2,
+    append_only: false,
+};
+
+/// Column indexes of `rm_members` rows.
+const ROLE: usize = 6;
+const ROLE_LABEL: usize = 7;
+
+static TABLES: [&Table; 3] = [&ORGS, &ACCOUNTS, &MEMBERS];
+
 impl Projection for Members {
     fn name(&self) -> &'static str {
         "members"
@@ -27,8 +72,8 @@ impl Projection for Members {
         1
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &["rm_orgs", "rm_accounts", "rm_members"]
+    fn tables(&self) -> &'static [&'static Table] {
+        &TABLES
     }
 
     fn create_sql(&self, s: &str) -> Vec<String> {
@@ -51,173 +96,53 @@ impl Projection for Members {
         ]
     }
 
-    fn memory(&self) -> Option<Box<dyn MemoryFold>> {
-        Some(Box::<MembersFold>::default())
-    }
-
-    async fn apply(&self, tx: &mut Tx, s: &str, e: &ProjectedEvent) -> Result<(), ProjectionError> {
-        let org = e.org_id.to_string();
+    fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
+        let org = Cell::from(e.org_id.to_string());
         match &e.event {
-            OrgEvent::OrganizationCreated(c) => {
-                exec!(
-                    tx,
-                    &format!("INSERT INTO rm_orgs{s} (org_id, name, shape, created_at) VALUES ($1, $2, $3, $4)"),
+            OrgEvent::OrganizationCreated(c) => rows.put(
+                &ORGS,
+                vec![
                     org,
-                    c.name.to_string(),
-                    serde_json::to_value(c.shape).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-                    time_text(c.created_at)
-                )?;
-            }
-            OrgEvent::AccountAdded(a) => {
-                exec!(
-                    tx,
-                    &format!("INSERT INTO rm_accounts{s} (org_id, account_id, name, added_at) VALUES ($1, $2, $3, $4)"),
+                    c.name.to_string().into(),
+                    shape_text(c.shape).into(),
+                    time_text(c.created_at).into(),
+                ],
+            ),
+            OrgEvent::AccountAdded(a) => rows.put(
+                &ACCOUNTS,
+                vec![
                     org,
-                    a.account_id.to_string(),
-                    a.name.to_string(),
-                    time_text(a.added_at)
-                )?;
-            }
-            OrgEvent::InvitationAccepted(a) => {
-                exec!(
-                    tx,
-                    &format!(
-                        "INSERT INTO rm_members{s} (org_id, user_id, email, email_key, full_name, sort_key, role, \
-                         role_label, joined_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                    ),
+                    a.account_id.to_string().into(),
+                    a.name.to_string().into(),
+                    time_text(a.added_at).into(),
+                ],
+            ),
+            OrgEvent::InvitationAccepted(a) => rows.put(
+                &MEMBERS,
+                vec![
                     org,
-                    a.user_id.to_string(),
-                    a.email.to_string(),
-                    a.email.key().to_owned(),
-                    a.full_name.to_string(),
-                    a.full_name.as_str().to_lowercase(),
-                    role_json(&a.role)?,
-                    role_label(&a.role),
-                    time_text(a.accepted_at)
-                )?;
-            }
+                    a.user_id.to_string().into(),
+                    a.email.to_string().into(),
+                    a.email.key().into(),
+                    a.full_name.to_string().into(),
+                    a.full_name.as_str().to_lowercase().into(),
+                    role_json(&a.role)?.into(),
+                    role_label(&a.role).into(),
+                    time_text(a.accepted_at).into(),
+                ],
+            ),
             OrgEvent::RoleChanged(r) => {
-                exec!(
-                    tx,
-                    &format!("UPDATE rm_members{s} SET role = $3, role_label = $4 WHERE org_id = $1 AND user_id = $2"),
-                    org,
-                    r.user_id.to_string(),
-                    role_json(&r.to)?,
-                    role_label(&r.to)
-                )?;
-            }
-            OrgEvent::MemberRemoved(r) => {
-                exec!(
-                    tx,
-                    &format!("DELETE FROM rm_members{s} WHERE org_id = $1 AND user_id = $2"),
-                    org,
-                    r.user_id.to_string()
-                )?;
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
-/// The members projection's rebuild twin.
-#[derive(Default)]
-struct MembersFold {
-    orgs: BTreeMap<String, Vec<Cell>>,
-    accounts: BTreeMap<(String, String), Vec<Cell>>,
-    members: BTreeMap<(String, String), Vec<Cell>>,
-}
-
-/// Column indexes of `rm_members` rows (see `create_sql`).
-const ROLE: usize = 6;
-const ROLE_LABEL: usize = 7;
-
-impl MemoryFold for MembersFold {
-    fn apply(&mut self, e: &ProjectedEvent) -> Result<(), crate::ProjectionError> {
-        let org = e.org_id.to_string();
-        match &e.event {
-            OrgEvent::OrganizationCreated(c) => {
-                self.orgs.insert(
-                    org.clone(),
-                    vec![
-                        org.into(),
-                        c.name.to_string().into(),
-                        shape_text(c.shape).into(),
-                        time_text(c.created_at).into(),
-                    ],
-                );
-            }
-            OrgEvent::AccountAdded(a) => {
-                let id = a.account_id.to_string();
-                self.accounts.insert(
-                    (org.clone(), id.clone()),
-                    vec![
-                        org.into(),
-                        id.into(),
-                        a.name.to_string().into(),
-                        time_text(a.added_at).into(),
-                    ],
-                );
-            }
-            OrgEvent::InvitationAccepted(a) => {
-                let user = a.user_id.to_string();
-                self.members.insert(
-                    (org.clone(), user.clone()),
-                    vec![
-                        org.into(),
-                        user.into(),
-                        a.email.to_string().into(),
-                        a.email.key().into(),
-                        a.full_name.to_string().into(),
-                        a.full_name.as_str().to_lowercase().into(),
-                        role_json(&a.role)?.into(),
-                        role_label(&a.role).into(),
-                        time_text(a.accepted_at).into(),
-                    ],
-                );
-            }
-            OrgEvent::RoleChanged(r) => {
-                if let Some(row) = self.members.get_mut(&(org, r.user_id.to_string())) {
+                if let Some(row) = rows.get_mut(&MEMBERS, &[org, r.user_id.to_string().into()])? {
                     row[ROLE] = role_json(&r.to)?.into();
                     row[ROLE_LABEL] = role_label(&r.to).into();
                 }
+                Ok(())
             }
             OrgEvent::MemberRemoved(r) => {
-                self.members.remove(&(org, r.user_id.to_string()));
+                rows.remove(&MEMBERS, &[org, r.user_id.to_string().into()])
             }
-            _ => {}
+            _ => Ok(()),
         }
-        Ok(())
-    }
-
-    fn finish(self: Box<Self>) -> Vec<TableRows> {
-        vec![
-            TableRows {
-                table: "rm_orgs",
-                columns: &["org_id", "name", "shape", "created_at"],
-                rows: self.orgs.into_values().collect(),
-            },
-            TableRows {
-                table: "rm_accounts",
-                columns: &["org_id", "account_id", "name", "added_at"],
-                rows: self.accounts.into_values().collect(),
-            },
-            TableRows {
-                table: "rm_members",
-                columns: &[
-                    "org_id",
-                    "user_id",
-                    "email",
-                    "email_key",
-                    "full_name",
-                    "sort_key",
-                    "role",
-                    "role_label",
-                    "joined_at",
-                ],
-                rows: self.members.into_values().collect(),
-            },
-        ]
     }
 }
 
