@@ -57,6 +57,8 @@ pub struct App {
     state: AppState,
     /// What the projection runners and workers read and write through.
     background: roster_storage::Db,
+    /// The event store as the followers read it (their own connections).
+    followers: Arc<dyn EventStore>,
     args: ServeArgs,
     workers: Option<Workers>,
 }
@@ -81,7 +83,8 @@ impl App {
         if !args.no_migrate {
             database.migrate().await?;
         }
-        let store = database.event_store_with_clock(clock.clone()).await?;
+        let stores = database.stores_with_clock(clock.clone()).await?;
+        let store = stores.requests.clone();
         // Read-model tables exist before the first request, not when a runner gets to them.
         for p in roster_projections::all() {
             roster_projections::runner::ensure_installed(&database.read_db(), p.as_ref())
@@ -116,10 +119,10 @@ impl App {
         application.session_ttl = chrono::Duration::minutes(i64::from(args.session_ttl_minutes));
         application.session_max_age = chrono::Duration::days(i64::from(args.session_max_days));
         let worker_metrics: Arc<WorkerMetrics> = Arc::default();
-        let background = database.background_read_db();
+        let background = stores.background.clone();
         let email = EmailWorker::with_metrics(
             background.clone(),
-            store.clone(),
+            stores.followers.clone(),
             application.orgs.clone(),
             clock.clone(),
             Postage {
@@ -132,7 +135,7 @@ impl App {
         );
         let mut expiry = ExpiryWorker::new(
             background.clone(),
-            store.clone(),
+            stores.followers.clone(),
             application.orgs.clone(),
             clock.clone(),
         );
@@ -140,6 +143,7 @@ impl App {
         Ok(Self {
             listener,
             background,
+            followers: stores.followers,
             workers: Some(Workers { email, expiry }),
             state: AppState {
                 live: roster_api::live_feed::LiveLog::new(application.store.clone()),
@@ -202,7 +206,7 @@ impl App {
         let (stop_runners, runners_stopped) = tokio::sync::watch::channel(false);
         let runners = vec![tokio::spawn(roster_projections::runner::run(
             self.background.clone(),
-            self.state.app.store.clone(),
+            self.followers.clone(),
             roster_projections::all(),
             runners_stopped.clone(),
         ))];

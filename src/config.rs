@@ -43,7 +43,9 @@ pub mod defaults {
     /// `--max-concurrent-writes`.
     pub const MAX_CONCURRENT_WRITES: u64 = 32;
     /// `--db-connections`.
-    pub const DB_CONNECTIONS: u32 = 32;
+    pub const DB_CONNECTIONS: u32 = 16;
+    /// `--db-idle-timeout`.
+    pub const DB_IDLE_TIMEOUT: &str = "30s";
     /// `--secret-file`.
     pub const SECRET_FILE: &str = "./data/roster.secret";
 }
@@ -61,11 +63,16 @@ pub struct Cli {
     #[arg(long, env = "ROSTER_SECRET", hide_env_values = true, global = true, value_parser = secret)]
     pub secret: Option<SecretString>,
 
-    /// PostgreSQL connections for requests; background work takes at most half as
-    /// many more, appends a quarter. Several instances must fit the server's
-    /// `max_connections` together.
-    #[arg(long, env = "ROSTER_DB_CONNECTIONS", default_value_t = defaults::DB_CONNECTIONS, global = true, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    /// The most PostgreSQL connections this instance opens, all pools and its own
+    /// sessions together (see `database::ConnectionBudget`). Several instances must
+    /// fit the server's `max_connections` together.
+    #[arg(long, env = "ROSTER_DB_CONNECTIONS", default_value_t = defaults::DB_CONNECTIONS, global = true, value_parser = clap::value_parser!(u32).range(i64::from(crate::database::MIN_CONNECTIONS)..=1000))]
     pub db_connections: u32,
+
+    /// How long an idle PostgreSQL connection of the requests' or the appends'
+    /// pool is kept before it is closed, so a quiet instance gives them back.
+    #[arg(long, env = "ROSTER_DB_IDLE_TIMEOUT", default_value = defaults::DB_IDLE_TIMEOUT, global = true, value_parser = humantime::parse_duration)]
+    pub db_idle_timeout: std::time::Duration,
 
     /// Where the embedded default keeps its generated secret.
     #[arg(

@@ -11,9 +11,63 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{ConnectOptions, Connection};
 
-/// Connections the background followers (the projection runners, the two email
-/// senders and the expiry worker) share between them, apart from the requests'.
-const BACKGROUND_CONNECTIONS: u32 = 6;
+/// How one instance shares out its PostgreSQL connections. `--db-connections`
+/// is the most it ever opens, everything counted: the requests' pool, the event
+/// store's append pool (half the requests', see
+/// [`append_connections`](roster_eventstore::postgres::append_connections)), the
+/// background followers' pool (a quarter, one to four) and two sessions of their
+/// own, the change listener's and the one holding leadership locks. With the
+/// default 16 that is 8 + 4 + 2 + 2, so five instances fit PostgreSQL's default
+/// 100 with room for operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionBudget {
+    /// The requests' pool.
+    pub requests: u32,
+    /// The store's append pool.
+    pub appends: u32,
+    /// The background followers' pool.
+    pub background: u32,
+}
+
+/// The change listener's session and the leadership session.
+const OWN_SESSIONS: u32 = 2;
+
+/// The smallest budget that leaves one connection to each pool.
+pub const MIN_CONNECTIONS: u32 = 5;
+
+impl ConnectionBudget {
+    /// The largest requests' pool whose whole family fits in `total`.
+    pub fn of(total: u32) -> Self {
+        let mut requests = total.max(MIN_CONNECTIONS);
+        loop {
+            let budget = Self::for_requests(requests);
+            if budget.most() <= total || requests == 1 {
+                return budget;
+            }
+            requests -= 1;
+        }
+    }
+
+    /// The pools that go with a requests' pool of `requests` connections.
+    fn for_requests(requests: u32) -> Self {
+        Self {
+            requests,
+            appends: roster_eventstore::postgres::append_connections(requests),
+            background: background_connections(requests),
+        }
+    }
+
+    /// Every connection this budget may open.
+    pub fn most(&self) -> u32 {
+        self.requests + self.appends + self.background + OWN_SESSIONS
+    }
+}
+
+/// The background followers' pool for a requests' pool of `requests`: the
+/// projector, the two email senders and the expiry worker take turns on it.
+fn background_connections(requests: u32) -> u32 {
+    (requests / 4).clamp(1, 4)
+}
 
 /// Why the database could not be opened, worded for the operator who must fix it.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +115,16 @@ pub enum DatabaseError {
     Store(#[from] roster_eventstore::StoreError),
 }
 
+/// The log and the database as requests and as the background followers reach them.
+pub struct Stores {
+    /// The event store requests read and append through.
+    pub requests: Arc<dyn EventStore>,
+    /// The same store, read through the followers' connections.
+    pub followers: Arc<dyn EventStore>,
+    /// The database on the followers' connections.
+    pub background: roster_storage::Db,
+}
+
 /// An open database of either backend.
 #[derive(Clone)]
 pub enum Database {
@@ -74,13 +138,23 @@ impl Database {
     /// Connects to `url`, creating the SQLite file (and its folder) when needed,
     /// with the default pool size.
     pub async fn connect(url: &str) -> Result<Self, DatabaseError> {
-        Self::connect_sized(url, crate::config::defaults::DB_CONNECTIONS).await
+        Self::connect_sized(
+            url,
+            crate::config::defaults::DB_CONNECTIONS,
+            Duration::from_secs(30),
+        )
+        .await
     }
 
-    /// [`Database::connect`] with at most `connections` PostgreSQL connections for
-    /// requests (the background followers take at most half as many more, the
-    /// appends a quarter, leadership one).
-    pub async fn connect_sized(url: &str, connections: u32) -> Result<Self, DatabaseError> {
+    /// [`Database::connect`] opening at most `connections` PostgreSQL connections
+    /// in all (see [`ConnectionBudget`]), closing those of the requests' and the
+    /// appends' pools after `idle` unused, so a quiet instance holds only its
+    /// followers' and its own two sessions.
+    pub async fn connect_sized(
+        url: &str,
+        connections: u32,
+        idle: Duration,
+    ) -> Result<Self, DatabaseError> {
         let shown = redact(url);
         let unreachable = |e: sqlx::Error| DatabaseError::Unreachable {
             url: shown.clone(),
@@ -102,7 +176,9 @@ impl Database {
                 .map_err(unreachable)?;
             let _ = probe.close().await;
             let pool = PgPoolOptions::new()
-                .max_connections(connections.max(2))
+                .max_connections(ConnectionBudget::of(connections).requests)
+                .min_connections(0)
+                .idle_timeout(idle)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await
@@ -163,9 +239,40 @@ impl Database {
         &self,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<dyn EventStore>, DatabaseError> {
+        Ok(self.stores_with_clock(clock).await?.requests)
+    }
+
+    /// The event store for requests, and the same store and database as the
+    /// background followers reach them: on PostgreSQL through a few connections
+    /// of their own, so a backlog of requests never starves them, their batches
+    /// never make a signed-in read wait, and a quiet instance leaves the requests'
+    /// pool unused. SQLite has one writer whatever the pool, so it shares it.
+    pub async fn stores_with_clock(&self, clock: Arc<dyn Clock>) -> Result<Stores, DatabaseError> {
         Ok(match self {
-            Database::Postgres(pool) => Arc::new(PgStore::with_clock(pool.clone(), clock).await?),
-            Database::Sqlite(pool) => Arc::new(SqliteStore::with_clock(pool.clone(), clock)),
+            Database::Postgres(pool) => {
+                let store = PgStore::with_clock(pool.clone(), clock).await?;
+                let options = pool.connect_options().as_ref().clone();
+                let background = PgPoolOptions::new()
+                    .max_connections(background_connections(pool.options().get_max_connections()))
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .idle_timeout(pool.options().get_idle_timeout())
+                    .connect_lazy_with(options);
+                Stores {
+                    followers: Arc::new(store.reading_from(background.clone())),
+                    requests: Arc::new(store),
+                    background: roster_storage::Db::Pg(background),
+                }
+            }
+            Database::Sqlite(pool) => {
+                let store: Arc<dyn EventStore> =
+                    Arc::new(SqliteStore::with_clock(pool.clone(), clock));
+                Stores {
+                    followers: store.clone(),
+                    requests: store,
+                    background: roster_storage::Db::Sqlite(pool.clone()),
+                }
+            }
         })
     }
 
@@ -173,31 +280,6 @@ impl Database {
     pub fn read_db(&self) -> roster_storage::Db {
         match self {
             Database::Postgres(pool) => roster_storage::Db::Pg(pool.clone()),
-            Database::Sqlite(pool) => roster_storage::Db::Sqlite(pool.clone()),
-        }
-    }
-
-    /// The database the background followers (projection runners, email and
-    /// expiry workers) use: on PostgreSQL their own few connections, so a backlog
-    /// of requests never starves them and their batches never make a signed-in
-    /// read wait for a connection (`scripts/bench`, reads under the command load).
-    /// SQLite has one writer whatever the pool, so it shares the pool.
-    pub fn background_read_db(&self) -> roster_storage::Db {
-        match self {
-            Database::Postgres(pool) => {
-                let options = pool.connect_options().as_ref().clone();
-                // Never more than half the requests' pool: a small deployment (or a
-                // test server) stays small.
-                let size = BACKGROUND_CONNECTIONS.min(pool.options().get_max_connections() / 2);
-                roster_storage::Db::Pg(
-                    PgPoolOptions::new()
-                        .max_connections(size.max(2))
-                        .min_connections(0)
-                        .acquire_timeout(Duration::from_secs(30))
-                        .idle_timeout(Duration::from_secs(60))
-                        .connect_lazy_with(options),
-                )
-            }
             Database::Sqlite(pool) => roster_storage::Db::Sqlite(pool.clone()),
         }
     }
@@ -227,7 +309,7 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
 
     #[test]
     fn redact_hides_only_the_password() {
@@ -239,6 +321,26 @@ mod tests {
         assert_eq!(
             redact("sqlite://./data/roster.db"),
             "sqlite://./data/roster.db"
+        );
+    }
+
+    #[test]
+    fn every_budget_is_kept_and_leaves_each_pool_a_connection() {
+        for total in MIN_CONNECTIONS..=1000 {
+            let b = ConnectionBudget::of(total);
+            assert!(b.most() <= total, "{total}: {b:?}");
+            assert!(
+                b.requests >= 1 && b.appends >= 1 && b.background >= 1,
+                "{total}: {b:?}"
+            );
+        }
+        assert_eq!(
+            ConnectionBudget::of(16),
+            ConnectionBudget {
+                requests: 8,
+                appends: 4,
+                background: 2
+            }
         );
     }
 }

@@ -33,7 +33,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let database = Database::connect_sized(&cli.database_url, cli.db_connections).await?;
+    let database =
+        Database::connect_sized(&cli.database_url, cli.db_connections, cli.db_idle_timeout).await?;
     match cli.command {
         Command::Migrate => {
             database.migrate().await?;

@@ -103,10 +103,11 @@ const ANY_RETRIES: usize = 8;
 #[derive(Clone)]
 pub struct PgStore {
     inner: Arc<Inner>,
+    /// Where reads (and the chain lookups of appends) go; see [`PgStore::reading_from`].
+    pool: PgPool,
 }
 
 struct Inner {
-    pool: PgPool,
     /// Connections for appends only (see [`append_pool`]).
     appends: PgPool,
     changes: Arc<ChangeNotifier>,
@@ -154,19 +155,31 @@ impl PgStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 appends: append_pool(&pool),
-                pool,
                 changes,
                 local_appends,
                 clock,
                 heads: Mutex::new(HashMap::new()),
                 tasks: vec![listener, notifier],
             }),
+            pool,
         })
+    }
+
+    /// The same store, reading through `pool`: the background followers read the
+    /// log on their own few connections, so they never wait behind requests, and
+    /// a quiet instance leaves the requests' pool unused (its connections then
+    /// close; a pool reuses its idle connections in turn, so one that polls never
+    /// shrinks). Appends, wake-ups and the chain's cache stay shared.
+    pub fn reading_from(&self, pool: PgPool) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            pool,
+        }
     }
 
     /// The pool the store uses, for read models kept in the same database.
     pub fn pool(&self) -> &PgPool {
-        &self.inner.pool
+        &self.pool
     }
 
     /// Raises the position base so new positions exceed every stored one. Run after
@@ -178,7 +191,7 @@ impl PgStore {
                    (SELECT coalesce(max(global_position), 0) >> 20 FROM events) + 1
                    - pg_current_xact_id()::text::bigint)"#,
         )
-        .execute(&self.inner.pool)
+        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -202,13 +215,13 @@ impl PgStore {
             Some(v) => sqlx::query_as("SELECT stream_version, hash FROM events WHERE stream_id = $1 AND stream_version = $2")
                 .bind(stream.as_str())
                 .bind(to_i64(v))
-                .fetch_optional(&self.inner.pool)
+                .fetch_optional(&self.pool)
                 .await?,
             None => sqlx::query_as(
                 "SELECT stream_version, hash FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1",
             )
             .bind(stream.as_str())
-            .fetch_optional(&self.inner.pool)
+            .fetch_optional(&self.pool)
             .await?,
         };
         Ok(match row {
@@ -389,7 +402,7 @@ impl PgStore {
                     "SELECT event_id FROM events WHERE event_id = ANY($1) LIMIT 1",
                 )
                 .bind(ids)
-                .fetch_optional(&self.inner.pool)
+                .fetch_optional(&self.pool)
                 .await;
                 match dup {
                     Ok(Some(id)) => StoreError::DuplicateEventId(id),
@@ -485,7 +498,7 @@ impl EventStore for PgStore {
             .bind(stream.as_str())
             .bind(to_i64(from_version))
             .bind(to_i64(limit as u64))
-            .fetch_all(&self.inner.pool)
+            .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode).collect()
     }
@@ -495,7 +508,7 @@ impl EventStore for PgStore {
             "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
         )
         .bind(stream.as_str())
-        .fetch_one(&self.inner.pool)
+        .fetch_one(&self.pool)
         .await?;
         Ok(to_u64(v))
     }
@@ -508,7 +521,7 @@ impl EventStore for PgStore {
         let rows = sqlx::query(READ_ALL_SQL)
             .bind(to_i64(after.0))
             .bind(to_i64(limit as u64))
-            .fetch_all(&self.inner.pool)
+            .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode).collect()
     }
@@ -527,14 +540,14 @@ impl EventStore for PgStore {
             .bind(correlation.to_string())
             .bind(to_i64(after.0))
             .bind(to_i64(limit as u64))
-            .fetch_all(&self.inner.pool)
+            .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode).collect()
     }
 
     async fn head(&self) -> Result<Position, StoreError> {
         let p: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
-            .fetch_one(&self.inner.pool)
+            .fetch_one(&self.pool)
             .await?;
         Ok(Position(to_u64(p)))
     }
@@ -545,7 +558,7 @@ impl EventStore for PgStore {
         )
         .bind(i64::try_from(after.0).unwrap_or(i64::MAX))
         .bind(i64::try_from(cap).unwrap_or(i64::MAX))
-        .fetch_one(&self.inner.pool)
+        .fetch_one(&self.pool)
         .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -555,7 +568,7 @@ impl EventStore for PgStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.inner.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 }
@@ -602,7 +615,7 @@ fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
 /// cheaper, and planning was 40% of an append (`scripts/bench`, 32 writers:
 /// 2.0k → 3.5k appends/s). Queries keep the shared pool and custom plans, which
 /// matter there: a generic plan sorts a 10,000-member organization for each page.
-/// Opened lazily and closed when idle, sized to the shared pool's share of writers.
+/// Opened lazily and closed when idle as the shared pool's are, sized by [`append_connections`].
 fn append_pool(shared: &PgPool) -> PgPool {
     let options = shared
         .connect_options()
@@ -610,11 +623,23 @@ fn append_pool(shared: &PgPool) -> PgPool {
         .clone()
         .options([("plan_cache_mode", "force_generic_plan")]);
     PgPoolOptions::new()
-        .max_connections((shared.options().get_max_connections() / 4).clamp(1, 8))
+        .max_connections(append_connections(shared.options().get_max_connections()))
         .min_connections(0)
-        .idle_timeout(Duration::from_secs(30))
+        .idle_timeout(
+            shared
+                .options()
+                .get_idle_timeout()
+                .unwrap_or(Duration::from_secs(30)),
+        )
         .acquire_timeout(shared.options().get_acquire_timeout())
         .connect_lazy_with(options)
+}
+
+/// The append pool's size for a request pool of `requests` connections: half as
+/// many (appends are short, but each waits for its commit to reach the disk), at
+/// least one and at most eight.
+pub fn append_connections(requests: u32) -> u32 {
+    (requests / 2).clamp(1, 8)
 }
 
 /// Follows NOTIFY from other processes and turns it into local wake-ups. sqlx's

@@ -101,11 +101,32 @@ impl Deployment {
             .env("SMTP_URL", self.sink.url())
             .env("ROSTER_PUBLIC_URL", public)
             .env("RUST_LOG", "error")
-            // Small pools, as tests on a shared PostgreSQL must keep.
-            .env("ROSTER_DB_CONNECTIONS", "4")
+            // A small budget, as tests on a shared PostgreSQL must keep.
+            .env("ROSTER_DB_CONNECTIONS", "8")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// Connections PostgreSQL has open to this deployment's database, from any
+    /// process (its own `pool` included, when that has connected).
+    pub async fn open_connections(&self) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&self.name)
+                .fetch_one(&self.admin)
+                .await?,
+        )
+    }
+
+    /// What each connection to this deployment's database is doing (for messages).
+    pub async fn connection_states(&self) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT coalesce(state, '?') || ': ' || left(query, 60) FROM pg_stat_activity WHERE datname = $1",
+        )
+        .bind(&self.name)
+        .fetch_all(&self.admin)
+        .await?)
     }
 
     /// Starts `roster serve` on a free port and waits until it is ready.

@@ -18,6 +18,7 @@ mod api_throttling;
 mod audit_cli;
 mod bootstrap;
 mod command_handler;
+mod connection_budget;
 mod eventstore_conformance;
 mod eventstore_gap_safety;
 mod eventstore_restore;
