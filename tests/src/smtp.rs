@@ -58,6 +58,11 @@ pub struct SmtpSink {
 struct Policy {
     refuse: AtomicBool,
     defer: Mutex<Vec<String>>,
+    /// Hold each message's final answer until released.
+    hold: AtomicBool,
+    /// Messages waiting for their answer now, and the most at once.
+    held: std::sync::atomic::AtomicUsize,
+    most_held: std::sync::atomic::AtomicUsize,
 }
 
 impl SmtpSink {
@@ -100,6 +105,17 @@ impl SmtpSink {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(address.to_ascii_lowercase());
+    }
+
+    /// Keep each message waiting for the server's answer (after its data) until
+    /// `hold_messages(false)`: shows how many a client sends at once.
+    pub fn hold_messages(&self, hold: bool) {
+        self.policy.hold.store(hold, Ordering::SeqCst);
+    }
+
+    /// The most messages that waited for their answer at the same time.
+    pub fn most_held_at_once(&self) -> usize {
+        self.policy.most_held.load(Ordering::SeqCst)
     }
 
     /// Stops listening and drops open connections: the server is down.
@@ -194,6 +210,14 @@ async fn session(
                     break;
                 }
                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
+            }
+            if policy.hold.load(Ordering::SeqCst) {
+                let now = policy.held.fetch_add(1, Ordering::SeqCst) + 1;
+                policy.most_held.fetch_max(now, Ordering::SeqCst);
+                while policy.hold.load(Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                policy.held.fetch_sub(1, Ordering::SeqCst);
             }
             messages
                 .lock()

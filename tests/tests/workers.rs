@@ -431,6 +431,47 @@ async fn a_refused_recipient_is_recorded_as_failed_without_retries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_invitation_emails_are_in_flight_at_once() {
+    let w = World::new().await;
+    let sink = SmtpSink::start().await.expect("smtp");
+    let worker = w.email_worker(smtp(&sink));
+    for n in 0..6 {
+        w.invite(&format!("ann{n}@example.com")).await;
+    }
+    sink.hold_messages(true);
+    let step = tokio::spawn(async move {
+        let outcome = worker.invitations.step().await;
+        (worker, outcome)
+    });
+    // One at a time, a second message never waits beside the first.
+    let overlapped = tokio::time::timeout(Duration::from_secs(20), async {
+        while sink.most_held_at_once() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    sink.hold_messages(false);
+    let (worker, outcome) = step.await.expect("step");
+    assert!(overlapped.is_ok(), "the sender sent one email at a time");
+    outcome.expect("step");
+    drain(&worker, w.store.as_ref()).await;
+    let mut to: Vec<String> = sink.messages().iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 6, "each invitation mailed: {to:?}");
+    let sent = w
+        .events()
+        .await
+        .iter()
+        .filter(|e| matches!(e, OrgEvent::InvitationEmailSent(_)))
+        .count();
+    assert_eq!(
+        sent, 6,
+        "each outcome recorded (the owner had joined: skipped)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_send_one_email_per_send_and_expire_each_invitation_once() {
     let w = World::new().await;
     let sink = SmtpSink::start().await.expect("smtp");

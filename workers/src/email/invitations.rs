@@ -10,9 +10,11 @@
 //! the second time. Transient failures are retried with exponential backoff and
 //! jitter up to a limit; permanent ones stop at once.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 use roster_commands::{correlation, Handler, OrgAggregate};
@@ -37,15 +39,30 @@ use crate::template::{self, InvitationMail};
 const NAME: &str = "worker.email";
 
 /// Events read per step.
-const BATCH: usize = 50;
+const BATCH: usize = 200;
 
-/// Tallies of one step.
+/// Sends in flight at once: each waits mostly on the SMTP server and on its
+/// outcome's commit, so several overlap (lettre's pool keeps up to ten SMTP
+/// connections open and reuses them).
+const SENDS_AT_ONCE: usize = 8;
+
+/// Tallies of one step (sends in flight count at once).
 #[derive(Debug, Default)]
 struct Tally {
-    sent: usize,
-    skipped: usize,
-    failed: usize,
-    retrying: usize,
+    sent: AtomicUsize,
+    skipped: AtomicUsize,
+    failed: AtomicUsize,
+    retrying: AtomicUsize,
+}
+
+impl Tally {
+    fn bump(counter: &AtomicUsize) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(counter: &AtomicUsize) -> usize {
+        counter.load(Ordering::Relaxed)
+    }
 }
 
 /// Due retries handled per step, and at most this many of one organization's.
@@ -102,41 +119,73 @@ impl InvitationSender {
         Ok(checkpoints::position(&self.db, NAME).await?)
     }
 
-    /// Handles the next events after the checkpoint, moving the checkpoint past
-    /// each send once its outcome is recorded (and past the rest of the batch at
-    /// its end). A transient failure is recorded for a later retry; an event that
+    /// Handles the next events after the checkpoint: up to [`SENDS_AT_ONCE`]
+    /// sends at a time, each recording its outcome, then moves the checkpoint
+    /// once, past every send up to the first that failed (or past the whole
+    /// batch). A transient failure is recorded for a later retry; an event that
     /// cannot be read ends the step there with [`WorkerError::Undecodable`], and
     /// the next step stops there again.
     pub async fn step(&self) -> Result<EmailStep, WorkerError> {
-        let mut tally = Tally::default();
+        let tally = Tally::default();
         let from = self.position().await?;
         let events = self.store.read_all(from, BATCH).await?;
-        let mut moved_to = from;
+        let mut sends = Vec::new();
+        let mut unreadable = None;
+        // Where the checkpoint may go once every send before it is handled.
+        let mut reach = from;
         for recorded in &events {
-            if let Some((org, invitation, send)) = send_of(recorded)? {
-                let cause = correlation::Cause {
-                    event_id: recorded.event_id,
-                    correlation_id: recorded.metadata.correlation_id,
-                };
-                let first = Retry {
-                    send_id: send,
-                    org_id: org,
-                    invitation_id: invitation,
-                    attempts: 1,
-                };
-                correlation::caused_by(cause, async {
-                    let delivery = self.deliver(org, invitation, send).await?;
-                    self.settle(first, delivery, &mut tally).await
+            match send_of(recorded) {
+                Ok(Some((org, invitation, send))) => sends.push((
+                    recorded.global_position,
+                    correlation::Cause {
+                        event_id: recorded.event_id,
+                        correlation_id: recorded.metadata.correlation_id,
+                    },
+                    Retry {
+                        send_id: send,
+                        org_id: org,
+                        invitation_id: invitation,
+                        attempts: 1,
+                    },
+                )),
+                Ok(None) => {}
+                Err(e) => {
+                    unreadable = Some(e);
+                    break;
+                }
+            }
+            reach = recorded.global_position;
+        }
+        let tally_ref = &tally;
+        let outcomes: Vec<(Position, Result<(), WorkerError>)> = futures::stream::iter(sends)
+            .map(|(position, cause, first)| async move {
+                let outcome = correlation::caused_by(cause, async move {
+                    let delivery = self
+                        .deliver(first.org_id, first.invitation_id, first.send_id)
+                        .await?;
+                    self.settle(first, delivery, tally_ref).await
                 })
-                .await?;
-                self.advance(recorded.global_position).await?;
-                moved_to = recorded.global_position;
+                .await;
+                (position, outcome)
+            })
+            .buffered(SENDS_AT_ONCE)
+            .collect()
+            .await;
+        let mut failure = unreadable;
+        for (position, outcome) in outcomes {
+            if let Err(e) = outcome {
+                // Sends after this one were handled too; the next step sends
+                // them again (at least once, under the same Message-ID).
+                reach = reach.min(Position(position.0.saturating_sub(1))).max(from);
+                failure = Some(e);
+                break;
             }
         }
-        if let Some(last) = events.last().map(|e| e.global_position) {
-            if last > moved_to {
-                self.advance(last).await?;
-            }
+        if reach > from {
+            self.advance(reach).await?;
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         let (limit, per_org) = RETRIES_PER_STEP;
         let due = retries::due(&self.db, self.clock.now(), limit, per_org).await?;
@@ -149,7 +198,7 @@ impl InvitationSender {
                 attempts: retry.attempts + 1,
                 ..retry
             };
-            self.settle(retry, delivery, &mut tally).await?;
+            self.settle(retry, delivery, &tally).await?;
         }
         if events.is_empty() && !retried {
             return Ok(EmailStep::Idle {
@@ -157,10 +206,10 @@ impl InvitationSender {
             });
         }
         Ok(EmailStep::Progressed {
-            sent: tally.sent,
-            skipped: tally.skipped,
-            failed: tally.failed,
-            retrying: tally.retrying,
+            sent: Tally::get(&tally.sent),
+            skipped: Tally::get(&tally.skipped),
+            failed: Tally::get(&tally.failed),
+            retrying: Tally::get(&tally.retrying),
         })
     }
 
@@ -173,16 +222,16 @@ impl InvitationSender {
         &self,
         retry: Retry,
         delivery: Delivery,
-        tally: &mut Tally,
+        tally: &Tally,
     ) -> Result<(), WorkerError> {
         match delivery {
             Delivery::Sent => {
-                tally.sent += 1;
+                Tally::bump(&tally.sent);
                 WorkerMetrics::bump(&self.postage.metrics.emails_sent);
             }
-            Delivery::Skipped => tally.skipped += 1,
+            Delivery::Skipped => Tally::bump(&tally.skipped),
             Delivery::Failed => {
-                tally.failed += 1;
+                Tally::bump(&tally.failed);
                 WorkerMetrics::bump(&self.postage.metrics.emails_failed);
             }
             Delivery::Transient(reason) => {
@@ -203,10 +252,10 @@ impl InvitationSender {
                 )
                 .await?;
                 if give_up {
-                    tally.failed += 1;
+                    Tally::bump(&tally.failed);
                     WorkerMetrics::bump(&self.postage.metrics.emails_failed);
                 } else {
-                    tally.retrying += 1;
+                    Tally::bump(&tally.retrying);
                     WorkerMetrics::bump(&self.postage.metrics.email_retries);
                     let due_at = self.clock.now()
                         + chrono::Duration::from_std(SEND_BACKOFF.delay(retry.attempts))

@@ -34,7 +34,16 @@ pub struct ResetSender {
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
     postage: Arc<Postage>,
+    /// Where this sender stands, and when that was last written down: most of
+    /// the log is other streams' events, and writing the checkpoint after each
+    /// look would be a commit beside every command (see [`WRITE_EVERY`]).
+    progress: std::sync::Mutex<Option<(Position, std::time::Instant)>>,
 }
+
+/// How often the checkpoint is written while only other events pass by. A
+/// restart reads those again and finds nothing to send; a step that sends
+/// writes it at once.
+const WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A password reset to email.
 struct ResetRequest {
@@ -57,29 +66,50 @@ impl ResetSender {
             store,
             clock,
             postage,
+            progress: std::sync::Mutex::new(None),
         }
     }
 
-    /// The position of the last event handled.
+    /// The position of the last event handled (by this instance, when it has
+    /// handled any; else as written down).
     pub async fn position(&self) -> Result<Position, WorkerError> {
+        if let Some((at, _)) = *self.progress.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Ok(at);
+        }
         Ok(checkpoints::position(&self.db, NAME).await?)
     }
 
     /// Mails the resets among the next events after the checkpoint, then moves
-    /// the checkpoint past them (once per step: a crash in between mails those
-    /// links again, under the same Message-ID). True when there were events.
+    /// the checkpoint past them: written at once when a link was mailed (a crash
+    /// in between mails those links again, under the same Message-ID), else at
+    /// most every [`WRITE_EVERY`]. True when there were events.
     pub async fn step(&self) -> Result<bool, WorkerError> {
         let from = self.position().await?;
         let events = self.store.read_all(from, BATCH).await?;
         let Some(last) = events.last().map(|e| e.global_position) else {
             return Ok(false);
         };
+        let mut mailed = false;
         for recorded in &events {
             if let Some(reset) = reset_of(recorded)? {
                 self.send(reset).await?;
+                mailed = true;
             }
         }
-        checkpoints::advance(&self.db, NAME, last, self.clock.now()).await?;
+        let written = self
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|(_, at)| at);
+        let now = std::time::Instant::now();
+        let due = written.is_none_or(|at| now.duration_since(at) >= WRITE_EVERY);
+        let written = if mailed || due {
+            checkpoints::advance(&self.db, NAME, last, self.clock.now()).await?;
+            now
+        } else {
+            written.unwrap_or(now)
+        };
+        *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = Some((last, written));
         Ok(true)
     }
 
