@@ -9,6 +9,7 @@ mod pg;
 mod report;
 mod seed;
 mod server;
+mod smtp;
 
 use std::path::PathBuf;
 
@@ -127,6 +128,11 @@ async fn main() -> anyhow::Result<()> {
     }
     if wanted("app") {
         results.extend(cases::app::run(&settings).await?);
+    }
+    if wanted("email") {
+        let r = cases::email::run(&settings).await?;
+        r.emit();
+        results.push(r);
     }
     if wanted("expiry") {
         let r = cases::expiry::run(&settings).await?;

@@ -216,11 +216,14 @@ pub async fn sessions_for(db: &Db, users: &[UserId]) -> anyhow::Result<Vec<Strin
 }
 
 /// Marks every email of the seeded history as sent, as it would be in a system
-/// that has been running: the email worker starts at the head of the log.
+/// that has been running: both email senders start at the head of the log
+/// (else the reset sender would read the whole seeded log during the cases).
 pub async fn emails_already_sent(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO worker_checkpoints (name, position, updated_at) \
-         SELECT 'worker.email', coalesce(max(global_position), 0), '' FROM events \
+         SELECT sender, coalesce(max(global_position), 0), '' \
+         FROM events, (VALUES ('worker.email'), ('worker.reset-email')) AS senders(sender) \
+         GROUP BY sender \
          ON CONFLICT (name) DO UPDATE SET position = excluded.position",
     )
     .execute(pool)

@@ -20,6 +20,16 @@ const SECRET: &str = "roster-bench-secret-roster-bench-secret";
 impl Server {
     /// Starts `roster serve` on `url` with its outbox under `work`, and waits for /readyz.
     pub async fn start(binary: &Path, url: &str, work: &Path) -> anyhow::Result<Self> {
+        Self::start_with(binary, url, work, &[]).await
+    }
+
+    /// [`Server::start`] with `env` set as well (e.g. `SMTP_URL`).
+    pub async fn start_with(
+        binary: &Path,
+        url: &str,
+        work: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let outbox: PathBuf = work.join(format!("outbox-{port}"));
         let child = Command::new(binary)
@@ -28,6 +38,7 @@ impl Server {
             .env("ROSTER_SECRET", SECRET)
             .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
             .env("ROSTER_OUTBOX", &outbox)
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("ROSTER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned()),
