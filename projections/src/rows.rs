@@ -7,10 +7,12 @@
 //! * **a live batch** ([`apply_batch`]): a first pass over the batch only records
 //!   which rows it will touch; one SELECT per table loads them; the second pass
 //!   folds the events; one DELETE and one INSERT per changed table write back the
-//!   rows that changed. A batch costs a few set-based statements, not one per event.
+//!   rows that changed. A batch costs a few set-based statements, not one per event,
+//!   and on PostgreSQL their text does not depend on the batch (arrays through
+//!   `UNNEST`), so each is prepared once per connection.
 //! * **a rebuild**: the whole log is folded into one working set that starts
 //!   empty and so is [`Mode::Complete`] (nothing to load); append-only tables are
-//!   written after every batch, the rest once at the end, all with COPY.
+//!   written after every batch, the rest once at the end, with COPY.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -285,7 +287,7 @@ impl Rows {
     }
 
     /// Loads every group the record pass noted, one SELECT per table (more only
-    /// past the parameter limit), and turns to [`Mode::Loaded`].
+    /// past SQLite's parameter limit), and turns to [`Mode::Loaded`].
     pub async fn load(&mut self, tx: &mut Tx, suffix: &str) -> Result<(), ProjectionError> {
         for state in &mut self.tables {
             let table = state.table;
@@ -293,18 +295,14 @@ impl Rows {
                 continue;
             }
             let groups: Vec<&Vec<Cell>> = state.wanted.iter().collect();
-            for chunk in groups.chunks((MAX_PARAMS / table.group).max(1)) {
-                let sql = format!(
-                    "SELECT {} FROM {}{suffix} WHERE ({}) IN ({})",
-                    table.column_list(),
-                    table.name,
-                    table.group_list(),
-                    values_list(chunk.len(), table.group)
-                );
-                let binds = chunk.iter().flat_map(|g| g.iter());
-                for row in select_cells(tx, &sql, binds, table.columns).await? {
-                    state.rows.insert(row[..table.key].to_vec(), row);
-                }
+            let head = format!(
+                "SELECT {} FROM {}{suffix} WHERE ({}) IN",
+                table.column_list(),
+                table.name,
+                table.group_list()
+            );
+            for row in select_groups(tx, &head, table, &groups).await? {
+                state.rows.insert(row[..table.key].to_vec(), row);
             }
         }
         self.mode = Mode::Loaded;
@@ -322,27 +320,24 @@ impl Rows {
             let dirty = std::mem::take(&mut state.dirty);
             if !table.append_only {
                 let groups: Vec<&Vec<Cell>> = dirty.iter().collect();
-                for chunk in groups.chunks((MAX_PARAMS / table.group).max(1)) {
-                    let sql = format!(
-                        "DELETE FROM {}{suffix} WHERE ({}) IN ({})",
-                        table.name,
-                        table.group_list(),
-                        values_list(chunk.len(), table.group)
-                    );
-                    execute_cells(tx, &sql, chunk.iter().flat_map(|g| g.iter())).await?;
-                }
+                let head = format!(
+                    "DELETE FROM {}{suffix} WHERE ({}) IN",
+                    table.name,
+                    table.group_list()
+                );
+                delete_groups(tx, &head, table, &groups).await?;
             }
-            let mut rows = Vec::new();
+            let mut rows: Vec<&Vec<Cell>> = Vec::new();
             for group in &dirty {
                 rows.extend(
                     state
                         .rows
                         .range(group.clone()..)
                         .take_while(|(k, _)| k.starts_with(group))
-                        .map(|(_, row)| row.clone()),
+                        .map(|(_, row)| row),
                 );
             }
-            insert_rows(tx, suffix, table, &rows).await?;
+            insert_few(tx, suffix, table, &rows).await?;
         }
         Ok(())
     }
@@ -490,6 +485,173 @@ async fn execute_cells<'c>(
                 .execute(&mut **t)
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// `UNNEST($1::text[], $2::bigint[], …)` over `columns`, the parameters from `$1`.
+fn unnest_list(columns: &[Column]) -> String {
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let kind = match c.kind {
+                Kind::Int => "bigint",
+                Kind::Text | Kind::NullableText => "text",
+            };
+            format!("${}::{kind}[]", i + 1)
+        })
+        .collect();
+    format!("UNNEST({})", arrays.join(", "))
+}
+
+/// Column `i` of `rows`, as the array PostgreSQL's `UNNEST` takes.
+enum Array {
+    Text(Vec<String>),
+    Int(Vec<i64>),
+    NullableText(Vec<Option<String>>),
+}
+
+fn column_array(rows: &[&Vec<Cell>], i: usize, column: &Column) -> Result<Array, ProjectionError> {
+    let wrong = |cell: &Cell| {
+        ProjectionError::Inconsistent(format!(
+            "column {} holds {cell:?}, which is not a {:?}",
+            column.name, column.kind
+        ))
+    };
+    let cell = |row: &&Vec<Cell>| row.get(i).cloned().unwrap_or(Cell::Null);
+    Ok(match column.kind {
+        Kind::Text => Array::Text(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Cell::Text(s) => Ok(s),
+                    other => Err(wrong(&other)),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Kind::Int => Array::Int(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Cell::Int(v) => Ok(v),
+                    other => Err(wrong(&other)),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Kind::NullableText => Array::NullableText(
+            rows.iter()
+                .map(|r| match cell(r) {
+                    Cell::Text(s) => Ok(Some(s)),
+                    Cell::Null => Ok(None),
+                    other => Err(wrong(&other)),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// `query` with the first `width` columns of `rows` bound as arrays.
+fn bind_arrays<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    columns: &[Column],
+    rows: &[&Vec<Cell>],
+) -> Result<sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>, ProjectionError> {
+    for (i, column) in columns.iter().enumerate() {
+        query = match column_array(rows, i, column)? {
+            Array::Text(v) => query.bind(v),
+            Array::Int(v) => query.bind(v),
+            Array::NullableText(v) => query.bind(v),
+        };
+    }
+    Ok(query)
+}
+
+/// Runs `head` (ending in `… IN`) over `groups`: on PostgreSQL one statement
+/// whose text does not depend on how many groups there are (`IN (SELECT * FROM
+/// UNNEST(…))`), so each connection prepares it once and reuses its plan; on
+/// SQLite a VALUES list, as long as its parameter limit allows.
+async fn select_groups(
+    tx: &mut Tx,
+    head: &str,
+    table: &Table,
+    groups: &[&Vec<Cell>],
+) -> Result<Vec<Vec<Cell>>, ProjectionError> {
+    let key_columns = &table.columns[..table.group];
+    if let Tx::Pg(t) = tx {
+        let sql = format!("{head} (SELECT * FROM {})", unnest_list(key_columns));
+        let mut out = Vec::new();
+        for row in bind_arrays(sqlx::query(&sql), key_columns, groups)?
+            .fetch_all(&mut **t)
+            .await?
+        {
+            out.push(decode_cells!(row, table.columns));
+        }
+        return Ok(out);
+    }
+    let mut out = Vec::new();
+    for chunk in groups.chunks((MAX_PARAMS / table.group).max(1)) {
+        let sql = format!("{head} ({})", values_list(chunk.len(), table.group));
+        out.extend(
+            select_cells(tx, &sql, chunk.iter().flat_map(|g| g.iter()), table.columns).await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Like [`select_groups`], for a DELETE.
+async fn delete_groups(
+    tx: &mut Tx,
+    head: &str,
+    table: &Table,
+    groups: &[&Vec<Cell>],
+) -> Result<(), ProjectionError> {
+    let key_columns = &table.columns[..table.group];
+    if let Tx::Pg(t) = tx {
+        let sql = format!("{head} (SELECT * FROM {})", unnest_list(key_columns));
+        bind_arrays(sqlx::query(&sql), key_columns, groups)?
+            .execute(&mut **t)
+            .await?;
+        return Ok(());
+    }
+    for chunk in groups.chunks((MAX_PARAMS / table.group).max(1)) {
+        let sql = format!("{head} ({})", values_list(chunk.len(), table.group));
+        execute_cells(tx, &sql, chunk.iter().flat_map(|g| g.iter())).await?;
+    }
+    Ok(())
+}
+
+/// A live batch's few rows into `<table><suffix>`: on PostgreSQL one prepared
+/// `INSERT … SELECT * FROM UNNEST(…)` (COPY costs more than it saves for a few
+/// rows), on SQLite multi-row INSERTs.
+async fn insert_few(
+    tx: &mut Tx,
+    suffix: &str,
+    table: &Table,
+    rows: &[&Vec<Cell>],
+) -> Result<(), ProjectionError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let Tx::Pg(t) = tx {
+        let sql = format!(
+            "INSERT INTO {}{suffix} ({}) SELECT * FROM {}",
+            table.name,
+            table.column_list(),
+            unnest_list(table.columns)
+        );
+        bind_arrays(sqlx::query(&sql), table.columns, rows)?
+            .execute(&mut **t)
+            .await?;
+        return Ok(());
+    }
+    let width = table.columns.len().max(1);
+    for chunk in rows.chunks((MAX_PARAMS / width).max(1)) {
+        let sql = format!(
+            "INSERT INTO {}{suffix} ({}) {}",
+            table.name,
+            table.column_list(),
+            values_list(chunk.len(), width)
+        );
+        execute_cells(tx, &sql, chunk.iter().flat_map(|r| r.iter())).await?;
     }
     Ok(())
 }
