@@ -46,6 +46,10 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The round of a group commit carrying this append ended without an answer
+    /// (its task failed); whether the append was committed is unknown.
+    #[error("the append's group commit ended without an answer; it may or may not be stored")]
+    Unanswered,
 }
 
 impl StoreError {

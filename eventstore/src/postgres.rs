@@ -71,7 +71,7 @@ WITH cur AS (
 ), ins AS (
     INSERT INTO events (global_position, event_id, stream_id, stream_version, event_type,
                         schema_version, payload, metadata, recorded_at, hash)
-    SELECT ((pg_current_xact_id()::text::bigint + base.base) << 20) | e.ord,
+    SELECT ((pg_current_xact_id()::text::bigint + base.base) << 20) | ($10::bigint + e.ord),
            e.event_id, $1, ok.v + e.ord, e.event_type, e.schema_version, e.payload::jsonb, $7::jsonb,
            $8::timestamptz, e.hash
     FROM ok, base,
@@ -117,8 +117,37 @@ struct Inner {
     /// read while this process is the one writing. Stored hashes never change, so
     /// an entry is either current or merely old (then the append conflicts).
     heads: Mutex<HashMap<String, (u64, ChainHash)>>,
+    /// Appends waiting to share a commit (see [`Group`]).
+    group: Group,
     tasks: Vec<JoinHandle<()>>,
 }
+
+/// Group commit: appends that arrive while another round's commit is in flight
+/// wait for it and then go out together, in one transaction with one commit
+/// (one flush of the write-ahead log) for all of them. Each keeps its own
+/// outcome: a stale expected version fails only that append.
+#[derive(Default)]
+struct Group {
+    /// Appends waiting for the next round.
+    waiting: Mutex<Vec<Waiting>>,
+    /// Held by the round in flight.
+    round: tokio::sync::Mutex<()>,
+    /// Rounds run and appends they carried, for tests and metrics.
+    rounds: std::sync::atomic::AtomicU64,
+    carried: std::sync::atomic::AtomicU64,
+}
+
+/// One append waiting for a round.
+struct Waiting {
+    stream: StreamId,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    metadata: serde_json::Value,
+    answer: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// The most appends one round carries.
+const ROUND_MOST: usize = 64;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -159,6 +188,7 @@ impl PgStore {
                 local_appends,
                 clock,
                 heads: Mutex::new(HashMap::new()),
+                group: Group::default(),
                 tasks: vec![listener, notifier],
             }),
             pool,
@@ -252,8 +282,16 @@ impl PgStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
         metadata: &serde_json::Value,
-        tx: Option<&mut sqlx::PgConnection>,
+        tx: Option<(&mut sqlx::PgConnection, u64)>,
     ) -> Result<(Appended, (u64, ChainHash)), StoreError> {
+        // Positions are the transaction's id and an ordinal within it, so a
+        // second append in one transaction numbers on after the first.
+        let offset = tx.as_ref().map_or(0, |(_, written)| *written);
+        if offset + events.len() as u64 >= 1 << 20 {
+            return Err(StoreError::TooManyEvents(
+                usize::try_from(offset).unwrap_or(usize::MAX) + events.len(),
+            ));
+        }
         let wanted = match expected {
             ExpectedVersion::NoStream => Some(0),
             ExpectedVersion::Exact(v) => Some(v),
@@ -304,9 +342,10 @@ impl PgStore {
             .bind(&payloads)
             .bind(metadata)
             .bind(recorded_at)
-            .bind(&hashes);
+            .bind(&hashes)
+            .bind(to_i64(offset));
         let result = match tx {
-            Some(tx) => query.fetch_all(tx).await,
+            Some((tx, _)) => query.fetch_all(tx).await,
             None => query.fetch_all(&self.inner.appends).await,
         };
         let rows = match result {
@@ -343,6 +382,135 @@ impl PgStore {
             },
             (base_version + events.len() as u64, prev),
         ))
+    }
+
+    /// Queues an append for the next round and waits for its outcome. The round
+    /// runs in a task of its own, so a caller that goes away never leaves other
+    /// callers' appends half done.
+    async fn append_in_group(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: serde_json::Value,
+    ) -> Result<Appended, StoreError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.group_waiting().push(Waiting {
+            stream: stream.clone(),
+            expected,
+            events,
+            metadata,
+            answer,
+        });
+        let store = self.clone();
+        tokio::spawn(async move {
+            let _round = store.inner.group.round.lock().await;
+            store.run_round().await;
+        });
+        answered.await.unwrap_or(Err(StoreError::Unanswered))
+    }
+
+    fn group_waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+        self.inner
+            .group
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Rounds run so far and the appends they carried.
+    pub fn group_commits(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.inner.group.rounds.load(Relaxed),
+            self.inner.group.carried.load(Relaxed),
+        )
+    }
+
+    /// One round: everything waiting (up to [`ROUND_MOST`]) in one transaction.
+    /// If that transaction fails as a whole (a unique key another instance
+    /// took first, a lost connection), each append is tried again on its own,
+    /// so each gets the answer it would have had alone.
+    async fn run_round(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let round: Vec<Waiting> = {
+            let mut waiting = self.group_waiting();
+            let n = waiting.len().min(ROUND_MOST);
+            waiting.drain(..n).collect()
+        };
+        if round.is_empty() {
+            return;
+        }
+        self.inner.group.rounds.fetch_add(1, Relaxed);
+        self.inner
+            .group
+            .carried
+            .fetch_add(round.len() as u64, Relaxed);
+        if round.len() > 1 {
+            if let Ok(outcomes) = self.commit_together(&round).await {
+                for (w, outcome) in round.into_iter().zip(outcomes) {
+                    let answer = outcome.map(|(appended, head)| {
+                        self.committed(w.stream.as_str(), head);
+                        appended
+                    });
+                    let _ = w.answer.send(answer);
+                }
+                return;
+            }
+        }
+        for w in round {
+            let answer = self
+                .append_once(&w.stream, w.expected, &w.events, &w.metadata, None)
+                .await
+                .map(|(appended, head)| {
+                    self.committed(w.stream.as_str(), head);
+                    appended
+                });
+            let _ = w.answer.send(answer);
+        }
+    }
+
+    /// Every append of `round` in one transaction; `Err` when the transaction
+    /// failed as a whole and nothing of it was committed.
+    #[allow(clippy::type_complexity)]
+    async fn commit_together(
+        &self,
+        round: &[Waiting],
+    ) -> Result<Vec<Result<(Appended, (u64, ChainHash)), StoreError>>, StoreError> {
+        let mut tx = self.inner.appends.begin().await?;
+        let mut written = 0u64;
+        let mut outcomes = Vec::with_capacity(round.len());
+        let mut conflicted = false;
+        for w in round {
+            match self
+                .append_once(
+                    &w.stream,
+                    w.expected,
+                    &w.events,
+                    &w.metadata,
+                    Some((&mut *tx, written)),
+                )
+                .await
+            {
+                Ok(outcome) => {
+                    written += w.events.len() as u64;
+                    outcomes.push(Ok(outcome));
+                }
+                Err(e @ StoreError::Conflict { .. }) => {
+                    conflicted = true;
+                    outcomes.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if conflicted {
+            // A conflict is either a stale version (nothing written, the
+            // transaction intact) or a unique key taken meanwhile, which aborted
+            // the transaction: COMMIT would then quietly roll back.
+            sqlx::query("SELECT 1").execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     /// Remembers `stream`'s new head once `open` commits; forgets it otherwise.
@@ -426,6 +594,11 @@ impl EventStore for PgStore {
     ) -> Result<Appended, StoreError> {
         check_batch(&events)?;
         let metadata = metadata_json(metadata)?;
+        if expected != ExpectedVersion::Any {
+            return self
+                .append_in_group(stream, expected, events, metadata)
+                .await;
+        }
         let mut attempt = 0;
         loop {
             match self
@@ -457,9 +630,10 @@ impl EventStore for PgStore {
         let metadata = metadata_json(metadata)?;
         let mut tx = self.inner.appends.begin().await?;
         let (appended, head) = self
-            .append_once(stream, expected, &events, &metadata, Some(&mut *tx))
+            .append_once(stream, expected, &events, &metadata, Some((&mut *tx, 0)))
             .await?;
         let mut pending = Uncommitted::new(Tx::Pg(tx), None);
+        pending.add_written(events.len());
         self.hook_head(&mut pending, stream, head);
         Ok((appended, pending))
     }
@@ -474,12 +648,20 @@ impl EventStore for PgStore {
     ) -> Result<Appended, StoreError> {
         check_batch(&events)?;
         let metadata = metadata_json(metadata)?;
+        let written = open.written();
         let Tx::Pg(tx) = open.tx() else {
             return Err(StoreError::ForeignTransaction);
         };
         let (appended, head) = self
-            .append_once(stream, expected, &events, &metadata, Some(&mut **tx))
+            .append_once(
+                stream,
+                expected,
+                &events,
+                &metadata,
+                Some((&mut **tx, written)),
+            )
             .await?;
+        open.add_written(events.len());
         self.hook_head(open, stream, head);
         Ok(appended)
     }

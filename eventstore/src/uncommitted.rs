@@ -47,6 +47,8 @@ pub struct Uncommitted {
     aborted: Vec<Hook>,
     /// Anything held until the end (SQLite's writer lock).
     _held: Option<Box<dyn Send + Sync>>,
+    /// Events appended in the transaction so far.
+    written: u64,
 }
 
 impl Uncommitted {
@@ -57,7 +59,19 @@ impl Uncommitted {
             committed: Vec::new(),
             aborted: Vec::new(),
             _held: held,
+            written: 0,
         }
+    }
+
+    /// Events appended in the transaction so far (PostgreSQL numbers a
+    /// transaction's events on from them).
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Counts `n` more events appended in the transaction.
+    pub(crate) fn add_written(&mut self, n: usize) {
+        self.written += n as u64;
     }
 
     /// The open transaction, to write more in it.

@@ -33,7 +33,7 @@ pub async fn fresh_pg_pool() -> anyhow::Result<PgPool> {
     let options = PgStore::connect_options(&pg_url())?.options([("search_path", schema.as_str())]);
     // Small, as a production instance's should be: two tests run at once, and the
     // suite must pass with 30 of PostgreSQL's connections free. The store's append
-    // pool is a quarter of this, the server's background pool six more.
+    // pool is half of this, the server's background pool two more.
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .connect_with(options)

@@ -397,6 +397,111 @@ async fn a_subscription_starts_after_the_given_position(store: Store) {
     assert_eq!(sub.position(), Position(appended.written[4].1 .0));
 }
 
+async fn one_transaction_appends_to_two_streams_and_commits_both(store: Store) {
+    let (user, org) = (stream("user"), stream("org"));
+    let metadata = meta();
+    let (first, mut open) = store
+        .append_uncommitted(&user, ExpectedVersion::NoStream, events(0..2), &metadata)
+        .await
+        .expect("first append");
+    let second = store
+        .append_more(
+            &mut open,
+            &org,
+            ExpectedVersion::NoStream,
+            events(2..5),
+            &metadata,
+        )
+        .await
+        .expect("a second stream in the same transaction");
+    open.commit().await.expect("commit");
+    let positions: Vec<Position> = first
+        .written
+        .iter()
+        .chain(&second.written)
+        .map(|(_, p)| *p)
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "one order across both appends: {positions:?}"
+    );
+    let all = store.read_all(Position::START, 1_000).await.expect("read");
+    let mine: Vec<Position> = all
+        .iter()
+        .filter(|e| e.stream_id == user || e.stream_id == org)
+        .map(|e| e.global_position)
+        .collect();
+    assert_eq!(mine, positions, "both committed, in that order");
+}
+
+async fn concurrent_appends_each_keep_their_own_outcome(store: Store) {
+    let metadata = meta();
+    let mut tasks = Vec::new();
+    for n in 0..48u64 {
+        let (store, metadata) = (store.clone(), metadata.clone());
+        tasks.push(tokio::spawn(async move {
+            let s = stream("org");
+            // Every eighth expects a version the new stream does not have.
+            let expected = if n % 8 == 0 {
+                ExpectedVersion::Exact(5)
+            } else {
+                ExpectedVersion::NoStream
+            };
+            let outcome = store
+                .append(&s, expected, events(n * 10..n * 10 + 2), &metadata)
+                .await;
+            (s, n, outcome)
+        }));
+    }
+    for task in tasks {
+        let (s, n, outcome) = task.await.expect("task");
+        let stored = store.read_stream(&s, 1, 10).await.expect("read");
+        if n % 8 == 0 {
+            assert!(
+                matches!(outcome, Err(StoreError::Conflict { .. })),
+                "{n}: {outcome:?}"
+            );
+            assert!(stored.is_empty(), "{n}: a conflict writes nothing");
+        } else {
+            let appended = outcome.expect("append");
+            assert_eq!(appended.last_version(), 2, "{n}");
+            assert_eq!(stored.len(), 2, "{n}: committed");
+        }
+    }
+}
+
+/// PostgreSQL shares commits between appends that meet: 64 at once take fewer
+/// rounds than appends, and every one is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_appends_that_meet_share_a_commit() {
+    let store = roster_eventstore::PgStore::new(roster_tests::fresh_pg_pool().await.expect("pool"))
+        .await
+        .expect("store");
+    let metadata = meta();
+    let mut tasks = Vec::new();
+    for n in 0..64u64 {
+        let (store, metadata) = (store.clone(), metadata.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .append(
+                    &stream("org"),
+                    ExpectedVersion::NoStream,
+                    events(n..n + 1),
+                    &metadata,
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("append");
+    }
+    let (rounds, carried) = store.group_commits();
+    assert_eq!(carried, 64);
+    assert!(rounds < carried, "{rounds} rounds for {carried} appends");
+    let all = store.read_all(Position::START, 1_000).await.expect("read");
+    assert_eq!(all.len(), 64);
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:path) => {
         mod $backend {
@@ -415,6 +520,8 @@ macro_rules! conformance {
                 concurrent_writers_on_one_stream_get_one_winner,
                 a_subscription_catches_up_then_follows_live_commits,
                 a_subscription_starts_after_the_given_position,
+                one_transaction_appends_to_two_streams_and_commits_both,
+                concurrent_appends_each_keep_their_own_outcome,
             );
         }
     };
