@@ -7,6 +7,7 @@
 //! another process writing the same file is noticed by the subscribers' slow poll.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +44,23 @@ pub struct SqliteStore {
     write_lock: Arc<Mutex<()>>,
     changes: Arc<ChangeNotifier>,
     clock: Arc<dyn Clock>,
+    /// Appends waiting to share the next commit (see [`SqliteStore::run_round`]).
+    waiting: Arc<std::sync::Mutex<Vec<Waiting>>>,
+    /// Rounds run and appends they carried, for tests and metrics.
+    rounds: Arc<(AtomicU64, AtomicU64)>,
 }
+
+/// One append waiting for a round.
+struct Waiting {
+    stream: StreamId,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    metadata: serde_json::Value,
+    answer: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// The most appends one round carries.
+const ROUND_MOST: usize = 64;
 
 impl SqliteStore {
     /// Connection options for a store file: created if missing, WAL journal, and a
@@ -69,7 +86,87 @@ impl SqliteStore {
             write_lock: Arc::new(Mutex::new(())),
             changes: Arc::new(ChangeNotifier::new()),
             clock,
+            waiting: Arc::default(),
+            rounds: Arc::default(),
         }
+    }
+
+    /// Rounds of group commit run so far and the appends they carried.
+    pub fn group_commits(&self) -> (u64, u64) {
+        (
+            self.rounds.0.load(Ordering::Relaxed),
+            self.rounds.1.load(Ordering::Relaxed),
+        )
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One round of group commit, run by the holder of the writer lock: every
+    /// waiting append (up to [`ROUND_MOST`]) in one write transaction, each
+    /// behind a savepoint so that one that fails (a stale version, a duplicate
+    /// id) leaves the others standing, then one commit. If the transaction
+    /// cannot begin or commit, each append is tried on its own.
+    async fn run_round(&self) {
+        let round: Vec<Waiting> = {
+            let mut waiting = self.waiting();
+            let n = waiting.len().min(ROUND_MOST);
+            waiting.drain(..n).collect()
+        };
+        if round.is_empty() {
+            return;
+        }
+        self.rounds.0.fetch_add(1, Ordering::Relaxed);
+        self.rounds
+            .1
+            .fetch_add(round.len() as u64, Ordering::Relaxed);
+        if round.len() > 1 {
+            if let Ok(outcomes) = self.commit_together(&round).await {
+                self.changes.bump();
+                for (w, outcome) in round.into_iter().zip(outcomes) {
+                    let _ = w.answer.send(outcome);
+                }
+                return;
+            }
+        }
+        for w in round {
+            let answer = async {
+                let (appended, tx) = self
+                    .append_locked(&w.stream, w.expected, &w.events, &w.metadata)
+                    .await?;
+                tx.commit().await?;
+                Ok(appended)
+            }
+            .await;
+            if answer.is_ok() {
+                self.changes.bump();
+            }
+            let _ = w.answer.send(answer);
+        }
+    }
+
+    /// Every append of `round` in one transaction; `Err` when it failed as a
+    /// whole and nothing of it was committed.
+    async fn commit_together(
+        &self,
+        round: &[Waiting],
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut outcomes = Vec::with_capacity(round.len());
+        for w in round {
+            sqlx::query("SAVEPOINT member").execute(&mut *tx).await?;
+            let outcome = self
+                .write(&mut tx, &w.stream, w.expected, &w.events, &w.metadata)
+                .await;
+            if outcome.is_err() {
+                sqlx::query("ROLLBACK TO member").execute(&mut *tx).await?;
+            }
+            sqlx::query("RELEASE member").execute(&mut *tx).await?;
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     /// The pool the store uses, for read models kept in the same file.
@@ -242,16 +339,23 @@ impl EventStore for SqliteStore {
     ) -> Result<Appended, StoreError> {
         check_batch(&events)?;
         let metadata = metadata_json(metadata)?;
-        let appended = {
-            let _writer = self.write_lock.lock().await;
-            let (appended, tx) = self
-                .append_locked(stream, expected, &events, &metadata)
-                .await?;
-            tx.commit().await?;
-            appended
-        };
-        self.changes.bump();
-        Ok(appended)
+        // Appends that wait for the writer lock together are written by the
+        // next holder in one transaction; the round runs in a task of its own,
+        // so a caller that goes away never leaves other callers' appends half done.
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.waiting().push(Waiting {
+            stream: stream.clone(),
+            expected,
+            events,
+            metadata,
+            answer,
+        });
+        let store = self.clone();
+        tokio::spawn(async move {
+            let _writer = store.write_lock.lock().await;
+            store.run_round().await;
+        });
+        answered.await.unwrap_or(Err(StoreError::Unanswered))
     }
 
     async fn append_uncommitted(

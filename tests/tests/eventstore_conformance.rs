@@ -502,6 +502,36 @@ async fn postgres_appends_that_meet_share_a_commit() {
     assert_eq!(all.len(), 64);
 }
 
+/// SQLite too: appends waiting for its one writer go out together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_appends_that_meet_share_a_commit() {
+    let store =
+        roster_eventstore::SqliteStore::new(roster_tests::fresh_sqlite_pool().await.expect("pool"));
+    let metadata = meta();
+    let mut tasks = Vec::new();
+    for n in 0..64u64 {
+        let (store, metadata) = (store.clone(), metadata.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .append(
+                    &stream("org"),
+                    ExpectedVersion::NoStream,
+                    events(n..n + 1),
+                    &metadata,
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("append");
+    }
+    let (rounds, carried) = store.group_commits();
+    assert_eq!(carried, 64);
+    assert!(rounds < carried, "{rounds} rounds for {carried} appends");
+    let all = store.read_all(Position::START, 1_000).await.expect("read");
+    assert_eq!(all.len(), 64);
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:path) => {
         mod $backend {
