@@ -63,10 +63,7 @@ pub async fn record_alone(
 /// again and get a different one (a lost race, a throttle, an outage).
 pub fn is_retryable(status: u16, problem_type: Option<&str>) -> bool {
     matches!(status, 408 | 425 | 429 | 500..=599)
-        || (status == 409
-            && problem_type.is_some_and(|t| {
-                t.ends_with("/concurrent-change") || t.ends_with("/idempotent-request-in-progress")
-            }))
+        || (status == 409 && problem_type.is_some_and(|t| t.ends_with("/concurrent-change")))
 }
 
 #[cfg(test)]

@@ -220,7 +220,9 @@ impl Rows {
             }
             Mode::Loaded | Mode::Complete => {}
         }
-        if write && mode != Mode::Record {
+        // Only a live batch writes back what changed; a rebuild writes every row
+        // it holds, so it keeps no list (one allocation less per event and table).
+        if write && mode == Mode::Loaded {
             state.dirty.insert(group.to_vec());
         }
         Ok(state)
@@ -348,7 +350,6 @@ impl Rows {
         for state in &mut self.tables {
             if state.table.append_only && !state.rows.is_empty() {
                 let rows: Vec<Vec<Cell>> = std::mem::take(&mut state.rows).into_values().collect();
-                state.dirty.clear();
                 insert_rows(tx, suffix, state.table, &rows).await?;
             }
         }
