@@ -70,13 +70,17 @@ impl ResetSender {
         }
     }
 
-    /// The position of the last event handled (by this instance, when it has
-    /// handled any; else as written down).
+    /// The position of the last event handled: the later of what this instance
+    /// has handled and what is written down (another instance may have led
+    /// meanwhile and gone further).
     pub async fn position(&self) -> Result<Position, WorkerError> {
-        if let Some((at, _)) = *self.progress.lock().unwrap_or_else(|p| p.into_inner()) {
-            return Ok(at);
-        }
-        Ok(checkpoints::position(&self.db, NAME).await?)
+        let stored = checkpoints::position(&self.db, NAME).await?;
+        let handled = self
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|(at, _)| at);
+        Ok(handled.map_or(stored, |at| at.max(stored)))
     }
 
     /// Mails the resets among the next events after the checkpoint, then moves
