@@ -55,7 +55,7 @@ pub struct Workers {
 pub struct App {
     listener: TcpListener,
     state: AppState,
-    /// What the projection runners and workers read and write through.
+    /// What the projector and the workers read and write through.
     background: roster_storage::Db,
     /// The event store as the followers read it (their own connections).
     followers: Arc<dyn EventStore>,
@@ -197,7 +197,7 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish for
-    /// at most the configured drain timeout. Projection runners run alongside and
+    /// at most the configured drain timeout. The projector and the workers run alongside and
     /// stop with the server.
     pub async fn run_until(
         mut self,

@@ -119,12 +119,22 @@ impl IntoResponse for Problem {
     }
 }
 
-/// Unknown routes answer with a problem too, never axum's empty 404.
-pub(crate) async fn not_found() -> Problem {
+/// Unknown routes answer with a problem too, never axum's empty 404; a browser
+/// navigating to an unknown page address gets the page's own "Page not found"
+/// (see [`roster_web::page_not_found`]).
+pub(crate) async fn not_found(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if let Some(page) = roster_web::page_not_found(&method, &uri, &headers) {
+        return page;
+    }
     Problem::new(
         StatusCode::NOT_FOUND,
         "not-found",
         "Not found",
         "no such resource",
     )
+    .into_response()
 }

@@ -1,4 +1,4 @@
-//! The one runtime every log follower runs on: the projection runners, the email
+//! The one runtime every log follower runs on: the projector, the email
 //! senders and the expiry worker. It gives each follower
 //!
 //! * **leadership**: one instance at a time per follower name, by a PostgreSQL

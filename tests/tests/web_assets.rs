@@ -71,3 +71,66 @@ async fn assets_are_revalidated_by_etag_and_unknown_ones_are_404() {
     let (status, body) = server.call("GET", "/api/nope", None, None).await;
     assert_eq!(status, 404, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_at_an_unknown_address_gets_the_page_and_a_trailing_slash_is_dropped() {
+    let server = TestServer::start().await.expect("server");
+    let navigate = |path: &str| {
+        server
+            .http
+            .get(format!("{}{path}", server.base))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+    };
+    // An unknown address: the page (which says "Page not found"), as a 404.
+    let res = navigate("/no/such/page").await.expect("request");
+    assert_eq!(res.status(), 404);
+    assert_eq!(header(&res, "content-type"), "text/html; charset=utf-8");
+    assert!(header(&res, "content-security-policy").contains("script-src 'self'"));
+    assert!(res
+        .text()
+        .await
+        .expect("body")
+        .contains("/assets/js/app.js"));
+
+    // A page address with a trailing slash goes to the one without, query kept.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = no_redirects
+        .get(format!(
+            "{}/orgs/0190d3c0-0000-7000-8000-000000000000/users/?q=a",
+            server.base
+        ))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 308);
+    assert_eq!(
+        header(&res, "location"),
+        "/orgs/0190d3c0-0000-7000-8000-000000000000/users?q=a"
+    );
+    // Never to another host.
+    let res = no_redirects
+        .get(format!("{}//evil.example/", server.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("request");
+    assert_ne!(res.status(), 308, "{:?}", res.headers().get("location"));
+
+    // The API keeps answering problems, whoever asks.
+    let res = navigate("/api/no-such-thing").await.expect("request");
+    assert_eq!(res.status(), 404);
+    assert_eq!(header(&res, "content-type"), "application/problem+json");
+    let res = server
+        .http
+        .get(format!("{}/no/such/page", server.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 404);
+    assert_eq!(header(&res, "content-type"), "application/problem+json");
+}

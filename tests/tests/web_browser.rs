@@ -356,6 +356,26 @@ async fn in_a_multi_account_org_the_owner_assigns_accounts_and_a_known_person_si
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_address_shows_the_pages_not_found_and_a_trailing_slash_still_works() {
+    let server = TestServer::start().await.expect("server");
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+    b.goto("/no/such/page").await.expect("goto");
+    b.see("h1", "Page not found")
+        .await
+        .expect("the page, not JSON");
+    b.see("main a", "Go to your organizations")
+        .await
+        .expect("a way back");
+    b.goto("/forgot-password/").await.expect("goto");
+    b.until("the address without the slash", || async {
+        Ok(b.path().await? == "/forgot-password")
+    })
+    .await
+    .expect("redirected");
+    b.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_that_no_longer_work_say_what_to_do_and_opening_a_link_does_not_use_it() {
     let server = TestServer::start().await.expect("server");
     let (org, session, _) = server.org_with_owner(ShapeArg::Single, OWNER, vec![]).await;

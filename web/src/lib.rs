@@ -59,6 +59,66 @@ async fn shell(headers: HeaderMap) -> Response {
     response
 }
 
+/// What a browser that asked for a page at an unknown address gets: the page
+/// itself with status 404, which shows "Page not found" with a way back, rather
+/// than the API's problem document. A page address with a trailing slash is
+/// sent to the address without it (308), so `/orgs/…/users/` still works.
+/// `None` when the request is not a browser navigation, or is under `/api/`:
+/// those keep the API's answer.
+pub fn page_not_found(
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    let path = uri.path();
+    let navigation = (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
+        && headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    if !navigation || path.starts_with("/api/") || path == "/api" {
+        return None;
+    }
+    let trimmed = path.trim_end_matches('/');
+    // Never to another host: "//evil.example/" trimmed would be a
+    // protocol-relative address.
+    if path.ends_with('/')
+        && trimmed.len() > 1
+        && !trimmed.starts_with("//")
+        && !trimmed.contains('\\')
+    {
+        let target = match uri.query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(location) = HeaderValue::from_str(&target) {
+            return Some(
+                (
+                    StatusCode::PERMANENT_REDIRECT,
+                    [(axum::http::header::LOCATION, location)],
+                )
+                    .into_response(),
+            );
+        }
+    }
+    let mut response = (
+        StatusCode::NOT_FOUND,
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static(assets::SHELL.content_type),
+        )],
+        assets::SHELL.body,
+    )
+        .into_response();
+    let h = response.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    Some(response)
+}
+
 /// A script, style or icon; revalidated by ETag so a new binary's files are
 /// picked up at once while unchanged ones cost a 304.
 async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
