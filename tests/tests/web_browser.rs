@@ -356,6 +356,56 @@ async fn in_a_multi_account_org_the_owner_assigns_accounts_and_a_known_person_si
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demoting_yourself_is_confirmed_first_with_the_safe_answer_focused() {
+    let server = TestServer::start().await.expect("server");
+    let (org, session, _) = server.org_with_owner(ShapeArg::Single, OWNER, vec![]).await;
+    server
+        .member(
+            org,
+            &session,
+            "otto@example.com",
+            serde_json::json!({ "role": "owner" }),
+        )
+        .await;
+    server.drain().await;
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+    b.sign_in(OWNER, PASSWORD).await.expect("signed in");
+    open_user_management(&b).await.expect("user management");
+    b.see("tbody tr.you", "You").await.expect("own row");
+    b.click("Edit").await.expect("edit"); // the first Edit is the owner's own row
+    b.choose("Role", "standard").await.expect("role");
+    b.click("Save changes").await.expect("save");
+    b.see("dialog[open] h2", "Give up your owner role?")
+        .await
+        .expect("asked first");
+    assert_eq!(
+        focused(&b).await.expect("focus"),
+        "Stay an owner",
+        "Enter keeps the role"
+    );
+    b.click("Stay an owner").await.expect("stay");
+    b.see("dialog[open] h2", "Edit")
+        .await
+        .expect("back to the form");
+    b.click("Cancel").await.expect("close");
+    b.see("tbody tr.you", "Owner")
+        .await
+        .expect("still an owner");
+
+    // Asked again, and this time meant.
+    b.click("Edit").await.expect("edit");
+    b.choose("Role", "standard").await.expect("role");
+    b.click("Save changes").await.expect("save");
+    b.click("Become Standard").await.expect("confirm");
+    b.until("the page to leave user management", || async {
+        Ok(b.path().await? == "/")
+    })
+    .await
+    .expect("no longer an owner");
+    b.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_address_shows_the_pages_not_found_and_a_trailing_slash_still_works() {
     let server = TestServer::start().await.expect("server");
     let b = Browser::open(&server.base, 1280).await.expect("browser");

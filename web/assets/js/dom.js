@@ -129,12 +129,13 @@ export function openDialog(title, build, { wide = false } = {}) {
 
 /** Asks a yes/no question in a dialog; resolves to true on confirmation. */
 export function confirmDialog(title, message, confirmLabel, { danger = false } = {}) {
+  // A harmful answer never has the focus: Enter keeps things as they are.
   return openDialog(title, (close) => h("div", {},
     h("p", {}, message),
     h("div", { class: "dialog-actions" },
-      h("button", { type: "button", class: "secondary", onclick: () => close(false) }, "Keep"),
+      h("button", { type: "button", class: "secondary", autofocus: danger, onclick: () => close(false) }, "Keep"),
       h("button", {
-        type: "button", class: danger ? "danger" : "primary", autofocus: true, onclick: () => close(true),
+        type: "button", class: danger ? "danger" : "primary", autofocus: !danger, onclick: () => close(true),
       }, confirmLabel))));
 }
 

@@ -129,11 +129,44 @@ export function editDialog(ctx, member) {
         h("div", {},
           h("button", { type: "button", class: "secondary", onclick: () => close() }, "Cancel"),
           save)));
+    // A question that replaces the form inside the same dialog; resolves to true
+    // on yes. The safe answer has the focus, so Enter never does the harm.
+    const confirmInPlace = (title, message, yesLabel, noLabel, { danger = true } = {}) => new Promise((resolve) => {
+      const host = form.parentElement;
+      const yes = h("button", { type: "button", class: danger ? "danger" : "primary" }, yesLabel);
+      const no = h("button", { type: "button", class: "secondary" }, noLabel);
+      const confirmAlert = alertBox();
+      heading.textContent = title;
+      replace(host, h("div", { class: "stack" }, h("p", {}, message), confirmAlert.el, h("div", { class: "dialog-actions" }, no, yes)));
+      const restore = () => {
+        heading.textContent = `Edit ${member.full_name}`;
+        replace(host, form);
+      };
+      no.focus();
+      no.addEventListener("click", () => {
+        restore();
+        resolve(false);
+      });
+      yes.addEventListener("click", () => resolve({ yes, confirmAlert, restore }));
+    });
+    const ownerRole = (role) => role && (role.role === "owner" || role.org_role === "owner");
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const body = roles.value();
       if (!body) return;
       alert.clear();
+      if (you && isOwner && !ownerRole(roles.role())) {
+        const chosen = describe(roles.role(), ctx.accountNames);
+        const answer = await confirmInPlace(
+          "Give up your owner role?",
+          `You will be ${chosen} in ${ctx.org.name} and can no longer manage its users. Only another owner can make you an owner again.`,
+          `Become ${chosen}`, "Stay an owner");
+        if (!answer) {
+          save.focus();
+          return;
+        }
+        answer.restore();
+      }
       await busy(save, "Saving…", async () => {
         try {
           await patch(`/api/orgs/${seg(ctx.org.org_id)}/members/${seg(member.user_id)}`, body);
@@ -154,29 +187,23 @@ export function editDialog(ctx, member) {
       });
       save.disabled = !roles.role() || sameRole(roles.role(), member.role);
     });
-    remove.addEventListener("click", () => {
-      // The confirmation replaces the form inside the same dialog.
-      const body = form.parentElement;
-      const confirmAlert = alertBox();
-      const yes = h("button", { type: "button", class: "danger", autofocus: true }, "Delete user");
-      const no = h("button", { type: "button", class: "secondary" }, "Keep member");
-      heading.textContent = `Delete ${member.full_name}?`;
-      const confirmView = h("div", { class: "stack" },
-        h("p", {}, `${member.full_name} (${member.email}) loses access to ${ctx.org.name} at once. The history keeps what they did. You can invite them again later.`),
-        confirmAlert.el,
-        h("div", { class: "dialog-actions" }, no, yes));
-      replace(body, confirmView);
-      yes.focus();
-      no.addEventListener("click", () => {
-        heading.textContent = `Edit ${member.full_name}`;
-        replace(body, form);
+    remove.addEventListener("click", async () => {
+      const answer = await confirmInPlace(
+        you ? "Remove yourself?" : `Delete ${member.full_name}?`,
+        you
+          ? `You lose access to ${ctx.org.name} at once. The history keeps what you did. Only an owner can invite you again.`
+          : `${member.full_name} (${member.email}) loses access to ${ctx.org.name} at once. The history keeps what they did. You can invite them again later.`,
+        you ? "Remove myself" : "Delete user", you ? "Stay" : "Keep member");
+      if (!answer) {
         remove.focus();
-      });
-      yes.addEventListener("click", () => busy(yes, "Deleting…", async () => {
+        return;
+      }
+      const { yes, confirmAlert } = answer;
+      await busy(yes, "Deleting…", async () => {
         try {
           await del(`/api/orgs/${seg(ctx.org.org_id)}/members/${seg(member.user_id)}`);
           close(true);
-          toast(`${member.full_name} was removed from ${ctx.org.name}`);
+          toast(you ? `You left ${ctx.org.name}` : `${member.full_name} was removed from ${ctx.org.name}`);
           if (you) {
             await ctx.app.refreshMe();
             ctx.app.navigate("/");
@@ -187,7 +214,7 @@ export function editDialog(ctx, member) {
           if (!(e instanceof Problem)) throw e;
           confirmAlert.show(e.message);
         }
-      }));
+      });
     });
     return form;
   }, { wide: ctx.org.shape === "multi" });
