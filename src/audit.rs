@@ -199,6 +199,7 @@ pub async fn history(
         event_type: args.event_type.clone(),
         actor: args.actor.clone(),
         subject: args.subject.clone(),
+        newest_first: false,
     };
     // Bring the history up to the log's end first: the server may not be running.
     if let Some(p) = roster_projections::by_name("history") {

@@ -322,6 +322,42 @@ async fn the_auditor_reads_history_and_the_member_list_as_it_was() {
             .collect::<Vec<_>>()
     };
     assert_eq!(positions(&paged)[..all.len()], positions(&all)[..]);
+    // Newest first, as the page reads it: the same events backwards, page by page.
+    let mut newest: Vec<Value> = Vec::new();
+    let mut cursor: Option<i64> = None;
+    loop {
+        let from = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let (status, page) = s
+            .call(
+                "GET",
+                &format!("/api/orgs/{org}/history?order=newest&limit=2{from}"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        newest.extend(page["events"].as_array().expect("events").clone());
+        match page["next_cursor"].as_i64() {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut backwards = positions(&all);
+    backwards.reverse();
+    assert_eq!(positions(&newest), backwards);
+    let (status, bad) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/history?order=sideways"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "an unknown order is refused: {bad}");
+    assert!(bad["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("`oldest` or `newest`"));
 
     let at = before_ann
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)

@@ -586,6 +586,33 @@ async fn an_owner_filters_the_activity_and_sees_the_members_as_they_were() {
     b.see("tbody", "accepted the invitation")
         .await
         .expect("history lines");
+    // Newest first, with event types in words, and moments to the second.
+    let times = b
+        .eval(
+            "return [...document.querySelectorAll('section[aria-labelledby=history-title] tbody time')]\
+             .map((t) => t.getAttribute('datetime'));",
+        )
+        .await
+        .expect("times");
+    let times: Vec<String> = times
+        .as_array()
+        .expect("times")
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    assert!(times.len() >= 4, "{times:?}");
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {times:?}"
+    );
+    b.see("tbody", "Invitation accepted")
+        .await
+        .expect("types in words");
+    let step = b
+        .eval("return document.querySelector('input[name=as_of]').getAttribute('step');")
+        .await
+        .expect("step");
+    assert_eq!(step.as_str(), Some("1"), "as of to the second");
 
     b.choose("Event", "UserInvited").await.expect("filter");
     b.click("Apply filters").await.expect("apply");
@@ -595,7 +622,7 @@ async fn an_owner_filters_the_activity_and_sees_the_members_as_they_were() {
             .await?
             .text()
             .await?;
-        Ok(text.contains("UserInvited") && !text.contains("InvitationAccepted"))
+        Ok(text.contains("User invited") && !text.contains("Invitation accepted"))
     })
     .await
     .expect("filtered");

@@ -38,12 +38,24 @@ pub struct HistoryQuery {
     pub actor: Option<String>,
     /// Only events about this user, invitation or account id.
     pub subject: Option<String>,
+    /// `oldest` (the default) or `newest` first.
+    pub order: Option<HistoryOrder>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<i64>,
     /// Events per page (1 to 1000, default 100).
     pub limit: Option<usize>,
     /// Wait until the read models have passed this position.
     pub after: Option<u64>,
+}
+
+/// Which end of the history a page starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryOrder {
+    /// Oldest first, as exports and replays read it.
+    Oldest,
+    /// Newest first, as a person reads an activity feed.
+    Newest,
 }
 
 /// One event of the history.
@@ -85,7 +97,7 @@ impl From<HistoryRow> for HistoryEventBody {
 /// A page of history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryBody {
-    /// Oldest first.
+    /// In the order asked for (oldest first by default).
     pub events: Vec<HistoryEventBody>,
     /// Pass as `cursor` for the next page; null on the last.
     pub next_cursor: Option<i64>,
@@ -93,7 +105,7 @@ pub struct HistoryBody {
     pub stale: bool,
 }
 
-/// The organization's events with summaries, oldest first, filterable.
+/// The organization's events with summaries, oldest or newest first, filterable.
 #[utoipa::path(get, path = "/api/orgs/{org}/history", tag = "history",
     params(("org" = uuid::Uuid, Path, description = "The organization"), HistoryQuery),
     security(("bearer" = []), ("cookie" = [])),
@@ -112,6 +124,7 @@ pub(crate) async fn history(
         event_type: q.event_type,
         actor: q.actor,
         subject: q.subject,
+        newest_first: q.order == Some(HistoryOrder::Newest),
     };
     let read = owner_queries::history(
         &state.app,

@@ -5,6 +5,7 @@ import { get, seg, Problem } from "./api.js";
 import { h, replace, field, alertBox, busy, timeEl } from "./dom.js";
 import { describe } from "./roles.js";
 
+/** Event types as people say them: the filter's choices and the list's words. */
 const TYPES = [
   ["OrganizationCreated", "Organization created"],
   ["AccountAdded", "Account added"],
@@ -18,6 +19,8 @@ const TYPES = [
   ["RoleChanged", "Role changed"],
   ["MemberRemoved", "Member removed"],
 ];
+
+const TYPE_WORDS = new Map(TYPES);
 
 /** A download reads at most this many pages (of up to 200 events). */
 const MAX_DOWNLOAD_PAGES = 250;
@@ -37,8 +40,9 @@ export async function activityPage(app, orgId) {
     accountNames = new Map(body.accounts.map((a) => [a.account_id, a.name]));
   }
 
-  const since = field("From", { type: "datetime-local", name: "since" });
-  const until = field("Until", { type: "datetime-local", name: "until" });
+  // To the second: a minute is too coarse for "who had access when".
+  const since = field("From", { type: "datetime-local", name: "since", step: 1 });
+  const until = field("Until", { type: "datetime-local", name: "until", step: 1 });
   const type = field("Event", {
     tag: "select",
     name: "type",
@@ -55,7 +59,7 @@ export async function activityPage(app, orgId) {
   const filters = h("form", { class: "filters", novalidate: true }, since.row, until.row, type.row,
     h("div", { class: "filter-actions" }, apply));
 
-  const asOf = field("Members as of", { type: "datetime-local", name: "as_of", required: true });
+  const asOf = field("Members as of", { type: "datetime-local", name: "as_of", required: true, step: 1 });
   const asOfShow = h("button", { type: "submit", class: "secondary" }, "Show members");
   const asOfAlert = alertBox();
   const asOfResult = h("div", { class: "as-of-result", "aria-live": "polite" });
@@ -67,7 +71,7 @@ export async function activityPage(app, orgId) {
       h("div", { class: "button-row" }, csv, jsonl)),
     h("section", { class: "panel", "aria-labelledby": "history-title" },
       h("h2", { id: "history-title" }, "History"),
-      h("p", { class: "hint" }, "Oldest first, one line per recorded event."),
+      h("p", { class: "hint" }, "Newest first, one line per recorded event."),
       filters, alert.el,
       h("div", { class: "table-wrap" },
         h("table", { class: "list" },
@@ -90,12 +94,12 @@ export async function activityPage(app, orgId) {
   async function load(reset) {
     alert.clear();
     try {
-      const body = await get(`/api/orgs/${seg(orgId)}/history`, { ...params(), cursor: reset ? undefined : cursor, limit: 50 });
+      const body = await get(`/api/orgs/${seg(orgId)}/history`, { ...params(), order: "newest", cursor: reset ? undefined : cursor, limit: 50 });
       cursor = body.next_cursor;
       const drawn = body.events.map((e) => h("tr", {},
         h("td", { "data-label": "When" }, timeEl(e.recorded_at)),
         h("td", { "data-label": "What happened" }, e.summary),
-        h("td", { "data-label": "Event" }, h("code", {}, e.event_type))));
+        h("td", { "data-label": "Event" }, TYPE_WORDS.get(e.event_type) || e.event_type)));
       if (reset) replace(rows, drawn);
       else rows.append(...drawn);
       if (reset && !body.events.length) {

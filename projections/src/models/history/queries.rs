@@ -42,9 +42,13 @@ pub struct HistoryFilter {
     pub actor: Option<String>,
     /// Only this subject id.
     pub subject: Option<String>,
+    /// Newest first (the page's order) instead of oldest first (exports, replays).
+    pub newest_first: bool,
 }
 
-/// A page of an organization's history, oldest first, after `after`.
+/// A page of an organization's history: oldest first after position `after`,
+/// or, with [`HistoryFilter::newest_first`], newest first before `after` (0:
+/// from the newest).
 pub async fn history(
     db: &Db,
     org: OrgId,
@@ -52,15 +56,26 @@ pub async fn history(
     after: i64,
     limit: usize,
 ) -> Result<Vec<HistoryRow>, QueryError> {
+    const OLDEST: &str = "SELECT position, event_id, event_type, actor_id, subject, summary, source, recorded_at \
+         FROM rm_history WHERE org_id = $1 AND position > $2 \
+           AND ($3 IS NULL OR recorded_at >= $3) AND ($4 IS NULL OR recorded_at < $4) \
+           AND ($5 IS NULL OR event_type = $5) AND ($6 IS NULL OR actor_id = $6) AND ($7 IS NULL OR subject = $7) \
+         ORDER BY position LIMIT $8";
+    const NEWEST: &str = "SELECT position, event_id, event_type, actor_id, subject, summary, source, recorded_at \
+         FROM rm_history WHERE org_id = $1 AND position < $2 \
+           AND ($3 IS NULL OR recorded_at >= $3) AND ($4 IS NULL OR recorded_at < $4) \
+           AND ($5 IS NULL OR event_type = $5) AND ($6 IS NULL OR actor_id = $6) AND ($7 IS NULL OR subject = $7) \
+         ORDER BY position DESC LIMIT $8";
+    let (sql, after) = match (filter.newest_first, after) {
+        (true, a) if a <= 0 => (NEWEST, i64::MAX),
+        (true, a) => (NEWEST, a),
+        (false, a) => (OLDEST, a),
+    };
     let rows = fetch!(
         db db,
         fetch_all,
         (i64, String, String, String, String, String, String, String),
-        "SELECT position, event_id, event_type, actor_id, subject, summary, source, recorded_at FROM rm_history \
-         WHERE org_id = $1 AND position > $2 \
-           AND ($3 IS NULL OR recorded_at >= $3) AND ($4 IS NULL OR recorded_at < $4) \
-           AND ($5 IS NULL OR event_type = $5) AND ($6 IS NULL OR actor_id = $6) AND ($7 IS NULL OR subject = $7) \
-         ORDER BY position LIMIT $8",
+        sql,
         org.to_string(),
         after,
         filter.since.map(time_text),
