@@ -31,6 +31,45 @@ async fn inviting_someone_already_invited_names_the_invitation_to_resend() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_says_how_long_until_a_resend_is_accepted() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    s.invite(
+        org,
+        &olive,
+        json!({ "email": "ann@example.com", "full_name": "Ann Lee", "role": "admin" }),
+    )
+    .await;
+    s.drain().await;
+    let wait = |list: &serde_json::Value| list["invitations"][0]["resend_in_seconds"].as_u64();
+    let path = format!("/api/orgs/{org}/invitations");
+    let (_, list) = s.call("GET", &path, Some(&olive), None).await;
+    assert_eq!(wait(&list), Some(60), "{list}");
+    s.clock.advance(chrono::Duration::seconds(45));
+    let (_, list) = s.call("GET", &path, Some(&olive), None).await;
+    assert_eq!(wait(&list), Some(15));
+    s.clock.advance(chrono::Duration::seconds(15));
+    let (_, list) = s.call("GET", &path, Some(&olive), None).await;
+    assert_eq!(wait(&list), Some(0));
+    // And the rule agrees: the resend is accepted now.
+    let id = list["invitations"][0]["invitation_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, body) = s
+        .call(
+            "POST",
+            &format!("{path}/{id}/resend"),
+            Some(&olive),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_invitation_names_every_bad_field() {
     let s = TestServer::start().await.expect("server");
     let (org, olive, _) = s

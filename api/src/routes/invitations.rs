@@ -53,6 +53,10 @@ pub struct InvitationBody {
     pub status: String,
     /// When it was last sent (RFC 3339).
     pub last_sent_at: String,
+    /// Seconds until a resend is accepted (0: now): a minute after the last
+    /// send. Relative to the server's clock, so a client's own clock being off
+    /// does not matter; the page counts down from when it got the answer.
+    pub resend_in_seconds: u64,
     /// When the current link stops working (RFC 3339).
     pub expires_at: String,
     /// Email delivery: queued, sent, retrying or failed.
@@ -61,8 +65,9 @@ pub struct InvitationBody {
     pub delivery_detail: Option<String>,
 }
 
-impl From<InvitationRow> for InvitationBody {
-    fn from(i: InvitationRow) -> Self {
+impl InvitationBody {
+    /// The row as the API shows it at `now`.
+    fn at(i: InvitationRow, now: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
             invitation_id: i.invitation_id,
             email: i.email,
@@ -71,12 +76,25 @@ impl From<InvitationRow> for InvitationBody {
             role: i.role,
             invited_by: i.invited_by,
             status: i.status,
+            resend_in_seconds: resend_in_seconds(&i.last_sent_at, now),
             last_sent_at: i.last_sent_at,
             expires_at: i.expires_at,
             delivery: i.delivery,
             delivery_detail: i.delivery_detail,
         }
     }
+}
+
+/// Whole seconds from `now` until `last_sent_at` plus the resend cooldown. The
+/// read model writes its times in RFC 3339, so the parse cannot fail on its own
+/// rows; were it to, the answer is 0 and the rule still refuses an early resend.
+fn resend_in_seconds(last_sent_at: &str, now: chrono::DateTime<chrono::Utc>) -> u64 {
+    chrono::DateTime::parse_from_rfc3339(last_sent_at).map_or(0, |sent| {
+        let ready =
+            sent.with_timezone(&chrono::Utc) + roster_commands::sending_limits::RESEND_COOLDOWN;
+        let millis = (ready - now).num_milliseconds().max(0);
+        u64::try_from(millis).unwrap_or(0).div_ceil(1000)
+    })
 }
 
 /// Pending and expired invitations.
@@ -103,7 +121,13 @@ pub(crate) async fn list_invitations(
 ) -> Result<Json<InvitationsBody>, ApiError> {
     let read = owner_queries::list_invitations(&state.app, &owner, after(q.after)).await?;
     Ok(Json(InvitationsBody {
-        invitations: read.value.into_iter().map(Into::into).collect(),
+        invitations: {
+            let now = state.app.clock.now();
+            read.value
+                .into_iter()
+                .map(|i| InvitationBody::at(i, now))
+                .collect()
+        },
         stale: read.stale,
     }))
 }

@@ -150,7 +150,11 @@ export async function usersPage(app, orgId) {
       cell.replaceChildren(expiryText(cell.dataset.expires, cell.dataset.status));
     }
   }, 15000);
-  app.cleanups.push(() => clearInterval(ticker));
+  // So do the resend buttons' cooldowns, by the second.
+  const cooldowns = setInterval(() => {
+    for (const button of inviteRows.querySelectorAll("[data-resend-after]")) cooldown(button);
+  }, 1000);
+  app.cleanups.push(() => clearInterval(ticker), () => clearInterval(cooldowns));
 }
 
 function memberRow(ctx, m) {
@@ -164,23 +168,47 @@ function memberRow(ctx, m) {
     h("td", { class: "actions" }, edit));
 }
 
+/**
+ * A resend button waits out the minute after the last send, counting down on
+ * itself ("Resend in 42 s"), instead of being refused when pressed.
+ */
+function cooldown(button) {
+  if (button.dataset.busy) return;
+  const wait = Math.ceil((Number(button.dataset.resendAfter) - Date.now()) / 1000);
+  if (wait > 0) {
+    button.disabled = true;
+    button.textContent = `Resend in ${wait} s`;
+  } else if (button.disabled) {
+    button.disabled = false;
+    button.textContent = "Resend";
+  }
+}
+
 function expiryText(expiresAt, status) {
   const left = status === "expired" ? null : timeLeft(expiresAt);
   return left ? h("span", {}, left) : h("span", { class: "badge expired" }, "Expired");
 }
 
 function inviteRow(ctx, i) {
-  const resend = h("button", { type: "button", class: "secondary small", "aria-label": `Resend the invitation to ${i.full_name}` }, "Resend");
+  const resend = h("button", {
+    type: "button", class: "secondary small", "aria-label": `Resend the invitation to ${i.full_name}`,
+    // Counted from when this answer arrived, so the client's clock does not matter.
+    dataset: { resendAfter: String(Date.now() + (i.resend_in_seconds || 0) * 1000) },
+  }, "Resend");
+  cooldown(resend);
   const cancel = h("button", { type: "button", class: "danger-quiet small", "aria-label": `Cancel the invitation to ${i.full_name}` }, "Cancel");
   const base = `/api/orgs/${seg(ctx.org.org_id)}/invitations/${seg(i.invitation_id)}`;
   resend.addEventListener("click", async () => {
     resend.disabled = true;
+    resend.dataset.busy = "true";
     try {
       await post(`${base}/resend`, {});
       toast(`Invitation sent again to ${i.email}`);
       await ctx.refresh({ members: false });
     } catch (e) {
+      delete resend.dataset.busy;
       resend.disabled = false;
+      cooldown(resend);
       if (!(e instanceof Problem)) throw e;
       await infoDialog("The invitation was not sent", e.message);
     }
