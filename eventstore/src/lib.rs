@@ -20,6 +20,7 @@ mod changes;
 mod clock;
 mod envelope;
 mod error;
+mod group;
 pub mod integrity;
 pub mod postgres;
 pub mod seal;

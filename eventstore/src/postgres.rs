@@ -54,6 +54,7 @@ use crate::envelope::{
     MAX_EVENTS_PER_APPEND,
 };
 use crate::error::StoreError;
+use crate::group::{Queue, Waiting};
 use crate::integrity::{chain_hash, to_micros, ChainHash, HashInput, GENESIS};
 use crate::store::EventStore;
 use crate::uncommitted::{Tx, Uncommitted};
@@ -129,25 +130,10 @@ struct Inner {
 #[derive(Default)]
 struct Group {
     /// Appends waiting for the next round.
-    waiting: Mutex<Vec<Waiting>>,
+    queue: Queue,
     /// Held by the round in flight.
     round: tokio::sync::Mutex<()>,
-    /// Rounds run and appends they carried, for tests and metrics.
-    rounds: std::sync::atomic::AtomicU64,
-    carried: std::sync::atomic::AtomicU64,
 }
-
-/// One append waiting for a round.
-struct Waiting {
-    stream: StreamId,
-    expected: ExpectedVersion,
-    events: Vec<NewEvent>,
-    metadata: serde_json::Value,
-    answer: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
-}
-
-/// The most appends one round carries.
-const ROUND_MOST: usize = 64;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -394,58 +380,33 @@ impl PgStore {
         events: Vec<NewEvent>,
         metadata: serde_json::Value,
     ) -> Result<Appended, StoreError> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        self.group_waiting().push(Waiting {
-            stream: stream.clone(),
-            expected,
-            events,
-            metadata,
-            answer,
-        });
+        let answer = self
+            .inner
+            .group
+            .queue
+            .push(stream, expected, events, metadata);
         let store = self.clone();
         tokio::spawn(async move {
             let _round = store.inner.group.round.lock().await;
             store.run_round().await;
         });
-        answered.await.unwrap_or(Err(StoreError::Unanswered))
+        answer.outcome().await
     }
 
-    fn group_waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
-        self.inner
-            .group
-            .waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Rounds run so far and the appends they carried.
+    /// Rounds of group commit run so far and the appends they carried.
     pub fn group_commits(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (
-            self.inner.group.rounds.load(Relaxed),
-            self.inner.group.carried.load(Relaxed),
-        )
+        self.inner.group.queue.counts()
     }
 
-    /// One round: everything waiting (up to [`ROUND_MOST`]) in one transaction.
+    /// One round: everything waiting (up to the round's size) in one transaction.
     /// If that transaction fails as a whole (a unique key another instance
     /// took first, a lost connection), each append is tried again on its own,
     /// so each gets the answer it would have had alone.
     async fn run_round(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let round: Vec<Waiting> = {
-            let mut waiting = self.group_waiting();
-            let n = waiting.len().min(ROUND_MOST);
-            waiting.drain(..n).collect()
-        };
+        let round = self.inner.group.queue.take_round();
         if round.is_empty() {
             return;
         }
-        self.inner.group.rounds.fetch_add(1, Relaxed);
-        self.inner
-            .group
-            .carried
-            .fetch_add(round.len() as u64, Relaxed);
         if round.len() > 1 {
             if let Ok(outcomes) = self.commit_together(&round).await {
                 for (w, outcome) in round.into_iter().zip(outcomes) {

@@ -7,7 +7,6 @@
 //! another process writing the same file is noticed by the subscribers' slow poll.
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +25,7 @@ use crate::envelope::{
     Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId,
 };
 use crate::error::StoreError;
+use crate::group::{Queue, Waiting};
 use crate::integrity::{chain_hash, to_micros, HashInput, GENESIS};
 use crate::postgres::{check_batch, metadata_json};
 use crate::store::EventStore;
@@ -45,22 +45,8 @@ pub struct SqliteStore {
     changes: Arc<ChangeNotifier>,
     clock: Arc<dyn Clock>,
     /// Appends waiting to share the next commit (see [`SqliteStore::run_round`]).
-    waiting: Arc<std::sync::Mutex<Vec<Waiting>>>,
-    /// Rounds run and appends they carried, for tests and metrics.
-    rounds: Arc<(AtomicU64, AtomicU64)>,
+    queue: Arc<Queue>,
 }
-
-/// One append waiting for a round.
-struct Waiting {
-    stream: StreamId,
-    expected: ExpectedVersion,
-    events: Vec<NewEvent>,
-    metadata: serde_json::Value,
-    answer: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
-}
-
-/// The most appends one round carries.
-const ROUND_MOST: usize = 64;
 
 impl SqliteStore {
     /// Connection options for a store file: created if missing, WAL journal, and a
@@ -86,41 +72,25 @@ impl SqliteStore {
             write_lock: Arc::new(Mutex::new(())),
             changes: Arc::new(ChangeNotifier::new()),
             clock,
-            waiting: Arc::default(),
-            rounds: Arc::default(),
+            queue: Arc::default(),
         }
     }
 
     /// Rounds of group commit run so far and the appends they carried.
     pub fn group_commits(&self) -> (u64, u64) {
-        (
-            self.rounds.0.load(Ordering::Relaxed),
-            self.rounds.1.load(Ordering::Relaxed),
-        )
-    }
-
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+        self.queue.counts()
     }
 
     /// One round of group commit, run by the holder of the writer lock: every
-    /// waiting append (up to [`ROUND_MOST`]) in one write transaction, each
+    /// waiting append (up to the round's size) in one write transaction, each
     /// behind a savepoint so that one that fails (a stale version, a duplicate
     /// id) leaves the others standing, then one commit. If the transaction
     /// cannot begin or commit, each append is tried on its own.
     async fn run_round(&self) {
-        let round: Vec<Waiting> = {
-            let mut waiting = self.waiting();
-            let n = waiting.len().min(ROUND_MOST);
-            waiting.drain(..n).collect()
-        };
+        let round = self.queue.take_round();
         if round.is_empty() {
             return;
         }
-        self.rounds.0.fetch_add(1, Ordering::Relaxed);
-        self.rounds
-            .1
-            .fetch_add(round.len() as u64, Ordering::Relaxed);
         if round.len() > 1 {
             if let Ok(outcomes) = self.commit_together(&round).await {
                 self.changes.bump();
@@ -342,20 +312,13 @@ impl EventStore for SqliteStore {
         // Appends that wait for the writer lock together are written by the
         // next holder in one transaction; the round runs in a task of its own,
         // so a caller that goes away never leaves other callers' appends half done.
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        self.waiting().push(Waiting {
-            stream: stream.clone(),
-            expected,
-            events,
-            metadata,
-            answer,
-        });
+        let answer = self.queue.push(stream, expected, events, metadata);
         let store = self.clone();
         tokio::spawn(async move {
             let _writer = store.write_lock.lock().await;
             store.run_round().await;
         });
-        answered.await.unwrap_or(Err(StoreError::Unanswered))
+        answer.outcome().await
     }
 
     async fn append_uncommitted(

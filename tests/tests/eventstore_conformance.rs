@@ -470,13 +470,9 @@ async fn concurrent_appends_each_keep_their_own_outcome(store: Store) {
     }
 }
 
-/// PostgreSQL shares commits between appends that meet: 64 at once take fewer
-/// rounds than appends, and every one is stored.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_appends_that_meet_share_a_commit() {
-    let store = roster_eventstore::PgStore::new(roster_tests::fresh_pg_pool().await.expect("pool"))
-        .await
-        .expect("store");
+/// 64 appends at once on `store` take fewer rounds than appends (as `counts`
+/// reads them), and every one is stored.
+async fn appends_that_meet_share_a_commit(store: Store, counts: impl Fn() -> (u64, u64)) {
     let metadata = meta();
     let mut tasks = Vec::new();
     for n in 0..64u64 {
@@ -495,41 +491,28 @@ async fn postgres_appends_that_meet_share_a_commit() {
     for task in tasks {
         task.await.expect("task").expect("append");
     }
-    let (rounds, carried) = store.group_commits();
+    let (rounds, carried) = counts();
     assert_eq!(carried, 64);
     assert!(rounds < carried, "{rounds} rounds for {carried} appends");
     let all = store.read_all(Position::START, 1_000).await.expect("read");
     assert_eq!(all.len(), 64);
 }
 
-/// SQLite too: appends waiting for its one writer go out together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_appends_that_meet_share_a_commit() {
+    let store = roster_eventstore::PgStore::new(roster_tests::fresh_pg_pool().await.expect("pool"))
+        .await
+        .expect("store");
+    let counted = store.clone();
+    appends_that_meet_share_a_commit(Arc::new(store), move || counted.group_commits()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_appends_that_meet_share_a_commit() {
     let store =
         roster_eventstore::SqliteStore::new(roster_tests::fresh_sqlite_pool().await.expect("pool"));
-    let metadata = meta();
-    let mut tasks = Vec::new();
-    for n in 0..64u64 {
-        let (store, metadata) = (store.clone(), metadata.clone());
-        tasks.push(tokio::spawn(async move {
-            store
-                .append(
-                    &stream("org"),
-                    ExpectedVersion::NoStream,
-                    events(n..n + 1),
-                    &metadata,
-                )
-                .await
-        }));
-    }
-    for task in tasks {
-        task.await.expect("task").expect("append");
-    }
-    let (rounds, carried) = store.group_commits();
-    assert_eq!(carried, 64);
-    assert!(rounds < carried, "{rounds} rounds for {carried} appends");
-    let all = store.read_all(Position::START, 1_000).await.expect("read");
-    assert_eq!(all.len(), 64);
+    let counted = store.clone();
+    appends_that_meet_share_a_commit(Arc::new(store), move || counted.group_commits()).await;
 }
 
 macro_rules! conformance {
