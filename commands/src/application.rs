@@ -45,13 +45,7 @@ pub struct Application {
     /// Places for requests waiting for the read models to catch up (`?after=`,
     /// a link not yet projected): each waiter polls, so their number is bounded.
     pub waits: Arc<tokio::sync::Semaphore>,
-    /// Places for folding an organization's history to a past moment (`as_of`).
-    pub folds: Arc<tokio::sync::Semaphore>,
 }
-
-/// Histories folded at once for `as_of` queries: 200 parallel calls on a long
-/// history reached 228 MB when each folded at once.
-pub const MAX_FOLDS: usize = 4;
 
 /// Requests that may wait for the read models at once; past it a query answers
 /// at once (marked stale) instead of waiting.
@@ -81,7 +75,6 @@ impl Application {
             sending: Arc::default(),
             source,
             waits: Arc::new(tokio::sync::Semaphore::new(MAX_WAITING)),
-            folds: Arc::new(tokio::sync::Semaphore::new(MAX_FOLDS)),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Read models of Roster, projected from the event log: the member list, pending
 //! invitations, account access (the one table authorization reads), invitation
-//! deadlines and the audit history.
+//! deadlines, the audit history and membership periods (who held which role when).
 //!
 //! * [`rows`] is how a read model is defined: a fold of events over a working set
 //!   of rows, applied to a batch with a few set-based statements per table.
@@ -8,7 +8,7 @@
 //!   applies each batch and the checkpoints in one transaction.
 //! * [`rebuild`] replays from position 0 into fresh tables, to verify or swap in.
 //! * [`queries`] answers the questions the API, the CLI and the workers ask,
-//!   including "as of" a past instant, computed from the log itself.
+//!   including the members "as of" a past instant (from membership periods).
 //!
 //! The database handle, the tables that are not read models and the runtime the
 //! runners follow the log on live in `roster-storage`.
@@ -35,6 +35,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(models::access::Access),
         Arc::new(models::deadlines::Deadlines),
         Arc::new(models::history::History),
+        Arc::new(models::periods::Periods),
     ]
 }
 

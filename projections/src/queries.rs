@@ -1,8 +1,9 @@
 //! Questions that span the read models, and the shared vocabulary of queries. Each
 //! read model answers its own questions in its `queries` module (re-exported here);
-//! what stays here reads no read-model table: "as of" folds the organization's own
-//! stream up to the instant asked (exact to the event whatever the projections'
-//! state), and `wait_for` waits for the projections to pass a position.
+//! what stays here reads no read-model table: [`organization_as_of`] folds the
+//! organization's own stream up to an instant (what an auditor can compute from
+//! the log alone, and the oracle the membership periods are tested against), and
+//! `wait_for` waits for the projections to pass a position.
 
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ pub use crate::models::members::queries::{
     accounts, members, org_profile, organizations, AccountRow, MemberFilter, MemberPage, MemberRow,
     OrgProfile,
 };
+pub use crate::models::periods::queries::members_as_of;
 
 /// Why a query could not be answered.
 #[derive(Debug, thiserror::Error)]

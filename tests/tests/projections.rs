@@ -874,6 +874,9 @@ async fn as_of_answers_match_a_brute_force_replay(backend: Backend) {
     let mut w = World::new(backend).await;
     let orgs = random_workload(&mut w, 0xa5a5, 1, 150).await;
     let org = orgs[0];
+    project_everything(&w.db, w.store.as_ref())
+        .await
+        .expect("project");
     let end = w.clock.now_for_test();
     let span = (end - start()).num_seconds().max(1);
     let mut rng = 0x1234_5678u64;
@@ -891,6 +894,33 @@ async fn as_of_answers_match_a_brute_force_replay(backend: Backend) {
         let got = queries::organization_as_of(w.store.as_ref(), org, at)
             .await
             .expect("as of");
+        // The membership periods answer the same as the fold, member by member.
+        let mut folded: Vec<(String, String, String, Role)> = expected
+            .as_ref()
+            .map(|o| {
+                o.members
+                    .values()
+                    .map(|m| {
+                        (
+                            m.user_id.to_string(),
+                            m.email.to_string(),
+                            m.full_name.to_string(),
+                            m.role.clone(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        folded.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut periods: Vec<(String, String, String, Role)> =
+            queries::members_as_of(&w.db, org, None, at)
+                .await
+                .expect("periods")
+                .into_iter()
+                .map(|m| (m.user_id.to_string(), m.email, m.full_name, m.role))
+                .collect();
+        periods.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(periods, folded, "membership periods as of {at}");
         assert_eq!(got, expected, "as of {at}");
     }
 }

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use roster_commands::use_cases::roles::RoleRequest;
 use roster_commands::use_cases::{change_role, leave_organization, owner_queries, remove_member};
 use roster_commands::UseCaseError;
-use roster_domain::organization::Member;
 use roster_domain::{AccountId, AccountRole, OrgRole, Role, SingleRole, UserId};
 use roster_projections::queries::{MemberFilter, MemberRow};
 use serde::{Deserialize, Serialize};
@@ -78,7 +77,7 @@ pub const MAX_SEARCH_CHARS: usize = 100;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MembersQuery {
-    /// The list as it was at this instant (folded from the log; no paging).
+    /// The list as it was at this instant (from membership periods; no paging).
     pub as_of: Option<DateTime<Utc>>,
     /// Case-insensitive part of a name or email.
     pub search: Option<String>,
@@ -124,21 +123,6 @@ impl From<MemberRow> for MemberBody {
     }
 }
 
-impl From<Member> for MemberBody {
-    fn from(m: Member) -> Self {
-        Self {
-            user_id: m.user_id,
-            full_name: m.full_name.to_string(),
-            email: m.email.to_string(),
-            role_label: m.role.label().to_owned(),
-            joined_at: m
-                .joined_at
-                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            role: m.role,
-        }
-    }
-}
-
 /// A page of members, the caller first on the first page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MembersBody {
@@ -167,11 +151,11 @@ pub(crate) async fn list_members(
     ApiQuery(q): ApiQuery<MembersQuery>,
 ) -> Result<Json<MembersBody>, ApiError> {
     if let Some(at) = q.as_of {
-        let members = owner_queries::members_as_of(&state.app, &owner, at).await?;
+        let read = owner_queries::members_as_of(&state.app, &owner, at, after(q.after)).await?;
         return Ok(Json(MembersBody {
-            members: members.into_iter().map(Into::into).collect(),
+            members: read.value.into_iter().map(Into::into).collect(),
             next_cursor: None,
-            stale: false,
+            stale: read.stale,
             as_of: Some(at),
         }));
     }

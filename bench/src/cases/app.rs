@@ -56,9 +56,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
         r.emit();
         results.push(r);
     }
-    let long = long_history::run(settings, &server, &seeded).await?;
-    long.emit();
-    results.push(long);
+    for r in long_history::run(settings, &server, &seeded).await? {
+        r.emit();
+        results.push(r);
+    }
 
     let peak = server.peak_rss_mib().unwrap_or(f64::NAN);
     let rss = CaseResult::new(

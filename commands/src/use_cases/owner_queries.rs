@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use roster_domain::organization::Member;
 use roster_eventstore::Position;
 use roster_projections::queries::{
-    self, AccountRow, HistoryFilter, HistoryRow, InvitationRow, MemberFilter, MemberPage,
+    self, AccountRow, HistoryFilter, HistoryRow, InvitationRow, MemberFilter, MemberPage, MemberRow,
 };
 
 use crate::application::Application;
@@ -69,33 +68,28 @@ pub async fn list_members(
     .await
 }
 
-/// The members as they were at `at`, folded from the log (exact to the event),
-/// the owner first, then by name. At most [`crate::application::MAX_FOLDS`] folds
-/// run at once (each holds an organization's whole history in memory); the
-/// others wait their turn.
+/// The members as they were at `at`, from the membership periods (exact to the
+/// event), the owner first, then by name. Without `after`, it first waits for the
+/// projector to pass the log's head as this request found it, so an answer about
+/// "now" includes every change committed before the question.
 pub async fn members_as_of(
     app: &Application,
     owner: &OwnerOf,
     at: DateTime<Utc>,
-) -> Result<Vec<Member>, UseCaseError> {
-    let _turn = app
-        .folds
-        .acquire()
-        .await
-        .map_err(|e| UseCaseError::infrastructure("waiting to read the past", e))?;
-    let past = queries::organization_as_of(app.store.as_ref(), owner.org_id(), at).await?;
-    let me = owner.user_id();
-    let mut members: Vec<Member> = past
-        .map(|p| p.members.into_values().collect())
-        .unwrap_or_default();
-    members.sort_by_cached_key(|m| {
-        (
-            m.user_id != me,
-            m.full_name.as_str().to_lowercase(),
-            m.user_id,
-        )
-    });
-    Ok(members)
+    after: Option<Position>,
+) -> Result<Read<Vec<MemberRow>>, UseCaseError> {
+    let after = match after {
+        Some(p) => p,
+        None => app
+            .store
+            .head()
+            .await
+            .map_err(|e| UseCaseError::infrastructure("reading the log's head", e))?,
+    };
+    read_after(app, Some(after), async {
+        Ok(queries::members_as_of(&app.read, owner.org_id(), Some(owner.user_id()), at).await?)
+    })
+    .await
 }
 
 /// Pending and expired invitations, newest send first.

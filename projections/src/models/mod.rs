@@ -5,6 +5,7 @@ pub mod deadlines;
 pub mod history;
 pub mod invitations;
 pub mod members;
+pub mod periods;
 
 use roster_domain::Role;
 

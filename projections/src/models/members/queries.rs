@@ -25,9 +25,9 @@ pub struct MemberRow {
     pub joined_at: String,
 }
 
-type MemberTuple = (String, String, String, String, String, String);
+pub(crate) type MemberTuple = (String, String, String, String, String, String);
 
-fn member(row: MemberTuple) -> Result<MemberRow, QueryError> {
+pub(crate) fn member(row: MemberTuple) -> Result<MemberRow, QueryError> {
     let (user_id, full_name, email, role_label, role, joined_at) = row;
     Ok(MemberRow {
         user_id: parse_column("rm_members", "user_id", &user_id)?,

@@ -1,0 +1,145 @@
+//! Membership periods: each stretch of time a person held one role in an
+//! organization, so "who had access to what, and when" is one indexed query at
+//! any history length instead of a fold of the organization's whole stream.
+//!
+//! A period opens when an invitation is accepted or a role changes and closes
+//! when the role changes again or the member is removed. Times are the events'
+//! `recorded_at`, the same instants the log's own "as of" uses, so the read model
+//! answers exactly what folding the stream up to that instant would.
+
+pub mod queries;
+
+use roster_domain::OrgEvent;
+
+use crate::models::{role_json, role_label};
+use crate::projection::{ProjectedEvent, Projection, ProjectionError};
+use crate::rows::{int, nullable, text, Cell, Rows, Table};
+use roster_storage::db::{pos_i64, time_text};
+
+/// Projects `rm_member_periods`.
+pub struct Periods;
+
+/// `until_position` of the period still open: the key names it without knowing
+/// when it began, so an event alone finds the period it closes.
+pub const OPEN: i64 = i64::MAX;
+
+/// A member's periods form one group: a change loads their (few) periods,
+/// closes the open one and opens the next.
+static PERIODS: Table = Table {
+    name: "rm_member_periods",
+    columns: &[
+        text("org_id"),
+        text("user_id"),
+        int("until_position"),
+        text("since"),
+        nullable("until"),
+        text("email"),
+        text("full_name"),
+        text("sort_key"),
+        text("role"),
+        text("role_label"),
+        text("joined_at"),
+    ],
+    key: 3,
+    group: 2,
+    append_only: false,
+};
+
+/// Column indexes of `rm_member_periods` rows.
+const UNTIL_POSITION: usize = 2;
+const SINCE: usize = 3;
+const UNTIL: usize = 4;
+const ROLE: usize = 8;
+const ROLE_LABEL: usize = 9;
+
+static TABLES: [&Table; 1] = [&PERIODS];
+
+/// Closes `user`'s open period at `e`, if they have one; answers the row it closed.
+fn close(
+    rows: &mut Rows,
+    org: &Cell,
+    user: &Cell,
+    e: &ProjectedEvent,
+) -> Result<Option<Vec<Cell>>, ProjectionError> {
+    let open_key = [org.clone(), user.clone(), Cell::Int(OPEN)];
+    let Some(open) = rows.get(&PERIODS, &open_key)?.cloned() else {
+        return Ok(None);
+    };
+    rows.remove(&PERIODS, &open_key)?;
+    let mut closed = open.clone();
+    closed[UNTIL_POSITION] = Cell::Int(pos_i64(e.position));
+    closed[UNTIL] = Cell::Text(time_text(e.recorded_at));
+    rows.put(&PERIODS, closed)?;
+    Ok(Some(open))
+}
+
+impl Projection for Periods {
+    fn name(&self) -> &'static str {
+        "periods"
+    }
+
+    fn version(&self) -> i64 {
+        1
+    }
+
+    fn tables(&self) -> &'static [&'static Table] {
+        &TABLES
+    }
+
+    fn create_sql(&self, s: &str) -> Vec<String> {
+        vec![
+            format!(
+                "CREATE TABLE rm_member_periods{s} (org_id TEXT NOT NULL, user_id TEXT NOT NULL, \
+                 until_position BIGINT NOT NULL, since TEXT NOT NULL, until TEXT, email TEXT NOT NULL, \
+                 full_name TEXT NOT NULL, sort_key TEXT NOT NULL, role TEXT NOT NULL, \
+                 role_label TEXT NOT NULL, joined_at TEXT NOT NULL, \
+                 PRIMARY KEY (org_id, user_id, until_position))"
+            ),
+            // "Open at t" is `since <= t AND (until IS NULL OR until > t)`: the
+            // index serves the first half, and rows of one organization only.
+            format!(
+                "CREATE INDEX rm_member_periods{s}_since ON rm_member_periods{s} (org_id, since)"
+            ),
+        ]
+    }
+
+    fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
+        let org = Cell::from(e.org_id.to_string());
+        match &e.event {
+            OrgEvent::InvitationAccepted(a) => {
+                let user = Cell::from(a.user_id.to_string());
+                close(rows, &org, &user, e)?;
+                rows.put(
+                    &PERIODS,
+                    vec![
+                        org,
+                        user,
+                        Cell::Int(OPEN),
+                        time_text(e.recorded_at).into(),
+                        Cell::Null,
+                        a.email.to_string().into(),
+                        a.full_name.to_string().into(),
+                        a.full_name.as_str().to_lowercase().into(),
+                        role_json(&a.role)?.into(),
+                        role_label(&a.role).into(),
+                        time_text(a.accepted_at).into(),
+                    ],
+                )
+            }
+            OrgEvent::RoleChanged(r) => {
+                let user = Cell::from(r.user_id.to_string());
+                if let Some(mut next) = close(rows, &org, &user, e)? {
+                    next[SINCE] = time_text(e.recorded_at).into();
+                    next[ROLE] = role_json(&r.to)?.into();
+                    next[ROLE_LABEL] = role_label(&r.to).into();
+                    rows.put(&PERIODS, next)?;
+                }
+                Ok(())
+            }
+            OrgEvent::MemberRemoved(r) => {
+                close(rows, &org, &r.user_id.to_string().into(), e).map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+}
