@@ -130,9 +130,10 @@ async fn main() -> anyhow::Result<()> {
         results.extend(cases::app::run(&settings).await?);
     }
     if wanted("email") {
-        let r = cases::email::run(&settings).await?;
-        r.emit();
-        results.push(r);
+        for r in cases::email::run(&settings).await? {
+            r.emit();
+            results.push(r);
+        }
     }
     if wanted("expiry") {
         let r = cases::expiry::run(&settings).await?;

@@ -190,6 +190,7 @@ async fn append_stream(
                     event_type: t.to_owned(),
                     schema_version: v,
                     payload: p,
+                    metadata: None,
                 })
             })
             .collect::<anyhow::Result<_>>()?;

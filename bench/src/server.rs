@@ -30,7 +30,25 @@ impl Server {
         work: &Path,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        Self::start_logging(binary, url, work, env, None).await
+    }
+
+    /// [`Server::start_with`], its log (stderr) written to `log` when given.
+    pub async fn start_logging(
+        binary: &Path,
+        url: &str,
+        work: &Path,
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            ),
+            None => Stdio::inherit(),
+        };
         let outbox: PathBuf = work.join(format!("outbox-{port}"));
         let child = Command::new(binary)
             .arg("serve")
@@ -38,14 +56,15 @@ impl Server {
             .env("ROSTER_SECRET", SECRET)
             .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
             .env("ROSTER_OUTBOX", &outbox)
-            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("ROSTER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned()),
             )
+            // Last, so a case's own settings (its log level too) win.
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
@@ -108,22 +127,22 @@ impl Server {
 /// Waits until every projection has reached the head of the log.
 pub async fn caught_up(pool: &sqlx::PgPool, within: Duration) -> anyhow::Result<Duration> {
     let started = Instant::now();
+    let names: Vec<String> = roster_projections::all()
+        .iter()
+        .map(|p| p.name().to_owned())
+        .collect();
     loop {
-        let (head, behind): (i64, i64) = sqlx::query_as(
+        let (head, behind, known): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT coalesce(max(global_position), 0) FROM events), \
                     (SELECT count(*) FROM projection_checkpoints \
                       WHERE position < (SELECT coalesce(max(global_position), 0) FROM events) \
-                        AND name IN ('members', 'invitations', 'access', 'deadlines', 'history'))",
+                        AND name = ANY($1)), \
+                    (SELECT count(*) FROM projection_checkpoints WHERE name = ANY($1))",
         )
+        .bind(&names)
         .fetch_one(pool)
         .await?;
-        let projections: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM projection_checkpoints \
-             WHERE name IN ('members', 'invitations', 'access', 'deadlines', 'history')",
-        )
-        .fetch_one(pool)
-        .await?;
-        if head == 0 || (behind == 0 && projections >= 5) {
+        if head == 0 || (behind == 0 && known >= names.len() as i64) {
             return Ok(started.elapsed());
         }
         if started.elapsed() > within {

@@ -162,6 +162,7 @@ async fn seed(
                     event_type: t.to_owned(),
                     schema_version: v,
                     payload: p,
+                    metadata: None,
                 }
             })
             .collect();

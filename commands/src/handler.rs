@@ -117,8 +117,13 @@ impl<A: Aggregate> Handler<A> {
         command: &A::Command,
         metadata: &Metadata,
     ) -> Result<Outcome<A::Event>, HandleError<A::Error>> {
-        self.record(id, metadata, |state, ctx| A::decide(state, command, ctx))
-            .await
+        self.record(id, metadata, |state, ctx| {
+            Ok(A::decide(state, command, ctx)?
+                .into_iter()
+                .map(|e| (e, None))
+                .collect())
+        })
+        .await
     }
 
     /// Decides `commands` for instance `id` one after another, each on the state
@@ -136,20 +141,50 @@ impl<A: Aggregate> Handler<A> {
     where
         A::State: Clone,
     {
-        self.record(id, metadata, |state, ctx| {
-            let mut state = state.cloned();
-            let mut events = Vec::new();
-            for command in commands {
-                if let Ok(decided) = A::decide(state.as_ref(), command, ctx) {
-                    for event in &decided {
-                        state = A::evolve(state.take(), event);
+        let each: Vec<(&A::Command, Option<&Metadata>)> =
+            commands.iter().map(|c| (c, None)).collect();
+        Ok(self.execute_each(id, &each, metadata).await?.0)
+    }
+
+    /// Like [`Handler::execute_all`], each command with metadata of its own
+    /// (`None`: the append's `metadata`): a worker recording what became of many
+    /// causes (the emails of a batch) writes one append per instance and every
+    /// event still names its own cause. Also answers the commands the rules
+    /// refused, by their index, so the caller can say so.
+    pub async fn execute_each(
+        &self,
+        id: A::Id,
+        commands: &[(&A::Command, Option<&Metadata>)],
+        metadata: &Metadata,
+    ) -> Result<(Outcome<A::Event>, Vec<(usize, A::Error)>), HandleError<A::Error>>
+    where
+        A::State: Clone,
+    {
+        // Refusals of the attempt that was recorded (an attempt after a lost
+        // race decides again from scratch).
+        let refused = std::sync::Mutex::new(Vec::new());
+        let outcome = self
+            .record(id, metadata, |state, ctx| {
+                let mut refusals = refused.lock().unwrap_or_else(|p| p.into_inner());
+                refusals.clear();
+                let mut state = state.cloned();
+                let mut events = Vec::new();
+                for (k, (command, own)) in commands.iter().enumerate() {
+                    match A::decide(state.as_ref(), command, ctx) {
+                        Ok(decided) => {
+                            for event in decided {
+                                state = A::evolve(state.take(), &event);
+                                events.push((event, own.cloned()));
+                            }
+                        }
+                        Err(refusal) => refusals.push((k, refusal)),
                     }
-                    events.extend(decided);
                 }
-            }
-            Ok(events)
-        })
-        .await
+                Ok(events)
+            })
+            .await?;
+        let refused = refused.into_inner().unwrap_or_else(|p| p.into_inner());
+        Ok((outcome, refused))
     }
 
     /// Decides with `decide` on the cached state and appends with the expected
@@ -158,7 +193,10 @@ impl<A: Aggregate> Handler<A> {
         &self,
         id: A::Id,
         metadata: &Metadata,
-        decide: impl Fn(Option<&A::State>, &Context) -> Result<Vec<A::Event>, A::Error>,
+        decide: impl Fn(
+            Option<&A::State>,
+            &Context,
+        ) -> Result<Vec<(A::Event, Option<Metadata>)>, A::Error>,
     ) -> Result<Outcome<A::Event>, HandleError<A::Error>> {
         let stream = A::stream(id);
         let mut slot = self.cache.lock(id).await;
@@ -192,7 +230,7 @@ impl<A: Aggregate> Handler<A> {
             };
             if events.is_empty() {
                 return Ok(Outcome {
-                    events,
+                    events: Vec::new(),
                     appended: None,
                     version: slot.version,
                 });
@@ -203,9 +241,10 @@ impl<A: Aggregate> Handler<A> {
             };
             let batch = events
                 .iter()
-                .map(to_new_event)
+                .map(|(event, own)| to_new_event(event, own.clone()))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(HandleError::Encode)?;
+            let events: Vec<A::Event> = events.into_iter().map(|(event, _)| event).collect();
             match self.append(id, &stream, expected, batch, metadata).await {
                 Ok(appended) => {
                     for event in &events {
@@ -352,12 +391,16 @@ impl<A: Aggregate> Handler<A> {
     }
 }
 
-fn to_new_event<E: roster_domain::DomainEvent>(event: &E) -> Result<NewEvent, EncodeError> {
+fn to_new_event<E: roster_domain::DomainEvent>(
+    event: &E,
+    metadata: Option<Metadata>,
+) -> Result<NewEvent, EncodeError> {
     let (event_type, schema_version, payload) = encode(event)?;
     Ok(NewEvent {
         event_id: Uuid::now_v7(),
         event_type: event_type.to_owned(),
         schema_version,
         payload,
+        metadata,
     })
 }

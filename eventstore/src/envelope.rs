@@ -139,6 +139,11 @@ pub struct NewEvent {
     pub schema_version: u32,
     /// The event's body.
     pub payload: serde_json::Value,
+    /// This event's own metadata, when it differs from the append's: a worker
+    /// recording the outcomes of several causes in one append keeps each
+    /// event's cause. `None` takes the append's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
 }
 
 /// An event as stored, with its place in its stream and in the global order.

@@ -18,7 +18,8 @@ pub(crate) struct Waiting {
     pub stream: StreamId,
     pub expected: ExpectedVersion,
     pub events: Vec<NewEvent>,
-    pub metadata: serde_json::Value,
+    /// Each event's metadata, in the events' order.
+    pub metadata: Vec<serde_json::Value>,
     pub answer: oneshot::Sender<Result<Appended, StoreError>>,
 }
 
@@ -37,7 +38,7 @@ impl Queue {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        metadata: serde_json::Value,
+        metadata: Vec<serde_json::Value>,
     ) -> Answer {
         let (answer, answered) = oneshot::channel();
         self.waiting

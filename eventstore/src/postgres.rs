@@ -73,11 +73,11 @@ WITH cur AS (
     INSERT INTO events (global_position, event_id, stream_id, stream_version, event_type,
                         schema_version, payload, metadata, recorded_at, hash)
     SELECT ((pg_current_xact_id()::text::bigint + base.base) << 20) | ($10::bigint + e.ord),
-           e.event_id, $1, ok.v + e.ord, e.event_type, e.schema_version, e.payload::jsonb, $7::jsonb,
+           e.event_id, $1, ok.v + e.ord, e.event_type, e.schema_version, e.payload::jsonb, e.metadata::jsonb,
            $8::timestamptz, e.hash
     FROM ok, base,
-         unnest($3::uuid[], $4::text[], $5::int4[], $6::text[], $9::bytea[])
-             WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, hash, ord)
+         unnest($3::uuid[], $4::text[], $5::int4[], $6::text[], $9::bytea[], $7::text[])
+             WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, hash, metadata, ord)
     RETURNING stream_version, global_position
 )
 SELECT cur.v AS current_version, ins.stream_version, ins.global_position
@@ -267,7 +267,7 @@ impl PgStore {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: &[NewEvent],
-        metadata: &serde_json::Value,
+        metadata: &[serde_json::Value],
         tx: Option<(&mut sqlx::PgConnection, u64)>,
     ) -> Result<(Appended, (u64, ChainHash)), StoreError> {
         // Positions are the transaction's id and an ordinal within it, so a
@@ -305,7 +305,7 @@ impl PgStore {
                     event_type: &e.event_type,
                     schema_version: e.schema_version,
                     payload: &e.payload,
-                    metadata,
+                    metadata: &metadata[i],
                     recorded_at,
                 },
             );
@@ -318,6 +318,7 @@ impl PgStore {
             .map(|e| i32::try_from(e.schema_version).unwrap_or(i32::MAX))
             .collect();
         let payloads: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
+        let metadata: Vec<String> = metadata.iter().map(|m| m.to_string()).collect();
 
         let query = sqlx::query(APPEND_SQL)
             .bind(stream.as_str())
@@ -326,7 +327,7 @@ impl PgStore {
             .bind(&types)
             .bind(&versions)
             .bind(&payloads)
-            .bind(metadata)
+            .bind(&metadata)
             .bind(recorded_at)
             .bind(&hashes)
             .bind(to_i64(offset));
@@ -378,7 +379,7 @@ impl PgStore {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        metadata: serde_json::Value,
+        metadata: Vec<serde_json::Value>,
     ) -> Result<Appended, StoreError> {
         let answer = self
             .inner
@@ -554,7 +555,7 @@ impl EventStore for PgStore {
         metadata: &Metadata,
     ) -> Result<Appended, StoreError> {
         check_batch(&events)?;
-        let metadata = metadata_json(metadata)?;
+        let metadata = metadata_json(&events, metadata)?;
         if expected != ExpectedVersion::Any {
             return self
                 .append_in_group(stream, expected, events, metadata)
@@ -588,7 +589,7 @@ impl EventStore for PgStore {
         metadata: &Metadata,
     ) -> Result<(Appended, Uncommitted), StoreError> {
         check_batch(&events)?;
-        let metadata = metadata_json(metadata)?;
+        let metadata = metadata_json(&events, metadata)?;
         let mut tx = self.inner.appends.begin().await?;
         let (appended, head) = self
             .append_once(stream, expected, &events, &metadata, Some((&mut *tx, 0)))
@@ -608,7 +609,7 @@ impl EventStore for PgStore {
         metadata: &Metadata,
     ) -> Result<Appended, StoreError> {
         check_batch(&events)?;
-        let metadata = metadata_json(metadata)?;
+        let metadata = metadata_json(&events, metadata)?;
         let written = open.written();
         let Tx::Pg(tx) = open.tx() else {
             return Err(StoreError::ForeignTransaction);
@@ -726,8 +727,19 @@ pub(crate) fn check_batch(events: &[NewEvent]) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(crate) fn metadata_json(metadata: &Metadata) -> Result<serde_json::Value, StoreError> {
-    serde_json::to_value(metadata).map_err(StoreError::Encode)
+/// Each event's metadata as stored: its own when it has one, else the append's.
+pub(crate) fn metadata_json(
+    events: &[NewEvent],
+    metadata: &Metadata,
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    let shared = serde_json::to_value(metadata).map_err(StoreError::Encode)?;
+    events
+        .iter()
+        .map(|e| match &e.metadata {
+            Some(own) => serde_json::to_value(own).map_err(StoreError::Encode),
+            None => Ok(shared.clone()),
+        })
+        .collect()
 }
 
 fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {

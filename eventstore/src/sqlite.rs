@@ -151,7 +151,7 @@ impl SqliteStore {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: &[NewEvent],
-        metadata: &serde_json::Value,
+        metadata: &[serde_json::Value],
     ) -> Result<(Appended, sqlx::Transaction<'static, Sqlite>), StoreError> {
         // IMMEDIATE takes the write lock before the version read: a deferred
         // transaction could not upgrade after another connection's commit.
@@ -169,9 +169,9 @@ impl SqliteStore {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: &[NewEvent],
-        metadata: &serde_json::Value,
+        metadata: &[serde_json::Value],
     ) -> Result<Appended, StoreError> {
-        let metadata_text = metadata.to_string();
+        let metadata_text: Vec<String> = metadata.iter().map(|m| m.to_string()).collect();
         let head: Option<(i64, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT stream_version, hash FROM events WHERE stream_id = ? ORDER BY stream_version DESC LIMIT 1",
         )
@@ -212,7 +212,7 @@ impl SqliteStore {
                         event_type: &e.event_type,
                         schema_version: e.schema_version,
                         payload: &e.payload,
-                        metadata,
+                        metadata: &metadata[i],
                         recorded_at,
                     },
                 );
@@ -234,7 +234,7 @@ impl SqliteStore {
                     .push_bind(event.event_type.as_str())
                     .push_bind(i64::from(event.schema_version))
                     .push_bind(event.payload.to_string())
-                    .push_bind(metadata_text.as_str())
+                    .push_bind(metadata_text[offset + i].as_str())
                     .push_bind(recorded_at)
                     .push_bind(hashes[offset + i].clone());
             });
@@ -308,7 +308,7 @@ impl EventStore for SqliteStore {
         metadata: &Metadata,
     ) -> Result<Appended, StoreError> {
         check_batch(&events)?;
-        let metadata = metadata_json(metadata)?;
+        let metadata = metadata_json(&events, metadata)?;
         // Appends that wait for the writer lock together are written by the
         // next holder in one transaction; the round runs in a task of its own,
         // so a caller that goes away never leaves other callers' appends half done.
@@ -329,7 +329,7 @@ impl EventStore for SqliteStore {
         metadata: &Metadata,
     ) -> Result<(Appended, Uncommitted), StoreError> {
         check_batch(&events)?;
-        let metadata = metadata_json(metadata)?;
+        let metadata = metadata_json(&events, metadata)?;
         // Held until the commit: SQLite has one writer, and this is it.
         let writer = self.write_lock.clone().lock_owned().await;
         let (appended, tx) = self
@@ -350,7 +350,7 @@ impl EventStore for SqliteStore {
         metadata: &Metadata,
     ) -> Result<Appended, StoreError> {
         check_batch(&events)?;
-        let metadata = metadata_json(metadata)?;
+        let metadata = metadata_json(&events, metadata)?;
         // The open transaction holds the writer lock already.
         let Tx::Sqlite(tx) = open.tx() else {
             return Err(StoreError::ForeignTransaction);

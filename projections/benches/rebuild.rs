@@ -180,6 +180,7 @@ async fn seed_org(store: &dyn EventStore, size: usize) -> anyhow::Result<usize> 
                     event_type: t.to_owned(),
                     schema_version: v,
                     payload: p,
+                    metadata: None,
                 }
             })
             .collect();

@@ -230,7 +230,9 @@ async fn ids_that_do_not_exist_take_no_place_in_the_cache(backend: Backend) {
     assert!(h.inspect(org, |o| o.is_some()).await.expect("read"));
 }
 
-async fn many_commands_record_in_one_append_and_refusals_are_skipped(backend: Backend) {
+async fn many_commands_record_in_one_append_each_with_its_metadata_and_refusals_are_named(
+    backend: Backend,
+) {
     let store = roster_tests::store(backend).await.expect("store");
     let (a, b) = (handler(&store), handler(&store));
     let org = new_org(&a).await;
@@ -246,10 +248,27 @@ async fn many_commands_record_in_one_append_and_refusals_are_skipped(backend: Ba
         invite("dan@example.com"),
         invite("erin@example.com"),
     ];
-    let outcome = b
-        .execute_all(org, &batch, &Metadata::default())
+    // Erin's invitation carries metadata of its own; the rest take the append's.
+    let own = Metadata {
+        actor: Some("erin's cause".into()),
+        causation_id: Some(Uuid::now_v7()),
+        ..Metadata::default()
+    };
+    let each: Vec<_> = batch
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c, (k == 3).then_some(&own)))
+        .collect();
+    let (outcome, refused) = b
+        .execute_each(org, &each, &Metadata::default())
         .await
         .expect("batch");
+    let refused: Vec<usize> = refused.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        refused,
+        [1, 2],
+        "the refusals of the attempt that was recorded, not of the stale one"
+    );
     let invited: Vec<String> = outcome
         .events
         .iter()
@@ -263,6 +282,14 @@ async fn many_commands_record_in_one_append_and_refusals_are_skipped(backend: Ba
     assert_eq!(appended.written.len(), 2, "both events in one append");
     assert_eq!(outcome.version, 4);
     assert_eq!(stored_events(&store, org).await.len(), 4);
+    let stream = roster_eventstore::StreamId::new(org.stream_name()).expect("stream");
+    let recorded = store.read_stream(&stream, 3, 10).await.expect("read");
+    assert_eq!(
+        recorded[0].metadata,
+        Metadata::default(),
+        "Dan's: the append's"
+    );
+    assert_eq!(recorded[1].metadata, own, "Erin's: its own");
 
     let nothing = b
         .execute_all(org, &[invite("dan@example.com")], &Metadata::default())
@@ -272,7 +299,7 @@ async fn many_commands_record_in_one_append_and_refusals_are_skipped(backend: Ba
 }
 
 roster_tests::on_both_backends!(
-    many_commands_record_in_one_append_and_refusals_are_skipped,
+    many_commands_record_in_one_append_each_with_its_metadata_and_refusals_are_named,
     ids_that_do_not_exist_take_no_place_in_the_cache,
     two_instances_inviting_concurrently_lose_nothing,
     the_same_person_invited_from_two_instances_at_once_is_invited_once,

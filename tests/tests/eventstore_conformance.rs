@@ -23,6 +23,7 @@ fn event(n: u64) -> NewEvent {
         event_type: "Numbered".into(),
         schema_version: 1,
         payload: json!({ "n": n }),
+        metadata: None,
     }
 }
 
@@ -67,6 +68,40 @@ async fn appends_to_a_new_stream_number_versions_from_one(store: Store) {
         assert_eq!(e.global_position, appended.written[i].1);
     }
     assert_eq!(store.stream_version(&s).await.expect("version"), 3);
+}
+
+/// An event with metadata of its own keeps it; the others take the append's;
+/// the hash chain covers each event's own (a worker recording many causes'
+/// outcomes in one append).
+async fn an_event_may_carry_metadata_of_its_own(store: Store) {
+    let s = stream("org");
+    let shared = meta();
+    let own = Metadata {
+        actor: Some("email-worker".into()),
+        causation_id: Some(Uuid::now_v7()),
+        source: Source::Worker,
+        ..Metadata::default()
+    };
+    let mut batch = events(0..3);
+    batch[1].metadata = Some(own.clone());
+    store
+        .append(&s, ExpectedVersion::NoStream, batch, &shared)
+        .await
+        .expect("append");
+    let mut more = events(3..4);
+    more[0].metadata = Some(own.clone());
+    let (_, open) = store
+        .append_uncommitted(&s, ExpectedVersion::Exact(3), more, &shared)
+        .await
+        .expect("uncommitted");
+    open.commit().await.expect("commit");
+    let read = store.read_stream(&s, 1, 10).await.expect("read");
+    let kept: Vec<&Metadata> = read.iter().map(|e| &e.metadata).collect();
+    assert_eq!(kept, [&shared, &own, &shared, &own]);
+    let report = roster_eventstore::integrity::verify(store.as_ref(), |_| {})
+        .await
+        .expect("verify");
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
 }
 
 async fn exact_version_appends_continue_the_stream(store: Store) {
@@ -215,6 +250,7 @@ async fn large_and_unicode_payloads_round_trip(store: Store) {
             event_type: "Blob".into(),
             schema_version: 2,
             payload: p.clone(),
+            metadata: None,
         })
         .collect();
     store
@@ -520,6 +556,7 @@ macro_rules! conformance {
         mod $backend {
             conformance!(@cases $make;
                 appends_to_a_new_stream_number_versions_from_one,
+                an_event_may_carry_metadata_of_its_own,
                 exact_version_appends_continue_the_stream,
                 a_stale_expected_version_is_a_typed_conflict_and_writes_nothing,
                 an_expected_version_ahead_of_the_stream_conflicts_instead_of_leaving_a_gap,

@@ -70,6 +70,7 @@ async fn sixteen_concurrent_writers_and_a_live_subscriber_lose_and_repeat_nothin
                         event_type: "Tick".into(),
                         schema_version: 1,
                         payload: json!({ "writer": w, "n": n, "i": i }),
+                        metadata: None,
                     })
                     .collect();
                 ids.extend(batch.iter().map(|e| e.event_id));

@@ -17,6 +17,7 @@ fn event() -> NewEvent {
         event_type: "Kept".into(),
         schema_version: 1,
         payload: json!({}),
+        metadata: None,
     }
 }
 

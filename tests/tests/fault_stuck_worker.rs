@@ -23,6 +23,7 @@ async fn a_worker_stuck_on_an_unreadable_event_is_named_by_readiness_and_metrics
                 event_type: "PasswordResetRequested".to_owned(),
                 schema_version: 1,
                 payload: serde_json::json!({ "email": 42 }),
+                metadata: None,
             }],
             &Metadata::default(),
         )

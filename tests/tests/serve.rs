@@ -83,6 +83,7 @@ async fn serve_on_sqlite_is_ready_and_keeps_its_data_across_a_restart() {
         event_type: "Kept".into(),
         schema_version: 1,
         payload: json!({ "kept": true }),
+        metadata: None,
     };
     first
         .store
@@ -151,6 +152,7 @@ async fn metrics_report_projection_progress_and_readiness_names_a_stuck_projecti
         event_type: "Unrelated".into(),
         schema_version: 1,
         payload: json!({}),
+        metadata: None,
     };
     // Not an organization event the domain knows: the projections must stop on it.
     app.store

@@ -32,6 +32,7 @@ async fn seeded(backend: Backend) -> (Arc<dyn EventStore>, Db, Vec<StreamId>) {
                     event_type: "Thing".into(),
                     schema_version: 1,
                     payload: json!({ "round": round, "k": k, "text": "Zoë 🙂", "nested": { "b": 1, "a": [1.5, null] } }),
+                    metadata: None,
                 })
                 .collect();
             store

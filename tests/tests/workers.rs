@@ -224,6 +224,7 @@ async fn garbled_invitation(
                 event_type: "UserInvited".to_owned(),
                 schema_version: 1,
                 payload: serde_json::json!({ "email": 42 }),
+                metadata: None,
             }],
             &roster_eventstore::Metadata::default(),
         )
@@ -469,6 +470,35 @@ async fn several_invitation_emails_are_in_flight_at_once() {
         sent, 6,
         "each outcome recorded (the owner had joined: skipped)"
     );
+    // The batch's outcomes went out in one append (one transaction: positions
+    // share their transaction part), each event still naming its own cause.
+    let log = w
+        .store
+        .read_all(roster_eventstore::Position::START, 1_000)
+        .await
+        .expect("log");
+    let invited: std::collections::HashMap<String, Uuid> = log
+        .iter()
+        .filter(|r| r.event_type == "UserInvited")
+        .map(|r| (r.payload["invitation_id"].to_string(), r.event_id))
+        .collect();
+    let outcomes: Vec<_> = log
+        .iter()
+        .filter(|r| r.event_type == "InvitationEmailSent")
+        .collect();
+    let transactions: std::collections::HashSet<u64> =
+        outcomes.iter().map(|r| r.global_position.0 >> 20).collect();
+    assert_eq!(transactions.len(), 1, "one append for the organization");
+    for r in outcomes {
+        assert_eq!(
+            r.metadata.causation_id,
+            invited
+                .get(&r.payload["invitation_id"].to_string())
+                .copied(),
+            "each outcome is caused by its own invitation"
+        );
+        assert_eq!(r.metadata.actor.as_deref(), Some("email-worker"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -685,6 +715,7 @@ async fn a_stuck_invitation_sender_does_not_hold_back_password_resets() {
                 event_type: event_type.to_owned(),
                 schema_version,
                 payload,
+                metadata: None,
             }],
             &roster_eventstore::Metadata::default(),
         )

@@ -209,5 +209,6 @@ fn event(payload: &serde_json::Value) -> NewEvent {
         event_type: "UserInvited".to_owned(),
         schema_version: 1,
         payload: payload.clone(),
+        metadata: None,
     }
 }

@@ -1,5 +1,6 @@
 //! Many invitations made at once, and how long after the last one was answered
-//! every invitation email has been accepted by a local SMTP server.
+//! every invitation email has been accepted by a local SMTP server; then how many
+//! SQL statements one invitation costs, from its request to its recorded email.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,8 +25,11 @@ const CLIENTS: usize = 16;
 /// The budget: every email accepted within this long after the last 201.
 const BUDGET_S: f64 = 10.0;
 
-/// The email case on its own database.
-pub async fn run(settings: &Settings) -> anyhow::Result<CaseResult> {
+/// Invitations made one at a time for the statement count.
+const COUNTED: usize = 100;
+
+/// The email cases on their own database.
+pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
     let db = Scratch::create(&settings.admin_url, "email", 8).await?;
     roster_migrations::POSTGRES.run(&db.pool).await?;
     let store: Arc<dyn EventStore> = Arc::new(PgStore::new(db.pool.clone()).await?);
@@ -115,8 +119,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<CaseResult> {
         .saturating_duration_since(last_created)
         .as_secs_f64();
     server.stop().await;
-    db.drop_now().await?;
-    Ok(CaseResult::new(
+    let burst = CaseResult::new(
         "invitation_emails_after_a_burst",
         after_s,
         BUDGET_S,
@@ -132,5 +135,167 @@ pub async fn run(settings: &Settings) -> anyhow::Result<CaseResult> {
             "emails_per_s_after_the_burst": if after_s > 0.0 { arrivals.len() as f64 / (after_s + invitations_s) } else { f64::NAN },
             "baseline_is": "the 10 s budget",
         }),
+    );
+    let statements = statements_per_invitation(settings, &db, &orgs, &sink).await?;
+    db.drop_now().await?;
+    Ok(vec![burst, statements])
+}
+
+/// SQL statements per invitation, everything counted: the request (session,
+/// idempotency, append), the projector's share of its batch and the email
+/// sender's (read, outcome, checkpoint), `BEGIN` and `COMMIT` included. A server
+/// logs every statement it sends (sqlx's statement log); [`COUNTED`]
+/// invitations are made one after another, each waited out until its email
+/// arrived, and what the same server sends while idle for as long is
+/// subtracted. One at a time is the worst case: nothing shares a batch.
+async fn statements_per_invitation(
+    settings: &Settings,
+    db: &Scratch,
+    orgs: &[(String, String)],
+    sink: &Sink,
+) -> anyhow::Result<CaseResult> {
+    const GOAL: f64 = 4.0;
+    let log = settings.work.join("statements.log");
+    let server = Server::start_logging(
+        &settings.roster,
+        &db.url,
+        &settings.work,
+        &[
+            ("SMTP_URL", sink.url.as_str()),
+            ("RUST_LOG", "warn,sqlx::query=debug"),
+        ],
+        Some(&log),
+    )
+    .await?;
+    server::caught_up(&db.pool, Duration::from_secs(120)).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_from = statements_in(&log)?;
+    let idle_started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = statements_in(&log)?.since(&idle_from);
+    let idle_s = idle_started.elapsed().as_secs_f64();
+
+    let http = reqwest::Client::new();
+    let before = statements_in(&log)?;
+    let started = Instant::now();
+    let mut arrived = sink.arrivals().len();
+    for n in 0..COUNTED {
+        let (org, token) = &orgs[n % orgs.len()];
+        let answer = http
+            .post(format!("{}/api/orgs/{org}/invitations", server.base))
+            .bearer_auth(token)
+            .json(&json!({
+                "email": format!("counted{n}@example.com"),
+                "full_name": "Cal Counted",
+                "role": "standard",
+            }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            answer.status().as_u16() == 201,
+            "invite answered {}",
+            answer.status()
+        );
+        let give_up = Instant::now() + Duration::from_secs(30);
+        while sink.arrivals().len() <= arrived && Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        arrived = sink.arrivals().len();
+    }
+    server::caught_up(&db.pool, Duration::from_secs(60)).await?;
+    // The last outcome's append and the sender's checkpoint follow the email.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let busy_s = started.elapsed().as_secs_f64();
+    let counted = statements_in(&log)?.since(&before);
+    server.stop().await;
+    let idle_share = idle.total as f64 * busy_s / idle_s.max(0.001);
+    let per_invitation = (counted.total as f64 - idle_share).max(0.0) / COUNTED as f64;
+    Ok(CaseResult::new(
+        "statements_per_invitation",
+        per_invitation,
+        GOAL,
+        "statements",
+        Goal::AtMost(1.0),
+        per_invitation <= GOAL,
+        json!({
+            "invitations": COUNTED,
+            "one_at_a_time": true,
+            "statements_logged": counted.total,
+            "idle_statements_per_s": idle.total as f64 / idle_s.max(0.001),
+            "idle_share_subtracted": idle_share,
+            "by_kind_per_invitation": counted.per(COUNTED),
+            "baseline_is": "the goal of 4",
+        }),
     ))
+}
+
+/// Statements a server's log holds, by their first word.
+#[derive(Debug, Default, Clone)]
+struct Statements {
+    total: u64,
+    kinds: std::collections::BTreeMap<String, u64>,
+}
+
+impl Statements {
+    fn since(&self, earlier: &Statements) -> Statements {
+        let mut kinds = self.kinds.clone();
+        for (kind, n) in &earlier.kinds {
+            if let Some(k) = kinds.get_mut(kind) {
+                *k = k.saturating_sub(*n);
+            }
+        }
+        Statements {
+            total: self.total.saturating_sub(earlier.total),
+            kinds,
+        }
+    }
+
+    fn per(&self, n: usize) -> serde_json::Value {
+        self.kinds
+            .iter()
+            .filter(|(_, c)| **c > 0)
+            .map(|(k, c)| (k.clone(), json!(*c as f64 / n as f64)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
+/// Counts the statements in sqlx's statement log at `path` (ANSI colours
+/// stripped): one `sqlx::query` event per statement, its `summary` first.
+fn statements_in(path: &std::path::Path) -> anyhow::Result<Statements> {
+    let raw = std::fs::read(path)?;
+    let text = strip_ansi(&String::from_utf8_lossy(&raw));
+    let mut found = Statements::default();
+    for event in text.split("sqlx::query").skip(1) {
+        found.total += 1;
+        let kind = event
+            .split_once("summary=\"")
+            .map(|(_, rest)| {
+                rest.split(|c: char| !c.is_ascii_alphabetic())
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase()
+            })
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "OTHER".to_owned());
+        *found.kinds.entry(kind).or_default() += 1;
+    }
+    Ok(found)
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

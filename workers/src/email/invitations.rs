@@ -79,12 +79,27 @@ pub struct InvitationSender {
     pub max_attempts: u32,
 }
 
+/// What became of one attempt to send, before it is recorded.
 enum Delivery {
-    Sent,
+    /// Accepted by the SMTP server, under this Message-ID.
+    Sent(String),
+    /// Not sent: the send was cancelled, superseded, accepted or has expired.
     Skipped,
-    Failed,
+    /// Refused for good, for this reason.
+    Failed(String),
     /// A transient failure, with the server's reason.
     Transient(String),
+}
+
+/// The metadata of an outcome the worker records on behalf of `cause`.
+fn outcome_metadata(cause: Option<correlation::Cause>) -> Metadata {
+    Metadata {
+        actor: Some("email-worker".into()),
+        source: Source::Worker,
+        causation_id: cause.map(|c| c.event_id),
+        correlation_id: cause.and_then(|c| c.correlation_id),
+        ..Metadata::default()
+    }
 }
 
 /// An invitation email ready to go, read from the organization's state.
@@ -120,11 +135,12 @@ impl InvitationSender {
     }
 
     /// Handles the next events after the checkpoint: up to [`SENDS_AT_ONCE`]
-    /// sends at a time, each recording its outcome, then moves the checkpoint
-    /// once, past every send up to the first that failed (or past the whole
-    /// batch). A transient failure is recorded for a later retry; an event that
-    /// cannot be read ends the step there with [`WorkerError::Undecodable`], and
-    /// the next step stops there again.
+    /// sends at a time; then records their outcomes, one append per
+    /// organization (each event keeping its own cause), and moves the
+    /// checkpoint once, past every send up to the first whose outcome could not
+    /// be recorded (or past the whole batch). A transient failure is recorded
+    /// for a later retry; an event that cannot be read ends the step there with
+    /// [`WorkerError::Undecodable`], and the next step stops there again.
     pub async fn step(&self) -> Result<EmailStep, WorkerError> {
         let tally = Tally::default();
         let from = self.position().await?;
@@ -137,10 +153,10 @@ impl InvitationSender {
             match send_of(recorded) {
                 Ok(Some((org, invitation, send))) => sends.push((
                     recorded.global_position,
-                    correlation::Cause {
+                    Some(correlation::Cause {
                         event_id: recorded.event_id,
                         correlation_id: recorded.metadata.correlation_id,
-                    },
+                    }),
                     Retry {
                         send_id: send,
                         org_id: org,
@@ -156,31 +172,13 @@ impl InvitationSender {
             }
             reach = recorded.global_position;
         }
-        let tally_ref = &tally;
-        let outcomes: Vec<(Position, Result<(), WorkerError>)> = futures::stream::iter(sends)
-            .map(|(position, cause, first)| async move {
-                let outcome = correlation::caused_by(cause, async move {
-                    let delivery = self
-                        .deliver(first.org_id, first.invitation_id, first.send_id)
-                        .await?;
-                    self.settle(first, delivery, tally_ref).await
-                })
-                .await;
-                (position, outcome)
-            })
-            .buffered(SENDS_AT_ONCE)
-            .collect()
-            .await;
-        let mut failure = unreadable;
-        for (position, outcome) in outcomes {
-            if let Err(e) = outcome {
-                // Sends after this one were handled too; the next step sends
-                // them again (at least once, under the same Message-ID).
-                reach = reach.min(Position(position.0.saturating_sub(1))).max(from);
-                failure = Some(e);
-                break;
-            }
+        let (handled, failed) = self.attempt(sends, &tally).await;
+        if let Some((position, _)) = handled.iter().find(|(_, done)| !done) {
+            // Sends after this one were handled too; the next step sends
+            // them again (at least once, under the same Message-ID).
+            reach = reach.min(Position(position.0.saturating_sub(1))).max(from);
         }
+        let failure = unreadable.or(failed);
         if reach > from {
             self.advance(reach).await?;
         }
@@ -190,15 +188,18 @@ impl InvitationSender {
         let (limit, per_org) = RETRIES_PER_STEP;
         let due = retries::due(&self.db, self.clock.now(), limit, per_org).await?;
         let retried = !due.is_empty();
-        for retry in due {
-            let delivery = self
-                .deliver(retry.org_id, retry.invitation_id, retry.send_id)
-                .await?;
-            let retry = Retry {
-                attempts: retry.attempts + 1,
-                ..retry
-            };
-            self.settle(retry, delivery, &tally).await?;
+        let again = due
+            .into_iter()
+            .map(|retry| {
+                let retry = Retry {
+                    attempts: retry.attempts + 1,
+                    ..retry
+                };
+                (Position::START, None, retry)
+            })
+            .collect();
+        if let (_, Some(e)) = self.attempt(again, &tally).await {
+            return Err(e);
         }
         if events.is_empty() && !retried {
             return Ok(EmailStep::Idle {
@@ -213,11 +214,128 @@ impl InvitationSender {
         })
     }
 
+    /// Sends `sends` ([`SENDS_AT_ONCE`] at a time), records their outcomes in
+    /// one append per organization, then keeps or drops their retries. Answers
+    /// each send's position and whether it was handled, in the order given,
+    /// and the first failure.
+    async fn attempt(
+        &self,
+        sends: Vec<(Position, Option<correlation::Cause>, Retry)>,
+        tally: &Tally,
+    ) -> (Vec<(Position, bool)>, Option<WorkerError>) {
+        let delivered: Vec<_> = futures::stream::iter(sends)
+            .map(|(position, cause, retry)| async move {
+                let delivery = self
+                    .deliver(retry.org_id, retry.invitation_id, retry.send_id)
+                    .await;
+                (position, cause, retry, delivery)
+            })
+            .buffered(SENDS_AT_ONCE)
+            .collect()
+            .await;
+        // What to record of each, grouped by organization in batch order.
+        let mut by_org: Vec<(OrgId, Vec<(OrgCommand, Metadata)>)> = Vec::new();
+        for (_, cause, retry, delivery) in &delivered {
+            let Ok(delivery) = delivery else { continue };
+            let Some(command) = self.outcome(retry, delivery) else {
+                continue;
+            };
+            let metadata = outcome_metadata(*cause);
+            match by_org.iter_mut().find(|(org, _)| *org == retry.org_id) {
+                Some((_, commands)) => commands.push((command, metadata)),
+                None => by_org.push((retry.org_id, vec![(command, metadata)])),
+            }
+        }
+        let mut unrecorded: Vec<OrgId> = Vec::new();
+        let mut failure = None;
+        for (org, commands) in by_org {
+            let envelopes: Vec<Envelope> = commands
+                .iter()
+                .map(|(command, _)| Envelope {
+                    actor: Actor::System,
+                    command: command.clone(),
+                })
+                .collect();
+            let each: Vec<(&Envelope, Option<&Metadata>)> = envelopes
+                .iter()
+                .zip(commands.iter().map(|(_, m)| Some(m)))
+                .collect();
+            match self
+                .orgs
+                .execute_each(org, &each, &outcome_metadata(None))
+                .await
+            {
+                Ok((_, refused)) => {
+                    for (k, refusal) in refused {
+                        // The log does not know the send: there is nothing
+                        // to record, and nothing is lost by going on.
+                        tracing::warn!(%org, command = ?envelopes[k].command, %refusal, "an email outcome was refused");
+                    }
+                }
+                Err(e) => {
+                    unrecorded.push(org);
+                    failure.get_or_insert(WorkerError::from(e));
+                }
+            }
+        }
+        let mut handled = Vec::with_capacity(delivered.len());
+        for (position, _, retry, delivery) in delivered {
+            let done = match delivery {
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    false
+                }
+                Ok(_) if unrecorded.contains(&retry.org_id) => false,
+                Ok(delivery) => match self.settle(retry, delivery, tally).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        false
+                    }
+                },
+            };
+            handled.push((position, done));
+        }
+        (handled, failure)
+    }
+
     async fn advance(&self, to: Position) -> Result<(), WorkerError> {
         Ok(checkpoints::advance(&self.db, NAME, to, self.clock.now()).await?)
     }
 
-    /// Records what became of one attempt of a send, and keeps or drops its retry.
+    /// The command recording `delivery`, if it is one the log keeps.
+    fn outcome(&self, retry: &Retry, delivery: &Delivery) -> Option<OrgCommand> {
+        let (invitation_id, send_id) = (retry.invitation_id, retry.send_id);
+        match delivery {
+            Delivery::Skipped => None,
+            Delivery::Sent(message_id) => Some(OrgCommand::RecordEmailSent {
+                invitation_id,
+                send_id,
+                message_id: message_id.clone(),
+            }),
+            Delivery::Failed(reason) => Some(OrgCommand::RecordEmailFailed {
+                invitation_id,
+                send_id,
+                reason: reason.clone(),
+                permanent: true,
+            }),
+            Delivery::Transient(reason) => {
+                let give_up = retry.attempts >= self.max_attempts;
+                Some(OrgCommand::RecordEmailFailed {
+                    invitation_id,
+                    send_id,
+                    reason: if give_up {
+                        format!("gave up after {} attempts: {reason}", retry.attempts)
+                    } else {
+                        reason.clone()
+                    },
+                    permanent: give_up,
+                })
+            }
+        }
+    }
+
+    /// Counts a recorded attempt and keeps or drops its retry.
     async fn settle(
         &self,
         retry: Retry,
@@ -225,33 +343,17 @@ impl InvitationSender {
         tally: &Tally,
     ) -> Result<(), WorkerError> {
         match delivery {
-            Delivery::Sent => {
+            Delivery::Sent(_) => {
                 Tally::bump(&tally.sent);
                 WorkerMetrics::bump(&self.postage.metrics.emails_sent);
             }
             Delivery::Skipped => Tally::bump(&tally.skipped),
-            Delivery::Failed => {
+            Delivery::Failed(_) => {
                 Tally::bump(&tally.failed);
                 WorkerMetrics::bump(&self.postage.metrics.emails_failed);
             }
-            Delivery::Transient(reason) => {
-                let give_up = retry.attempts >= self.max_attempts;
-                let reason = if give_up {
-                    format!("gave up after {} attempts: {reason}", retry.attempts)
-                } else {
-                    reason
-                };
-                self.record(
-                    retry.org_id,
-                    OrgCommand::RecordEmailFailed {
-                        invitation_id: retry.invitation_id,
-                        send_id: retry.send_id,
-                        reason,
-                        permanent: give_up,
-                    },
-                )
-                .await?;
-                if give_up {
+            Delivery::Transient(_) => {
+                if retry.attempts >= self.max_attempts {
                     Tally::bump(&tally.failed);
                     WorkerMetrics::bump(&self.postage.metrics.emails_failed);
                 } else {
@@ -265,28 +367,6 @@ impl InvitationSender {
             }
         }
         Ok(retries::forget(&self.db, retry.send_id).await?)
-    }
-
-    async fn record(&self, org: OrgId, command: OrgCommand) -> Result<(), WorkerError> {
-        let cause = correlation::current_cause();
-        let metadata = Metadata {
-            actor: Some("email-worker".into()),
-            source: Source::Worker,
-            causation_id: cause.map(|c| c.event_id),
-            correlation_id: cause.and_then(|c| c.correlation_id),
-            ..Metadata::default()
-        };
-        self.orgs
-            .execute(
-                org,
-                &Envelope {
-                    actor: Actor::System,
-                    command,
-                },
-                &metadata,
-            )
-            .await?;
-        Ok(())
     }
 
     async fn deliver(
@@ -336,19 +416,7 @@ impl InvitationSender {
         let message_id = format!("<invitation-{send}@{}>", postage.host());
         let to: Mailbox = match draft.email.parse() {
             Ok(m) => m,
-            Err(e) => {
-                self.record(
-                    org,
-                    OrgCommand::RecordEmailFailed {
-                        invitation_id: invitation,
-                        send_id: send,
-                        reason: format!("address not usable: {e}"),
-                        permanent: true,
-                    },
-                )
-                .await?;
-                return Ok(Delivery::Failed);
-            }
+            Err(e) => return Ok(Delivery::Failed(format!("address not usable: {e}"))),
         };
         let message = Message::builder()
             .from(postage.from.clone())
@@ -371,31 +439,8 @@ impl InvitationSender {
             .send(message, &format!("invitation-{send}"))
             .await
         {
-            Ok(()) => {
-                self.record(
-                    org,
-                    OrgCommand::RecordEmailSent {
-                        invitation_id: invitation,
-                        send_id: send,
-                        message_id,
-                    },
-                )
-                .await?;
-                Ok(Delivery::Sent)
-            }
-            Err(SendError::Permanent(reason)) => {
-                self.record(
-                    org,
-                    OrgCommand::RecordEmailFailed {
-                        invitation_id: invitation,
-                        send_id: send,
-                        reason,
-                        permanent: true,
-                    },
-                )
-                .await?;
-                Ok(Delivery::Failed)
-            }
+            Ok(()) => Ok(Delivery::Sent(message_id)),
+            Err(SendError::Permanent(reason)) => Ok(Delivery::Failed(reason)),
             Err(SendError::Transient(reason)) => Ok(Delivery::Transient(reason)),
         }
     }
