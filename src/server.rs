@@ -266,6 +266,10 @@ impl Connection {
             limits,
             mut stopping,
         } = self;
+        // Answers leave as soon as they are written: with Nagle's algorithm a
+        // response written in two pieces waits for the client's delayed ACK
+        // (40 ms on Linux), which was most of the reads' p99 in `scripts/bench`.
+        let _ = stream.set_nodelay(true);
         // A client that connects and sends nothing would hold a slot for free:
         // the protocol is only read once a first byte arrives, so wait for it here.
         let mut first = [0u8; 1];

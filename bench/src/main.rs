@@ -84,6 +84,8 @@ pub struct Settings {
     pub rounds: usize,
     /// Data set sizes.
     pub size: Sizes,
+    /// Where logs worth reading afterwards are kept (the table's folder).
+    pub keep: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -120,6 +122,10 @@ async fn main() -> anyhow::Result<()> {
         seconds: cli.seconds.unwrap_or(if cli.quick { 3 } else { 10 }).max(1),
         rounds: if cli.quick { 1 } else { 3 },
         size,
+        keep: cli
+            .table
+            .as_ref()
+            .and_then(|t| t.parent().map(PathBuf::from)),
     };
     let wanted = |group: &str| cli.only.is_empty() || cli.only.iter().any(|g| g == group);
     let mut results = Vec::new();

@@ -71,15 +71,36 @@ pub async fn schedule(db: &Db, retry: Retry, due_at: DateTime<Utc>) -> Result<()
     Ok(())
 }
 
-/// Forgets `send` (delivered, given up, or no longer current).
-pub async fn forget(db: &Db, send: SendId) -> Result<(), StorageError> {
-    let mut tx = db.begin().await?;
-    exec!(
-        &mut tx,
-        "DELETE FROM email_retries WHERE send_id = $1",
-        send.to_string()
-    )?;
-    tx.commit().await?;
+/// Forgets `sends` (delivered, given up, or no longer current): one statement
+/// for a whole batch of outcomes.
+pub async fn forget(db: &Db, sends: &[SendId]) -> Result<(), StorageError> {
+    if sends.is_empty() {
+        return Ok(());
+    }
+    // Bounded by the sender's batch; SQLite allows 32,766 parameters.
+    for chunk in sends.chunks(1_000) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+        let sql = format!(
+            "DELETE FROM email_retries WHERE send_id IN ({})",
+            placeholders.join(", ")
+        );
+        match db {
+            Db::Pg(pool) => {
+                let mut q = sqlx::query(&sql);
+                for send in chunk {
+                    q = q.bind(send.to_string());
+                }
+                q.execute(pool).await?;
+            }
+            Db::Sqlite(pool) => {
+                let mut q = sqlx::query(&sql);
+                for send in chunk {
+                    q = q.bind(send.to_string());
+                }
+                q.execute(pool).await?;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@
 //! the second time. Transient failures are retried with exponential backoff and
 //! jitter up to a limit; permanent ones stop at once.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +77,11 @@ pub struct InvitationSender {
     postage: Arc<Postage>,
     /// Attempts before a transient failure is given up on.
     pub max_attempts: u32,
+    /// Whether the last step left work waiting (a full batch, or as many
+    /// retries as a step takes): the runtime steps again at once only then,
+    /// and otherwise waits for the log to move, so a busy log costs one read
+    /// per batch rather than one more per step.
+    more: AtomicBool,
 }
 
 /// What became of one attempt to send, before it is recorded.
@@ -126,6 +131,7 @@ impl InvitationSender {
             clock,
             postage,
             max_attempts: 6,
+            more: AtomicBool::new(false),
         }
     }
 
@@ -188,6 +194,10 @@ impl InvitationSender {
         let (limit, per_org) = RETRIES_PER_STEP;
         let due = retries::due(&self.db, self.clock.now(), limit, per_org).await?;
         let retried = !due.is_empty();
+        self.more.store(
+            events.len() >= BATCH || due.len() >= limit,
+            Ordering::Relaxed,
+        );
         let again = due
             .into_iter()
             .map(|retry| {
@@ -279,6 +289,7 @@ impl InvitationSender {
             }
         }
         let mut handled = Vec::with_capacity(delivered.len());
+        let mut settled = Vec::new();
         for (position, _, retry, delivery) in delivered {
             let done = match delivery {
                 Err(e) => {
@@ -287,7 +298,10 @@ impl InvitationSender {
                 }
                 Ok(_) if unrecorded.contains(&retry.org_id) => false,
                 Ok(delivery) => match self.settle(retry, delivery, tally).await {
-                    Ok(()) => true,
+                    Ok(forget) => {
+                        settled.extend(forget);
+                        true
+                    }
                     Err(e) => {
                         failure.get_or_insert(e);
                         false
@@ -295,6 +309,13 @@ impl InvitationSender {
                 },
             };
             handled.push((position, done));
+        }
+        if let Err(e) = retries::forget(&self.db, &settled).await {
+            // The outcomes are recorded, so the checkpoint may pass them. Only a
+            // send that failed before has a retry to leave behind; when due it
+            // is sent again (at least once, as after a crash). The step fails
+            // so the runtime backs off and the operator sees it.
+            failure.get_or_insert(e.into());
         }
         (handled, failure)
     }
@@ -335,13 +356,14 @@ impl InvitationSender {
         }
     }
 
-    /// Counts a recorded attempt and keeps or drops its retry.
+    /// Counts a recorded attempt and schedules its next try when it gets
+    /// one; answers the send when its retry (if any) is to be forgotten.
     async fn settle(
         &self,
         retry: Retry,
         delivery: Delivery,
         tally: &Tally,
-    ) -> Result<(), WorkerError> {
+    ) -> Result<Option<SendId>, WorkerError> {
         match delivery {
             Delivery::Sent(_) => {
                 Tally::bump(&tally.sent);
@@ -362,11 +384,12 @@ impl InvitationSender {
                     let due_at = self.clock.now()
                         + chrono::Duration::from_std(SEND_BACKOFF.delay(retry.attempts))
                             .unwrap_or_else(|_| chrono::Duration::minutes(5));
-                    return Ok(retries::schedule(&self.db, retry, due_at).await?);
+                    retries::schedule(&self.db, retry, due_at).await?;
+                    return Ok(None);
                 }
             }
         }
-        Ok(retries::forget(&self.db, retry.send_id).await?)
+        Ok(Some(retry.send_id))
     }
 
     async fn deliver(
@@ -471,7 +494,15 @@ impl Follower for InvitationSender {
                     .map(|due| (due - self.clock.now()).to_std().unwrap_or_default())
                     .map_or(IDLE_POLL, |until| until.min(IDLE_POLL)),
             },
-            EmailStep::Progressed { .. } => Progress::Busy,
+            EmailStep::Progressed { .. } if self.more.load(Ordering::Relaxed) => Progress::Busy,
+            // A retry just scheduled is due in a second or more.
+            EmailStep::Progressed { retrying, .. } => Progress::Idle {
+                wake_after: if retrying > 0 {
+                    SEND_BACKOFF.base
+                } else {
+                    IDLE_POLL
+                },
+            },
         })
     }
 

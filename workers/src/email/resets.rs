@@ -38,6 +38,9 @@ pub struct ResetSender {
     /// the log is other streams' events, and writing the checkpoint after each
     /// look would be a commit beside every command (see [`WRITE_EVERY`]).
     progress: std::sync::Mutex<Option<(Position, std::time::Instant)>>,
+    /// Whether the last step read a full batch: only then does the runtime
+    /// step again at once rather than wait for the log to move.
+    more: std::sync::atomic::AtomicBool,
 }
 
 /// How often the checkpoint is written while only other events pass by. A
@@ -67,6 +70,7 @@ impl ResetSender {
             clock,
             postage,
             progress: std::sync::Mutex::new(None),
+            more: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -90,6 +94,8 @@ impl ResetSender {
     pub async fn step(&self) -> Result<bool, WorkerError> {
         let from = self.position().await?;
         let events = self.store.read_all(from, BATCH).await?;
+        self.more
+            .store(events.len() >= BATCH, std::sync::atomic::Ordering::Relaxed);
         let Some(last) = events.last().map(|e| e.global_position) else {
             return Ok(false);
         };
@@ -182,9 +188,9 @@ impl Follower for ResetSender {
     }
 
     async fn step(&self) -> Result<Progress, StepError> {
-        let busy = ResetSender::step(self).await?;
+        ResetSender::step(self).await?;
         self.postage.metrics.recovered(NAME);
-        Ok(if busy {
+        Ok(if self.more.load(std::sync::atomic::Ordering::Relaxed) {
             Progress::Busy
         } else {
             Progress::Idle {
