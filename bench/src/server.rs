@@ -152,6 +152,30 @@ pub async fn caught_up(pool: &sqlx::PgPool, within: Duration) -> anyhow::Result<
     }
 }
 
+/// Waits until the log has not grown for a second and every projection has
+/// reached its head (background work such as email outcomes is done).
+pub async fn settled(pool: &sqlx::PgPool, within: Duration) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let head = || async {
+        sqlx::query_scalar::<_, i64>("SELECT coalesce(max(global_position), 0) FROM events")
+            .fetch_one(pool)
+            .await
+    };
+    let mut last = head().await?;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = head().await?;
+        if now == last {
+            caught_up(pool, within).await?;
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > within {
+            bail!("the log kept growing for {within:?}");
+        }
+        last = now;
+    }
+}
+
 fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())

@@ -778,6 +778,8 @@ fn append_pool(shared: &PgPool) -> PgPool {
         .clone()
         .options([("plan_cache_mode", "force_generic_plan")]);
     PgPoolOptions::new()
+        // No ping before each append: see the request pool (`roster serve`).
+        .test_before_acquire(false)
         .max_connections(append_connections(shared.options().get_max_connections()))
         .min_connections(0)
         .idle_timeout(

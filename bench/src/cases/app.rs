@@ -56,7 +56,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
         r.emit();
         results.push(r);
     }
-    for r in long_history::run(settings, &server, &seeded).await? {
+    for r in long_history::run(settings, &server, &seeded, &db.pool).await? {
         r.emit();
         results.push(r);
     }
