@@ -52,6 +52,43 @@ async fn pages_walk_the_organizations_events_once_each_without_secrets() {
     let positions: Vec<u64> = seen.iter().filter_map(|e| e["position"].as_u64()).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     assert!(!Value::Array(seen).to_string().contains("token_digest"));
+    // `from=now` starts at the head: only what happens next.
+    let feed = |query: &'static str| {
+        let (s, olive) = (&s, &olive);
+        async move {
+            s.call(
+                "GET",
+                &format!("/api/orgs/{org}/events?{query}"),
+                Some(olive),
+                None,
+            )
+            .await
+        }
+    };
+    let (status, page) = feed("from=now").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["events"], json!([]), "nothing before now");
+    let now = page["next_after"].as_u64().expect("next_after");
+    assert!(now >= after, "the head: {now} vs {after}");
+    s.member(org, &olive, "bo@acme.io", json!({ "role": "standard" }))
+        .await;
+    let (_, page) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/events?after={now}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    let next: Vec<&str> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert_eq!(next, ["UserInvited", "InvitationAccepted"]);
+    let (status, refused) = feed("from=later").await;
+    assert_eq!(status, 422, "{refused}");
     let (_, zed, _) = s
         .org_with_owner(ShapeArg::Single, "zed@other.io", vec![])
         .await;

@@ -726,3 +726,102 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link_and_then_changed_in
     b.sign_in(OWNER, PASSWORD).await.expect("changed back");
     b.close().await.expect("close");
 }
+
+/// Item 1 of #23: the page follows the organization's events. An owner's page
+/// shows what another owner does over the API, and the email's delivery, without
+/// a reload; the activity page shows new events at the top.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_page_follows_another_owners_changes_and_the_delivery_without_reloading() {
+    let server = TestServer::start().await.expect("server");
+    let (org, session, _) = server.org_with_owner(ShapeArg::Single, OWNER, vec![]).await;
+    let (_, other_owner, _) = server
+        .member(
+            org,
+            &session,
+            "otto@example.com",
+            serde_json::json!({ "role": "owner" }),
+        )
+        .await;
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+    b.sign_in(OWNER, PASSWORD).await.expect("signed in");
+    open_user_management(&b).await.expect("user management");
+    b.see(".empty", "No pending invitations")
+        .await
+        .expect("nothing pending yet");
+    // Marks the document: a reload would lose the mark.
+    b.eval("window.__stayed = true; return true;")
+        .await
+        .expect("mark");
+    let pending = "section[aria-labelledby=invites-title] tbody";
+
+    // The other owner invites: the row appears, "Sending" until the email goes.
+    let invitation = server
+        .invite(
+            org,
+            &other_owner,
+            serde_json::json!({ "email": "lou@example.com", "full_name": "Lou Live", "role": "standard" }),
+        )
+        .await;
+    b.see(pending, "lou@example.com")
+        .await
+        .expect("the invitation appears");
+    b.see(pending, "Sending").await.expect("not sent yet");
+    server.drain().await;
+    b.see(pending, "Delivered")
+        .await
+        .expect("the delivery follows");
+
+    // Accepted elsewhere: it leaves Pending and the new member is listed.
+    let link = server.token_of(org, invitation).await;
+    let (status, joined) = server.accept_as_new(&link, "Lou Live").await;
+    assert_eq!(status, 201, "{joined}");
+    b.see(".empty", "No pending invitations")
+        .await
+        .expect("closed invitations leave Pending");
+    b.see(
+        "section[aria-labelledby=members-title] tbody",
+        "lou@example.com",
+    )
+    .await
+    .expect("the new member is listed");
+
+    // The other owner changes Lou's role.
+    let user = joined["user_id"].as_str().expect("user");
+    let (status, changed) = server
+        .call(
+            "PATCH",
+            &format!("/api/orgs/{org}/members/{user}"),
+            Some(&other_owner),
+            Some(serde_json::json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    b.see("section[aria-labelledby=members-title] tbody", "Admin")
+        .await
+        .expect("the new role shows");
+    assert_eq!(
+        b.eval("return window.__stayed === true;")
+            .await
+            .expect("mark"),
+        serde_json::json!(true),
+        "all of it without a reload"
+    );
+
+    // Activity: new events arrive at the top.
+    b.open_user_menu().await.expect("menu");
+    b.click("Activity").await.expect("activity");
+    b.see("h1", "Activity").await.expect("page");
+    server
+        .invite(
+            org,
+            &other_owner,
+            serde_json::json!({ "email": "max@example.com", "full_name": "Max More", "role": "standard" }),
+        )
+        .await;
+    b.see(
+        "section[aria-labelledby=history-title] tbody tr:first-child",
+        "Max More",
+    )
+    .await
+    .expect("the new event heads the list");
+}

@@ -46,7 +46,7 @@ pub static SHELL: Asset = Asset::new(
 );
 
 /// Every file under `/assets/`, the shell included.
-pub static ALL: [Asset; 13] = [
+pub static ALL: [Asset; 14] = [
     Asset::new(
         "app.css",
         "text/css; charset=utf-8",
@@ -68,6 +68,7 @@ pub static ALL: [Asset; 13] = [
     ),
     Asset::new("js/home.js", JS, include_bytes!("../assets/js/home.js")),
     Asset::new("js/users.js", JS, include_bytes!("../assets/js/users.js")),
+    Asset::new("js/live.js", JS, include_bytes!("../assets/js/live.js")),
     Asset::new(
         "js/member_dialogs.js",
         JS,

@@ -42,8 +42,20 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct FeedQuery {
     /// Events after this global position (0: from the beginning).
     pub after: Option<u64>,
+    /// `now`: only what happens from now on (the log's head as the request
+    /// finds it), for a page that has just read the lists and follows changes.
+    /// `after` and `Last-Event-ID` take precedence.
+    pub from: Option<FeedStart>,
     /// Events per page (1 to 500, default 100); JSON form only.
     pub limit: Option<usize>,
+}
+
+/// Where a feed without `after` starts.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedStart {
+    /// At the log's head: only what happens from now on.
+    Now,
 }
 
 /// One event.
@@ -110,7 +122,16 @@ pub(crate) async fn events(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let after = Position(resume.or(q.after).unwrap_or(0));
+    let after = match (resume.or(q.after), q.from) {
+        (Some(after), _) => Position(after),
+        (None, Some(FeedStart::Now)) => state
+            .app
+            .store
+            .head()
+            .await
+            .map_err(|e| UseCaseError::infrastructure("reading the log's head", e))?,
+        (None, None) => Position::START,
+    };
     if wants_stream {
         let (token, _) = presented_token(&headers).ok_or(UseCaseError::Unauthenticated)?;
         let slot = match state.live.open(owner.user_id(), owner.org_id()) {

@@ -4,6 +4,7 @@
 import { get, seg, Problem } from "./api.js";
 import { h, replace, field, alertBox, busy, timeEl } from "./dom.js";
 import { describe } from "./roles.js";
+import { follow } from "./live.js";
 
 /** Event types as people say them: the filter's choices and the list's words. */
 const TYPES = [
@@ -55,6 +56,8 @@ export async function activityPage(app, orgId) {
   const csv = h("button", { type: "button", class: "secondary" }, "Download CSV");
   const jsonl = h("button", { type: "button", class: "secondary" }, "Download JSONL");
   let cursor = null;
+  /** Whether older pages were added below the first. */
+  let paged = false;
 
   const filters = h("form", { class: "filters", novalidate: true }, since.row, until.row, type.row,
     h("div", { class: "filter-actions" }, apply));
@@ -93,6 +96,7 @@ export async function activityPage(app, orgId) {
 
   async function load(reset) {
     alert.clear();
+    paged = !reset;
     try {
       const body = await get(`/api/orgs/${seg(orgId)}/history`, { ...params(), order: "newest", cursor: reset ? undefined : cursor, limit: 50 });
       cursor = body.next_cursor;
@@ -174,6 +178,12 @@ export async function activityPage(app, orgId) {
   });
 
   await load(true);
+  // New events appear at the top as they happen, unless older pages are open
+  // or the filters end in the past.
+  app.cleanups.push(follow(orgId, () => {
+    if (paged || until.input.value) return;
+    load(true);
+  }, () => load(true)));
 }
 
 function csvCell(value) {

@@ -29,6 +29,11 @@ function idempotencyKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Makes later queries wait for `seen` too: an event the page saw live. */
+export function sawPosition(seen) {
+  if (seen > position) position = seen;
+}
+
 /** The log position the last change reached (0 before any). */
 export function lastPosition() {
   return position;

@@ -6,8 +6,12 @@ import { get, post, del, seg, Problem } from "./api.js";
 import { h, replace, debounce, timeEl, timeLeft, confirmDialog, infoDialog, toast } from "./dom.js";
 import { describe } from "./roles.js";
 import { inviteDialog, editDialog } from "./member_dialogs.js";
+import { follow } from "./live.js";
 
 const PAGE = 50;
+
+/** Events that change the member list (the rest change only invitations). */
+const MEMBER_EVENTS = new Set(["InvitationAccepted", "RoleChanged", "MemberRemoved", "reconnected"]);
 
 const DELIVERY = {
   queued: "Sending",
@@ -102,8 +106,10 @@ export async function usersPage(app, orgId) {
   more.addEventListener("click", () => loadMembers(false).catch(report));
 
   async function loadMembers(reset) {
+    // A refresh keeps as many rows as were shown (up to the API's 200).
+    const limit = reset ? Math.min(200, Math.max(PAGE, ctx.members.length)) : PAGE;
     const body = await get(`/api/orgs/${seg(orgId)}/members`, {
-      search: ctx.search, limit: PAGE, cursor: reset ? null : ctx.cursor,
+      search: ctx.search, limit, cursor: reset ? null : ctx.cursor,
     });
     ctx.members = reset ? body.members : ctx.members.concat(body.members);
     ctx.cursor = body.next_cursor;
@@ -144,6 +150,11 @@ export async function usersPage(app, orgId) {
   }
 
   await refresh();
+  // Other owners' changes and email delivery show as they happen.
+  app.cleanups.push(follow(orgId, (kinds) => {
+    const members = [...kinds].some((k) => MEMBER_EVENTS.has(k));
+    refresh({ members, invites: true }).catch(report);
+  }, () => refresh().catch(report)));
   // The time left ticks on its own.
   const ticker = setInterval(() => {
     for (const cell of inviteRows.querySelectorAll("[data-expires]")) {

@@ -1,0 +1,64 @@
+// Live updates: a page follows its organization's own event feed (Server-Sent
+// Events) and reads again what the events change, so owners working at the same
+// time see each other's changes, and email delivery, without reloading. The
+// browser resumes a dropped stream by itself (from the last event's id); after a
+// reconnection the page reads its lists again, so nothing missed meanwhile stays.
+
+import { seg, sawPosition } from "./api.js";
+
+/** The organization events the feed names (its SSE event types). */
+const KINDS = [
+  "OrganizationCreated", "AccountAdded", "UserInvited", "InvitationResent", "InvitationCancelled",
+  "InvitationExpired", "InvitationAccepted", "RoleChanged", "MemberRemoved", "InvitationEmailSent",
+  "InvitationEmailFailed",
+];
+
+/** Events arriving within this long are answered with one read. */
+const GATHER_MS = 150;
+
+/**
+ * Follows organization `orgId` from now on: `onChange(kinds)` runs (at most once
+ * per GATHER_MS) with the kinds of event seen, and `onEnded()` when the server
+ * ends the stream because the session or the ownership is gone. Answers the
+ * function that stops following (for the page's cleanups).
+ */
+export function follow(orgId, onChange, onEnded = () => {}) {
+  if (typeof EventSource === "undefined") return () => {};
+  const source = new EventSource(`/api/orgs/${seg(orgId)}/events?from=now`);
+  let timer = null;
+  let kinds = new Set();
+  let opened = false;
+  const changed = (kind) => {
+    kinds.add(kind);
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const seen = kinds;
+      kinds = new Set();
+      onChange(seen);
+    }, GATHER_MS);
+  };
+  source.addEventListener("open", () => {
+    if (opened) changed("reconnected");
+    opened = true;
+  });
+  for (const kind of KINDS) {
+    source.addEventListener(kind, (event) => {
+      try {
+        const body = JSON.parse(event.data);
+        // The next reads wait until the read models show this event.
+        if (typeof body.position === "number") sawPosition(body.position);
+      } catch (e) {
+        // An event that does not parse still means something changed.
+      }
+      changed(kind);
+    });
+  }
+  source.addEventListener("access-ended", () => {
+    source.close();
+    onEnded();
+  });
+  return () => {
+    clearTimeout(timer);
+    source.close();
+  };
+}
