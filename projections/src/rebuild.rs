@@ -9,7 +9,7 @@ use chrono::Utc;
 use roster_eventstore::{EventStore, Position};
 
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{Mode, Rows};
+use crate::rows::{FinalRows, Mode, Rows};
 use crate::runner::{apply_batch, checkpoint_name, ensure_installed, to_projected};
 use roster_storage::db::{pos_i64, time_text, Db};
 use roster_storage::{exec, fetch};
@@ -87,7 +87,8 @@ pub async fn rebuild(
 /// Rebuilds several projections from ONE read of the log. Each folds every event
 /// into a working set of its own that starts empty (so nothing is ever loaded);
 /// append-only tables are written after each batch and the rest at the end, with
-/// COPY. Reading the next batch overlaps folding and writing the current one.
+/// COPY. Reading, folding and writing overlap: while batch N is folded, N+1 is
+/// read and N−1's final rows are written.
 pub async fn rebuild_many(
     db: &Db,
     store: &dyn EventStore,
@@ -108,6 +109,7 @@ pub async fn rebuild_many(
     // Read to at least the head seen now, waiting out events the gap-safe
     // horizon holds back for a moment behind another open transaction.
     let head = store.head().await?;
+    let mut writing: Option<Writer> = None;
     let mut batch = store.read_all(after, REBUILD_BATCH).await?;
     loop {
         let Some(last) = batch.last().map(|e| e.global_position) else {
@@ -118,7 +120,7 @@ pub async fn rebuild_many(
             batch = store.read_all(after, REBUILD_BATCH).await?;
             continue;
         };
-        let fold_and_write = async {
+        let fold = async {
             for recorded in &batch {
                 if let Some(event) = to_projected(recorded)? {
                     for (p, rows) in projections.iter().zip(sets.iter_mut()) {
@@ -126,19 +128,25 @@ pub async fn rebuild_many(
                     }
                 }
             }
-            let mut tx = db.begin().await?;
-            for rows in sets.iter_mut() {
-                rows.write_final(&mut tx, SUFFIX).await?;
-            }
-            tx.commit().await?;
             Ok::<_, ProjectionError>(())
         };
-        let (next, folded) = tokio::join!(store.read_all(last, REBUILD_BATCH), fold_and_write);
+        // Three stages overlap: the next batch is read while this one is
+        // folded, and this one's final rows are written (on a task of their
+        // own) while the next is folded. One write in flight bounds memory.
+        let (next, folded) = tokio::join!(store.read_all(last, REBUILD_BATCH), fold);
         folded?;
+        let finals: Vec<FinalRows> = sets.iter_mut().map(Rows::take_final).collect();
+        if let Some(previous) = writing.take() {
+            previous.finish().await?;
+        }
+        writing = Some(Writer::spawn(db.clone(), finals));
         after = last;
         events += batch.len() as u64;
         progress(events, after);
         batch = next?;
+    }
+    if let Some(last_write) = writing.take() {
+        last_write.finish().await?;
     }
     for (p, rows) in projections.iter().zip(sets) {
         let mut tx = db.begin().await?;
@@ -170,6 +178,39 @@ pub async fn rebuild_many(
         reports.push(finalize(db, store, *p, verify, events, started).await?);
     }
     Ok(reports)
+}
+
+/// A batch's final rows being written on a task of their own. Dropping it (a
+/// rebuild given up) aborts the task, and its transaction rolls back.
+struct Writer(tokio::task::JoinHandle<Result<(), ProjectionError>>);
+
+impl Writer {
+    fn spawn(db: Db, finals: Vec<FinalRows>) -> Self {
+        Self(tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            for rows in finals {
+                rows.write(&mut tx, SUFFIX).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }))
+    }
+
+    /// Waits for the write; its failure is the rebuild's.
+    async fn finish(mut self) -> Result<(), ProjectionError> {
+        match (&mut self.0).await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(ProjectionError::Inconsistent(format!(
+                "the rebuild's writer stopped: {e}"
+            ))),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn scratch_name(p: &dyn Projection) -> String {

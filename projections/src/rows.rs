@@ -344,16 +344,23 @@ impl Rows {
         Ok(())
     }
 
-    /// A rebuild's write after each batch: the rows of append-only tables, which
-    /// are final as soon as they are made, leave memory for the table.
-    pub async fn write_final(&mut self, tx: &mut Tx, suffix: &str) -> Result<(), ProjectionError> {
-        for state in &mut self.tables {
-            if state.table.append_only && !state.rows.is_empty() {
-                let rows: Vec<Vec<Cell>> = std::mem::take(&mut state.rows).into_values().collect();
-                insert_rows(tx, suffix, state.table, &rows).await?;
-            }
-        }
-        Ok(())
+    /// A rebuild's take after each batch: the rows of append-only tables, which
+    /// are final as soon as they are made, leave memory, to be written (with
+    /// [`FinalRows::write`]) while the next batch is folded.
+    pub fn take_final(&mut self) -> FinalRows {
+        FinalRows(
+            self.tables
+                .iter_mut()
+                .filter(|state| state.table.append_only && !state.rows.is_empty())
+                .map(|state| {
+                    let table: &'static Table = state.table;
+                    (
+                        table,
+                        std::mem::take(&mut state.rows).into_values().collect(),
+                    )
+                })
+                .collect(),
+        )
     }
 
     /// A rebuild's last write: every row left, into tables that are still empty.
@@ -361,6 +368,20 @@ impl Rows {
         for state in &mut self.tables {
             let rows: Vec<Vec<Cell>> = std::mem::take(&mut state.rows).into_values().collect();
             insert_rows(tx, suffix, state.table, &rows).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows of append-only tables taken from a working set (see [`Rows::take_final`]):
+/// owned, so a rebuild writes them on a task of its own.
+pub struct FinalRows(Vec<(&'static Table, Vec<Vec<Cell>>)>);
+
+impl FinalRows {
+    /// Writes them into the tables with `suffix` (COPY on PostgreSQL).
+    pub async fn write(self, tx: &mut Tx, suffix: &str) -> Result<(), ProjectionError> {
+        for (table, rows) in self.0 {
+            insert_rows(tx, suffix, table, &rows).await?;
         }
         Ok(())
     }
@@ -661,17 +682,26 @@ async fn insert_few(
 fn copy_text(cell: &Cell, out: &mut String) {
     match cell {
         Cell::Null => out.push_str("\\N"),
-        Cell::Int(i) => out.push_str(&i.to_string()),
+        Cell::Int(i) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{i}");
+        }
         Cell::Text(s) => {
-            for ch in s.chars() {
-                match ch {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
+            // Copies the runs between characters COPY needs escaped whole (most
+            // values have none), instead of pushing one character at a time.
+            let mut rest = s.as_str();
+            while let Some(at) = rest.find(['\\', '\t', '\n', '\r']) {
+                out.push_str(&rest[..at]);
+                let escaped = match rest.as_bytes()[at] {
+                    b'\\' => "\\\\",
+                    b'\t' => "\\t",
+                    b'\n' => "\\n",
+                    _ => "\\r",
+                };
+                out.push_str(escaped);
+                rest = &rest[at + 1..];
             }
+            out.push_str(rest);
         }
     }
 }
@@ -732,6 +762,22 @@ mod tests {
         group: 1,
         append_only: false,
     };
+
+    #[test]
+    fn copy_text_escapes_what_copy_reads_specially_and_keeps_the_rest() {
+        let mut out = String::new();
+        for cell in [
+            Cell::from("plain ünïcödé"),
+            Cell::from("a\\b\tc\nd\re\\"),
+            Cell::Null,
+            Cell::Int(-42),
+            Cell::from(""),
+        ] {
+            copy_text(&cell, &mut out);
+            out.push('|');
+        }
+        assert_eq!(out, "plain ünïcödé|a\\\\b\\tc\\nd\\re\\\\|\\N|-42||");
+    }
 
     #[test]
     fn a_group_is_removed_whole_and_its_neighbours_stay() {
