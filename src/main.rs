@@ -14,6 +14,12 @@ use roster_commands::{Application, SystemClock};
 use roster_eventstore::Source;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of the system allocator: glibc's `malloc`/`free` (with its
+/// chunk consolidation) took 17% of the server's CPU under the invite load and
+/// about 27% of a rebuild's (`perf`, docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
