@@ -104,6 +104,11 @@ fn domain_problem(e: &DomainError) -> Problem {
         D::InvitationHasExpired { .. } => {
             (StatusCode::GONE, "invitation-expired", "Invitation expired")
         }
+        D::LinkReplaced => (
+            StatusCode::GONE,
+            "invitation-link-replaced",
+            "Invitation link replaced",
+        ),
         D::InvalidToken => (
             StatusCode::NOT_FOUND,
             "invalid-invitation-link",

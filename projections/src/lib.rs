@@ -36,6 +36,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(models::deadlines::Deadlines),
         Arc::new(models::history::History),
         Arc::new(models::periods::Periods),
+        Arc::new(models::links::Links),
     ]
 }
 

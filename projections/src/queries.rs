@@ -19,9 +19,8 @@ use roster_storage::fetch;
 pub use crate::models::access::queries::{access_of, org_role, AccessRow, AccessScope};
 pub use crate::models::deadlines::queries::{due_deadlines, next_deadline, DueInvitation};
 pub use crate::models::history::queries::{history, HistoryFilter, HistoryRow};
-pub use crate::models::invitations::queries::{
-    invitation_by_token, invitations, InvitationRow, LinkTarget,
-};
+pub use crate::models::invitations::queries::{invitations, InvitationRow, LinkTarget};
+pub use crate::models::links::queries::link_target;
 pub use crate::models::members::queries::{
     accounts, members, org_profile, organizations, AccountRow, MemberFilter, MemberPage, MemberRow,
     OrgProfile,

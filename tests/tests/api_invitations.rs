@@ -153,7 +153,14 @@ async fn a_resend_rotates_the_token_and_the_old_link_stops_working() {
         .await;
     assert_eq!(
         (status, TestServer::rule(&old)),
-        (404, "invalid-invitation-link")
+        (410, "invitation-link-replaced"),
+        "the holder of the old link learns a newer email replaced it"
+    );
+    let (status, refused) = s.accept_as_new(&first, "Ann B. Lee").await;
+    assert_eq!(
+        (status, TestServer::rule(&refused)),
+        (410, "invitation-link-replaced"),
+        "and cannot accept with it"
     );
     let (status, joined) = s.accept_as_new(&second, "Ann B. Lee").await;
     assert_eq!(status, 201, "the new link works: {joined}");
@@ -183,12 +190,32 @@ async fn a_cancelled_invitation_cannot_be_accepted() {
         .await;
     assert_eq!(status, 200);
     let (status, dead) = s.accept_as_new(&link, "Cy").await;
-    assert!(
-        matches!(
-            (status, TestServer::rule(&dead)),
-            (410, "invitation-cancelled") | (404, "invalid-invitation-link")
-        ),
-        "{status} {dead}"
+    assert_eq!(
+        (status, TestServer::rule(&dead)),
+        (410, "invitation-cancelled"),
+        "{dead}"
+    );
+    let (status, preview) = s
+        .call("GET", &format!("/api/invitations/{link}"), None, None)
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&preview)),
+        (410, "invitation-cancelled"),
+        "the link's holder learns why, and nothing of what it offered: {preview}"
+    );
+    assert!(preview.get("email").is_none() && !preview.to_string().contains("cy@example.com"));
+    let (status, unknown) = s
+        .call(
+            "GET",
+            "/api/invitations/not-a-link-anyone-was-sent",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&unknown)),
+        (404, "invalid-invitation-link"),
+        "a token no email carried learns nothing"
     );
 }
 

@@ -54,7 +54,16 @@ async fn a_used_link_is_no_longer_valid() {
     let (status, reused) = s.accept_as_new(&link, "Mallory").await;
     assert_eq!(
         (status, TestServer::rule(&reused)),
-        (404, "invalid-invitation-link")
+        (410, "invitation-already-accepted"),
+        "{reused}"
+    );
+    let (status, preview) = s
+        .call("GET", &format!("/api/invitations/{link}"), None, None)
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&preview)),
+        (410, "invitation-already-accepted"),
+        "{preview}"
     );
 }
 

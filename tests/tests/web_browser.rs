@@ -477,16 +477,41 @@ async fn links_that_no_longer_work_say_what_to_do_and_opening_a_link_does_not_us
     let (status, _) = server.accept_as_new(&used, "Pat").await;
     assert_eq!(status, 201);
     b.goto(&format!("/invitations/{used}")).await.expect("used");
-    b.see("h1", "does not work").await.expect("used page");
-    b.see("main", "If you already joined, sign in")
+    b.see("h1", "already used").await.expect("used page");
+    b.see("main", "If that was you, sign in")
         .await
         .expect("the way on");
 
     b.goto(&format!("/invitations/{cancelled}"))
         .await
         .expect("cancelled");
-    b.see("h1", "does not work").await.expect("cancelled page");
-    b.see("main", "ask the owner who invited you to resend it")
+    b.see("h1", "was cancelled").await.expect("cancelled page");
+    b.see(
+        "main",
+        "ask an owner of the organization to invite you again",
+    )
+    .await
+    .expect("what to do");
+
+    // A resend replaces the link: the old one says so and where to look.
+    let (replaced_id, replaced) = invite("rep@example.com").await;
+    server.clock.advance(chrono::Duration::seconds(61));
+    let (status, _) = server
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations/{replaced_id}/resend"),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    b.goto(&format!("/invitations/{replaced}"))
+        .await
+        .expect("replaced");
+    b.see("h1", "A newer invitation replaced this link")
+        .await
+        .expect("replaced page");
+    b.see("main", "most recent email")
         .await
         .expect("what to do");
 

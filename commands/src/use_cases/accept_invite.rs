@@ -48,7 +48,7 @@ enum Joiner {
 pub async fn accept_invite(app: &Application, input: AcceptInvite) -> Result<Joined, UseCaseError> {
     let token = InvitationToken::from_presented(&input.token);
     let target = resolve(app, &token).await?;
-    let (invitation_id, email) = invitee(app, &target).await?;
+    let (invitation_id, email) = invitee(app, &target, &token.digest()).await?;
     let existing = credentials::by_email(&app.read, email.key()).await?;
     let joiner = match (existing, input.signed_in) {
         (Some(known), Some(caller)) if known.user_id == caller => {

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use roster_domain::organization::{Actor, InvitationStatus};
+use roster_domain::organization::{Actor, Invitation, InvitationStatus};
 use roster_domain::{
     AccountId, DomainError, Email, InvitationId, MultiRole, OrgId, OrgShape, PersonName, Role,
+    TokenDigest,
 };
 use roster_projections::queries::{self, LinkTarget};
 
@@ -43,6 +44,19 @@ pub struct LinkPreview {
     pub existing_account: bool,
 }
 
+/// Why a link of `inv` with `digest` no longer works, if it does not. Whoever
+/// holds one of an invitation's links may learn that it was cancelled, used, or
+/// replaced by a newer email (and so what to do); anyone else learns nothing,
+/// as no link of theirs leads here.
+fn closed(inv: &Invitation, digest: &TokenDigest) -> Option<DomainError> {
+    match inv.status {
+        InvitationStatus::Cancelled => Some(DomainError::InvitationWasCancelled),
+        InvitationStatus::Accepted => Some(DomainError::InvitationAlreadyAccepted),
+        _ if !inv.token_digest.matches(digest) => Some(DomainError::LinkReplaced),
+        _ => None,
+    }
+}
+
 /// Finds the invitation a presented token points at. A link sent a moment ago may
 /// not be projected yet, so a miss waits (briefly) for the read models to reach
 /// the log's head and looks again.
@@ -51,7 +65,7 @@ pub(crate) async fn resolve(
     token: &InvitationToken,
 ) -> Result<LinkTarget, UseCaseError> {
     let digest = String::from(token.digest());
-    if let Some(found) = queries::invitation_by_token(&app.read, &digest).await? {
+    if let Some(found) = queries::link_target(&app.read, &digest).await? {
         return Ok(found);
     }
     let head = app
@@ -63,7 +77,7 @@ pub(crate) async fn resolve(
         .wait_for_read_models(head, Duration::from_secs(2))
         .await?
     {
-        if let Some(found) = queries::invitation_by_token(&app.read, &digest).await? {
+        if let Some(found) = queries::link_target(&app.read, &digest).await? {
             return Ok(found);
         }
     }
@@ -81,14 +95,9 @@ pub async fn preview(app: &Application, token: &str) -> Result<LinkPreview, UseC
         .inspect(target.org_id, |org| {
             let org = org?;
             let inv = org.invitations.get(&target.invitation_id)?;
-            // A cancelled or used link shows nothing of what it offered.
-            if !inv.token_digest.matches(&digest)
-                || matches!(
-                    inv.status,
-                    InvitationStatus::Cancelled | InvitationStatus::Accepted
-                )
-            {
-                return None;
+            // A closed or replaced link shows nothing of what it offered.
+            if let Some(why) = closed(inv, &digest) {
+                return Some(Err(why));
             }
             let invited_by = match inv.invited_by {
                 Actor::User(u) => org.members.get(&u).map(|m| m.full_name.to_string()),
@@ -102,7 +111,7 @@ pub async fn preview(app: &Application, token: &str) -> Result<LinkPreview, UseC
                     .collect(),
                 _ => Vec::new(),
             };
-            Some(LinkPreview {
+            Some(Ok(LinkPreview {
                 org_id: org.id,
                 org_name: org.name.to_string(),
                 shape: org.shape,
@@ -118,26 +127,32 @@ pub async fn preview(app: &Application, token: &str) -> Result<LinkPreview, UseC
                     inv.status.to_string()
                 },
                 existing_account: false,
-            })
+            }))
         })
         .await?;
-    let mut preview = found.ok_or(DomainError::InvalidToken)?;
+    let mut preview = found.ok_or(DomainError::InvalidToken)??;
     preview.existing_account = credentials::by_email(&app.read, preview.email.key())
         .await?
         .is_some();
     Ok(preview)
 }
 
-/// The invitation behind `token` as the organization holds it now: id and address.
+/// The invitation behind the link with `digest` as the organization holds it
+/// now (id and address), refused with the reason when the link no longer works.
 pub(crate) async fn invitee(
     app: &Application,
     target: &LinkTarget,
+    digest: &TokenDigest,
 ) -> Result<(InvitationId, Email), UseCaseError> {
-    app.orgs
+    let found = app
+        .orgs
         .inspect(target.org_id, |org| {
-            org.and_then(|o| o.invitations.get(&target.invitation_id))
-                .map(|i| (i.id, i.email.clone()))
+            let inv = org.and_then(|o| o.invitations.get(&target.invitation_id))?;
+            Some(match closed(inv, digest) {
+                Some(why) => Err(why),
+                None => Ok((inv.id, inv.email.clone())),
+            })
         })
-        .await?
-        .ok_or_else(|| DomainError::InvalidToken.into())
+        .await?;
+    Ok(found.ok_or(DomainError::InvalidToken)??)
 }

@@ -84,6 +84,9 @@ pub enum DomainError {
         /// The deadline.
         expires_at: DateTime<Utc>,
     },
+    /// The link is one of the invitation's, but a newer email (a resend) replaced it.
+    #[error("a newer invitation email replaced this link; open the link in the most recent email")]
+    LinkReplaced,
     /// The token does not match the invitation's current one (wrong or superseded by a resend).
     #[error("this invitation link is not valid (it may have been replaced by a newer one)")]
     InvalidToken,

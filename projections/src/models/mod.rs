@@ -4,6 +4,7 @@ pub mod access;
 pub mod deadlines;
 pub mod history;
 pub mod invitations;
+pub mod links;
 pub mod members;
 pub mod periods;
 

@@ -15,8 +15,20 @@ export async function acceptPage(app, token) {
     preview = await get(`/api/invitations/${seg(token)}`);
   } catch (e) {
     if (!(e instanceof Problem) || e.status >= 500 || e.status === 0) throw e;
-    closedPage(app, "This invitation link does not work",
-      "The link may be incomplete, already used, or replaced by a newer one. Open the link from the most recent invitation email, or ask the owner who invited you to resend it. If you already joined, sign in.", true);
+    // The API tells the holder of a real link why it stopped working.
+    if (e.rule === "invitation-cancelled") {
+      closedPage(app, "This invitation was cancelled",
+        "An owner cancelled this invitation, so the link no longer works. If you still need access, ask an owner of the organization to invite you again.");
+    } else if (e.rule === "invitation-already-accepted") {
+      closedPage(app, "This invitation was already used",
+        "Somebody has joined with this link already; it works only once. If that was you, sign in.", true);
+    } else if (e.rule === "invitation-link-replaced") {
+      closedPage(app, "A newer invitation replaced this link",
+        "The invitation was sent again, and only the link in the most recent email works. Open that email, or ask the owner who invited you to resend it.");
+    } else {
+      closedPage(app, "This invitation link does not work",
+        "The link may be incomplete or mistyped. Open the link from the most recent invitation email, or ask the owner who invited you to resend it. If you already joined, sign in.", true);
+    }
     return;
   }
   const org = preview.organization.name;

@@ -91,32 +91,11 @@ pub async fn invitations(db: &Db, org: OrgId) -> Result<Vec<InvitationRow>, Quer
         .collect()
 }
 
-/// The open invitation an invitation link's token digest points at.
+/// The invitation an invitation link was sent for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkTarget {
     /// Its organization.
     pub org_id: OrgId,
     /// The invitation.
     pub invitation_id: InvitationId,
-}
-
-/// The pending or expired invitation whose current link has `token_digest`.
-pub async fn invitation_by_token(
-    db: &Db,
-    token_digest: &str,
-) -> Result<Option<LinkTarget>, QueryError> {
-    let row = fetch!(
-        db db,
-        fetch_optional,
-        (String, String),
-        "SELECT org_id, invitation_id FROM rm_invitations WHERE token_digest = $1",
-        token_digest.to_owned()
-    )?;
-    row.map(|(org, invitation)| {
-        Ok(LinkTarget {
-            org_id: parse_column("rm_invitations", "org_id", &org)?,
-            invitation_id: parse_column("rm_invitations", "invitation_id", &invitation)?,
-        })
-    })
-    .transpose()
 }

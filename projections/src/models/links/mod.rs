@@ -1,0 +1,62 @@
+//! Every invitation link ever sent, by its token's digest: the holder of a link
+//! that no longer works learns why (cancelled, used, or replaced by a newer
+//! email) instead of a bare "not valid". The invitation's current state, read
+//! from the organization itself, tells which.
+
+pub mod queries;
+
+use roster_domain::OrgEvent;
+
+use crate::projection::{ProjectedEvent, Projection, ProjectionError};
+use crate::rows::{text, Rows, Table};
+
+/// Projects `rm_invitation_links`.
+pub struct Links;
+
+/// One row per send; a digest is never reused, so rows are only added.
+static LINKS: Table = Table {
+    name: "rm_invitation_links",
+    columns: &[text("token_digest"), text("org_id"), text("invitation_id")],
+    key: 1,
+    group: 1,
+    append_only: true,
+};
+
+static TABLES: [&Table; 1] = [&LINKS];
+
+impl Projection for Links {
+    fn name(&self) -> &'static str {
+        "links"
+    }
+
+    fn version(&self) -> i64 {
+        1
+    }
+
+    fn tables(&self) -> &'static [&'static Table] {
+        &TABLES
+    }
+
+    fn create_sql(&self, s: &str) -> Vec<String> {
+        vec![format!(
+            "CREATE TABLE rm_invitation_links{s} (token_digest TEXT PRIMARY KEY, org_id TEXT NOT NULL, \
+             invitation_id TEXT NOT NULL)"
+        )]
+    }
+
+    fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
+        let (invitation, digest) = match &e.event {
+            OrgEvent::UserInvited(i) => (i.invitation_id, i.token_digest),
+            OrgEvent::InvitationResent(r) => (r.invitation_id, r.token_digest),
+            _ => return Ok(()),
+        };
+        rows.put(
+            &LINKS,
+            vec![
+                String::from(digest).into(),
+                e.org_id.to_string().into(),
+                invitation.to_string().into(),
+            ],
+        )
+    }
+}
