@@ -41,12 +41,46 @@ pub async fn owner_of(
     user: UserId,
     org: OrgId,
 ) -> Result<OwnerOf, UseCaseError> {
+    let found = app.orgs.inspect(org, |state| owner_in(state, user)).await?;
+    owner_from(found, user, org)
+}
+
+/// [`owner_of`] for a request that changes the organization, on the cached state
+/// (no read of the log when the cache holds the organization): every owner
+/// command's `decide` checks the actor is an owner again, on the state its
+/// append is made after, and a cache another instance made stale fails that
+/// append and is read again. So a command costs no read before its append.
+/// Only an owner is answered from the cache; a refusal is checked on the log.
+pub async fn owner_for_command(
+    app: &Application,
+    user: UserId,
+    org: OrgId,
+) -> Result<OwnerOf, UseCaseError> {
     let found = app
         .orgs
-        .inspect(org, |state| {
-            state.and_then(|o| o.members.get(&user).map(|m| (m.role.is_owner(), o.shape)))
-        })
+        .inspect_cached(org, |state| owner_in(state, user))
         .await?;
+    match found {
+        Some((true, _)) => owner_from(found, user, org),
+        // A refusal is never given on a cache that may be stale: the person
+        // may have become an owner on another instance a moment ago.
+        _ => owner_of(app, user, org).await,
+    }
+}
+
+/// Whether `user` owns the organization in `state`, and its shape.
+fn owner_in(
+    state: Option<&roster_domain::organization::Organization>,
+    user: UserId,
+) -> Option<(bool, roster_domain::OrgShape)> {
+    state.and_then(|o| o.members.get(&user).map(|m| (m.role.is_owner(), o.shape)))
+}
+
+fn owner_from(
+    found: Option<(bool, roster_domain::OrgShape)>,
+    user: UserId,
+    org: OrgId,
+) -> Result<OwnerOf, UseCaseError> {
     match found {
         Some((true, shape)) => Ok(OwnerOf {
             user_id: user,

@@ -345,6 +345,26 @@ impl<A: Aggregate> Handler<A> {
         Ok(seen)
     }
 
+    /// Like [`Handler::inspect`], on the cached state without first reading the
+    /// stream for newer events (only a state never loaded is read). For callers
+    /// whose decision is checked again where it counts: a command's own
+    /// `decide` runs on the state it appends after, and the append's expected
+    /// version catches a cache another instance made stale.
+    pub async fn inspect_cached<R>(
+        &self,
+        id: A::Id,
+        look: impl FnOnce(Option<&A::State>) -> R,
+    ) -> Result<R, HandleError<A::Error>> {
+        let stream = A::stream(id);
+        let mut slot = self.cache.lock(id).await;
+        if !slot.loaded {
+            self.catch_up(&stream, &mut slot).await?;
+        }
+        let seen = look(slot.state.as_ref());
+        self.forget_if_absent(id, slot);
+        Ok(seen)
+    }
+
     /// How many instances' states are cached.
     pub fn cached(&self) -> usize {
         self.cache.len()

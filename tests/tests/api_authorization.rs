@@ -536,3 +536,80 @@ async fn the_openapi_document_lists_exactly_the_designed_operations_and_each_is_
         );
     }
 }
+
+/// A command is authorized on the server's cached organization (no read of the
+/// log first), so a cache another instance made stale must not let a demoted
+/// owner through: the command's own decision, after its append conflicts and
+/// the log is read, refuses it. Reads check against the log itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_demoted_on_another_instance_is_refused_at_once_by_this_one() {
+    use roster_commands::{authorize, use_cases::change_role, Application};
+    use roster_domain::{Role, SingleRole, UserId};
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@s.io", vec![])
+        .await;
+    let (otto_id, otto, _) = s
+        .member(org, &olive, "otto@s.io", json!({ "role": "owner" }))
+        .await;
+    // Otto's command loads this server's cache of the organization.
+    s.invite(
+        org,
+        &otto,
+        json!({ "email": "a@s.io", "full_name": "A", "role": "standard" }),
+    )
+    .await;
+    // Another instance (its own cache, the same log) demotes Otto.
+    let other = Application::new(
+        s.store.clone(),
+        s.read.clone(),
+        s.key.clone(),
+        std::sync::Arc::new(roster_commands::SystemClock),
+        roster_eventstore::Source::Api,
+    );
+    let (_, me) = s.call("GET", "/api/me", Some(&olive), None).await;
+    let olive_id: UserId = me["user_id"].as_str().expect("id").parse().expect("uuid");
+    let otto_id: UserId = otto_id.parse().expect("uuid");
+    let owner = authorize::owner_of(&other, olive_id, org)
+        .await
+        .expect("olive owns it");
+    change_role::change_role(&other, &owner, otto_id, Role::Single(SingleRole::Standard))
+        .await
+        .expect("demoted elsewhere");
+    // This server still has Otto as an owner in its cache.
+    let (status, refused) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&otto),
+            Some(json!({ "email": "b@s.io", "full_name": "B", "role": "standard" })),
+        )
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&refused)),
+        (403, "not-an-owner"),
+        "{refused}"
+    );
+    let (status, _) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members"),
+            Some(&otto),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "reads check the log itself");
+    // And the other way round: promoted elsewhere, allowed here at once.
+    change_role::change_role(&other, &owner, otto_id, Role::Single(SingleRole::Owner))
+        .await
+        .expect("promoted elsewhere");
+    let (status, invited) = s
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&otto),
+            Some(json!({ "email": "b@s.io", "full_name": "B", "role": "standard" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{invited}");
+}

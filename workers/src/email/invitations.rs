@@ -233,6 +233,18 @@ impl InvitationSender {
         sends: Vec<(Position, Option<correlation::Cause>, Retry)>,
         tally: &Tally,
     ) -> (Vec<(Position, bool)>, Option<WorkerError>) {
+        // Each organization is read up to the log's head once per batch; the
+        // sends then look at its cached state (a send cancelled a moment ago,
+        // even on another instance, is skipped, not mailed).
+        let mut orgs: Vec<OrgId> = sends.iter().map(|(_, _, r)| r.org_id).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        for org in orgs {
+            if let Err(e) = self.orgs.inspect(org, |_| ()).await {
+                let none = sends.iter().map(|(p, _, _)| (*p, false)).collect();
+                return (none, Some(e.into()));
+            }
+        }
         let delivered: Vec<_> = futures::stream::iter(sends)
             .map(|(position, cause, retry)| async move {
                 let delivery = self
@@ -402,7 +414,7 @@ impl InvitationSender {
         let postage = &self.postage;
         let draft = self
             .orgs
-            .inspect(org, |state| {
+            .inspect_cached(org, |state| {
                 let state = state?;
                 let inv = state.invitations.get(&invitation)?;
                 let current = inv.status == InvitationStatus::Pending
