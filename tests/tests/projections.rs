@@ -925,6 +925,63 @@ async fn as_of_answers_match_a_brute_force_replay(backend: Backend) {
     }
 }
 
+/// Folds take any history the log holds: two sends that share a token digest
+/// (an imported or synthetic history) neither stop the projector nor a rebuild;
+/// the later link's row stands.
+async fn a_repeated_link_digest_neither_stops_the_projector_nor_a_rebuild(backend: Backend) {
+    let mut w = World::new(backend).await;
+    let org = OrgId::from_uuid(Uuid::now_v7());
+    w.run(
+        org,
+        Actor::System,
+        OrgCommand::CreateOrganization {
+            org_id: org,
+            name: DisplayName::parse("Org").expect("n"),
+            shape: OrgShape::Single,
+            accounts: vec![],
+        },
+    )
+    .await
+    .expect("create");
+    let shared = new_token();
+    let mut last = None;
+    for email in ["a@ex.io", "b@ex.io"] {
+        let id = InvitationId::from_uuid(Uuid::now_v7());
+        w.run(
+            org,
+            Actor::System,
+            invite(
+                id,
+                email,
+                "Same Link",
+                Role::Single(SingleRole::Standard),
+                &shared,
+            ),
+        )
+        .await
+        .expect("invite");
+        last = Some(id);
+        // One batch each: the second meets the first's row in the table.
+        project_everything(&w.db, w.store.as_ref())
+            .await
+            .expect("the projector takes it");
+    }
+    let target = queries::link_target(&w.db, &String::from(shared.digest()))
+        .await
+        .expect("lookup")
+        .expect("a target");
+    assert_eq!(
+        Some(target.invitation_id),
+        last,
+        "the later send's row stands"
+    );
+    let links = roster_projections::by_name("links").expect("links");
+    let report = rebuild(&w.db, w.store.as_ref(), links.as_ref(), true, |_, _| {})
+        .await
+        .expect("a rebuild takes it too");
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+}
+
 async fn a_query_waits_for_its_own_write(backend: Backend) {
     let mut w = World::new(backend).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -995,5 +1052,6 @@ roster_tests::on_both_backends!(
     a_changed_read_model_rebuilds_alone_in_the_projector,
     members_page_with_the_current_user_first_and_stable_cursors,
     as_of_answers_match_a_brute_force_replay,
+    a_repeated_link_digest_neither_stops_the_projector_nor_a_rebuild,
     a_query_waits_for_its_own_write,
 );

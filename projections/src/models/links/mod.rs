@@ -13,13 +13,16 @@ use crate::rows::{text, Rows, Table};
 /// Projects `rm_invitation_links`.
 pub struct Links;
 
-/// One row per send; a digest is never reused, so rows are only added.
+/// One row per send. Digests of real links never repeat, but the log is the
+/// truth and a fold must take any of it (imported or synthetic histories reuse
+/// them): a later send with the same digest replaces the row, so the table is
+/// written as changed rows, not appended to.
 static LINKS: Table = Table {
     name: "rm_invitation_links",
     columns: &[text("token_digest"), text("org_id"), text("invitation_id")],
     key: 1,
     group: 1,
-    append_only: true,
+    append_only: false,
 };
 
 static TABLES: [&Table; 1] = [&LINKS];
