@@ -337,12 +337,7 @@ impl<A: Aggregate> Handler<A> {
         id: A::Id,
         look: impl FnOnce(Option<&A::State>) -> R,
     ) -> Result<R, HandleError<A::Error>> {
-        let stream = A::stream(id);
-        let mut slot = self.cache.lock(id).await;
-        self.catch_up(&stream, &mut slot).await?;
-        let seen = look(slot.state.as_ref());
-        self.forget_if_absent(id, slot);
-        Ok(seen)
+        self.look_at(id, true, look).await
     }
 
     /// Like [`Handler::inspect`], on the cached state without first reading the
@@ -355,9 +350,20 @@ impl<A: Aggregate> Handler<A> {
         id: A::Id,
         look: impl FnOnce(Option<&A::State>) -> R,
     ) -> Result<R, HandleError<A::Error>> {
+        self.look_at(id, false, look).await
+    }
+
+    /// Runs `look` on the state of `id`, read up to the log's head first when
+    /// `fresh` (else only when it was never loaded).
+    async fn look_at<R>(
+        &self,
+        id: A::Id,
+        fresh: bool,
+        look: impl FnOnce(Option<&A::State>) -> R,
+    ) -> Result<R, HandleError<A::Error>> {
         let stream = A::stream(id);
         let mut slot = self.cache.lock(id).await;
-        if !slot.loaded {
+        if fresh || !slot.loaded {
             self.catch_up(&stream, &mut slot).await?;
         }
         let seen = look(slot.state.as_ref());
