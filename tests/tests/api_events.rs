@@ -362,3 +362,45 @@ async fn one_owner_holds_at_most_eight_streams() {
         .await;
     assert_eq!(status, 200, "pages are not streams");
 }
+
+/// A stream first says where it starts (`ready`, no id), so a page that read its
+/// lists before the stream opened knows up to where to read them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_begins_by_saying_where_it_starts() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let head = s.store.head().await.expect("head").0;
+    let mut stream = s
+        .http
+        .get(format!("{}/api/orgs/{org}/events?from=now", s.base))
+        .bearer_auth(&olive)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+    while !buffer.contains("\n\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("the first event within 10 s")
+            .expect("chunk")
+            .expect("open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let first = &buffer[..buffer.find("\n\n").expect("a block")];
+    assert!(first.lines().any(|l| l == "event: ready"), "{first}");
+    assert!(!first.lines().any(|l| l.starts_with("id:")), "{first}");
+    let start: u64 = first
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("data")
+        .parse()
+        .expect("a position");
+    assert!(
+        start >= head,
+        "from=now starts at the head: {start} vs {head}"
+    );
+}

@@ -439,6 +439,25 @@ async fn several_invitation_emails_are_in_flight_at_once() {
     for n in 0..6 {
         w.invite(&format!("ann{n}@example.com")).await;
     }
+    // The sender reads gap-safely: another test's open transaction on this
+    // PostgreSQL can hold the newest events back for a moment, and a step that
+    // saw only one send would hold one email. Wait until all six are readable.
+    let head = w.store.head().await.expect("head");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let seen = w
+                .store
+                .read_all(roster_eventstore::Position::START, 1_000)
+                .await
+                .expect("read");
+            if seen.last().is_some_and(|e| e.global_position >= head) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the invitations become readable");
     sink.hold_messages(true);
     let step = tokio::spawn(async move {
         let outcome = worker.invitations.step().await;

@@ -98,7 +98,8 @@ pub struct FeedBody {
 /// The organization's events: JSON pages, or Server-Sent Events with
 /// `Accept: text/event-stream` (resumable with `Last-Event-ID`). A stream checks
 /// the caller's session and ownership again whenever they may have changed, and
-/// ends with an `access-ended` event when either is gone.
+/// ends with an `access-ended` event when either is gone. A stream begins with a
+/// `ready` event whose data is the position it starts after.
 #[utoipa::path(get, path = "/api/orgs/{org}/events", tag = "events",
     params(("org" = uuid::Uuid, Path, description = "The organization"), FeedQuery,
         ("Last-Event-ID" = Option<u64>, Header, description = "SSE: resume after this position")),
@@ -147,6 +148,7 @@ pub(crate) async fn events(
             pending: VecDeque::new(),
             must_look: true,
             ended: false,
+            greeted: false,
         };
         return Ok(Sse::new(follow.into_stream())
             .keep_alive(KeepAlive::default())
@@ -194,6 +196,8 @@ struct Follow {
     /// Whether something may have changed: read, then check access.
     must_look: bool,
     ended: bool,
+    /// Whether the `ready` event has been sent.
+    greeted: bool,
 }
 
 impl Follow {
@@ -206,6 +210,18 @@ impl Follow {
 
     /// The next event to send; `None` once the stream has ended.
     async fn next(&mut self) -> Option<Event> {
+        if !self.greeted {
+            // First, where the stream starts: a page that read its lists before
+            // the stream was open reads them again up to here, and every later
+            // change arrives as an event, so none falls in between. No id: it
+            // is not an event of the log, and must not move `Last-Event-ID`.
+            self.greeted = true;
+            return Some(
+                Event::default()
+                    .event("ready")
+                    .data(self.after.0.to_string()),
+            );
+        }
         loop {
             if self.ended {
                 return None;

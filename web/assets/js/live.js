@@ -1,8 +1,9 @@
 // Live updates: a page follows its organization's own event feed (Server-Sent
 // Events) and reads again what the events change, so owners working at the same
 // time see each other's changes, and email delivery, without reloading. The
-// browser resumes a dropped stream by itself (from the last event's id); after a
-// reconnection the page reads its lists again, so nothing missed meanwhile stays.
+// browser resumes a dropped stream by itself (from the last event's id); each
+// (re)connection begins with `ready` and the page reads its lists again up to
+// where the stream starts, so nothing falls between a read and the stream.
 
 import { seg, sawPosition } from "./api.js";
 
@@ -27,7 +28,6 @@ export function follow(orgId, onChange, onEnded = () => {}) {
   const source = new EventSource(`/api/orgs/${seg(orgId)}/events?from=now`);
   let timer = null;
   let kinds = new Set();
-  let opened = false;
   const changed = (kind) => {
     kinds.add(kind);
     clearTimeout(timer);
@@ -37,9 +37,12 @@ export function follow(orgId, onChange, onEnded = () => {}) {
       onChange(seen);
     }, GATHER_MS);
   };
-  source.addEventListener("open", () => {
-    if (opened) changed("reconnected");
-    opened = true;
+  // Each (re)connection first says where it starts: the page reads its lists
+  // again up to there, and everything later arrives as events.
+  source.addEventListener("ready", (event) => {
+    const start = Number(event.data);
+    if (Number.isFinite(start)) sawPosition(start);
+    changed("ready");
   });
   for (const kind of KINDS) {
     source.addEventListener(kind, (event) => {

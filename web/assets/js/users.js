@@ -11,7 +11,7 @@ import { follow } from "./live.js";
 const PAGE = 50;
 
 /** Events that change the member list (the rest change only invitations). */
-const MEMBER_EVENTS = new Set(["InvitationAccepted", "RoleChanged", "MemberRemoved", "reconnected"]);
+const MEMBER_EVENTS = new Set(["InvitationAccepted", "RoleChanged", "MemberRemoved", "ready"]);
 
 const DELIVERY = {
   queued: "Sending",
