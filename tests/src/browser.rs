@@ -228,7 +228,16 @@ impl Browser {
 
     /// Clicks the button labelled `label`.
     pub async fn click(&self, label: &str) -> anyhow::Result<()> {
-        self.button(label).await?.click().await?;
+        // A live page may redraw a list between finding a button and clicking
+        // it: find it again once.
+        match self.button(label).await?.click().await {
+            Err(e) if e.to_string().contains("stale element") => {
+                self.button(label).await?.click().await?;
+            }
+            other => {
+                other?;
+            }
+        }
         Ok(())
     }
 

@@ -105,12 +105,21 @@ export async function usersPage(app, orgId) {
   }, 250));
   more.addEventListener("click", () => loadMembers(false).catch(report));
 
+  /** What the lists show now, to redraw only on a change. */
+  let shownMembers = null;
+  let shownInvites = null;
+
   async function loadMembers(reset) {
     // A refresh keeps as many rows as were shown (up to the API's 200).
     const limit = reset ? Math.min(200, Math.max(PAGE, ctx.members.length)) : PAGE;
     const body = await get(`/api/orgs/${seg(orgId)}/members`, {
       search: ctx.search, limit, cursor: reset ? null : ctx.cursor,
     });
+    // A refresh that finds the same rows leaves the list alone: no flicker, and
+    // no button swapped out from under a click.
+    const seen = JSON.stringify([ctx.search, body.members, body.next_cursor]);
+    if (reset && seen === shownMembers) return;
+    shownMembers = reset ? seen : null;
     ctx.members = reset ? body.members : ctx.members.concat(body.members);
     ctx.cursor = body.next_cursor;
     for (const m of ctx.members) ctx.inviterNames.set(m.user_id, m.full_name);
@@ -132,6 +141,10 @@ export async function usersPage(app, orgId) {
 
   async function loadInvites() {
     const body = await get(`/api/orgs/${seg(orgId)}/invitations`);
+    // The countdown ticks on the page; only a change of the rows redraws them.
+    const seen = JSON.stringify(body.invitations, (k, v) => (k === "resend_in_seconds" ? undefined : v));
+    if (seen === shownInvites) return;
+    shownInvites = seen;
     replace(inviteRows, body.invitations.map((i) => inviteRow(ctx, i)));
     noInvites.hidden = body.invitations.length > 0;
   }
