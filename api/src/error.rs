@@ -131,10 +131,12 @@ fn domain_problem(e: &DomainError) -> Problem {
         D::AlreadyInvited {
             invitation_id,
             status,
+            role,
             ..
         } => p
             .with("invitation_id", invitation_id)
-            .with("invitation_status", status),
+            .with("invitation_status", status)
+            .with("invitation_role", role),
         D::AlreadyMember { user_id, .. } => p.with("user_id", user_id),
         _ => p,
     }

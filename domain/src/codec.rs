@@ -143,10 +143,14 @@ impl DomainEvent for OrgEvent {
                 read::<e::OrganizationCreated>(payload, OrgEvent::OrganizationCreated)
             }
             "AccountAdded" => read::<e::AccountAdded>(payload, OrgEvent::AccountAdded),
+            "AccountRenamed" => read::<e::AccountRenamed>(payload, OrgEvent::AccountRenamed),
             "UserInvited" => read::<e::UserInvited>(payload, OrgEvent::UserInvited),
             "InvitationResent" => read::<e::InvitationResent>(payload, OrgEvent::InvitationResent),
             "InvitationCancelled" => {
                 read::<e::InvitationCancelled>(payload, OrgEvent::InvitationCancelled)
+            }
+            "InvitationChanged" => {
+                read::<e::InvitationChanged>(payload, OrgEvent::InvitationChanged)
             }
             "InvitationExpired" => {
                 read::<e::InvitationExpired>(payload, OrgEvent::InvitationExpired)
@@ -175,6 +179,8 @@ impl DomainEvent for OrgEvent {
             "UserInvited" => Some(2),
             "OrganizationCreated"
             | "AccountAdded"
+            | "AccountRenamed"
+            | "InvitationChanged"
             | "InvitationResent"
             | "InvitationCancelled"
             | "InvitationExpired"

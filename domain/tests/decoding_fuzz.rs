@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 const TYPES: &[&str] = &[
     "OrganizationCreated",
     "AccountAdded",
+    "AccountRenamed",
+    "InvitationChanged",
     "UserInvited",
     "InvitationResent",
     "InvitationCancelled",

@@ -22,6 +22,14 @@ fn every_org_event() -> Vec<OrgEvent> {
             ),
             (
                 AS_OWNER,
+                OrgCommand::RenameAccount {
+                    account_id: AccountId::from_uuid(uuid::Uuid::from_u128(0x0302)),
+                    name: display("Asia Pacific"),
+                },
+                at(2),
+            ),
+            (
+                AS_OWNER,
                 invite(
                     INV_ANN,
                     "ann@example.com",
@@ -49,6 +57,11 @@ fn every_org_event() -> Vec<OrgEvent> {
                     reason: "450 mailbox busy".into(),
                     permanent: false,
                 },
+                at(5),
+            ),
+            (
+                AS_OWNER,
+                change_invitation(INV_ANN, contributor(&[(ACC_EU, AccountRole::Admin)]), 6),
                 at(5),
             ),
             (
@@ -100,7 +113,7 @@ fn every_organization_event_type_has_a_pinned_stored_shape() {
     types.dedup();
     assert_eq!(
         types.len(),
-        11,
+        13,
         "the catalogue must cover every event type: {types:?}"
     );
     let stored: Vec<Value> = events.iter().map(stored).collect();

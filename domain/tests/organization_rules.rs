@@ -153,6 +153,66 @@ fn account_names_are_unique_ignoring_case() {
     assert_snapshot!(refusal);
 }
 
+// ---- RenameAccount ----
+
+fn rename(account_id: AccountId, to: &str) -> OrgCommand {
+    OrgCommand::RenameAccount {
+        account_id,
+        name: display(to),
+    }
+}
+
+#[test]
+fn an_owner_renames_an_account() {
+    let events = given(multi_org_with_owner())
+        .when(AS_OWNER, rename(ACC_EU, "Europe & Africa"), at(5))
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn a_rename_may_change_only_the_case_of_the_accounts_own_name() {
+    let events = given(multi_org_with_owner())
+        .when(AS_OWNER, rename(ACC_EU, "EUROPE"), at(5))
+        .then();
+    assert_eq!(events.len(), 1, "{events:?}");
+}
+
+#[test]
+fn renaming_to_the_same_name_records_nothing() {
+    let events = given(multi_org_with_owner())
+        .when(AS_OWNER, rename(ACC_EU, "Europe"), at(5))
+        .then();
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn a_rename_cannot_take_another_accounts_name() {
+    let refusal = given(multi_org_with_owner())
+        .when(AS_OWNER, rename(ACC_EU, "united states"), at(5))
+        .then_refuses(DomainError::AccountNameTaken {
+            name: "united states".into(),
+        });
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn an_unknown_account_cannot_be_renamed() {
+    let other = AccountId::from_uuid(uuid::Uuid::from_u128(0x0399));
+    let refusal = given(multi_org_with_owner())
+        .when(AS_OWNER, rename(other, "Asia"), at(5))
+        .then_refuses(DomainError::UnknownAccount(other));
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn only_owners_rename_accounts() {
+    let refusal = given(multi_org_with_owner())
+        .when(Actor::User(ANN), rename(ACC_EU, "Asia"), at(5))
+        .then_refuses(DomainError::NotAnOwner);
+    assert_snapshot!(refusal);
+}
+
 #[test]
 fn an_existing_account_id_is_refused() {
     let refusal = given(multi_org_with_owner())
@@ -283,6 +343,7 @@ fn a_second_invitation_for_a_pending_email_names_the_first() {
             email: "ann@example.com".into(),
             invitation_id: INV_ANN,
             status: InvitationStatus::Pending,
+            role: single(SingleRole::Admin),
         });
     assert_snapshot!(refusal);
 }
@@ -315,6 +376,7 @@ fn an_expired_invitation_still_blocks_a_new_one_so_the_owner_resends_it() {
             email: "ann@example.com".into(),
             invitation_id: INV_ANN,
             status: InvitationStatus::Expired,
+            role: single(SingleRole::Admin),
         });
     assert_snapshot!(refusal);
 }
@@ -425,6 +487,129 @@ fn an_unknown_invitation_cannot_be_resent() {
     let refusal = given(single_org_with_owner())
         .when(AS_OWNER, resend(INV_BOB, 3), at(5))
         .then_refuses(DomainError::InvitationNotFound);
+    assert_snapshot!(refusal);
+}
+
+// ---- ChangeInvitation ----
+
+#[test]
+fn an_owner_corrects_a_pending_invitations_role_and_a_fresh_link_replaces_the_old() {
+    let events = given(ann_invited_single())
+        .when(
+            AS_OWNER,
+            change_invitation(INV_ANN, single(SingleRole::Standard), 3),
+            at(4),
+        )
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn a_corrected_invitation_makes_a_member_with_the_new_role_through_the_new_link_only() {
+    let history = extend(
+        ann_invited_single(),
+        vec![(
+            AS_OWNER,
+            change_invitation(INV_ANN, single(SingleRole::Standard), 3),
+            at(4),
+        )],
+    );
+    let refusal = given(history.clone())
+        .when(Actor::System, accept(INV_ANN, 2, ANN, "Ann Lee"), at(5))
+        .then_refuses(DomainError::InvalidToken);
+    assert_snapshot!(refusal);
+    let events = given(history)
+        .when(Actor::System, accept(INV_ANN, 3, ANN, "Ann Lee"), at(5))
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn an_expired_invitation_can_be_corrected_and_is_sent_again() {
+    let history = extend(
+        ann_invited_single(),
+        vec![(
+            Actor::System,
+            OrgCommand::ExpireInvite {
+                invitation_id: INV_ANN,
+            },
+            at(17),
+        )],
+    );
+    let events = given(history)
+        .when(
+            AS_OWNER,
+            change_invitation(INV_ANN, single(SingleRole::Owner), 3),
+            at(30),
+        )
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn correcting_an_invitation_to_the_role_it_offers_records_nothing() {
+    let events = given(ann_invited_single())
+        .when(
+            AS_OWNER,
+            change_invitation(INV_ANN, single(SingleRole::Admin), 3),
+            at(4),
+        )
+        .then();
+    assert!(events.is_empty(), "nothing changes: {events:?}");
+}
+
+#[test]
+fn an_accepted_invitation_cannot_be_corrected() {
+    let refusal = given(ann_member_single())
+        .when(
+            AS_OWNER,
+            change_invitation(INV_ANN, single(SingleRole::Standard), 3),
+            at(5),
+        )
+        .then_refuses(DomainError::InvitationClosed {
+            status: InvitationStatus::Accepted,
+        });
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn only_owners_may_correct_an_invitation() {
+    let history = extend(
+        ann_member_single(),
+        vec![(
+            AS_OWNER,
+            invite(
+                INV_BOB,
+                "bob@example.com",
+                "Bob",
+                single(SingleRole::Standard),
+                4,
+            ),
+            at(4),
+        )],
+    );
+    let refusal = given(history)
+        .when(
+            Actor::User(ANN),
+            change_invitation(INV_BOB, single(SingleRole::Owner), 5),
+            at(5),
+        )
+        .then_refuses(DomainError::NotAnOwner);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn a_corrected_role_must_fit_the_organization() {
+    let refusal = given(ann_invited_single())
+        .when(
+            AS_OWNER,
+            change_invitation(INV_ANN, multi_owner(), 3),
+            at(4),
+        )
+        .then_refuses(DomainError::RoleShapeMismatch {
+            org: OrgShape::Single,
+            role: OrgShape::Multi,
+        });
     assert_snapshot!(refusal);
 }
 

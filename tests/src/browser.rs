@@ -241,6 +241,26 @@ impl Browser {
         Ok(())
     }
 
+    /// Opens the tab whose name (before its count) is `name`.
+    pub async fn tab(&self, name: &str) -> anyhow::Result<()> {
+        let xpath = format!(
+            "//*[@role='tab'][starts-with(normalize-space(), {})]",
+            xpath_literal(name)
+        );
+        let tab = self
+            .poll(&format!("a tab “{name}”"), || async {
+                for e in self.client.find_all(Locator::XPath(&xpath)).await? {
+                    if e.is_displayed().await? {
+                        return Ok(Some(e));
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        tab.click().await?;
+        Ok(())
+    }
+
     /// Types `text` into the input labelled `label` (inside the open dialog if any).
     pub async fn fill(&self, label: &str, text: &str) -> anyhow::Result<()> {
         let input = self.labelled(label).await?;
@@ -249,46 +269,74 @@ impl Browser {
         Ok(())
     }
 
-    /// Chooses `value` in the select labelled `label`.
+    /// Chooses `value` in the group of radio buttons whose legend is `label`, or
+    /// else in the select labelled `label` (inside the open dialog if any).
     pub async fn choose(&self, label: &str, value: &str) -> anyhow::Result<()> {
-        self.labelled(label).await?.select_by_value(value).await?;
+        let radio = format!(
+            "//fieldset[legend[normalize-space()={}]]//input[@type='radio' and @value={}]",
+            xpath_literal(label),
+            xpath_literal(value)
+        );
+        let (control, is_radio) = self
+            .poll(&format!("a choice “{label}”"), || async {
+                let scoped = format!("//dialog[@open]{radio}");
+                for path in [scoped.as_str(), radio.as_str()] {
+                    for e in self.client.find_all(Locator::XPath(path)).await? {
+                        if e.is_displayed().await? {
+                            return Ok(Some((e, true)));
+                        }
+                    }
+                }
+                Ok(self.labelled_now(label).await?.map(|e| (e, false)))
+            })
+            .await?;
+        if is_radio {
+            control.click().await?;
+        } else {
+            control.select_by_value(value).await?;
+        }
         Ok(())
     }
 
     /// The visible control a `<label>` with this text (or an `aria-label`) names,
     /// inside the open dialog when there is one.
     pub async fn labelled(&self, label: &str) -> anyhow::Result<Element> {
-        let literal = xpath_literal(label);
-        self.poll(&format!("a field “{label}”"), || async {
-            let scope = if self
-                .client
-                .find_all(Locator::Css("dialog[open]"))
-                .await?
-                .is_empty()
-            {
-                ""
-            } else {
-                "//dialog[@open]"
-            };
-            let labels = format!("{scope}//label[normalize-space()={literal}]");
-            for l in self.client.find_all(Locator::XPath(&labels)).await? {
-                let Some(id) = l.attr("for").await? else {
-                    continue;
-                };
-                let e = self.client.find(Locator::Id(&id)).await?;
-                if e.is_displayed().await? {
-                    return Ok(Some(e));
-                }
-            }
-            let aria = format!("{scope}//*[@aria-label={literal}]");
-            for e in self.client.find_all(Locator::XPath(&aria)).await? {
-                if e.is_displayed().await? {
-                    return Ok(Some(e));
-                }
-            }
-            Ok(None)
+        self.poll(&format!("a field “{label}”"), || {
+            self.labelled_now(label)
         })
         .await
+    }
+
+    /// [`Self::labelled`] without waiting: the control if it shows now.
+    async fn labelled_now(&self, label: &str) -> anyhow::Result<Option<Element>> {
+        let literal = xpath_literal(label);
+        let scope = if self
+            .client
+            .find_all(Locator::Css("dialog[open]"))
+            .await?
+            .is_empty()
+        {
+            ""
+        } else {
+            "//dialog[@open]"
+        };
+        let labels = format!("{scope}//label[normalize-space()={literal}]");
+        for l in self.client.find_all(Locator::XPath(&labels)).await? {
+            let Some(id) = l.attr("for").await? else {
+                continue;
+            };
+            let e = self.client.find(Locator::Id(&id)).await?;
+            if e.is_displayed().await? {
+                return Ok(Some(e));
+            }
+        }
+        let aria = format!("{scope}//*[@aria-label={literal}]");
+        for e in self.client.find_all(Locator::XPath(&aria)).await? {
+            if e.is_displayed().await? {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
     }
 
     /// Waits until the text of the first element matching `css` contains `text`.

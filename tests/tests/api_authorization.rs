@@ -96,7 +96,19 @@ async fn every_org_route_answers_every_kind_of_caller_as_specified() {
             None,
             404,
         ),
+        (
+            "PATCH",
+            format!("/api/orgs/{org}/invitations/{ghost}"),
+            Some(json!({ "role": "admin" })),
+            404,
+        ),
         ("GET", format!("/api/orgs/{org}/accounts"), None, 200),
+        (
+            "PATCH",
+            format!("/api/orgs/{org}/accounts/{ghost}"),
+            Some(json!({ "name": "Asia" })),
+            422,
+        ),
         (
             "POST",
             format!("/api/orgs/{org}/accounts"),
@@ -487,8 +499,10 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/orgs/{org}/invitations"),
     ("post", "/api/orgs/{org}/invitations/{id}/resend"),
     ("delete", "/api/orgs/{org}/invitations/{id}"),
+    ("patch", "/api/orgs/{org}/invitations/{id}"),
     ("get", "/api/orgs/{org}/accounts"),
     ("post", "/api/orgs/{org}/accounts"),
+    ("patch", "/api/orgs/{org}/accounts/{account}"),
     ("get", "/api/orgs/{org}/history"),
     ("get", "/api/orgs/{org}/events"),
     ("get", "/api/invitations/{token}"),
@@ -526,6 +540,7 @@ async fn the_openapi_document_lists_exactly_the_designed_operations_and_each_is_
             .replace("{org}", &ghost.to_string())
             .replace("{user}", &ghost.to_string())
             .replace("{id}", &ghost.to_string())
+            .replace("{account}", &ghost.to_string())
             .replace("{token}", "deadbeef");
         let body = matches!(*method, "post" | "patch").then(|| json!({}));
         let (status, answer) = s.call(&method.to_uppercase(), &path, None, body).await;

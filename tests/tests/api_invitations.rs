@@ -28,6 +28,122 @@ async fn inviting_someone_already_invited_names_the_invitation_to_resend() {
         .await;
     assert_eq!((status, TestServer::rule(&dup)), (409, "already-invited"));
     assert_eq!(dup["invitation_id"], first.to_string());
+    assert_eq!(
+        dup["invitation_role"],
+        json!({ "shape": "single", "role": "admin" }),
+        "the refusal names the role the open invitation offers: {dup}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_corrects_an_invitations_role_and_a_fresh_link_replaces_the_old() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let invitation = s
+        .invite(
+            org,
+            &olive,
+            json!({ "email": "ann@example.com", "full_name": "Ann Lee", "role": "admin" }),
+        )
+        .await;
+    let first = s.token_from_email("ann@example.com", 0).await;
+    let path = format!("/api/orgs/{org}/invitations/{invitation}");
+    // At once: a correction does not wait out the resend cooldown.
+    let (status, changed) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&olive),
+            Some(json!({ "role": "standard" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["changed"], true);
+    let (status, list) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/invitations?after={}", changed["position"]),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["invitations"][0]["role_label"], "standard", "{list}");
+    let second = s.token_from_email("ann@example.com", 1).await;
+    assert_ne!(second, first, "a fresh link is emailed");
+    let (status, old) = s.accept_as_new(&first, "Ann Lee").await;
+    assert_eq!(
+        (status, TestServer::rule(&old)),
+        (410, "invitation-link-replaced"),
+        "the email that offered the old role no longer works: {old}"
+    );
+    // The same role again changes nothing and sends nothing.
+    let (status, same) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&olive),
+            Some(json!({ "role": "standard" })),
+        )
+        .await;
+    assert_eq!((status, &same["changed"]), (200, &json!(false)), "{same}");
+    let (status, joined) = s.accept_as_new(&second, "Ann Lee").await;
+    assert_eq!(status, 201, "{joined}");
+    let (_, members) = s
+        .call(
+            "GET",
+            &format!(
+                "/api/orgs/{org}/members?search=ann&after={}",
+                joined["position"]
+            ),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(
+        members["members"][0]["role_label"], "standard",
+        "Ann joins with the corrected role: {members}"
+    );
+    let (status, history) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/history?after={}", joined["position"]),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        history
+            .to_string()
+            .contains("changed the invitation to Ann Lee <ann@example.com> from admin to standard"),
+        "{history}"
+    );
+    // Once accepted, the invitation is closed.
+    let (status, closed) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&olive),
+            Some(json!({ "role": "owner" })),
+        )
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&closed)),
+        (409, "invitation-closed"),
+        "{closed}"
+    );
+    let (status, bad) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&olive),
+            Some(json!({ "role": "emperor" })),
+        )
+        .await;
+    assert_eq!(status, 422, "{bad}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -341,3 +341,102 @@ async fn a_stranger_asking_to_wait_is_refused_before_any_waiting() {
         "refused without waiting for the read models"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_renames_an_account_and_every_list_and_the_history_follow() {
+    let s = TestServer::start().await.expect("server");
+    let (org, owner, _) = s
+        .org_with_owner(
+            ShapeArg::Multi,
+            "olive@acme.io",
+            vec!["Europe".into(), "Asia".into()],
+        )
+        .await;
+    let (_, accounts) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/accounts"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    let europe = accounts["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["name"] == "Europe")
+        .expect("Europe")["account_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/api/orgs/{org}/accounts/{europe}");
+    let (status, taken) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&owner),
+            Some(json!({ "name": "ASIA" })),
+        )
+        .await;
+    assert_eq!(
+        (status, TestServer::rule(&taken)),
+        (409, "account-name-taken"),
+        "{taken}"
+    );
+    let (status, renamed) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&owner),
+            Some(json!({ "name": "Europe & Africa" })),
+        )
+        .await;
+    assert_eq!(
+        (status, &renamed["changed"]),
+        (200, &json!(true)),
+        "{renamed}"
+    );
+    let after = renamed["position"].as_u64().expect("position");
+    let (_, accounts) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/accounts?after={after}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    let names: Vec<&str> = accounts["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Asia", "Europe & Africa"], "{accounts}");
+    let (_, history) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/history?after={after}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert!(
+        history
+            .to_string()
+            .contains(r#"renamed the account \"Europe\" to \"Europe & Africa\""#),
+        "{history}"
+    );
+    let (status, same) = s
+        .call(
+            "PATCH",
+            &path,
+            Some(&owner),
+            Some(json!({ "name": "Europe & Africa" })),
+        )
+        .await;
+    assert_eq!((status, &same["changed"]), (200, &json!(false)), "{same}");
+    let (status, blank) = s
+        .call("PATCH", &path, Some(&owner), Some(json!({ "name": "  " })))
+        .await;
+    assert_eq!(status, 422, "{blank}");
+}

@@ -39,4 +39,5 @@ mod use_cases;
 mod web_assets;
 mod web_browser;
 mod web_screenshots;
+mod web_team;
 mod workers;

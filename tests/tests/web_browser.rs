@@ -7,14 +7,14 @@ use roster_tests::http::{TestServer, PASSWORD};
 
 const OWNER: &str = "olive@example.com";
 
-async fn open_user_management(b: &Browser) -> anyhow::Result<()> {
+pub(crate) async fn open_user_management(b: &Browser) -> anyhow::Result<()> {
     b.open_user_menu().await?;
     b.click("User management").await?;
     b.see("h1", "User management").await
 }
 
 /// The success banner shows `text`, then fades by itself.
-async fn banner(b: &Browser, text: &str) -> anyhow::Result<()> {
+pub(crate) async fn banner(b: &Browser, text: &str) -> anyhow::Result<()> {
     b.see(".toast", text).await?;
     b.gone(".toast").await
 }
@@ -82,7 +82,12 @@ async fn an_owner_invites_resends_cancels_and_the_invitee_joins_then_is_changed_
     );
     assert!(!waiting.is_enabled().await.expect("enabled?"));
     server.clock.advance(chrono::Duration::seconds(61));
-    b.goto(&format!("/orgs/{org}/users")).await.expect("reload");
+    // A reload keeps the tab (it is in the address).
+    let url = b.client.current_url().await.expect("url");
+    assert_eq!(url.query(), Some("tab=pending"), "{url}");
+    b.goto(&format!("/orgs/{org}/users?tab=pending"))
+        .await
+        .expect("reload");
     b.click("Resend").await.expect("resend");
     banner(&b, &format!("Invitation sent again to {invitee}"))
         .await
@@ -112,7 +117,10 @@ async fn an_owner_invites_resends_cancels_and_the_invitee_joins_then_is_changed_
         .await
         .expect("already invited");
     server.clock.advance(chrono::Duration::seconds(61));
-    b.click("Resend instead").await.expect("resend instead");
+    b.see("dialog[open] .alert", "as Admin")
+        .await
+        .expect("the refusal names the role offered");
+    b.click("Resend as Admin").await.expect("resend instead");
     b.see(".toast", "sent again").await.expect("resent");
     b.gone("dialog[open]").await.expect("dialog closed");
 
@@ -770,6 +778,7 @@ async fn an_open_page_follows_another_owners_changes_and_the_delivery_without_re
     let b = Browser::open(&server.base, 1280).await.expect("browser");
     b.sign_in(OWNER, PASSWORD).await.expect("signed in");
     open_user_management(&b).await.expect("user management");
+    b.tab("Pending").await.expect("pending tab");
     b.see(".empty", "No pending invitations")
         .await
         .expect("nothing pending yet");
@@ -790,6 +799,9 @@ async fn an_open_page_follows_another_owners_changes_and_the_delivery_without_re
     b.see(pending, "lou@example.com")
         .await
         .expect("the invitation appears");
+    b.see("#invites-title", "Pending (1)")
+        .await
+        .expect("the tab counts it");
     b.see(pending, "Sending").await.expect("not sent yet");
     server.drain().await;
     b.see(pending, "Delivered")
@@ -803,6 +815,10 @@ async fn an_open_page_follows_another_owners_changes_and_the_delivery_without_re
     b.see(".empty", "No pending invitations")
         .await
         .expect("closed invitations leave Pending");
+    b.see("#invites-title", "Pending (0)")
+        .await
+        .expect("and its count");
+    b.tab("Members").await.expect("members tab");
     b.see(
         "section[aria-labelledby=members-title] tbody",
         "lou@example.com",

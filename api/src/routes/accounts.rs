@@ -1,9 +1,9 @@
-//! A multi-account organization's accounts: list and add. Owners only.
+//! A multi-account organization's accounts: list, add and rename. Owners only.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use roster_commands::use_cases::{add_account, owner_queries};
+use roster_commands::use_cases::{add_account, owner_queries, rename_account};
 use roster_commands::UseCaseError;
 use roster_domain::{AccountId, DisplayName};
 use roster_projections::queries::AccountRow;
@@ -14,14 +14,16 @@ use utoipa_axum::routes;
 
 use super::{after, AfterQuery};
 use crate::error::ApiError;
-use crate::extract::OwnedOrg;
+use crate::extract::{path_id, OwnedOrg};
 use crate::json::{ApiJson, ApiQuery};
 use crate::problem::Problem;
 use crate::AppState;
 
 /// This resource's routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_accounts, add_account))
+    OpenApiRouter::new()
+        .routes(routes!(list_accounts, add_account))
+        .routes(routes!(rename))
 }
 
 /// One account.
@@ -119,4 +121,37 @@ pub(crate) async fn add_account(
             position: added.recorded.position.map(|p| p.0),
         }),
     ))
+}
+
+/// What a rename did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountRenamedBody {
+    /// False when the account already had that name (nothing recorded).
+    pub changed: bool,
+    /// Pass as `after` to a query to read this change.
+    pub position: Option<u64>,
+}
+
+/// Rename an account.
+#[utoipa::path(patch, path = "/api/orgs/{org}/accounts/{account}", tag = "accounts",
+    params(("org" = Uuid, Path, description = "The organization"), ("account" = Uuid, Path, description = "The account")),
+    request_body = NewAccountBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The account has this name", body = AccountRenamedBody),
+        (status = "default", description = "A problem: unknown-account, account-name-taken, not-multi-account, validation", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn rename(
+    State(state): State<AppState>,
+    OwnedOrg(owner): OwnedOrg,
+    Path(path): Path<(String, String)>,
+    ApiJson(body): ApiJson<NewAccountBody>,
+) -> Result<Json<AccountRenamedBody>, ApiError> {
+    let account: AccountId = path_id(&path.1, "account")?;
+    let name = DisplayName::parse(&body.name).map_err(|e| UseCaseError::field("name", e))?;
+    let renamed = rename_account::rename_account(&state.app, &owner, account, name).await?;
+    Ok(Json(AccountRenamedBody {
+        changed: renamed.changed,
+        position: renamed.recorded.position.map(|p| p.0),
+    }))
 }

@@ -1,4 +1,4 @@
-//! An organization's invitations, owner side: list, invite, resend, cancel.
+//! An organization's invitations, owner side: list, invite, correct, resend, cancel.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -6,7 +6,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use roster_commands::use_cases::invite_user::{self, InviteUser};
 use roster_commands::use_cases::roles::RoleRequest;
-use roster_commands::use_cases::{cancel_invite, owner_queries, resend_invite};
+use roster_commands::use_cases::{cancel_invite, change_invitation, owner_queries, resend_invite};
 use roster_commands::{FieldError, UseCaseError};
 use roster_domain::{Email, InvitationId, OrgRole, PersonName, Role, SingleRole};
 use roster_projections::queries::InvitationRow;
@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_invitations, invite))
         .routes(routes!(resend))
-        .routes(routes!(cancel))
+        .routes(routes!(cancel, change))
 }
 
 /// One pending or expired invitation.
@@ -286,4 +286,43 @@ pub(crate) async fn cancel(
     let invitation: InvitationId = path_id(&path.1, "invitation")?;
     let recorded = cancel_invite::cancel_invite(&state.app, &owner, invitation).await?;
     Ok(Json(recorded.into()))
+}
+
+/// What a correction did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationChangedBody {
+    /// False when the invitation already offered that role (nothing recorded, no email).
+    pub changed: bool,
+    /// When the new link stops working (when changed).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Pass as `after` to a query to read this change.
+    pub position: Option<u64>,
+}
+
+/// Correct the role an open invitation offers: a fresh link is emailed and the old one stops working.
+#[utoipa::path(patch, path = "/api/orgs/{org}/invitations/{id}", tag = "invitations",
+    params(("org" = Uuid, Path, description = "The organization"), ("id" = Uuid, Path, description = "The invitation")),
+    request_body = RoleInput,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The invitation now offers this role", body = InvitationChangedBody),
+        (status = "default", description = "A problem: invitation-not-found, invitation-closed, role-does-not-fit, unknown-account, too-many-invitations, validation", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn change(
+    State(state): State<AppState>,
+    OwnedOrg(owner): OwnedOrg,
+    Path(path): Path<(String, String)>,
+    ApiJson(body): ApiJson<RoleInput>,
+) -> Result<Json<InvitationChangedBody>, ApiError> {
+    let invitation: InvitationId = path_id(&path.1, "invitation")?;
+    let role = RoleRequest::from(body)
+        .for_shape(owner.shape())
+        .map_err(|e| UseCaseError::Invalid(vec![e]))?;
+    let changed =
+        change_invitation::change_invitation(&state.app, &owner, invitation, role).await?;
+    Ok(Json(InvitationChangedBody {
+        changed: changed.changed,
+        expires_at: changed.expires_at,
+        position: changed.recorded.position.map(|p| p.0),
+    }))
 }

@@ -10,6 +10,7 @@
 pub mod accept_invite;
 pub mod add_account;
 pub mod cancel_invite;
+pub mod change_invitation;
 pub mod change_password;
 pub mod change_role;
 pub mod create_organization;
@@ -22,6 +23,7 @@ pub mod owner_queries;
 pub mod password_reset;
 pub mod recover_organization;
 pub mod remove_member;
+pub mod rename_account;
 pub mod resend_invite;
 pub mod roles;
 pub mod sessions;
@@ -63,6 +65,27 @@ pub(crate) fn invitation_deadline(
             _ => None,
         })
         .ok_or_else(|| UseCaseError::infrastructure("inviting", "the invitation was not recorded"))
+}
+
+/// A new send of invitation `invitation_id`: its id and the digest of the link
+/// token derived from it (the token itself is derived again when mailing).
+pub(crate) fn new_send(
+    app: &Application,
+    invitation_id: roster_domain::InvitationId,
+) -> (roster_domain::SendId, roster_domain::TokenDigest) {
+    let send_id = roster_domain::SendId::from_uuid(uuid::Uuid::now_v7());
+    let token = app.key.invitation_token(invitation_id, send_id);
+    (send_id, token.digest())
+}
+
+/// The deadline of the new link an outcome's `InvitationResent` gave, if any.
+pub(crate) fn resent_deadline(
+    outcome: &Outcome<OrgEvent>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    outcome.events.iter().find_map(|e| match e {
+        OrgEvent::InvitationResent(r) => Some(r.expires_at),
+        _ => None,
+    })
 }
 
 /// The refusal of a send over its limit, waiting `wait` (whole seconds, at least one).

@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use roster_domain::organization::OrgCommand;
-use roster_domain::{InvitationId, OrgEvent, SendId};
-use uuid::Uuid;
+use roster_domain::InvitationId;
 
-use super::{run_as, too_many, Recorded};
+use super::{new_send, resent_deadline, run_as, too_many, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
@@ -50,8 +49,7 @@ pub async fn resend_invite(
             .take(owner.org_id(), &email_key, now)
             .map_err(too_many)?;
     }
-    let send_id = SendId::from_uuid(Uuid::now_v7());
-    let token = app.key.invitation_token(invitation_id, send_id);
+    let (send_id, token_digest) = new_send(app, invitation_id);
     let outcome = run_as(
         app,
         Some(owner.user_id()),
@@ -59,14 +57,11 @@ pub async fn resend_invite(
         OrgCommand::ResendInvite {
             invitation_id,
             send_id,
-            token_digest: token.digest(),
+            token_digest,
         },
     )
     .await?;
-    let expires_at = outcome.events.iter().find_map(|e| match e {
-        OrgEvent::InvitationResent(r) => Some(r.expires_at),
-        _ => None,
-    });
+    let expires_at = resent_deadline(&outcome);
     Ok(Resent {
         invitation_id,
         expires_at,

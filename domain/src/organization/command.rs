@@ -28,6 +28,13 @@ pub enum OrgCommand {
         /// Its name.
         name: DisplayName,
     },
+    /// Rename an account of a multi-account organization.
+    RenameAccount {
+        /// The account.
+        account_id: AccountId,
+        /// Its new name.
+        name: DisplayName,
+    },
     /// Invite a person with a role.
     InviteUser {
         /// The new invitation's id.
@@ -50,6 +57,18 @@ pub enum OrgCommand {
         /// This send's id.
         send_id: SendId,
         /// Digest of the new token.
+        token_digest: TokenDigest,
+    },
+    /// Correct an open invitation's role: the offer changes and a fresh link
+    /// replaces the old one (whose email named the old role).
+    ChangeInvitation {
+        /// The invitation.
+        invitation_id: InvitationId,
+        /// The role offered from now on.
+        role: Role,
+        /// The new send's id.
+        send_id: SendId,
+        /// Digest of the new link's token.
         token_digest: TokenDigest,
     },
     /// Withdraw an invitation.

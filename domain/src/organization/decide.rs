@@ -113,6 +113,36 @@ pub fn decide(
                 added_at: now,
             })])
         }
+        OrgCommand::RenameAccount { account_id, name } => {
+            require_owner(org, actor)?;
+            if org.shape != OrgShape::Multi {
+                return Err(DomainError::NotMultiAccount);
+            }
+            let account = org
+                .accounts
+                .get(account_id)
+                .ok_or(DomainError::UnknownAccount(*account_id))?;
+            if account.name == *name {
+                return Ok(Vec::new());
+            }
+            let key = name.as_str().to_lowercase();
+            if org
+                .accounts
+                .values()
+                .any(|a| a.id != *account_id && a.name.as_str().to_lowercase() == key)
+            {
+                return Err(DomainError::AccountNameTaken {
+                    name: name.to_string(),
+                });
+            }
+            Ok(vec![OrgEvent::AccountRenamed(AccountRenamed {
+                account_id: *account_id,
+                from: account.name.clone(),
+                to: name.clone(),
+                renamed_by: actor,
+                renamed_at: now,
+            })])
+        }
         OrgCommand::InviteUser {
             invitation_id,
             send_id,
@@ -134,6 +164,7 @@ pub fn decide(
                     email: open.email.to_string(),
                     invitation_id: open.id,
                     status: open.status,
+                    role: open.role.clone(),
                 });
             }
             if org.invitations.contains_key(invitation_id) {
@@ -166,6 +197,37 @@ pub fn decide(
                 sent_at: now,
                 expires_at: now + ctx.invite_ttl,
             })])
+        }
+        OrgCommand::ChangeInvitation {
+            invitation_id,
+            role,
+            send_id,
+            token_digest,
+        } => {
+            require_owner(org, actor)?;
+            let inv = open_invitation(org, invitation_id)?;
+            check_role(org, role)?;
+            if inv.role == *role {
+                return Ok(Vec::new());
+            }
+            // The old email named the old role: its link dies with the offer.
+            Ok(vec![
+                OrgEvent::InvitationChanged(InvitationChanged {
+                    invitation_id: inv.id,
+                    from: inv.role.clone(),
+                    to: role.clone(),
+                    changed_by: actor,
+                    changed_at: now,
+                }),
+                OrgEvent::InvitationResent(InvitationResent {
+                    invitation_id: inv.id,
+                    send_id: *send_id,
+                    token_digest: *token_digest,
+                    resent_by: actor,
+                    sent_at: now,
+                    expires_at: now + ctx.invite_ttl,
+                }),
+            ])
         }
         OrgCommand::CancelInvite { invitation_id } => {
             require_owner(org, actor)?;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{AccountId, InvitationId, UserId};
 use crate::organization::state::InvitationStatus;
-use crate::role::OrgShape;
+use crate::role::{OrgShape, Role};
 
 /// A command refused by a domain rule. Nothing was recorded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +51,7 @@ pub enum DomainError {
         user_id: UserId,
     },
     /// The person already has an open invitation; offer to resend it.
-    #[error("{email} already has an open invitation ({status}); resend it instead")]
+    #[error("{email} already has an open invitation ({status}); resend it, or change the role it offers")]
     AlreadyInvited {
         /// Their address.
         email: String,
@@ -59,6 +59,8 @@ pub enum DomainError {
         invitation_id: InvitationId,
         /// Pending or expired.
         status: InvitationStatus,
+        /// The role it offers, so the owner can tell whether to resend or correct it.
+        role: Role,
     },
     /// The invitation id is in use.
     #[error("invitation {0} already exists")]

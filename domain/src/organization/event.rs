@@ -28,12 +28,16 @@ pub enum OrgEvent {
     OrganizationCreated(OrganizationCreated),
     /// A multi-account organization gained an account.
     AccountAdded(AccountAdded),
+    /// An account got a new name.
+    AccountRenamed(AccountRenamed),
     /// Somebody was invited (and the first email is due).
     UserInvited(UserInvited),
     /// An invitation was sent again: new token, new deadline.
     InvitationResent(InvitationResent),
     /// An owner withdrew an invitation.
     InvitationCancelled(InvitationCancelled),
+    /// An open invitation now offers another role (an `InvitationResent` follows).
+    InvitationChanged(InvitationChanged),
     /// An invitation's deadline passed unused.
     InvitationExpired(InvitationExpired),
     /// The invitee joined; this event makes them a member.
@@ -74,6 +78,21 @@ pub struct AccountAdded {
     pub added_by: Actor,
     /// When.
     pub added_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::AccountRenamed`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRenamed {
+    /// The account.
+    pub account_id: AccountId,
+    /// The name before, so history reads without replaying.
+    pub from: DisplayName,
+    /// The name after, unique within the organization (ignoring case).
+    pub to: DisplayName,
+    /// Who renamed it.
+    pub renamed_by: Actor,
+    /// When.
+    pub renamed_at: DateTime<Utc>,
 }
 
 /// See [`OrgEvent::UserInvited`]. Schema version 2 (version 1 had no `full_name`).
@@ -125,6 +144,21 @@ pub struct InvitationCancelled {
     pub cancelled_by: Actor,
     /// When.
     pub cancelled_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::InvitationChanged`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationChanged {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// The role offered before.
+    pub from: Role,
+    /// The role offered from now on.
+    pub to: Role,
+    /// Who changed it.
+    pub changed_by: Actor,
+    /// When.
+    pub changed_at: DateTime<Utc>,
 }
 
 /// See [`OrgEvent::InvitationExpired`].
@@ -215,9 +249,11 @@ impl OrgEvent {
         match self {
             OrgEvent::OrganizationCreated(_) => "OrganizationCreated",
             OrgEvent::AccountAdded(_) => "AccountAdded",
+            OrgEvent::AccountRenamed(_) => "AccountRenamed",
             OrgEvent::UserInvited(_) => "UserInvited",
             OrgEvent::InvitationResent(_) => "InvitationResent",
             OrgEvent::InvitationCancelled(_) => "InvitationCancelled",
+            OrgEvent::InvitationChanged(_) => "InvitationChanged",
             OrgEvent::InvitationExpired(_) => "InvitationExpired",
             OrgEvent::InvitationAccepted(_) => "InvitationAccepted",
             OrgEvent::RoleChanged(_) => "RoleChanged",

@@ -25,6 +25,11 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
                 },
             );
         }
+        OrgEvent::AccountRenamed(e) => {
+            if let Some(account) = org.accounts.get_mut(&e.account_id) {
+                account.name = e.to.clone();
+            }
+        }
         OrgEvent::UserInvited(e) => {
             org.open_invitation_by_email
                 .insert(e.email.key().to_owned(), e.invitation_id);
@@ -56,6 +61,11 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
         }
         OrgEvent::InvitationCancelled(e) => {
             close(&mut org, e.invitation_id, InvitationStatus::Cancelled)
+        }
+        OrgEvent::InvitationChanged(e) => {
+            if let Some(inv) = org.invitations.get_mut(&e.invitation_id) {
+                inv.role = e.to.clone();
+            }
         }
         OrgEvent::InvitationExpired(e) => {
             if let Some(inv) = org.invitations.get_mut(&e.invitation_id) {

@@ -231,4 +231,13 @@ pub fn resend(id: InvitationId, n: u8) -> OrgCommand {
     }
 }
 
+pub fn change_invitation(id: InvitationId, role: Role, n: u8) -> OrgCommand {
+    OrgCommand::ChangeInvitation {
+        invitation_id: id,
+        role,
+        send_id: send(u128::from(n)),
+        token_digest: token(n),
+    }
+}
+
 pub const AS_OWNER: Actor = Actor::User(OWNER);

@@ -2,7 +2,7 @@
 // (the link is not used up); a new person sets their name and password, a person
 // with an account signs in first; a link that no longer works says what to do.
 
-import { get, post, seg, Problem } from "./api.js";
+import { get, post, del, seg, Problem } from "./api.js";
 import { h, replace, field, alertBox, busy, toast, when, timeLeft } from "./dom.js";
 import { describe } from "./roles.js";
 import { showFieldErrors } from "./sign_in.js";
@@ -67,7 +67,11 @@ export async function acceptPage(app, token) {
     toast(`Welcome to ${org}`);
   };
 
-  if (!preview.existing_account) {
+  const signedInAs = app.me && app.me.email;
+  if (signedInAs && signedInAs.toLowerCase() !== preview.email.toLowerCase()) {
+    // Said before anything is typed: only the invited address can accept.
+    panel.append(someoneElse(app, preview, signedInAs, () => acceptPage(app, token)));
+  } else if (!preview.existing_account) {
     panel.append(newPersonForm(preview, token, joined));
   } else if (app.me && app.me.email && app.me.email.toLowerCase() === preview.email.toLowerCase()) {
     panel.append(signedInAccept(token, joined));
@@ -76,6 +80,27 @@ export async function acceptPage(app, token) {
   }
   const first = panel.querySelector("input, button.primary");
   if (first) first.focus();
+}
+
+/** The browser is signed in as another person: sign out here, then accept. */
+function someoneElse(app, preview, signedInAs, again) {
+  const out = h("button", { type: "button", class: "primary wide" }, `Sign out and continue as ${preview.email}`);
+  const alert = alertBox();
+  out.addEventListener("click", () => busy(out, "Signing out…", async () => {
+    try {
+      await del("/api/sessions/current");
+    } catch (e) {
+      if (!(e instanceof Problem)) throw e;
+      // Already signed out: carry on.
+    }
+    await app.refreshMe();
+    await again();
+  }));
+  return h("div", { class: "stack" },
+    h("div", { class: "note", role: "status" },
+      h("p", {}, `You are signed in as ${signedInAs}, but this invitation is for ${preview.email}.`),
+      h("p", {}, `Only ${preview.email} can accept it. Sign out here, then accept it as ${preview.email}. Your own account and access stay as they are.`)),
+    alert.el, out);
 }
 
 function closedPage(app, title, message, signIn = false) {

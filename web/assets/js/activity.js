@@ -10,7 +10,9 @@ import { follow } from "./live.js";
 const TYPES = [
   ["OrganizationCreated", "Organization created"],
   ["AccountAdded", "Account added"],
+  ["AccountRenamed", "Account renamed"],
   ["UserInvited", "User invited"],
+  ["InvitationChanged", "Invitation role changed"],
   ["InvitationResent", "Invitation resent"],
   ["InvitationEmailSent", "Invitation email sent"],
   ["InvitationEmailFailed", "Invitation email failed"],
@@ -183,7 +185,7 @@ export async function activityPage(app, orgId) {
   app.cleanups.push(follow(orgId, () => {
     if (paged || until.input.value) return;
     load(true);
-  }, () => load(true)));
+  }, () => Promise.resolve(load(true)).then(() => true, () => false)));
 }
 
 function csvCell(value) {

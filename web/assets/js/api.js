@@ -23,6 +23,28 @@ export function whenSignedOut(handler) {
   onSignedOut = handler;
 }
 
+/**
+ * Asked when the session ends while a dialog is open (set by the app shell):
+ * resolves to true once the person has signed in again, so the request is sent
+ * again and nothing they typed is lost.
+ */
+let onSessionEnded = async () => false;
+export function whenSessionEnds(handler) {
+  onSessionEnded = handler;
+}
+
+/** The one sign-in-again question open at a time, shared by every refused request. */
+let reauthenticating = null;
+
+function signInAgain() {
+  if (!reauthenticating) {
+    reauthenticating = onSessionEnded().finally(() => {
+      reauthenticating = null;
+    });
+  }
+  return reauthenticating;
+}
+
 function idempotencyKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -39,10 +61,11 @@ export function lastPosition() {
   return position;
 }
 
-async function request(method, path, body, { quiet401 = false } = {}) {
+async function request(method, path, body, { quiet401 = false } = {}, key = idempotencyKey(), retried = false) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET") headers["Idempotency-Key"] = idempotencyKey();
+  // A request sent again after signing in again keeps its key: the first was refused unheard.
+  if (method !== "GET") headers["Idempotency-Key"] = key;
   let response;
   try {
     response = await fetch(path, {
@@ -69,7 +92,13 @@ async function request(method, path, body, { quiet401 = false } = {}) {
   }
   if (!response.ok) {
     const problem = new Problem(response.status, data);
-    if (response.status === 401 && problem.rule === "unauthenticated" && !quiet401) onSignedOut();
+    if (response.status === 401 && problem.rule === "unauthenticated" && !quiet401) {
+      // Mid-action (a dialog is open): sign in again in place, then send it again.
+      if (!retried && document.querySelector("dialog[open]") && await signInAgain()) {
+        return request(method, path, body, { quiet401 }, key, true);
+      }
+      onSignedOut();
+    }
     throw problem;
   }
   if (data && typeof data.position === "number" && data.position > position) {

@@ -1,8 +1,8 @@
 // The page's shell: picks the view from the address, keeps the signed-in person
 // (`/api/me`) and the header's user menu, and moves between views without reloads.
 
-import { get, del, whenSignedOut, Problem } from "./api.js";
-import { h, replace, toast } from "./dom.js";
+import { get, post, del, whenSignedOut, whenSessionEnds, Problem } from "./api.js";
+import { h, replace, toast, openDialog, field, alertBox, busy } from "./dom.js";
 import { signInPage, forgotPasswordPage, resetPasswordPage } from "./sign_in.js";
 import { homePage } from "./home.js";
 import { usersPage } from "./users.js";
@@ -177,8 +177,58 @@ document.addEventListener("click", (event) => {
 });
 window.addEventListener("popstate", render);
 
+/**
+ * The session ended while a dialog was open (signed out elsewhere, a password
+ * change, a timeout): ask for the password in a dialog above it, as the same
+ * person, and resolve true once signed in, so the dialog's work goes on.
+ */
+whenSessionEnds(() => {
+  const email = app.me && app.me.email;
+  if (!email) return Promise.resolve(false);
+  return openDialog("Sign in again", (close) => {
+    const who = field("Email", { type: "email", name: "email", autocomplete: "username", readonly: true, value: email });
+    const password = field("Password", { type: "password", name: "password", autocomplete: "current-password", required: true });
+    const alert = alertBox();
+    const submit = h("button", { type: "submit", class: "primary" }, "Sign in");
+    const form = h("form", { class: "stack", novalidate: true },
+      h("p", {}, "Your session ended. Sign in again to finish: what you typed is kept."),
+      alert.el, who.row, password.row,
+      h("div", { class: "dialog-actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => close(false) }, "Sign out"),
+        submit));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      alert.clear();
+      if (!password.input.value) {
+        password.setError("Enter your password.");
+        password.input.focus();
+        return;
+      }
+      password.setError(null);
+      await busy(submit, "Signing in…", async () => {
+        try {
+          await post("/api/sessions", { email, password: password.input.value }, { quiet401: true });
+          close(true);
+        } catch (e) {
+          if (!(e instanceof Problem)) throw e;
+          alert.show(e.message);
+          password.input.value = "";
+          password.input.focus();
+        }
+      });
+    });
+    setTimeout(() => password.input.focus(), 0);
+    return form;
+  }).then((signedIn) => signedIn === true);
+});
+
 whenSignedOut(() => {
   if (!app.me) return;
+  // No dialog stays on top of the sign-in page.
+  for (const dialog of document.querySelectorAll("dialog")) {
+    if (dialog.open) dialog.close();
+    dialog.remove();
+  }
   app.me = null;
   drawUserMenu();
   const next = location.pathname + location.search;

@@ -78,12 +78,15 @@ export function field(label, attrs = {}, hint) {
 
 /** An alert box for a refusal; empty and hidden until `show` is called. */
 export function alertBox() {
-  const box = h("div", { class: "alert", role: "alert", hidden: true });
+  // Focusable, so a refusal takes the focus from the button that was busy
+  // (disabled buttons drop it to the page's body).
+  const box = h("div", { class: "alert", role: "alert", hidden: true, tabindex: -1 });
   return {
     el: box,
     show(...children) {
       replace(box, ...children);
       box.hidden = false;
+      box.focus();
     },
     clear() {
       replace(box);
@@ -105,7 +108,14 @@ export function openDialog(title, build, { wide = false } = {}) {
   const close = (value) => {
     if (dialog.open) dialog.close();
     dialog.remove();
-    if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
+    // The opener may have been redrawn meanwhile (a live update): its twin, found
+    // by its label, takes the focus back.
+    const label = opener && opener.getAttribute && opener.getAttribute("aria-label");
+    const twin = opener && !opener.isConnected && label
+      ? [...document.querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === label)
+      : null;
+    const back = opener && opener.isConnected ? opener : twin;
+    if (back && typeof back.focus === "function") back.focus();
     resolve(value);
   };
   dialog.addEventListener("cancel", (event) => {

@@ -1,6 +1,7 @@
-// The modal dialogs of user management: invite a person, and edit a member's
-// role(s) or delete them. Every input is checked as it is typed; the server's
-// refusals show in the dialog with the way out.
+// The modal dialogs of user management: invite a person, correct an
+// invitation's role, edit a member's role(s) or delete them, add or rename an
+// account. Every input is checked as it is typed; the server's refusals show in
+// the dialog with the way out.
 
 import { post, patch, del, seg, Problem } from "./api.js";
 import { h, replace, field, alertBox, openDialog, busy, toast } from "./dom.js";
@@ -63,6 +64,7 @@ export function inviteDialog(ctx) {
           close(true);
           toast(`Invitation sent to ${body.email}`);
           await ctx.refresh({ members: false });
+          ctx.show("pending");
         } catch (e) {
           if (!(e instanceof Problem)) throw e;
           refusal(ctx, e, body, alert, close, { full_name: name, email, role: roles, org_role: roles, accounts: roles });
@@ -78,24 +80,142 @@ export function inviteDialog(ctx) {
 function refusal(ctx, e, body, alert, close, fields) {
   if (showFieldErrors(e, fields)) return;
   if (e.rule === "already-invited" && e.doc.invitation_id) {
-    const resend = h("button", { type: "button", class: "secondary small" }, "Resend instead");
+    const base = `/api/orgs/${seg(ctx.org.org_id)}/invitations/${seg(e.doc.invitation_id)}`;
+    const offered = e.doc.invitation_role;
+    const wanted = fields.role.role();
+    const offeredWords = offered ? describe(offered, ctx.accountNames) : "";
+    const expired = e.doc.invitation_status === "expired";
+    const resend = h("button", { type: "button", class: "secondary small" },
+      offered ? `Resend as ${offeredWords}` : "Resend instead");
     resend.addEventListener("click", () => busy(resend, "Sending…", async () => {
       try {
-        await post(`/api/orgs/${seg(ctx.org.org_id)}/invitations/${seg(e.doc.invitation_id)}/resend`, {});
+        await post(`${base}/resend`, {});
         close(true);
         toast(`Invitation sent again to ${body.email}`);
         await ctx.refresh({ members: false });
+        ctx.show("pending");
       } catch (again) {
         if (!(again instanceof Problem)) throw again;
         alert.show(again.message);
       }
     }));
-    alert.show(h("p", {}, `${body.email} already has an invitation to ${ctx.org.name}. Send it again to give them a fresh link.`), resend);
+    const actions = [resend];
+    if (offered && wanted && !sameRole(offered, wanted)) {
+      const wantedWords = describe(wanted, ctx.accountNames);
+      const change = h("button", { type: "button", class: "primary small" }, `Change to ${wantedWords} and send a new link`);
+      change.addEventListener("click", () => busy(change, "Sending…", async () => {
+        try {
+          await patch(base, fields.role.value());
+          close(true);
+          toast(`The invitation to ${body.email} now offers ${wantedWords}; a new link is on its way`);
+          await ctx.refresh({ members: false });
+          ctx.show("pending");
+        } catch (again) {
+          if (!(again instanceof Problem)) throw again;
+          alert.show(again.message);
+        }
+      }));
+      actions.unshift(change);
+    }
+    const state = expired ? "an expired invitation" : "an invitation";
+    alert.show(
+      h("p", {}, `${body.email} already has ${state} to ${ctx.org.name}${offered ? `, as ${offeredWords}` : ""}. `
+        + (actions.length > 1 ? "Change its role, or send it again as it is." : "Send it again to give them a fresh link.")),
+      h("div", { class: "alert-actions" }, actions));
+    actions[0].focus();
   } else if (e.rule === "already-member") {
     alert.show(`${body.email} is already a member of ${ctx.org.name}. Change their role from the member list instead.`);
   } else {
     alert.show(e.message);
   }
+}
+
+/**
+ * The *Edit* dialog of a pending or expired invitation: correct the role it
+ * offers. Saving sends a fresh link; the earlier email's link stops working.
+ */
+export function invitationDialog(ctx, invitation) {
+  return openDialog(`Edit the invitation to ${invitation.full_name}`, (close) => {
+    const alert = alertBox();
+    const save = h("button", { type: "submit", class: "primary", disabled: true }, "Save and send a new link");
+    const roles = roleFields(ctx.org.shape, ctx.accounts, invitation.role, () => {
+      const chosen = roles.role();
+      save.disabled = !chosen || sameRole(chosen, invitation.role);
+      roles.setError(roles.missing());
+    });
+    const form = h("form", { class: "stack", novalidate: true },
+      h("dl", { class: "facts" },
+        h("dt", {}, "Email"), h("dd", {}, invitation.email),
+        h("dt", {}, "Offered role"), h("dd", {}, describe(invitation.role, ctx.accountNames))),
+      h("p", { class: "hint" }, `Saving emails ${invitation.email} a new link with the new role. The link in the earlier email stops working.`),
+      alert.el, roles.el,
+      h("div", { class: "dialog-actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => close() }, "Cancel"),
+        save));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = roles.value();
+      if (!body) return;
+      alert.clear();
+      await busy(save, "Sending…", async () => {
+        try {
+          await patch(`/api/orgs/${seg(ctx.org.org_id)}/invitations/${seg(invitation.invitation_id)}`, body);
+          close(true);
+          toast(`The invitation to ${invitation.email} now offers ${describe(roles.role(), ctx.accountNames)}; a new link is on its way`);
+          await ctx.refresh({ members: false });
+          ctx.show("pending");
+        } catch (e) {
+          if (!(e instanceof Problem)) throw e;
+          if (!showFieldErrors(e, { role: roles, org_role: roles, accounts: roles })) alert.show(e.message);
+        }
+      });
+      save.disabled = !roles.role() || sameRole(roles.role(), invitation.role);
+    });
+    return form;
+  }, { wide: ctx.org.shape === "multi" });
+}
+
+/** Adds an account (`account` null) or renames one. */
+export function accountDialog(ctx, account) {
+  return openDialog(account ? `Rename ${account.name}` : "Add account", (close) => {
+    const alert = alertBox();
+    const name = field("Account name", { type: "text", name: "name", autocomplete: "off", required: true, maxlength: 200 },
+      "Unique in the organization, whatever the case of its letters.");
+    if (account) name.input.value = account.name;
+    const save = h("button", { type: "submit", class: "primary" }, account ? "Rename" : "Add account");
+    const form = h("form", { class: "stack", novalidate: true },
+      alert.el, name.row,
+      h("div", { class: "dialog-actions" },
+        h("button", { type: "button", class: "secondary", onclick: () => close() }, "Cancel"),
+        save));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      alert.clear();
+      const wanted = name.input.value.trim();
+      if (!wanted) {
+        name.setError("Enter the account's name.");
+        name.input.focus();
+        return;
+      }
+      name.setError(null);
+      await busy(save, "Saving…", async () => {
+        try {
+          const base = `/api/orgs/${seg(ctx.org.org_id)}/accounts`;
+          if (account) await patch(`${base}/${seg(account.account_id)}`, { name: wanted });
+          else await post(base, { name: wanted });
+          close(true);
+          toast(account ? `${account.name} is now called ${wanted}` : `Account ${wanted} added`);
+          await ctx.refresh({ accounts: true });
+        } catch (e) {
+          if (!(e instanceof Problem)) throw e;
+          if (e.rule === "account-name-taken") name.setError(`Another account is already called “${wanted}”. Choose another name.`);
+          else if (!showFieldErrors(e, { name })) alert.show(e.message);
+          name.input.focus();
+        }
+      });
+    });
+    return form;
+  });
 }
 
 /** The *Edit* dialog of a member: change role(s), or delete them after confirming. */

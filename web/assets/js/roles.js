@@ -42,38 +42,74 @@ export function roleFields(shape, accounts, initial, onChange = () => {}) {
     : singleFields(initial, onChange);
 }
 
-function singleFields(initial, onChange) {
-  const id = uid("role");
-  const select = h("select", { id, name: "role", required: true, onchange: onChange },
-    h("option", { value: "" }, "Choose a role"),
-    h("option", { value: "owner" }, "Owner — manages users"),
-    h("option", { value: "admin" }, "Admin"),
-    h("option", { value: "standard" }, "Standard — view only"));
-  if (initial && initial.role) select.value = initial.role;
-  const error = h("p", { class: "field-error", hidden: true, id: `${id}-error` });
-  const el = h("div", { class: "field" }, h("label", { for: id }, "Role"), select, error);
+/** The roles of a single-account organization, each with what it allows. */
+const SINGLE_CHOICES = [
+  ["owner", "Owner", "Manages users and invitations, and sees everything."],
+  ["admin", "Admin", "View only for now, like Standard; admins get more as the portal grows."],
+  ["standard", "Standard", "View only."],
+];
+
+/** A multi-account organization's roles. */
+const ORG_CHOICES = [
+  ["owner", "Owner", "Manages users and invitations; admin access to every account."],
+  ["contributor", "Contributor", "Sees only the accounts chosen below, as admin or standard."],
+];
+
+/**
+ * Radio buttons under a legend, so every choice and its meaning shows at once.
+ * `value()` is the chosen value or "".
+ */
+function choiceGroup(legend, choices, initial, onChange) {
+  const group = uid("choice");
+  const error = h("p", { class: "field-error", hidden: true, id: `${group}-error` });
+  const inputs = [];
+  const options = choices.map(([value, label, hint]) => {
+    const id = uid("choice");
+    const input = h("input", { type: "radio", name: group, id, value, "aria-describedby": `${id}-hint` });
+    input.checked = initial === value;
+    input.addEventListener("change", onChange);
+    inputs.push(input);
+    return h("label", { class: "choice", for: id },
+      input,
+      h("span", { class: "choice-text" },
+        h("span", { class: "choice-title" }, label),
+        h("span", { class: "hint", id: `${id}-hint` }, hint)));
+  });
+  const el = h("fieldset", { class: "choices", "aria-describedby": `${group}-error` },
+    h("legend", {}, legend), options, error);
   return {
     el,
-    value: () => (select.value ? { role: select.value } : null),
-    role: () => (select.value ? { shape: "single", role: select.value } : null),
-    setDisabled(disabled) { select.disabled = disabled; },
+    value: () => (inputs.find((i) => i.checked) || { value: "" }).value,
+    setDisabled(disabled) { for (const i of inputs) i.disabled = disabled; },
     setError(message) {
       error.textContent = message || "";
       error.hidden = !message;
-      if (message) select.setAttribute("aria-invalid", "true");
-      else select.removeAttribute("aria-invalid");
+      for (const i of inputs) {
+        if (message) i.setAttribute("aria-invalid", "true");
+        else i.removeAttribute("aria-invalid");
+      }
     },
-    missing: () => (select.value ? null : "Choose a role."),
+    focus() { (inputs.find((i) => i.checked) || inputs[0]).focus(); },
+  };
+}
+
+function singleFields(initial, onChange) {
+  const group = choiceGroup("Role", SINGLE_CHOICES, initial && initial.role, onChange);
+  return {
+    el: group.el,
+    value: () => (group.value() ? { role: group.value() } : null),
+    role: () => (group.value() ? { shape: "single", role: group.value() } : null),
+    setDisabled: group.setDisabled,
+    setError: group.setError,
+    focus: group.focus,
+    missing: () => (group.value() ? null : "Choose a role."),
   };
 }
 
 function multiFields(accounts, initial, onChange) {
-  const orgId = uid("org-role");
-  const orgRole = h("select", { id: orgId, name: "org_role", required: true },
-    h("option", { value: "" }, "Choose an organization role"),
-    h("option", { value: "owner" }, "Owner — manages users, admin on every account"),
-    h("option", { value: "contributor" }, "Contributor — only the accounts chosen below"));
-  if (initial && initial.org_role) orgRole.value = initial.org_role;
+  // The group's handler is set below, once the account fields it shows exist.
+  let changed = () => {};
+  const orgRole = choiceGroup("Organization role", ORG_CHOICES, initial && initial.org_role, () => changed());
   const rows = accounts.map((account) => {
     const checkId = uid("account");
     const check = h("input", { type: "checkbox", id: checkId, name: "account", value: account.account_id });
@@ -94,33 +130,29 @@ function multiFields(accounts, initial, onChange) {
     const row = h("li", { class: "account-row" }, h("label", { for: checkId }, check, " ", account.name), pick);
     return { account, check, pick, row };
   });
-  const error = h("p", { class: "field-error", hidden: true, id: `${orgId}-error` });
-  const ownerNote = h("p", { class: "hint" }, "Owners have admin access to every account.");
+  const errorId = uid("accounts-error");
+  const error = h("p", { class: "field-error", hidden: true, id: errorId });
   const legendId = uid("accounts");
-  const accountSet = h("fieldset", { class: "accounts", "aria-describedby": `${orgId}-error` },
+  const accountSet = h("fieldset", { class: "accounts", "aria-describedby": errorId },
     h("legend", { id: legendId }, "Accounts and their roles"),
     accounts.length
       ? h("ul", { class: "account-list" }, rows.map((r) => r.row))
-      : h("p", { class: "hint" }, "This organization has no accounts yet."));
+      : h("p", { class: "hint" }, "This organization has no accounts yet: add one under Accounts first."));
   const sync = () => {
-    const contributor = orgRole.value === "contributor";
-    accountSet.hidden = !contributor;
-    ownerNote.hidden = orgRole.value !== "owner";
+    accountSet.hidden = orgRole.value() !== "contributor";
   };
-  orgRole.addEventListener("change", () => {
+  changed = () => {
     sync();
     onChange();
-  });
+  };
   sync();
-  const el = h("div", { class: "role-fields" },
-    h("div", { class: "field" }, h("label", { for: orgId }, "Organization role"), orgRole),
-    ownerNote, accountSet, error);
+  const el = h("div", { class: "role-fields" }, orgRole.el, accountSet, error);
   const chosen = () => rows.filter((r) => r.check.checked).map((r) => ({ account_id: r.account.account_id, role: r.pick.value }));
   return {
     el,
     value() {
-      if (orgRole.value === "owner") return { org_role: "owner" };
-      if (orgRole.value === "contributor" && chosen().length) return { org_role: "contributor", accounts: chosen() };
+      if (orgRole.value() === "owner") return { org_role: "owner" };
+      if (orgRole.value() === "contributor" && chosen().length) return { org_role: "contributor", accounts: chosen() };
       return null;
     },
     role() {
@@ -130,7 +162,7 @@ function multiFields(accounts, initial, onChange) {
       return { shape: "multi", org_role: "contributor", accounts: Object.fromEntries(v.accounts.map((a) => [a.account_id, a.role])) };
     },
     setDisabled(disabled) {
-      orgRole.disabled = disabled;
+      orgRole.setDisabled(disabled);
       for (const r of rows) {
         r.check.disabled = disabled;
         r.pick.disabled = disabled || !r.check.checked;
@@ -140,9 +172,10 @@ function multiFields(accounts, initial, onChange) {
       error.textContent = message || "";
       error.hidden = !message;
     },
+    focus: orgRole.focus,
     missing() {
-      if (!orgRole.value) return "Choose an organization role.";
-      if (orgRole.value === "contributor" && !chosen().length) return "Choose at least one account for a contributor.";
+      if (!orgRole.value()) return "Choose an organization role.";
+      if (orgRole.value() === "contributor" && !chosen().length) return "Choose at least one account for a contributor.";
       return null;
     },
   };

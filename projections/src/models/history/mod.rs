@@ -165,6 +165,19 @@ fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, Projectio
                 ),
             }
         }
+        OrgEvent::AccountRenamed(r) => {
+            names.remember(&ACCOUNTS, r.account_id.to_string(), r.to.to_string())?;
+            Line {
+                actor_id: actor_id(&r.renamed_by),
+                subject: r.account_id.to_string(),
+                summary: format!(
+                    "{} renamed the account \"{}\" to \"{}\"",
+                    names.actor(&r.renamed_by, src)?,
+                    r.from,
+                    r.to
+                ),
+            }
+        }
         OrgEvent::UserInvited(i) => {
             let who = format!("{} <{}>", i.full_name, i.email);
             names.remember(&INVITES, i.invitation_id.to_string(), who.clone())?;
@@ -187,6 +200,17 @@ fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, Projectio
                 names.actor(&r.resent_by, src)?,
                 names.invitee(r.invitation_id)?,
                 lifetime(r.expires_at - r.sent_at)
+            ),
+        },
+        OrgEvent::InvitationChanged(c) => Line {
+            actor_id: actor_id(&c.changed_by),
+            subject: c.invitation_id.to_string(),
+            summary: format!(
+                "{} changed the invitation to {} from {} to {}",
+                names.actor(&c.changed_by, src)?,
+                names.invitee(c.invitation_id)?,
+                names.role(&c.from)?,
+                names.role(&c.to)?
             ),
         },
         OrgEvent::InvitationCancelled(c) => Line {

@@ -39,6 +39,8 @@ static INVITATIONS: Table = Table {
 };
 
 /// Column indexes of `rm_invitations` rows.
+const ROLE: usize = 5;
+const ROLE_LABEL: usize = 6;
 const STATUS: usize = 8;
 const LAST_SENT: usize = 9;
 const EXPIRES: usize = 10;
@@ -116,6 +118,15 @@ impl Projection for Invitations {
                     row[DIGEST] = String::from(r.token_digest).into();
                     row[DELIVERY] = "queued".into();
                     row[DETAIL] = Cell::Null;
+                }
+                Ok(())
+            }
+            OrgEvent::InvitationChanged(c) => {
+                if let Some(row) =
+                    rows.get_mut(&INVITATIONS, &[c.invitation_id.to_string().into()])?
+                {
+                    row[ROLE] = role_json(&c.to)?.into();
+                    row[ROLE_LABEL] = role_label(&c.to).into();
                 }
                 Ok(())
             }

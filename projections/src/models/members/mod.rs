@@ -57,6 +57,9 @@ static MEMBERS: Table = Table {
     append_only: false,
 };
 
+/// Column index of an `rm_accounts` row's name.
+const ACCOUNT_NAME: usize = 2;
+
 /// Column indexes of `rm_members` rows.
 const ROLE: usize = 6;
 const ROLE_LABEL: usize = 7;
@@ -117,6 +120,14 @@ impl Projection for Members {
                     time_text(a.added_at).into(),
                 ],
             ),
+            OrgEvent::AccountRenamed(r) => {
+                if let Some(row) =
+                    rows.get_mut(&ACCOUNTS, &[org, r.account_id.to_string().into()])?
+                {
+                    row[ACCOUNT_NAME] = r.to.to_string().into();
+                }
+                Ok(())
+            }
             OrgEvent::InvitationAccepted(a) => rows.put(
                 &MEMBERS,
                 vec![
