@@ -1,4 +1,4 @@
-//! Request bodies are read whole, within [`BODY_TIMEOUT`] and [`crate::BODY_LIMIT`],
+//! Request bodies are read whole, within [`BODY_TIMEOUT`] and [`crate::body_limit`],
 //! before anything else happens to the request: before it takes a place among the
 //! writes in flight (`write_gate`) and before its handling is detached from the
 //! client (`envelope::run_to_completion`). A client that announces a body and
@@ -25,8 +25,9 @@ pub(crate) async fn read_whole_body(request: Request, next: Next) -> Response {
 }
 
 async fn read_within(request: Request, next: Next, within: Duration) -> Response {
+    let limit = crate::body_limit(request.uri().path());
     let (parts, body) = request.into_parts();
-    match tokio::time::timeout(within, axum::body::to_bytes(body, crate::BODY_LIMIT)).await {
+    match tokio::time::timeout(within, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await

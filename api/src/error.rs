@@ -35,7 +35,8 @@ impl From<DomainError> for ApiError {
     }
 }
 
-fn domain_problem(e: &DomainError) -> Problem {
+/// The problem a domain refusal is answered with.
+pub(crate) fn domain_problem(e: &DomainError) -> Problem {
     use DomainError as D;
     let (status, slug, title) = match e {
         D::OrganizationExists => (

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::extract::{cross_site, presented_token, Authenticated};
 use crate::problem::Problem;
-use crate::{AppState, BODY_LIMIT};
+use crate::AppState;
 
 /// Header clients send.
 pub const HEADER: &str = "idempotency-key";
@@ -132,7 +132,7 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     };
     let scope = user.to_string();
     parts.extensions.insert(Authenticated { user, token });
-    let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
+    let Ok(bytes) = to_bytes(body, crate::body_limit(parts.uri.path())).await else {
         return Problem::body_too_large().into_response();
     };
     let hash = request_hash(&parts.method, parts.uri.path(), &bytes);

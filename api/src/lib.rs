@@ -66,6 +66,19 @@ pub struct AppState {
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// The body limit of a bulk invitation: up to 500 rows of up to about 1 KiB.
+pub const BULK_BODY_LIMIT: usize = 512 * 1024;
+
+/// The most a request to `path` may send: [`BODY_LIMIT`], or [`BULK_BODY_LIMIT`]
+/// for the one route that takes many rows.
+pub fn body_limit(path: &str) -> usize {
+    if path.starts_with("/api/orgs/") && path.ends_with("/invitations/bulk") {
+        BULK_BODY_LIMIT
+    } else {
+        BODY_LIMIT
+    }
+}
+
 /// Builds the whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let (api, _) = openapi::routes().split_for_parts();
@@ -75,7 +88,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             idempotency::idempotent,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(BULK_BODY_LIMIT))
         // Answers carry sessions, tokens' previews and personal data: never cached.
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(

@@ -86,6 +86,14 @@ async fn every_org_route_answers_every_kind_of_caller_as_specified() {
         ),
         (
             "POST",
+            format!("/api/orgs/{org}/invitations/bulk"),
+            Some(
+                json!({ "invitations": [{ "email": "bulk@s.io", "full_name": "Bulk", "role": "standard" }] }),
+            ),
+            200,
+        ),
+        (
+            "POST",
             format!("/api/orgs/{org}/invitations/{ghost}/resend"),
             None,
             404,
@@ -497,6 +505,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("delete", "/api/orgs/{org}/membership"),
     ("get", "/api/orgs/{org}/invitations"),
     ("post", "/api/orgs/{org}/invitations"),
+    ("post", "/api/orgs/{org}/invitations/bulk"),
     ("post", "/api/orgs/{org}/invitations/{id}/resend"),
     ("delete", "/api/orgs/{org}/invitations/{id}"),
     ("patch", "/api/orgs/{org}/invitations/{id}"),

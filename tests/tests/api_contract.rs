@@ -30,7 +30,7 @@ fn response_schema(doc: &Value, method: &str, path: &str, status: &str) -> Value
 }
 
 /// Asserts that `body` is what the document says `method path` answers with `status`.
-fn conforms(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
+pub(crate) fn conforms(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
     let schema = response_schema(doc, method, path, &status.to_string());
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
     let errors: Vec<String> = validator

@@ -6,6 +6,7 @@
 //! `hostile_sign_ins` measures this process's peak memory and runs alone (`memory`).
 
 mod api_authorization;
+mod api_bulk;
 mod api_contract;
 mod api_errors;
 mod api_events;

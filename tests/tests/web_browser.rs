@@ -747,9 +747,9 @@ async fn a_forgotten_password_is_reset_from_the_emailed_link_and_then_changed_in
         .await
         .expect("pw");
     b.click("Change password").await.expect("change");
-    b.see(".alert, .field-error", "password")
+    b.see(".field-error", "This is not your current password.")
         .await
-        .expect("wrong current password refused");
+        .expect("wrong current password refused, in a sentence");
     b.fill("Current password", new_password).await.expect("pw");
     b.click("Change password").await.expect("change");
     b.see(".toast", "Your password is changed")

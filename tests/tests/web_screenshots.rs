@@ -59,34 +59,8 @@ async fn every_page_and_dialog_at_both_widths() {
     let server = TestServer::start().await.expect("server");
     let owner = "olive@example.com";
     let (org, session, _) = server.org_with_owner(ShapeArg::Single, owner, vec![]).await;
-    for (email, name, role) in [
-        ("ada@example.com", "Ada Lovelace", "admin"),
-        ("grace@example.com", "Grace Hopper", "standard"),
-        ("alan@example.com", "Alan Turing", "standard"),
-    ] {
-        join(&server, org, &session, email, name, json!({ "role": role })).await;
-    }
-    for (email, name, role) in [
-        ("katherine@example.com", "Katherine Johnson", "admin"),
-        ("edsger@example.com", "Edsger Dijkstra", "standard"),
-    ] {
-        server
-            .invite(
-                org,
-                &session,
-                json!({ "email": email, "full_name": name, "role": role }),
-            )
-            .await;
-    }
-    server.drain().await;
-    let fresh = server
-        .invite(
-            org,
-            &session,
-            json!({ "email": "new@example.com", "full_name": "Nora New", "role": "standard" }),
-        )
-        .await;
-    let fresh_token = server.token_of(org, fresh).await;
+    // Organizations are founded before the clock moves (the operator's bootstrap
+    // dates its link by the wall clock).
     let (multi, multi_session, _) = server
         .org_with_owner(
             ShapeArg::Multi,
@@ -113,6 +87,63 @@ async fn every_page_and_dialog_at_both_widths() {
         json!({ "org_role": "contributor", "accounts": [{ "account_id": beta, "role": "admin" }] }),
     )
     .await;
+    // An invitation left to expire.
+    server
+        .invite(
+            org,
+            &session,
+            json!({ "email": "olga@example.com", "full_name": "Olga Old", "role": "standard" }),
+        )
+        .await;
+    server.clock.advance(chrono::Duration::minutes(16));
+    server.drain().await;
+    for (email, name, role) in [
+        ("ada@example.com", "Ada Lovelace", "admin"),
+        ("grace@example.com", "Grace Hopper", "standard"),
+        ("alan@example.com", "Alan Turing", "standard"),
+    ] {
+        join(&server, org, &session, email, name, json!({ "role": role })).await;
+    }
+    // One whose first link a resend replaced.
+    let rita = server
+        .invite(
+            org,
+            &session,
+            json!({ "email": "rita@example.com", "full_name": "Rita Resent", "role": "admin" }),
+        )
+        .await;
+    let replaced_token = server.token_of(org, rita).await;
+    server.clock.advance(chrono::Duration::seconds(61));
+    let (status, _) = server
+        .call(
+            "POST",
+            &format!("/api/orgs/{org}/invitations/{rita}/resend"),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    for (email, name, role) in [
+        ("katherine@example.com", "Katherine Johnson", "admin"),
+        ("edsger@example.com", "Edsger Dijkstra", "standard"),
+    ] {
+        server
+            .invite(
+                org,
+                &session,
+                json!({ "email": email, "full_name": name, "role": role }),
+            )
+            .await;
+    }
+    server.drain().await;
+    let fresh = server
+        .invite(
+            org,
+            &session,
+            json!({ "email": "new@example.com", "full_name": "Nora New", "role": "standard" }),
+        )
+        .await;
+    let fresh_token = server.token_of(org, fresh).await;
     server.drain().await;
 
     for width in WIDTHS {
@@ -133,14 +164,24 @@ async fn every_page_and_dialog_at_both_widths() {
         shot(&b, width, "04-accept-invalid-link")
             .await
             .expect("shot");
+        b.goto(&format!("/invitations/{replaced_token}"))
+            .await
+            .expect("replaced link");
+        b.see("h1", "replaced").await.expect("page");
+        shot(&b, width, "04b-accept-link-replaced")
+            .await
+            .expect("shot");
 
         b.sign_in(owner, PASSWORD).await.expect("signed in");
         shot(&b, width, "05-home-owner").await.expect("shot");
         b.open_user_menu().await.expect("menu");
         shot(&b, width, "06-user-menu").await.expect("shot");
         b.goto(&format!("/orgs/{org}/users")).await.expect("users");
-        b.see("tbody", "Katherine").await.expect("page");
+        b.see("tbody", "Ada").await.expect("page");
         shot(&b, width, "07-user-management").await.expect("shot");
+        b.tab("Pending").await.expect("tab");
+        b.see("tbody", "Katherine").await.expect("pending");
+        shot(&b, width, "07b-pending-tab").await.expect("shot");
         b.click("+ Invite user").await.expect("invite");
         b.fill("Full name", "Barbara Liskov").await.expect("name");
         b.fill("Email", "barbara@").await.expect("email");
@@ -174,6 +215,41 @@ async fn every_page_and_dialog_at_both_widths() {
         b.click("Send invitation").await.expect("send");
         b.see(".toast", "Invitation sent").await.expect("banner");
         shot(&b, width, "10-success-banner").await.expect("shot");
+        b.labelled("Edit the invitation to Katherine Johnson")
+            .await
+            .expect("edit invitation")
+            .click()
+            .await
+            .expect("click");
+        b.choose("Role", "standard").await.expect("role");
+        shot(&b, width, "10b-invitation-edit-dialog")
+            .await
+            .expect("shot");
+        b.click("Cancel").await.expect("close");
+        b.tab("Expired").await.expect("tab");
+        b.see("section[aria-labelledby=expired-title] tbody", "Olga")
+            .await
+            .expect("expired");
+        shot(&b, width, "10c-expired-tab").await.expect("shot");
+        b.tab("Pending").await.expect("tab");
+        b.click("Invite many").await.expect("bulk");
+        b.fill(
+            "People",
+            &format!("name,email,role\nMary Jackson, mary{width}@example.com, standard\nDorothy Vaughan, dorothy{width}@example.com, admin\nNo Address, nowhere, admin\nKatherine Johnson, katherine@example.com, admin"),
+        )
+        .await
+        .expect("list");
+        b.see("dialog[open]", "2 of 4 rows").await.expect("preview");
+        shot(&b, width, "10d-bulk-invite-preview")
+            .await
+            .expect("shot");
+        b.click("Send 2 invitations").await.expect("send");
+        b.see("dialog[open]", "2 of 2 invited").await.expect("sent");
+        shot(&b, width, "10e-bulk-invite-outcome")
+            .await
+            .expect("shot");
+        b.click("Done").await.expect("done");
+        b.tab("Members").await.expect("tab");
         b.click("Edit").await.expect("edit self");
         shot(&b, width, "11-edit-dialog-last-owner")
             .await
@@ -195,6 +271,7 @@ async fn every_page_and_dialog_at_both_widths() {
             .expect("shot");
         b.click("Keep member").await.expect("keep");
         b.click("Cancel").await.expect("close");
+        b.tab("Pending").await.expect("tab");
         b.click("Cancel").await.expect("cancel invite");
         shot(&b, width, "14-cancel-invitation-confirmation")
             .await
@@ -237,6 +314,46 @@ async fn every_page_and_dialog_at_both_widths() {
             .await
             .expect("shot");
         b.click("Cancel").await.expect("close");
+        b.labelled("Rename Gamma")
+            .await
+            .expect("rename")
+            .click()
+            .await
+            .expect("click");
+        b.fill("Account name", "Alpha").await.expect("name");
+        b.click("Rename").await.expect("save");
+        b.see("dialog[open] .field-error", "already called")
+            .await
+            .expect("taken");
+        shot(&b, width, "18b-rename-account-taken")
+            .await
+            .expect("shot");
+        b.click("Cancel").await.expect("close");
+        // The session ends (signed out everywhere) with a dialog open.
+        b.click("+ Invite user").await.expect("invite");
+        b.fill("Full name", "Dana Developer").await.expect("name");
+        let other = server.sign_in("mona@example.com", PASSWORD).await;
+        server
+            .call("DELETE", "/api/sessions", Some(&other), None)
+            .await;
+        b.see("dialog[open] h2", "Sign in again")
+            .await
+            .expect("asked");
+        shot(&b, width, "18c-sign-in-again").await.expect("shot");
+        b.fill("Password", PASSWORD).await.expect("password");
+        b.click("Sign in").await.expect("sign in");
+        b.gone("dialog[open] input[readonly]")
+            .await
+            .expect("signed in");
+        b.click("Cancel").await.expect("close");
+        b.goto(&format!("/invitations/{fresh_token}"))
+            .await
+            .expect("someone else's link");
+        b.see(".note", "signed in as").await.expect("warned");
+        shot(&b, width, "18d-accept-while-signed-in-as-someone-else")
+            .await
+            .expect("shot");
+        b.goto("/").await.expect("home");
         b.sign_out().await.expect("out");
 
         b.sign_in("carl@example.com", PASSWORD)

@@ -402,3 +402,91 @@ async fn an_invitation_opened_while_signed_in_as_someone_else_says_so_first_and_
         .expect("signed in as the invitee");
     b.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_invites_many_from_a_csv_file_or_a_pasted_list_with_every_row_checked_first() {
+    let server = TestServer::start().await.expect("server");
+    let (org, olive, _) = server.org_with_owner(ShapeArg::Single, OLIVE, vec![]).await;
+    server
+        .invite(
+            org,
+            &olive,
+            json!({ "email": "ann@example.com", "full_name": "Ann Apple", "role": "admin" }),
+        )
+        .await;
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+    b.sign_in(OLIVE, PASSWORD).await.expect("olive");
+    open_user_management(&b).await.expect("page");
+    b.click("Invite many").await.expect("open");
+
+    // A CSV file, header and quoted commas included, fills the list.
+    let csv = std::env::temp_dir().join(format!(
+        "roster-people-{}.csv",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::write(
+        &csv,
+        "name,email,role\r\n\"Roe, Dee\",dee@example.com,standard\r\nEve Early,eve@example.com,owner\r\n",
+    )
+    .expect("csv");
+    b.labelled("Or choose a CSV file")
+        .await
+        .expect("file")
+        .send_keys(&csv.display().to_string())
+        .await
+        .expect("choose");
+    b.see("dialog[open] .bulk-preview", "Roe, Dee")
+        .await
+        .expect("the file's rows, quoted comma kept");
+    b.see("dialog[open]", "2 of 2 rows are ready")
+        .await
+        .expect("all ready");
+
+    // A pasted list: every row checked before anything is sent.
+    b.fill(
+        "People",
+        "Bea Bold, bea@example.com, standard\nCal Calm, cal@example.com\nBad Row, not-an-email, admin\nAnn Apple, ann@example.com, admin\nBea Again, bea@example.com, admin",
+    )
+    .await
+    .expect("paste");
+    let preview = "dialog[open] .bulk-preview";
+    b.see(preview, "no role").await.expect("Cal names no role");
+    b.see(preview, "is not an email address")
+        .await
+        .expect("bad address");
+    b.see(preview, "Skipped: already invited as Admin")
+        .await
+        .expect("Ann is invited already");
+    b.see(preview, "repeats an earlier row")
+        .await
+        .expect("Bea twice");
+    b.see("dialog[open]", "1 of 5 rows are ready")
+        .await
+        .expect("summary");
+
+    // A role for rows that name none makes Cal ready too.
+    b.client
+        .find(Locator::Css("dialog[open] details.fallback-role summary"))
+        .await
+        .expect("details")
+        .click()
+        .await
+        .expect("open");
+    b.choose("Role", "standard").await.expect("fallback role");
+    b.see("dialog[open]", "2 of 5 rows are ready")
+        .await
+        .expect("summary");
+    b.click("Send 2 invitations").await.expect("send");
+    b.see(preview, "✓ Invited").await.expect("outcomes per row");
+    b.see("dialog[open]", "2 of 2 invited.")
+        .await
+        .expect("summary of the outcome");
+    b.see(".toast", "2 invitations sent").await.expect("banner");
+    b.click("Done").await.expect("done");
+    let pending = "section[aria-labelledby=invites-title] tbody";
+    b.see(pending, "Bea Bold").await.expect("listed");
+    b.see(pending, "Cal Calm").await.expect("listed");
+    b.see("#invites-title", "Pending (3)").await.expect("count");
+    let _ = std::fs::remove_file(&csv);
+    b.close().await.expect("close");
+}

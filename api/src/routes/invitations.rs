@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use roster_commands::use_cases::bulk_invite::{self, RowOutcome};
 use roster_commands::use_cases::invite_user::{self, InviteUser};
 use roster_commands::use_cases::roles::RoleRequest;
 use roster_commands::use_cases::{cancel_invite, change_invitation, owner_queries, resend_invite};
@@ -28,6 +29,7 @@ use crate::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_invitations, invite))
+        .routes(routes!(invite_bulk))
         .routes(routes!(resend))
         .routes(routes!(cancel, change))
 }
@@ -186,6 +188,27 @@ pub(crate) async fn invite(
     OwnedOrg(owner): OwnedOrg,
     ApiJson(body): ApiJson<InviteBody>,
 ) -> Result<(StatusCode, Json<InvitedBody>), ApiError> {
+    let input = parse_invite(body, owner.shape()).map_err(UseCaseError::Invalid)?;
+    let invited = invite_user::invite_user(&state.app, &owner, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(InvitedBody {
+            invitation_id: invited.invitation_id,
+            email: invited.email.to_string(),
+            full_name: invited.full_name.to_string(),
+            role: invited.role,
+            status: "pending".to_owned(),
+            expires_at: invited.expires_at,
+            position: invited.recorded.position.map(|p| p.0),
+        }),
+    ))
+}
+
+/// An invitation's fields parsed for an organization of `shape`, or every bad field.
+fn parse_invite(
+    body: InviteBody,
+    shape: roster_domain::OrgShape,
+) -> Result<InviteUser, Vec<FieldError>> {
     let mut errors = Vec::new();
     let email = FieldError::collect(
         "email",
@@ -202,38 +225,193 @@ pub(crate) async fn invite(
         org_role: body.org_role,
         accounts: body.accounts,
     };
-    let role = match RoleRequest::from(role_input).for_shape(owner.shape()) {
+    let role = match RoleRequest::from(role_input).for_shape(shape) {
         Ok(r) => Some(r),
         Err(e) => {
             errors.push(e);
             None
         }
     };
-    let (Some(email), Some(full_name), Some(role)) = (email, full_name, role) else {
-        return Err(UseCaseError::Invalid(errors).into());
-    };
-    let invited = invite_user::invite_user(
-        &state.app,
-        &owner,
-        InviteUser {
+    match (email, full_name, role) {
+        (Some(email), Some(full_name), Some(role)) => Ok(InviteUser {
             email,
             full_name,
             role,
-        },
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(InvitedBody {
-            invitation_id: invited.invitation_id,
-            email: invited.email.to_string(),
-            full_name: invited.full_name.to_string(),
-            role: invited.role,
-            status: "pending".to_owned(),
-            expires_at: invited.expires_at,
-            position: invited.recorded.position.map(|p| p.0),
         }),
-    ))
+        _ => Err(errors),
+    }
+}
+
+/// Many invitations at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkInviteBody {
+    /// 1 to 500 rows, each with the fields of a single invitation. A row that
+    /// is not a valid invitation is answered `invalid`; the others still go.
+    #[schema(value_type = Vec<InviteBody>)]
+    pub invitations: Vec<serde_json::Value>,
+}
+
+/// What became of one row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkRowBody {
+    /// The row's place in the request, from 0.
+    pub row: usize,
+    /// `invited`, `already-invited`, `already-member`, `invalid`,
+    /// `over-sending-limit` or `refused`.
+    pub outcome: String,
+    /// The row's address as sent, when it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The invitation made (`invited`) or the open one (`already-invited`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Uuid>)]
+    pub invitation_id: Option<InvitationId>,
+    /// When the new link stops working (`invited`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The role the open invitation offers (`already-invited`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RoleDoc>)]
+    pub invitation_role: Option<Role>,
+    /// The member (`already-member`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Uuid>)]
+    pub user_id: Option<roster_domain::UserId>,
+    /// The bad fields (`invalid`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<crate::problem::FieldErrorDoc>)]
+    pub errors: Vec<FieldError>,
+    /// Seconds until this address can be sent to again (`over-sending-limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    /// The problem type of the rule that refused it (`refused`).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub problem_type: Option<String>,
+    /// What happened, for a person to read.
+    pub detail: String,
+}
+
+/// One answer per row, in the request's order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkInvitedBody {
+    /// The rows' outcomes.
+    pub results: Vec<BulkRowBody>,
+    /// How many rows were invited.
+    pub invited: usize,
+    /// Pass as `after` to a query to read these changes (null when none was made).
+    pub position: Option<u64>,
+}
+
+/// Invite up to 500 people at once: one answer per row, one append for them all.
+#[utoipa::path(post, path = "/api/orgs/{org}/invitations/bulk", tag = "invitations",
+    params(("org" = Uuid, Path, description = "The organization")),
+    request_body = BulkInviteBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Every row answered; those invited are recorded together", body = BulkInvitedBody),
+        (status = "default", description = "A problem: validation (no rows, or more than 500), body-too-large", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn invite_bulk(
+    State(state): State<AppState>,
+    OwnedOrg(owner): OwnedOrg,
+    ApiJson(body): ApiJson<BulkInviteBody>,
+) -> Result<Json<BulkInvitedBody>, ApiError> {
+    let emails: Vec<Option<String>> = body
+        .invitations
+        .iter()
+        .map(|row| row.get("email").and_then(|e| e.as_str()).map(str::to_owned))
+        .collect();
+    let rows = body
+        .invitations
+        .into_iter()
+        .map(|row| {
+            serde_json::from_value::<InviteBody>(row)
+                .map_err(|e| vec![FieldError::new("row", e)])
+                .and_then(|b| parse_invite(b, owner.shape()))
+        })
+        .collect();
+    let done = bulk_invite::bulk_invite(&state.app, &owner, rows).await?;
+    let results: Vec<BulkRowBody> = done
+        .rows
+        .into_iter()
+        .zip(emails)
+        .enumerate()
+        .map(|(row, (outcome, email))| bulk_row(row, outcome, email))
+        .collect();
+    Ok(Json(BulkInvitedBody {
+        invited: results.iter().filter(|r| r.outcome == "invited").count(),
+        results,
+        position: done.recorded.position.map(|p| p.0),
+    }))
+}
+
+fn bulk_row(row: usize, outcome: RowOutcome, email: Option<String>) -> BulkRowBody {
+    let mut body = BulkRowBody {
+        row,
+        outcome: String::new(),
+        email,
+        invitation_id: None,
+        expires_at: None,
+        invitation_role: None,
+        user_id: None,
+        errors: Vec::new(),
+        retry_after_seconds: None,
+        problem_type: None,
+        detail: String::new(),
+    };
+    let who = body.email.clone().unwrap_or_else(|| "this row".to_owned());
+    match outcome {
+        RowOutcome::Invited {
+            invitation_id,
+            expires_at,
+        } => {
+            body.outcome = "invited".into();
+            body.invitation_id = Some(invitation_id);
+            body.expires_at = Some(expires_at);
+            body.detail = format!("{who} is invited; the email is on its way");
+        }
+        RowOutcome::AlreadyInvited {
+            invitation_id,
+            role,
+        } => {
+            body.outcome = "already-invited".into();
+            body.invitation_id = Some(invitation_id);
+            body.invitation_role = Some(role);
+            body.detail = format!(
+                "{who} already has an open invitation; resend it, or change the role it offers"
+            );
+        }
+        RowOutcome::AlreadyMember { user_id } => {
+            body.outcome = "already-member".into();
+            body.user_id = Some(user_id);
+            body.detail = format!("{who} is already a member");
+        }
+        RowOutcome::Invalid { errors } => {
+            body.outcome = "invalid".into();
+            body.detail = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            body.errors = errors;
+        }
+        RowOutcome::OverSendingLimit { retry_after } => {
+            body.outcome = "over-sending-limit".into();
+            body.retry_after_seconds = Some(retry_after.as_secs().max(1));
+            body.detail = format!(
+                "too many invitation emails to {who}; try again in {} seconds",
+                retry_after.as_secs().max(1)
+            );
+        }
+        RowOutcome::Refused(refusal) => {
+            let problem = crate::error::domain_problem(&refusal);
+            body.outcome = "refused".into();
+            body.problem_type = Some(problem.type_uri);
+            body.detail = problem.detail;
+        }
+    }
+    body
 }
 
 /// The resend made.

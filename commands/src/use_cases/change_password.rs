@@ -52,7 +52,7 @@ pub async fn change_password(app: &Application, input: ChangePassword) -> Result
         attempt.failed();
         return Err(UseCaseError::Invalid(vec![FieldError::new(
             "current_password",
-            "is not your current password",
+            "this is not your current password",
         )]));
     }
     attempt.succeeded();

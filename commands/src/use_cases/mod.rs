@@ -9,6 +9,7 @@
 
 pub mod accept_invite;
 pub mod add_account;
+pub mod bulk_invite;
 pub mod cancel_invite;
 pub mod change_invitation;
 pub mod change_password;

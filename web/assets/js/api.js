@@ -3,15 +3,40 @@
 // Commands answer with the log position they reached; later queries pass it as
 // `after`, so a list read right after a change already shows it.
 
+/** A server's words as people write a sentence: a capital first, a full stop last. */
+export function sentence(text) {
+  const t = String(text || "").trim();
+  if (!t) return t;
+  const capital = t[0].toUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
+}
+
+/** Refusals whose API wording is written for developers, said for people. */
+const IN_WORDS = {
+  unauthenticated: "Your session has ended. Sign in again.",
+  "not-an-owner": "Only the organization's owners can do this.",
+  "last-owner": "An organization needs at least one owner. Make another member an owner first.",
+  "member-not-found": "This person is no longer a member: another owner may have removed them.",
+  "invitation-not-found": "This invitation no longer exists: another owner may have cancelled it.",
+  "organization-not-found": "This organization does not exist, or you are no longer a member of it.",
+};
+
+function typeOf(doc) {
+  return doc && typeof doc.type === "string" ? doc.type.split("/").pop() : "http-error";
+}
+
 /** A refusal from the API: `rule` is the last segment of the problem's `type`. */
 export class Problem extends Error {
   constructor(status, doc) {
-    const detail = (doc && (doc.detail || doc.title)) || `The request failed (HTTP ${status}).`;
+    const rule = typeOf(doc);
+    const detail = IN_WORDS[rule] || sentence(doc && (doc.detail || doc.title))
+      || `The request failed (HTTP ${status}). Try again in a moment.`;
     super(detail);
     this.status = status;
     this.doc = doc || {};
-    this.rule = typeof this.doc.type === "string" ? this.doc.type.split("/").pop() : "http-error";
-    this.fieldErrors = Array.isArray(this.doc.errors) ? this.doc.errors : [];
+    this.rule = rule;
+    this.fieldErrors = (Array.isArray(this.doc.errors) ? this.doc.errors : [])
+      .map((e) => ({ ...e, message: sentence(e.message) }));
   }
 }
 

@@ -99,9 +99,10 @@ export function alertBox() {
  * A native modal dialog (focus is trapped and restored by the browser; Escape
  * closes it). `build(close)` returns the dialog's content. Resolves when closed.
  */
-export function openDialog(title, build, { wide = false } = {}) {
+export function openDialog(title, build, { wide = false, large = false } = {}) {
   const titleId = uid("dialog-title");
-  const dialog = h("dialog", { class: wide ? "dialog wide" : "dialog", "aria-labelledby": titleId });
+  const size = large ? " large" : wide ? " wide" : "";
+  const dialog = h("dialog", { class: `dialog${size}`, "aria-labelledby": titleId });
   const opener = document.activeElement;
   let resolve;
   const closed = new Promise((r) => { resolve = r; });

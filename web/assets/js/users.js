@@ -8,6 +8,7 @@ import { h, replace, debounce, timeEl, timeLeft, confirmDialog, infoDialog, toas
 import { describe } from "./roles.js";
 import { inviteDialog, editDialog, invitationDialog, accountDialog } from "./member_dialogs.js";
 import { follow } from "./live.js";
+import { bulkInviteDialog } from "./bulk_invite.js";
 
 const PAGE = 50;
 
@@ -78,6 +79,8 @@ export async function usersPage(app, orgId) {
     Object.entries(SORTS).map(([value, [label]]) => h("option", { value }, label)));
   const inviteButton = h("button", { type: "button", class: "primary" }, "+ Invite user");
   inviteButton.addEventListener("click", () => inviteDialog(ctx));
+  const bulkButton = h("button", { type: "button", class: "secondary" }, "Invite many");
+  bulkButton.addEventListener("click", () => bulkInviteDialog(ctx));
 
   // The tabs: Members, Pending, Expired, each with its count.
   const tabs = {};
@@ -149,14 +152,13 @@ export async function usersPage(app, orgId) {
       h("div", {},
         h("p", { class: "eyebrow" }, org.name),
         h("h1", {}, "User management")),
-      inviteButton),
+      h("div", { class: "button-row" }, bulkButton, inviteButton)),
     noAccounts,
     h("section", { class: "panel", "aria-label": "Members and invitations" },
-      h("div", { class: "section-head" },
-        tabList,
-        h("div", { class: "search-tools" },
-          h("div", { class: "search" }, h("label", { for: searchId }, "Search people"), searchBox),
-          sortField)),
+      tabList,
+      h("div", { class: "toolbar" },
+        h("div", { class: "search" }, h("label", { for: searchId }, "Search people"), searchBox),
+        sortField),
       TABS.map((n) => panels[n])),
     accountsPanel ? accountsPanel.el : null);
 
