@@ -85,6 +85,7 @@ pub async fn show(app: &Application, org: &str, out: &mut impl Write) -> Result<
                 let by = match i.invited_by {
                     Actor::User(u) => u.to_string(),
                     Actor::System => "the operator".to_owned(),
+                    Actor::ApiKey(k) => format!("API key {k}"),
                 };
                 text.push_str(&format!(
                     "invited  {}  {} <{}>  {}  {status}  (by {by})\n",

@@ -126,6 +126,38 @@ pub(crate) fn domain_problem(e: &DomainError) -> Problem {
             "unknown-send",
             "Unknown send",
         ),
+        D::KeysManagedByPeopleOnly => (
+            StatusCode::FORBIDDEN,
+            "keys-managed-by-people",
+            "Keys are managed by people",
+        ),
+        D::ApiKeyExists(_) => (StatusCode::CONFLICT, "api-key-exists", "API key exists"),
+        D::ApiKeyNotFound => (
+            StatusCode::NOT_FOUND,
+            "api-key-not-found",
+            "API key not found",
+        ),
+        D::ApiKeyAlreadyRevoked => (
+            StatusCode::CONFLICT,
+            "api-key-revoked",
+            "API key revoked already",
+        ),
+        D::NoScopes => (StatusCode::UNPROCESSABLE_ENTITY, "no-scopes", "No scopes"),
+        D::ExpiryNotInFuture => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expiry-not-in-future",
+            "Expiry not in the future",
+        ),
+        D::ApiKeyNameTaken { .. } => (
+            StatusCode::CONFLICT,
+            "api-key-name-taken",
+            "API key name taken",
+        ),
+        D::TooManyApiKeys { .. } => (
+            StatusCode::CONFLICT,
+            "too-many-api-keys",
+            "Too many API keys",
+        ),
     };
     let p = Problem::new(status, slug, title, e.to_string());
     match e {
@@ -192,6 +224,13 @@ fn use_case_problem(e: UseCaseError) -> Response {
             "Sign in required",
             "sign in first (a session cookie or a Bearer token)",
         ),
+        UseCaseError::KeyScope { needed } => Problem::new(
+            StatusCode::FORBIDDEN,
+            "api-key-scope",
+            "API key lacks a scope",
+            format!("this API key lacks the {needed} scope; an owner can create one that has it"),
+        )
+        .with("needed_scope", needed),
         UseCaseError::InvalidCredentials => Problem::new(
             StatusCode::UNAUTHORIZED,
             "invalid-credentials",

@@ -7,9 +7,9 @@ use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use roster_commands::authorize::{self, OwnerOf};
-use roster_commands::use_cases::sessions;
+use roster_commands::use_cases::{api_keys, sessions};
 use roster_commands::UseCaseError;
-use roster_domain::{OrgId, UserId};
+use roster_domain::{OrgId, Scope, UserId};
 
 use crate::error::ApiError;
 use crate::problem::Problem;
@@ -147,35 +147,59 @@ impl FromRequestParts<AppState> for MaybeCaller {
     }
 }
 
-/// The caller owns the organization named by the path's `{org}`: 404 to
-/// non-members (and for ids that are not ids), 403 to members who are not owners,
-/// decided from the organization's own state.
+/// The caller owns the organization named by the path's `{org}`, or presents a
+/// working API key of it with the scope the request needs: 404 to non-members
+/// (and for ids that are not ids, and keys of other organizations), 403 to
+/// members who are not owners and to keys without the scope, decided from the
+/// organization's own state.
 pub struct OwnedOrg(pub OwnerOf);
 
 impl FromRequestParts<AppState> for OwnedOrg {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let read = parts.method == Method::GET || parts.method == Method::HEAD;
+        // An API key acts for its own organization, within its scopes: `read`
+        // for reads, `manage` for changes. Keys are Bearer tokens only (no
+        // cookie, so no CSRF question).
+        if let Some((token, TokenSource::Bearer)) = presented_token(&parts.headers) {
+            if api_keys::looks_like_key(&token) {
+                let org = path_org(parts, state).await?;
+                let scope = if read { Scope::Read } else { Scope::Manage };
+                let owner = match api_keys::authorize(&state.app, &token, org, scope).await {
+                    // A manage key may read too.
+                    Err(UseCaseError::KeyScope { .. }) if read => {
+                        api_keys::authorize(&state.app, &token, org, Scope::Manage).await?
+                    }
+                    other => other?,
+                };
+                return Ok(OwnedOrg(owner));
+            }
+        }
         let caller = Caller::from_request_parts(parts, state).await?;
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| UseCaseError::OrganizationNotFound)?;
-        let org: OrgId = params
-            .iter()
-            .find(|(name, _)| *name == "org")
-            .and_then(|(_, raw)| raw.parse().ok())
-            .ok_or(UseCaseError::OrganizationNotFound)?;
+        let org = path_org(parts, state).await?;
         // A read checks against the organization as the log has it now; a
         // change checks against the cached state and its `decide` checks again.
-        let owner = if parts.method == axum::http::Method::GET
-            || parts.method == axum::http::Method::HEAD
-        {
+        let owner = if read {
             authorize::owner_of(&state.app, caller.user_id, org).await?
         } else {
             authorize::owner_for_command(&state.app, caller.user_id, org).await?
         };
         Ok(OwnedOrg(owner))
     }
+}
+
+/// The organization the path's `{org}` names; a malformed id is the same 404 as
+/// an unknown one.
+async fn path_org(parts: &mut Parts, state: &AppState) -> Result<OrgId, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| UseCaseError::OrganizationNotFound)?;
+    Ok(params
+        .iter()
+        .find(|(name, _)| *name == "org")
+        .and_then(|(_, raw)| raw.parse().ok())
+        .ok_or(UseCaseError::OrganizationNotFound)?)
 }
 
 /// Parses a path id; a malformed one is the same 404 as an unknown one.

@@ -24,7 +24,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use roster_commands::idempotency::{self, Found, KeyedRequest};
 use roster_commands::unit_of_work::UnitOfWork;
-use roster_commands::use_cases::sessions;
+use roster_commands::use_cases::{api_keys, sessions};
 use roster_commands::UseCaseError;
 use sha2::{Digest, Sha256};
 
@@ -123,15 +123,29 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     if let Some(refused) = cross_site(&parts, source, state.secure_cookies) {
         return refused.into_response();
     }
-    let user = match sessions::authenticate(&state.app, &token).await {
-        Ok(user) => user,
-        Err(UseCaseError::Unauthenticated) => {
-            return next.run(Request::from_parts(parts, body)).await
+    // Answers are kept per person, or per API key (a key is its own caller).
+    let scope = if api_keys::looks_like_key(&token) {
+        match api_keys::identify(&state.app, &token).await {
+            Ok(key) => format!("api-key:{key}"),
+            Err(UseCaseError::Unauthenticated) => {
+                return next.run(Request::from_parts(parts, body)).await
+            }
+            Err(e) => return ApiError::from(e).into_response(),
         }
-        Err(e) => return ApiError::from(e).into_response(),
+    } else {
+        let user = match sessions::authenticate(&state.app, &token).await {
+            Ok(user) => user,
+            Err(UseCaseError::Unauthenticated) => {
+                return next.run(Request::from_parts(parts, body)).await
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        };
+        parts.extensions.insert(Authenticated {
+            user,
+            token: token.clone(),
+        });
+        user.to_string()
     };
-    let scope = user.to_string();
-    parts.extensions.insert(Authenticated { user, token });
     let Ok(bytes) = to_bytes(body, crate::body_limit(parts.uri.path())).await else {
         return Problem::body_too_large().into_response();
     };

@@ -45,6 +45,8 @@ pub struct Application {
     /// Places for requests waiting for the read models to catch up (`?after=`,
     /// a link not yet projected): each waiter polls, so their number is bounded.
     pub waits: Arc<tokio::sync::Semaphore>,
+    /// When each API key was last used (as this instance saw it).
+    pub key_usage: Arc<crate::use_cases::api_keys::KeyUsage>,
 }
 
 /// Requests that may wait for the read models at once; past it a query answers
@@ -75,6 +77,7 @@ impl Application {
             sending: Arc::default(),
             source,
             waits: Arc::new(tokio::sync::Semaphore::new(MAX_WAITING)),
+            key_usage: Arc::default(),
         }
     }
 
@@ -101,6 +104,20 @@ impl Application {
         };
         self.orgs = Arc::new(Handler::new(self.store.clone(), self.clock.clone(), config));
         self
+    }
+
+    /// The metadata of a command `actor` causes: a person by id, a key as
+    /// `api-key:<id>`, the system as [`Application::metadata`] names it.
+    pub fn metadata_of(&self, actor: roster_domain::organization::Actor) -> Metadata {
+        use roster_domain::organization::Actor;
+        match actor {
+            Actor::User(u) => self.metadata(Some(u)),
+            Actor::System => self.metadata(None),
+            Actor::ApiKey(k) => Metadata {
+                actor: Some(format!("api-key:{k}")),
+                ..self.metadata(None)
+            },
+        }
     }
 
     /// The metadata of a command `actor` causes (`None`: the operator or the

@@ -1,25 +1,35 @@
 //! Who may manage an organization, decided from the organization's own state
 //! (never from a read model that may lag behind a demotion or a removal).
 
-use roster_domain::{DomainError, OrgId, OrgShape, UserId};
+use roster_domain::organization::Actor;
+use roster_domain::{ApiKeyId, DomainError, OrgId, OrgShape, Scope, UserId};
 
 use crate::application::Application;
 use crate::error::UseCaseError;
 
-/// Proof that a person owned an organization when the request was authorized.
-/// Only [`owner_of`] makes one, so an owner-only use case cannot be reached
-/// without the check.
+/// Proof that a person owned an organization when the request was authorized,
+/// or that a working API key of it allowed the request. Only this module makes
+/// one ([`owner_of`], [`owner_for_command`], [`key_acts_for`]), so an owner-only
+/// use case cannot be reached without the check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OwnerOf {
-    user_id: UserId,
+    actor: Actor,
     org_id: OrgId,
     shape: OrgShape,
 }
 
 impl OwnerOf {
-    /// The owner.
-    pub fn user_id(&self) -> UserId {
-        self.user_id
+    /// Who acts: the owner, or the key.
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// The owner, when a person (not a key) acts.
+    pub fn person(&self) -> Option<UserId> {
+        match self.actor {
+            Actor::User(u) => Some(u),
+            _ => None,
+        }
     }
 
     /// The organization.
@@ -83,11 +93,44 @@ fn owner_from(
 ) -> Result<OwnerOf, UseCaseError> {
     match found {
         Some((true, shape)) => Ok(OwnerOf {
-            user_id: user,
+            actor: Actor::User(user),
             org_id: org,
             shape,
         }),
         Some((false, _)) => Err(DomainError::NotAnOwner.into()),
         None => Err(UseCaseError::OrganizationNotFound),
+    }
+}
+
+/// Checks that key `key_id` of `org` works now, matches `secret_digest`, and
+/// allows `scope`, on the organization's own state (read from the log, so a key
+/// revoked on another instance a moment ago is refused here too). A key of
+/// another organization, an unknown key or a wrong secret are all
+/// [`UseCaseError::Unauthenticated`], so nothing about keys leaks.
+pub async fn key_acts_for(
+    app: &Application,
+    org: OrgId,
+    key_id: ApiKeyId,
+    secret_digest: &roster_domain::TokenDigest,
+    scope: Scope,
+) -> Result<OwnerOf, UseCaseError> {
+    let now = app.clock.now();
+    let found = app
+        .orgs
+        .inspect(org, |state| {
+            let state = state?;
+            let key = state.api_keys.get(&key_id)?;
+            let genuine = key.secret_digest.matches(secret_digest) && key.works_at(now);
+            Some((genuine, key.scopes.contains(&scope), state.shape))
+        })
+        .await?;
+    match found {
+        Some((true, true, shape)) => Ok(OwnerOf {
+            actor: Actor::ApiKey(key_id),
+            org_id: org,
+            shape,
+        }),
+        Some((true, false, _)) => Err(UseCaseError::KeyScope { needed: scope }),
+        _ => Err(UseCaseError::Unauthenticated),
     }
 }

@@ -73,6 +73,12 @@ pub enum UseCaseError {
     /// No valid session.
     #[error("sign in first")]
     Unauthenticated,
+    /// A working API key of the organization, without the scope this needs.
+    #[error("this API key lacks the {needed} scope")]
+    KeyScope {
+        /// The scope the request needs.
+        needed: roster_domain::Scope,
+    },
     /// Email or password wrong (the two are not told apart).
     #[error("the email or the password is wrong")]
     InvalidCredentials,

@@ -166,6 +166,8 @@ impl DomainEvent for OrgEvent {
             "InvitationEmailFailed" => {
                 read::<e::InvitationEmailFailed>(payload, OrgEvent::InvitationEmailFailed)
             }
+            "ApiKeyCreated" => read::<e::ApiKeyCreated>(payload, OrgEvent::ApiKeyCreated),
+            "ApiKeyRevoked" => read::<e::ApiKeyRevoked>(payload, OrgEvent::ApiKeyRevoked),
             _ => None,
         }
     }
@@ -188,7 +190,9 @@ impl DomainEvent for OrgEvent {
             | "RoleChanged"
             | "MemberRemoved"
             | "InvitationEmailSent"
-            | "InvitationEmailFailed" => Some(1),
+            | "InvitationEmailFailed"
+            | "ApiKeyCreated"
+            | "ApiKeyRevoked" => Some(1),
             _ => None,
         }
     }

@@ -67,3 +67,7 @@ id_type!(
     /// One (re)send of an invitation; the email's Message-ID and the link's token derive from it.
     SendId, "send"
 );
+id_type!(
+    /// An organization API key; its secret's digest is kept, never the secret.
+    ApiKeyId, "api-key"
+);

@@ -4,6 +4,7 @@
 //! token digests are passed in, so every rule is testable as
 //! Given events / When command / Then events.
 
+pub mod api_key;
 pub mod codec;
 pub mod error_chain;
 pub mod ids;
@@ -13,9 +14,10 @@ pub mod text;
 pub mod token;
 pub mod user;
 
+pub use api_key::{Scope, Scopes};
 pub use codec::{decode, encode, DecodeError, DomainEvent, EncodeError};
 pub use error_chain::error_chain;
-pub use ids::{AccountId, InvitationId, OrgId, SendId, UserId};
+pub use ids::{AccountId, ApiKeyId, InvitationId, OrgId, SendId, UserId};
 pub use organization::{
     decide, evolve, Context, DomainError, Envelope, OrgCommand, OrgEvent, Organization,
 };

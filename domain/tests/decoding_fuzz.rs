@@ -13,6 +13,8 @@ const TYPES: &[&str] = &[
     "AccountAdded",
     "AccountRenamed",
     "InvitationChanged",
+    "ApiKeyCreated",
+    "ApiKeyRevoked",
     "UserInvited",
     "InvitationResent",
     "InvitationCancelled",

@@ -84,6 +84,17 @@ fn every_org_event() -> Vec<OrgEvent> {
             (AS_OWNER, OrgCommand::RemoveUser { user_id: ANN }, at(24)),
             (
                 AS_OWNER,
+                create_key(
+                    KEY,
+                    "HR sync",
+                    &[Scope::Scim, Scope::Read],
+                    Some(at(90).now),
+                ),
+                at(24),
+            ),
+            (AS_OWNER, OrgCommand::RevokeApiKey { key_id: KEY }, at(24)),
+            (
+                AS_OWNER,
                 invite(INV_BOB, "bob@example.com", "Bob", multi_owner(), 5),
                 at(25),
             ),
@@ -113,7 +124,7 @@ fn every_organization_event_type_has_a_pinned_stored_shape() {
     types.dedup();
     assert_eq!(
         types.len(),
-        13,
+        15,
         "the catalogue must cover every event type: {types:?}"
     );
     let stored: Vec<Value> = events.iter().map(stored).collect();

@@ -166,6 +166,11 @@ impl Model {
                 .as_ref()
                 .and_then(|o| o.members.get(&u))
                 .is_some_and(|m| m.role.is_owner()),
+            Actor::ApiKey(k) => self
+                .state
+                .as_ref()
+                .and_then(|o| o.api_keys.get(&k))
+                .is_some_and(|key| key.allows(Scope::Manage, ctx.now)),
         };
         let is_accept = matches!(command, OrgCommand::AcceptInvite { .. });
         // Refusals record nothing; only successes move the model.

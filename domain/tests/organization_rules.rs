@@ -1251,3 +1251,212 @@ fn nobody_leaves_in_someone_elses_name() {
         .then_refuses(DomainError::NotAnOwner);
     assert_snapshot!(refusal);
 }
+
+// ---- API keys ----
+
+fn with_key(scopes: &[Scope], expires_at: Option<chrono::DateTime<chrono::Utc>>) -> Vec<OrgEvent> {
+    extend(
+        ann_member_single(),
+        vec![(
+            AS_OWNER,
+            create_key(KEY, "HR sync", scopes, expires_at),
+            at(4),
+        )],
+    )
+}
+
+const AS_KEY: Actor = Actor::ApiKey(KEY);
+
+#[test]
+fn an_owner_creates_an_api_key_with_scopes_and_an_expiry() {
+    let events = given(ann_member_single())
+        .when(
+            AS_OWNER,
+            create_key(
+                KEY,
+                "HR sync",
+                &[Scope::Scim, Scope::Read],
+                Some(at(60).now),
+            ),
+            at(4),
+        )
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn a_manage_key_invites_in_its_own_name() {
+    let events = given(with_key(&[Scope::Manage], None))
+        .when(
+            AS_KEY,
+            invite(
+                INV_BOB,
+                "bob@example.com",
+                "Bob",
+                single(SingleRole::Standard),
+                5,
+            ),
+            at(5),
+        )
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn a_read_key_changes_nothing() {
+    let refusal = given(with_key(&[Scope::Read, Scope::Scim], None))
+        .when(
+            AS_KEY,
+            invite(
+                INV_BOB,
+                "bob@example.com",
+                "Bob",
+                single(SingleRole::Standard),
+                5,
+            ),
+            at(5),
+        )
+        .then_refuses(DomainError::NotAnOwner);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn a_revoked_key_is_refused_from_the_next_command_on() {
+    let history = extend(
+        with_key(&[Scope::Manage], None),
+        vec![(AS_OWNER, OrgCommand::RevokeApiKey { key_id: KEY }, at(5))],
+    );
+    let refusal = given(history)
+        .when(AS_KEY, OrgCommand::RemoveUser { user_id: ANN }, at(6))
+        .then_refuses(DomainError::NotAnOwner);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn an_expired_key_is_refused() {
+    let refusal = given(with_key(&[Scope::Manage], Some(at(10).now)))
+        .when(AS_KEY, OrgCommand::RemoveUser { user_id: ANN }, at(10))
+        .then_refuses(DomainError::NotAnOwner);
+    assert_snapshot!(refusal);
+    let events = given(with_key(&[Scope::Manage], Some(at(10).now)))
+        .when(AS_KEY, OrgCommand::RemoveUser { user_id: ANN }, at(9))
+        .then();
+    assert_eq!(events.len(), 1, "it works until then: {events:?}");
+}
+
+#[test]
+fn a_key_can_neither_create_nor_revoke_keys() {
+    let refusal = given(with_key(&[Scope::Manage, Scope::Read, Scope::Scim], None))
+        .when(
+            AS_KEY,
+            create_key(
+                ApiKeyId::from_uuid(uuid::Uuid::from_u128(0x0701)),
+                "Next",
+                &[Scope::Manage],
+                None,
+            ),
+            at(5),
+        )
+        .then_refuses(DomainError::KeysManagedByPeopleOnly);
+    assert_snapshot!(refusal);
+    let refusal = given(with_key(&[Scope::Manage], None))
+        .when(AS_KEY, OrgCommand::RevokeApiKey { key_id: KEY }, at(5))
+        .then_refuses(DomainError::KeysManagedByPeopleOnly);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn only_owners_create_keys() {
+    let refusal = given(ann_member_single())
+        .when(
+            Actor::User(ANN),
+            create_key(KEY, "Mine", &[Scope::Read], None),
+            at(5),
+        )
+        .then_refuses(DomainError::NotAnOwner);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn a_key_needs_a_scope_and_an_expiry_ahead() {
+    let refusal = given(ann_member_single())
+        .when(AS_OWNER, create_key(KEY, "Empty", &[], None), at(5))
+        .then_refuses(DomainError::NoScopes);
+    assert_snapshot!(refusal);
+    let refusal = given(ann_member_single())
+        .when(
+            AS_OWNER,
+            create_key(KEY, "Late", &[Scope::Read], Some(at(5).now)),
+            at(5),
+        )
+        .then_refuses(DomainError::ExpiryNotInFuture);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn working_keys_have_distinct_names_and_a_revoked_keys_name_is_free_again() {
+    let other = ApiKeyId::from_uuid(uuid::Uuid::from_u128(0x0701));
+    let refusal = given(with_key(&[Scope::Read], None))
+        .when(
+            AS_OWNER,
+            create_key(other, "hr SYNC", &[Scope::Read], None),
+            at(5),
+        )
+        .then_refuses(DomainError::ApiKeyNameTaken {
+            name: "hr SYNC".into(),
+        });
+    assert_snapshot!(refusal);
+    let history = extend(
+        with_key(&[Scope::Read], None),
+        vec![(AS_OWNER, OrgCommand::RevokeApiKey { key_id: KEY }, at(5))],
+    );
+    let events = given(history)
+        .when(
+            AS_OWNER,
+            create_key(other, "HR sync", &[Scope::Read], None),
+            at(6),
+        )
+        .then();
+    assert_eq!(events.len(), 1);
+}
+
+#[test]
+fn a_key_is_revoked_once_and_unknown_keys_are_named() {
+    let history = extend(
+        with_key(&[Scope::Read], None),
+        vec![(AS_OWNER, OrgCommand::RevokeApiKey { key_id: KEY }, at(5))],
+    );
+    let refusal = given(history)
+        .when(AS_OWNER, OrgCommand::RevokeApiKey { key_id: KEY }, at(6))
+        .then_refuses(DomainError::ApiKeyAlreadyRevoked);
+    assert_snapshot!(refusal);
+    let refusal = given(ann_member_single())
+        .when(AS_OWNER, OrgCommand::RevokeApiKey { key_id: KEY }, at(6))
+        .then_refuses(DomainError::ApiKeyNotFound);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn an_organization_holds_a_bounded_number_of_working_keys() {
+    let creations = (0..MAX_WORKING_API_KEYS)
+        .map(|n| {
+            let id = ApiKeyId::from_uuid(uuid::Uuid::from_u128(0x1000 + n as u128));
+            (
+                AS_OWNER,
+                create_key(id, &format!("Key {n}"), &[Scope::Read], None),
+                at(4),
+            )
+        })
+        .collect();
+    let history = extend(ann_member_single(), creations);
+    let refusal = given(history)
+        .when(
+            AS_OWNER,
+            create_key(KEY, "One more", &[Scope::Read], None),
+            at(5),
+        )
+        .then_refuses(DomainError::TooManyApiKeys {
+            max: MAX_WORKING_API_KEYS,
+        });
+    assert_snapshot!(refusal);
+}

@@ -413,6 +413,19 @@ impl TestServer {
         .await
     }
 
+    /// Another instance of Roster over the same log and database: its own
+    /// caches, the wall clock. For tests of what one instance sees of another's
+    /// changes.
+    pub fn another_instance(&self) -> Application {
+        Application::new(
+            self.store.clone(),
+            self.read.clone(),
+            self.key.clone(),
+            Arc::new(SystemClock),
+            Source::Api,
+        )
+    }
+
     /// The problem type's last segment (the rule's name) of an answer.
     pub fn rule(answer: &Value) -> &str {
         answer["type"]

@@ -124,6 +124,13 @@ async fn every_org_route_answers_every_kind_of_caller_as_specified() {
             422,
         ),
         ("GET", format!("/api/orgs/{org}/history"), None, 200),
+        ("GET", format!("/api/orgs/{org}/api-keys"), None, 200),
+        (
+            "DELETE",
+            format!("/api/orgs/{org}/api-keys/{ghost}"),
+            None,
+            404,
+        ),
     ];
     let callers: Vec<(&str, Option<&str>, Option<u16>)> = vec![
         ("owner", Some(&owner), None),
@@ -512,6 +519,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/orgs/{org}/accounts"),
     ("post", "/api/orgs/{org}/accounts"),
     ("patch", "/api/orgs/{org}/accounts/{account}"),
+    ("get", "/api/orgs/{org}/api-keys"),
+    ("post", "/api/orgs/{org}/api-keys"),
+    ("delete", "/api/orgs/{org}/api-keys/{key}"),
     ("get", "/api/orgs/{org}/history"),
     ("get", "/api/orgs/{org}/events"),
     ("get", "/api/invitations/{token}"),
@@ -550,6 +560,7 @@ async fn the_openapi_document_lists_exactly_the_designed_operations_and_each_is_
             .replace("{user}", &ghost.to_string())
             .replace("{id}", &ghost.to_string())
             .replace("{account}", &ghost.to_string())
+            .replace("{key}", &ghost.to_string())
             .replace("{token}", "deadbeef");
         let body = matches!(*method, "post" | "patch").then(|| json!({}));
         let (status, answer) = s.call(&method.to_uppercase(), &path, None, body).await;
@@ -567,7 +578,7 @@ async fn the_openapi_document_lists_exactly_the_designed_operations_and_each_is_
 /// the log is read, refuses it. Reads check against the log itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_demoted_on_another_instance_is_refused_at_once_by_this_one() {
-    use roster_commands::{authorize, use_cases::change_role, Application};
+    use roster_commands::{authorize, use_cases::change_role};
     use roster_domain::{Role, SingleRole, UserId};
     let s = TestServer::start().await.expect("server");
     let (org, olive, _) = s
@@ -584,13 +595,7 @@ async fn an_owner_demoted_on_another_instance_is_refused_at_once_by_this_one() {
     )
     .await;
     // Another instance (its own cache, the same log) demotes Otto.
-    let other = Application::new(
-        s.store.clone(),
-        s.read.clone(),
-        s.key.clone(),
-        std::sync::Arc::new(roster_commands::SystemClock),
-        roster_eventstore::Source::Api,
-    );
+    let other = s.another_instance();
     let (_, me) = s.call("GET", "/api/me", Some(&olive), None).await;
     let olive_id: UserId = me["user_id"].as_str().expect("id").parse().expect("uuid");
     let otto_id: UserId = otto_id.parse().expect("uuid");

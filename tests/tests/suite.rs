@@ -13,6 +13,7 @@ mod api_events;
 mod api_idempotency;
 mod api_invitations;
 mod api_invitee;
+mod api_keys;
 mod api_members;
 mod api_sessions;
 mod api_throttling;

@@ -282,6 +282,33 @@ async fn every_page_and_dialog_at_both_widths() {
             .expect("activity");
         b.see("tbody", "invited").await.expect("page");
         shot(&b, width, "15-activity").await.expect("shot");
+        b.goto(&format!("/orgs/{org}/api-keys"))
+            .await
+            .expect("keys");
+        b.see("h1", "API keys").await.expect("page");
+        b.click("+ Create API key").await.expect("create");
+        b.fill("Name", &format!("HR system {width}"))
+            .await
+            .expect("name");
+        b.find("dialog[open] input[value=read]")
+            .await
+            .expect("read")
+            .click()
+            .await
+            .expect("check");
+        shot(&b, width, "15b-create-api-key").await.expect("shot");
+        b.click("Create key").await.expect("create");
+        b.see("dialog[open] .note", "never show it again")
+            .await
+            .expect("shown");
+        shot(&b, width, "15c-api-key-shown-once")
+            .await
+            .expect("shot");
+        b.click("Done").await.expect("done");
+        b.see("tbody", &format!("HR system {width}"))
+            .await
+            .expect("listed");
+        shot(&b, width, "15d-api-keys").await.expect("shot");
         b.goto("/account").await.expect("account");
         b.see("h1", "Account settings").await.expect("page");
         shot(&b, width, "16-account").await.expect("shot");

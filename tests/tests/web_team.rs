@@ -490,3 +490,95 @@ async fn an_owner_invites_many_from_a_csv_file_or_a_pasted_list_with_every_row_c
     let _ = std::fs::remove_file(&csv);
     b.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_creates_an_api_key_sees_it_once_and_revokes_it() {
+    let server = TestServer::start().await.expect("server");
+    let (org, _, _) = server.org_with_owner(ShapeArg::Single, OLIVE, vec![]).await;
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+    b.sign_in(OLIVE, PASSWORD).await.expect("olive");
+    b.open_user_menu().await.expect("menu");
+    b.click("API keys").await.expect("page");
+    b.see("h1", "API keys").await.expect("page");
+    b.see(".empty", "No API keys yet").await.expect("none yet");
+
+    b.click("+ Create API key").await.expect("create");
+    b.fill("Name", "HR system").await.expect("name");
+    b.click("Create key").await.expect("create");
+    b.see("dialog[open] .field-error", "at least one scope")
+        .await
+        .expect("a scope is needed");
+    b.find("dialog[open] input[value=read]")
+        .await
+        .expect("read")
+        .click()
+        .await
+        .expect("check");
+    b.find("dialog[open] input[value=manage]")
+        .await
+        .expect("manage")
+        .click()
+        .await
+        .expect("check");
+    b.click("Create key").await.expect("create");
+    b.see("dialog[open] .note", "will never show it again")
+        .await
+        .expect("shown once, said so");
+    let key = b
+        .labelled("Key")
+        .await
+        .expect("key field")
+        .prop("value")
+        .await
+        .expect("value")
+        .expect("a key");
+    assert!(key.starts_with("rst_"), "{key}");
+    b.click("Done").await.expect("done");
+    let rows = "section[aria-labelledby=keys-title] tbody";
+    b.see(rows, "HR system").await.expect("listed");
+    b.see(rows, &format!("{}…", &key[..12]))
+        .await
+        .expect("by its first characters");
+    b.see(rows, "Read, Manage").await.expect("scopes");
+    b.see(rows, "Active").await.expect("state");
+    assert!(
+        !b.page_text().await.expect("text").contains(&key[12..]),
+        "the secret is not on the page any more"
+    );
+
+    // The key works, and shows as used.
+    let members = format!("{}/api/orgs/{org}/members", server.base);
+    let used = server
+        .http
+        .get(&members)
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(used.status(), 200);
+    b.goto(&format!("/orgs/{org}/api-keys"))
+        .await
+        .expect("reload");
+    b.see(rows, "HR system").await.expect("listed");
+    assert!(
+        !b.page_text().await.expect("text").contains("Not yet"),
+        "its last use shows"
+    );
+
+    // Revoked: refused at once, and listed as revoked.
+    b.click("Revoke").await.expect("revoke");
+    b.see("dialog[open]", "cannot be undone")
+        .await
+        .expect("confirm");
+    b.click("Revoke key").await.expect("confirm");
+    b.see(rows, "Revoked").await.expect("revoked");
+    let refused = server
+        .http
+        .get(&members)
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(refused.status(), 401);
+    b.close().await.expect("close");
+}

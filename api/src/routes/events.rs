@@ -16,8 +16,10 @@ use axum::Json;
 use futures::stream::{self, Stream};
 use roster_commands::authorize::{self, OwnerOf};
 use roster_commands::use_cases::event_feed::{self, FeedEvent};
-use roster_commands::use_cases::sessions;
+use roster_commands::use_cases::{api_keys, sessions};
 use roster_commands::{Application, UseCaseError};
+use roster_domain::organization::Actor;
+use roster_domain::UserId;
 use roster_eventstore::Position;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -135,7 +137,13 @@ pub(crate) async fn events(
     };
     if wants_stream {
         let (token, _) = presented_token(&headers).ok_or(UseCaseError::Unauthenticated)?;
-        let slot = match state.live.open(owner.user_id(), owner.org_id()) {
+        // A key's streams count against a cap of their own, as a person's do.
+        let follower = match owner.actor() {
+            Actor::User(u) => u,
+            Actor::ApiKey(k) => UserId::from_uuid(k.as_uuid()),
+            Actor::System => return Err(UseCaseError::Unauthenticated.into()),
+        };
+        let slot = match state.live.open(follower, owner.org_id()) {
             Ok(slot) => slot,
             Err(refused) => return Ok(too_many_streams(refused)),
         };
@@ -280,13 +288,21 @@ impl Follow {
 
     /// Why the caller may no longer follow this organization, if so.
     async fn access_lost(&self) -> Option<&'static str> {
+        let Some(person) = self.owner.person() else {
+            // A key: it must still work (its scopes never change).
+            return match api_keys::identify(&self.app, &self.token).await {
+                Ok(_) => None,
+                Err(e) if e.is_unavailable() => None,
+                Err(_) => Some("the API key was revoked or has expired"),
+            };
+        };
         match sessions::still_signed_in(&self.app, &self.token).await {
-            Ok(user) if user == self.owner.user_id() => {}
+            Ok(user) if user == person => {}
             Ok(_) | Err(UseCaseError::Unauthenticated) => return Some("the session has ended"),
             // The database is out of reach: keep the stream, check again later.
             Err(_) => return None,
         }
-        match authorize::owner_of(&self.app, self.owner.user_id(), self.owner.org_id()).await {
+        match authorize::owner_of(&self.app, person, self.owner.org_id()).await {
             Ok(_) => None,
             Err(e) if e.is_unavailable() => None,
             Err(_) => Some("you are no longer an owner of this organization"),

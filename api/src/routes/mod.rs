@@ -4,6 +4,7 @@
 //! `/openapi.json` with the same router call that serves it.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod events;
 pub mod history;
 pub mod invitation_links;
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(invitations::router())
         .merge(invitation_links::router())
         .merge(accounts::router())
+        .merge(api_keys::router())
         .merge(history::router())
         .merge(events::router())
         .merge(password_resets::router())

@@ -4,7 +4,7 @@ use roster_domain::organization::OrgCommand;
 use roster_domain::{AccountId, DisplayName};
 use uuid::Uuid;
 
-use super::{run_as, Recorded};
+use super::{run_for, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
@@ -27,10 +27,9 @@ pub async fn add_account(
     name: DisplayName,
 ) -> Result<AccountAdded, UseCaseError> {
     let account_id = AccountId::from_uuid(Uuid::now_v7());
-    let outcome = run_as(
+    let outcome = run_for(
         app,
-        Some(owner.user_id()),
-        owner.org_id(),
+        owner,
         OrgCommand::AddAccount {
             account_id,
             name: name.clone(),

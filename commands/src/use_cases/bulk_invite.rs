@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use roster_domain::organization::{Actor, Envelope, OrgCommand};
+use roster_domain::organization::{Envelope, OrgCommand};
 use roster_domain::{DomainError, InvitationId, OrgEvent, Role, UserId};
 
 use super::invite_user::InviteUser;
@@ -142,7 +142,7 @@ pub async fn bulk_invite(
             k,
             invitation_id,
             Envelope {
-                actor: Actor::User(owner.user_id()),
+                actor: owner.actor(),
                 command: OrgCommand::InviteUser {
                     invitation_id,
                     send_id,
@@ -161,7 +161,7 @@ pub async fn bulk_invite(
         let each: Vec<_> = commands.iter().map(|(_, _, e)| (e, None)).collect();
         let (outcome, refused) = app
             .orgs
-            .execute_each(org, &each, &app.metadata(Some(owner.user_id())))
+            .execute_each(org, &each, &app.metadata_of(owner.actor()))
             .await?;
         recorded = Recorded::from(&outcome);
         let deadlines: std::collections::HashMap<InvitationId, DateTime<Utc>> = outcome

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use roster_domain::organization::OrgCommand;
 use roster_domain::{InvitationId, Role};
 
-use super::{new_send, resent_deadline, run_as, too_many, Recorded};
+use super::{new_send, resent_deadline, run_for, too_many, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
@@ -48,10 +48,9 @@ pub async fn change_invitation(
         }
     }
     let (send_id, token_digest) = new_send(app, invitation_id);
-    let outcome = run_as(
+    let outcome = run_for(
         app,
-        Some(owner.user_id()),
-        owner.org_id(),
+        owner,
         OrgCommand::ChangeInvitation {
             invitation_id,
             role,

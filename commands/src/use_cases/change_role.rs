@@ -3,7 +3,7 @@
 use roster_domain::organization::OrgCommand;
 use roster_domain::{Role, UserId};
 
-use super::{run_as, Recorded};
+use super::{run_for, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
@@ -24,10 +24,9 @@ pub async fn change_role(
     member: UserId,
     role: Role,
 ) -> Result<RoleChanged, UseCaseError> {
-    let outcome = run_as(
+    let outcome = run_for(
         app,
-        Some(owner.user_id()),
-        owner.org_id(),
+        owner,
         OrgCommand::ChangeRole {
             user_id: member,
             role,

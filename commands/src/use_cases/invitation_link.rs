@@ -101,7 +101,7 @@ pub async fn preview(app: &Application, token: &str) -> Result<LinkPreview, UseC
             }
             let invited_by = match inv.invited_by {
                 Actor::User(u) => org.members.get(&u).map(|m| m.full_name.to_string()),
-                Actor::System => None,
+                Actor::System | Actor::ApiKey(_) => None,
             };
             let expired = inv.status == InvitationStatus::Expired || now >= inv.expires_at;
             let accounts = match &inv.role {

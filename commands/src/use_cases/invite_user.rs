@@ -5,7 +5,7 @@ use roster_domain::organization::OrgCommand;
 use roster_domain::{Email, InvitationId, PersonName, Role, SendId};
 use uuid::Uuid;
 
-use super::{invitation_deadline, run_as, too_many, Recorded};
+use super::{invitation_deadline, run_for, too_many, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
@@ -51,10 +51,9 @@ pub async fn invite_user(
     let invitation_id = InvitationId::from_uuid(Uuid::now_v7());
     let send_id = SendId::from_uuid(Uuid::now_v7());
     let token = app.key.invitation_token(invitation_id, send_id);
-    let outcome = run_as(
+    let outcome = run_for(
         app,
-        Some(owner.user_id()),
-        owner.org_id(),
+        owner,
         OrgCommand::InviteUser {
             invitation_id,
             send_id,

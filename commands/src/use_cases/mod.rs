@@ -9,6 +9,7 @@
 
 pub mod accept_invite;
 pub mod add_account;
+pub mod api_keys;
 pub mod bulk_invite;
 pub mod cancel_invite;
 pub mod change_invitation;
@@ -51,6 +52,23 @@ pub(crate) async fn run_as(
     Ok(app
         .orgs
         .execute(org, &envelope, &app.metadata(actor))
+        .await?)
+}
+
+/// Runs an owner's command in the name of whoever acts for them: the owner, or
+/// the API key the request was authorized with.
+pub(crate) async fn run_for(
+    app: &Application,
+    owner: &crate::authorize::OwnerOf,
+    command: OrgCommand,
+) -> Result<Outcome<OrgEvent>, UseCaseError> {
+    let envelope = Envelope {
+        actor: owner.actor(),
+        command,
+    };
+    Ok(app
+        .orgs
+        .execute(owner.org_id(), &envelope, &app.metadata_of(owner.actor()))
         .await?)
 }
 

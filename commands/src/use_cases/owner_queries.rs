@@ -58,7 +58,7 @@ pub async fn list_members(
         Ok(queries::members(
             &app.read,
             owner.org_id(),
-            Some(owner.user_id()),
+            owner.person(),
             filter,
             cursor,
             limit,
@@ -87,7 +87,7 @@ pub async fn members_as_of(
             .map_err(|e| UseCaseError::infrastructure("reading the log's head", e))?,
     };
     read_after(app, Some(after), async {
-        Ok(queries::members_as_of(&app.read, owner.org_id(), Some(owner.user_id()), at).await?)
+        Ok(queries::members_as_of(&app.read, owner.org_id(), owner.person(), at).await?)
     })
     .await
 }

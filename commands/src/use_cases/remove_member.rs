@@ -3,7 +3,7 @@
 use roster_domain::organization::OrgCommand;
 use roster_domain::UserId;
 
-use super::{run_as, Recorded};
+use super::{run_for, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
@@ -14,12 +14,6 @@ pub async fn remove_member(
     owner: &OwnerOf,
     member: UserId,
 ) -> Result<Recorded, UseCaseError> {
-    let outcome = run_as(
-        app,
-        Some(owner.user_id()),
-        owner.org_id(),
-        OrgCommand::RemoveUser { user_id: member },
-    )
-    .await?;
+    let outcome = run_for(app, owner, OrgCommand::RemoveUser { user_id: member }).await?;
     Ok(Recorded::from(&outcome))
 }

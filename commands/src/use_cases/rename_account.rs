@@ -3,7 +3,7 @@
 use roster_domain::organization::OrgCommand;
 use roster_domain::{AccountId, DisplayName};
 
-use super::{run_as, Recorded};
+use super::{run_for, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
@@ -24,13 +24,7 @@ pub async fn rename_account(
     account_id: AccountId,
     name: DisplayName,
 ) -> Result<AccountRenamed, UseCaseError> {
-    let outcome = run_as(
-        app,
-        Some(owner.user_id()),
-        owner.org_id(),
-        OrgCommand::RenameAccount { account_id, name },
-    )
-    .await?;
+    let outcome = run_for(app, owner, OrgCommand::RenameAccount { account_id, name }).await?;
     Ok(AccountRenamed {
         changed: !outcome.events.is_empty(),
         recorded: Recorded::from(&outcome),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use roster_domain::organization::OrgCommand;
 use roster_domain::InvitationId;
 
-use super::{new_send, resent_deadline, run_as, too_many, Recorded};
+use super::{new_send, resent_deadline, run_for, too_many, Recorded};
 use crate::application::Application;
 use crate::authorize::OwnerOf;
 use crate::error::UseCaseError;
@@ -50,10 +50,9 @@ pub async fn resend_invite(
             .map_err(too_many)?;
     }
     let (send_id, token_digest) = new_send(app, invitation_id);
-    let outcome = run_as(
+    let outcome = run_for(
         app,
-        Some(owner.user_id()),
-        owner.org_id(),
+        owner,
         OrgCommand::ResendInvite {
             invitation_id,
             send_id,

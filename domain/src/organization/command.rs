@@ -1,7 +1,8 @@
 //! What people (and Roster itself) can ask of an organization. Commands carry
 //! already-validated values, ids and token digests made at the edge.
 
-use crate::ids::{AccountId, InvitationId, OrgId, SendId, UserId};
+use crate::api_key::Scopes;
+use crate::ids::{AccountId, ApiKeyId, InvitationId, OrgId, SendId, UserId};
 use crate::organization::event::Actor;
 use crate::role::{OrgShape, Role};
 use crate::text::{DisplayName, Email, PersonName};
@@ -108,6 +109,26 @@ pub enum OrgCommand {
     LeaveOrganization {
         /// The member leaving.
         user_id: UserId,
+    },
+    /// Create an API key (people who own the organization only; a key cannot).
+    CreateApiKey {
+        /// The new key's id.
+        key_id: ApiKeyId,
+        /// What it is for.
+        name: DisplayName,
+        /// What it may do (at least one scope).
+        scopes: Scopes,
+        /// The secret's first characters.
+        prefix: String,
+        /// Digest of the secret, made at the edge.
+        secret_digest: TokenDigest,
+        /// When it stops working on its own, if ever (in the future).
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Revoke an API key: it stops working at once.
+    RevokeApiKey {
+        /// The key.
+        key_id: ApiKeyId,
     },
     /// Record that an invitation email was accepted by the mail server (the email worker).
     RecordEmailSent {

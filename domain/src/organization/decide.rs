@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::api_key::Scope;
 use crate::ids::UserId;
 use crate::organization::command::{Envelope, OrgCommand};
 use crate::organization::error::DomainError;
@@ -89,7 +90,7 @@ pub fn decide(
     match &envelope.command {
         OrgCommand::CreateOrganization { .. } => Err(DomainError::OrganizationExists),
         OrgCommand::AddAccount { account_id, name } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             if org.shape != OrgShape::Multi {
                 return Err(DomainError::NotMultiAccount);
             }
@@ -114,7 +115,7 @@ pub fn decide(
             })])
         }
         OrgCommand::RenameAccount { account_id, name } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             if org.shape != OrgShape::Multi {
                 return Err(DomainError::NotMultiAccount);
             }
@@ -151,7 +152,7 @@ pub fn decide(
             role,
             token_digest,
         } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             check_role(org, role)?;
             if let Some(member) = org.member_by_email(email) {
                 return Err(DomainError::AlreadyMember {
@@ -187,7 +188,7 @@ pub fn decide(
             send_id,
             token_digest,
         } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             let inv = open_invitation(org, invitation_id)?;
             Ok(vec![OrgEvent::InvitationResent(InvitationResent {
                 invitation_id: inv.id,
@@ -204,7 +205,7 @@ pub fn decide(
             send_id,
             token_digest,
         } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             let inv = open_invitation(org, invitation_id)?;
             check_role(org, role)?;
             if inv.role == *role {
@@ -230,7 +231,7 @@ pub fn decide(
             ])
         }
         OrgCommand::CancelInvite { invitation_id } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             let inv = open_invitation(org, invitation_id)?;
             Ok(vec![OrgEvent::InvitationCancelled(InvitationCancelled {
                 invitation_id: inv.id,
@@ -288,7 +289,7 @@ pub fn decide(
             })])
         }
         OrgCommand::ExpireInvite { invitation_id } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             let inv = org
                 .invitations
                 .get(invitation_id)
@@ -302,7 +303,7 @@ pub fn decide(
             })])
         }
         OrgCommand::ChangeRole { user_id, role } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             let member = org
                 .members
                 .get(user_id)
@@ -327,7 +328,7 @@ pub fn decide(
             Ok(events)
         }
         OrgCommand::RemoveUser { user_id } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             let member = org
                 .members
                 .get(user_id)
@@ -368,12 +369,71 @@ pub fn decide(
             }
             Ok(events)
         }
+        OrgCommand::CreateApiKey {
+            key_id,
+            name,
+            scopes,
+            prefix,
+            secret_digest,
+            expires_at,
+        } => {
+            require_person_owner(org, actor, now)?;
+            if org.api_keys.contains_key(key_id) {
+                return Err(DomainError::ApiKeyExists(*key_id));
+            }
+            if scopes.is_empty() {
+                return Err(DomainError::NoScopes);
+            }
+            if expires_at.is_some_and(|at| at <= now) {
+                return Err(DomainError::ExpiryNotInFuture);
+            }
+            let working: Vec<_> = org.api_keys.values().filter(|k| k.works_at(now)).collect();
+            let key = name.as_str().to_lowercase();
+            if working
+                .iter()
+                .any(|k| k.name.as_str().to_lowercase() == key)
+            {
+                return Err(DomainError::ApiKeyNameTaken {
+                    name: name.to_string(),
+                });
+            }
+            if working.len() >= MAX_WORKING_API_KEYS {
+                return Err(DomainError::TooManyApiKeys {
+                    max: MAX_WORKING_API_KEYS,
+                });
+            }
+            Ok(vec![OrgEvent::ApiKeyCreated(ApiKeyCreated {
+                key_id: *key_id,
+                name: name.clone(),
+                scopes: scopes.clone(),
+                prefix: prefix.clone(),
+                secret_digest: *secret_digest,
+                created_by: actor,
+                created_at: now,
+                expires_at: *expires_at,
+            })])
+        }
+        OrgCommand::RevokeApiKey { key_id } => {
+            require_person_owner(org, actor, now)?;
+            let key = org
+                .api_keys
+                .get(key_id)
+                .ok_or(DomainError::ApiKeyNotFound)?;
+            if key.revoked_at.is_some() {
+                return Err(DomainError::ApiKeyAlreadyRevoked);
+            }
+            Ok(vec![OrgEvent::ApiKeyRevoked(ApiKeyRevoked {
+                key_id: *key_id,
+                revoked_by: actor,
+                revoked_at: now,
+            })])
+        }
         OrgCommand::RecordEmailSent {
             invitation_id,
             send_id,
             message_id,
         } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             let inv = org
                 .invitations
                 .get(invitation_id)
@@ -398,7 +458,7 @@ pub fn decide(
             reason,
             permanent,
         } => {
-            require_owner(org, actor)?;
+            require_owner(org, actor, now)?;
             let inv = org
                 .invitations
                 .get(invitation_id)
@@ -419,16 +479,37 @@ pub fn decide(
     }
 }
 
-/// Only owners (and Roster itself) manage users and accounts.
-fn require_owner(org: &Organization, actor: Actor) -> Result<(), DomainError> {
+/// Only owners (and Roster itself) manage users and accounts, and keys the
+/// owners gave the `manage` scope, while they work.
+fn require_owner(org: &Organization, actor: Actor, now: DateTime<Utc>) -> Result<(), DomainError> {
     match actor {
         Actor::System => Ok(()),
         Actor::User(id) => match org.members.get(&id) {
             Some(member) if member.role.is_owner() => Ok(()),
             _ => Err(DomainError::NotAnOwner),
         },
+        Actor::ApiKey(id) => match org.api_keys.get(&id) {
+            Some(key) if key.allows(Scope::Manage, now) => Ok(()),
+            _ => Err(DomainError::NotAnOwner),
+        },
     }
 }
+
+/// Keys are managed by people who own the organization (or the operator), never
+/// by a key: a leaked key cannot mint itself successors.
+fn require_person_owner(
+    org: &Organization,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    match actor {
+        Actor::ApiKey(_) => Err(DomainError::KeysManagedByPeopleOnly),
+        _ => require_owner(org, actor, now),
+    }
+}
+
+/// The most working keys one organization holds.
+pub const MAX_WORKING_API_KEYS: usize = 50;
 
 /// The role fits the organization's shape and names only its accounts.
 fn check_role(org: &Organization, role: &Role) -> Result<(), DomainError> {

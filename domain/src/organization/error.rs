@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::{AccountId, InvitationId, UserId};
+use crate::ids::{AccountId, ApiKeyId, InvitationId, UserId};
 use crate::organization::state::InvitationStatus;
 use crate::role::{OrgShape, Role};
 
@@ -98,6 +98,36 @@ pub enum DomainError {
     /// An organization must keep at least one owner.
     #[error("the last owner can be neither removed nor demoted")]
     LastOwner,
+    /// Only people who own the organization manage its API keys.
+    #[error("only the organization's owners, signed in, may manage API keys")]
+    KeysManagedByPeopleOnly,
+    /// The key id is in use.
+    #[error("API key {0} already exists")]
+    ApiKeyExists(ApiKeyId),
+    /// No such key in this organization.
+    #[error("no such API key")]
+    ApiKeyNotFound,
+    /// The key was revoked already.
+    #[error("this API key is revoked already")]
+    ApiKeyAlreadyRevoked,
+    /// A key must be allowed to do something.
+    #[error("choose at least one scope")]
+    NoScopes,
+    /// A key's expiry must lie ahead.
+    #[error("the expiry must be in the future")]
+    ExpiryNotInFuture,
+    /// Two working keys of one organization may not share a name.
+    #[error("a working API key named {name:?} already exists")]
+    ApiKeyNameTaken {
+        /// The clashing name.
+        name: String,
+    },
+    /// An organization holds a bounded number of working keys.
+    #[error("an organization may hold at most {max} working API keys; revoke one first")]
+    TooManyApiKeys {
+        /// The bound.
+        max: usize,
+    },
     /// An email outcome for a send that is not the invitation's (stale worker).
     #[error("send does not belong to this invitation")]
     UnknownSend,

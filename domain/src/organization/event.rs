@@ -4,12 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, InvitationId, OrgId, SendId, UserId};
+use crate::api_key::Scopes;
+use crate::ids::{AccountId, ApiKeyId, InvitationId, OrgId, SendId, UserId};
 use crate::role::{OrgShape, Role};
 use crate::text::{DisplayName, Email, PersonName};
 use crate::token::TokenDigest;
 
-/// Who did something: a member, or the system (CLI bootstrap, workers).
+/// Who did something: a member, an organization API key, or the system (CLI
+/// bootstrap, workers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Actor {
@@ -17,6 +19,8 @@ pub enum Actor {
     User(UserId),
     /// Roster itself: the operator's CLI or a background worker.
     System,
+    /// An organization API key (an integration, or a directory over SCIM).
+    ApiKey(ApiKeyId),
 }
 
 /// An organization event. Serialized with its `type` tag for snapshots; stored as
@@ -50,6 +54,10 @@ pub enum OrgEvent {
     InvitationEmailSent(InvitationEmailSent),
     /// The email for one send could not be delivered.
     InvitationEmailFailed(InvitationEmailFailed),
+    /// An owner created an API key.
+    ApiKeyCreated(ApiKeyCreated),
+    /// An owner revoked an API key.
+    ApiKeyRevoked(ApiKeyRevoked),
 }
 
 /// See [`OrgEvent::OrganizationCreated`].
@@ -243,6 +251,38 @@ pub struct InvitationEmailFailed {
     pub failed_at: DateTime<Utc>,
 }
 
+/// See [`OrgEvent::ApiKeyCreated`]. The secret itself is never recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyCreated {
+    /// The key.
+    pub key_id: ApiKeyId,
+    /// What it is for, as its creator named it.
+    pub name: DisplayName,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// The secret's first characters, shown so a key can be recognised.
+    pub prefix: String,
+    /// Digest of the secret: what a presented key is checked against.
+    pub secret_digest: TokenDigest,
+    /// Who created it.
+    pub created_by: Actor,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working on its own, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// See [`OrgEvent::ApiKeyRevoked`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRevoked {
+    /// The key.
+    pub key_id: ApiKeyId,
+    /// Who revoked it.
+    pub revoked_by: Actor,
+    /// When.
+    pub revoked_at: DateTime<Utc>,
+}
+
 impl OrgEvent {
     /// The stable type name stored in the envelope.
     pub fn event_type(&self) -> &'static str {
@@ -260,6 +300,8 @@ impl OrgEvent {
             OrgEvent::MemberRemoved(_) => "MemberRemoved",
             OrgEvent::InvitationEmailSent(_) => "InvitationEmailSent",
             OrgEvent::InvitationEmailFailed(_) => "InvitationEmailFailed",
+            OrgEvent::ApiKeyCreated(_) => "ApiKeyCreated",
+            OrgEvent::ApiKeyRevoked(_) => "ApiKeyRevoked",
         }
     }
 

@@ -3,7 +3,9 @@
 //! panicking, since the log is the truth and was validated when written.
 
 use crate::organization::event::OrgEvent;
-use crate::organization::state::{Account, Invitation, InvitationStatus, Member, Organization};
+use crate::organization::state::{
+    Account, ApiKey, Invitation, InvitationStatus, Member, Organization,
+};
 
 /// The state after `event`. `None` is the state before `OrganizationCreated`.
 pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organization> {
@@ -116,6 +118,27 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
             }
         }
         OrgEvent::InvitationEmailFailed(_) => {}
+        OrgEvent::ApiKeyCreated(e) => {
+            org.api_keys.insert(
+                e.key_id,
+                ApiKey {
+                    id: e.key_id,
+                    name: e.name.clone(),
+                    scopes: e.scopes.clone(),
+                    prefix: e.prefix.clone(),
+                    secret_digest: e.secret_digest,
+                    created_by: e.created_by,
+                    created_at: e.created_at,
+                    expires_at: e.expires_at,
+                    revoked_at: None,
+                },
+            );
+        }
+        OrgEvent::ApiKeyRevoked(e) => {
+            if let Some(key) = org.api_keys.get_mut(&e.key_id) {
+                key.revoked_at = Some(e.revoked_at);
+            }
+        }
     }
     Some(org)
 }

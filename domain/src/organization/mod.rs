@@ -9,8 +9,8 @@ mod evolve;
 mod state;
 
 pub use command::{Envelope, OrgCommand};
-pub use decide::{decide, Context};
+pub use decide::{decide, Context, MAX_WORKING_API_KEYS};
 pub use error::DomainError;
 pub use event::*;
 pub use evolve::{evolve, replay};
-pub use state::{Account, Invitation, InvitationStatus, Member, Organization};
+pub use state::{Account, ApiKey, Invitation, InvitationStatus, Member, Organization};

@@ -7,7 +7,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, InvitationId, OrgId, SendId, UserId};
+use crate::api_key::{Scope, Scopes};
+use crate::ids::{AccountId, ApiKeyId, InvitationId, OrgId, SendId, UserId};
 use crate::organization::event::Actor;
 use crate::role::{OrgShape, Role};
 use crate::text::{DisplayName, Email, PersonName};
@@ -99,6 +100,41 @@ pub struct Invitation {
     pub expires_at: DateTime<Utc>,
 }
 
+/// An organization API key (its digest; the secret is never kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Its id.
+    pub id: ApiKeyId,
+    /// What it is for.
+    pub name: DisplayName,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// The secret's first characters.
+    pub prefix: String,
+    /// Digest of the secret.
+    pub secret_digest: TokenDigest,
+    /// Who created it.
+    pub created_by: Actor,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working on its own, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    /// Whether the key works at `now`: not revoked, not expired.
+    pub fn works_at(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
+
+    /// Whether it works at `now` and may do `scope`.
+    pub fn allows(&self, scope: Scope, now: DateTime<Utc>) -> bool {
+        self.works_at(now) && self.scopes.contains(&scope)
+    }
+}
+
 /// An organization's current state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
@@ -114,6 +150,8 @@ pub struct Organization {
     pub members: BTreeMap<UserId, Member>,
     /// Every invitation ever made.
     pub invitations: BTreeMap<InvitationId, Invitation>,
+    /// Every API key ever created (revoked ones stay, to answer precisely).
+    pub api_keys: BTreeMap<ApiKeyId, ApiKey>,
     pub(crate) member_by_email: HashMap<String, UserId>,
     pub(crate) open_invitation_by_email: HashMap<String, InvitationId>,
     pub(crate) owners: usize,
@@ -128,6 +166,7 @@ impl Organization {
             accounts: BTreeMap::new(),
             members: BTreeMap::new(),
             invitations: BTreeMap::new(),
+            api_keys: BTreeMap::new(),
             member_by_email: HashMap::new(),
             open_invitation_by_email: HashMap::new(),
             owners: 0,

@@ -240,4 +240,22 @@ pub fn change_invitation(id: InvitationId, role: Role, n: u8) -> OrgCommand {
     }
 }
 
+pub const KEY: ApiKeyId = ApiKeyId::from_uuid(Uuid::from_u128(0x0700));
+
+pub fn create_key(
+    id: ApiKeyId,
+    name: &str,
+    scopes: &[Scope],
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> OrgCommand {
+    OrgCommand::CreateApiKey {
+        key_id: id,
+        name: display(name),
+        scopes: scopes.iter().copied().collect(),
+        prefix: "rst_0000".into(),
+        secret_digest: token(9),
+        expires_at,
+    }
+}
+
 pub const AS_OWNER: Actor = Actor::User(OWNER);

@@ -21,6 +21,8 @@ const TYPES = [
   ["InvitationAccepted", "Invitation accepted"],
   ["RoleChanged", "Role changed"],
   ["MemberRemoved", "Member removed"],
+  ["ApiKeyCreated", "API key created"],
+  ["ApiKeyRevoked", "API key revoked"],
 ];
 
 const TYPE_WORDS = new Map(TYPES);

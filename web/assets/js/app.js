@@ -9,6 +9,7 @@ import { usersPage } from "./users.js";
 import { acceptPage } from "./accept.js";
 import { activityPage } from "./activity.js";
 import { accountPage } from "./account.js";
+import { apiKeysPage } from "./api_keys.js";
 
 const main = document.getElementById("main");
 
@@ -31,6 +32,7 @@ const ROUTES = [
   [/^\/account$/, () => accountPage(app)],
   [/^\/orgs\/([^/]+)\/users$/, (m) => usersPage(app, decodeURIComponent(m[1]))],
   [/^\/orgs\/([^/]+)\/activity$/, (m) => activityPage(app, decodeURIComponent(m[1]))],
+  [/^\/orgs\/([^/]+)\/api-keys$/, (m) => apiKeysPage(app, decodeURIComponent(m[1]))],
   [/^\/invitations\/([^/]+)$/, (m) => acceptPage(app, decodeURIComponent(m[1]))],
 ];
 
@@ -124,6 +126,7 @@ function drawUserMenu() {
     item("Your organizations", "/"),
     owned.map((o) => item(owned.length > 1 ? `User management — ${o.name}` : "User management", `/orgs/${o.org_id}/users`)),
     owned.map((o) => item(owned.length > 1 ? `Activity — ${o.name}` : "Activity", `/orgs/${o.org_id}/activity`)),
+    owned.map((o) => item(owned.length > 1 ? `API keys — ${o.name}` : "API keys", `/orgs/${o.org_id}/api-keys`)),
     item("Account settings", "/account"),
     h("li", {}, h("button", { type: "button", class: "menu-action", onclick: signOut }, "Sign out")));
 }

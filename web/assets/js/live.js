@@ -12,7 +12,7 @@ const KINDS = [
   "OrganizationCreated", "AccountAdded", "AccountRenamed", "UserInvited", "InvitationChanged",
   "InvitationResent", "InvitationCancelled",
   "InvitationExpired", "InvitationAccepted", "RoleChanged", "MemberRemoved", "InvitationEmailSent",
-  "InvitationEmailFailed",
+  "InvitationEmailFailed", "ApiKeyCreated", "ApiKeyRevoked",
 ];
 
 /** Events arriving within this long are answered with one read. */

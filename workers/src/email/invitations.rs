@@ -434,6 +434,7 @@ impl InvitationSender {
                                 .get(&u)
                                 .map_or_else(|| "An owner".to_owned(), |m| m.full_name.to_string()),
                             Actor::System => "The portal team".to_owned(),
+                            Actor::ApiKey(_) => format!("The {} team", state.name),
                         },
                         role: role_words(state, &inv.role),
                         link: format!("{}/invitations/{}", postage.public_url, token.expose()),

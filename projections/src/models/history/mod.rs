@@ -13,7 +13,8 @@ use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use crate::rows::{int, text, Cell, Rows, Table};
 use roster_storage::db::{pos_i64, time_text};
 
-/// Projects `rm_history` (plus `rm_history_people`, `rm_history_accounts`, `rm_history_invites`).
+/// Projects `rm_history` (plus `rm_history_people`, `rm_history_accounts`,
+/// `rm_history_invites`, `rm_history_keys`).
 pub struct History;
 
 static HISTORY: Table = Table {
@@ -45,6 +46,14 @@ static PEOPLE: Table = Table {
 static ACCOUNTS: Table = Table {
     name: "rm_history_accounts",
     columns: &[text("org_id"), text("account_id"), text("label")],
+    key: 2,
+    group: 2,
+    append_only: false,
+};
+
+static KEYS: Table = Table {
+    name: "rm_history_keys",
+    columns: &[text("org_id"), text("key_id"), text("label")],
     key: 2,
     group: 2,
     append_only: false,
@@ -97,6 +106,10 @@ impl Names<'_> {
             Actor::User(id) => self.person(*id),
             Actor::System if source == Source::Cli => Ok("The operator".to_owned()),
             Actor::System => Ok("Roster".to_owned()),
+            Actor::ApiKey(id) => Ok(self.label(&KEYS, id.to_string())?.map_or_else(
+                || format!("API key {id}"),
+                |name| format!("The API key “{name}”"),
+            )),
         }
     }
 
@@ -202,6 +215,35 @@ fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, Projectio
                 lifetime(r.expires_at - r.sent_at)
             ),
         },
+        OrgEvent::ApiKeyCreated(k) => {
+            names.remember(&KEYS, k.key_id.to_string(), k.name.to_string())?;
+            let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+            Line {
+                actor_id: actor_id(&k.created_by),
+                subject: k.key_id.to_string(),
+                summary: format!(
+                    "{} created the API key \"{}\" ({}…, scopes: {}{})",
+                    names.actor(&k.created_by, src)?,
+                    k.name,
+                    k.prefix,
+                    scopes.join(", "),
+                    k.expires_at
+                        .map(|at| format!("; expires {}", at.format("%Y-%m-%d %H:%M UTC")))
+                        .unwrap_or_default()
+                ),
+            }
+        }
+        OrgEvent::ApiKeyRevoked(r) => Line {
+            actor_id: actor_id(&r.revoked_by),
+            subject: r.key_id.to_string(),
+            summary: format!(
+                "{} revoked the API key \"{}\"",
+                names.actor(&r.revoked_by, src)?,
+                names
+                    .label(&KEYS, r.key_id.to_string())?
+                    .unwrap_or_else(|| r.key_id.to_string())
+            ),
+        },
         OrgEvent::InvitationChanged(c) => Line {
             actor_id: actor_id(&c.changed_by),
             subject: c.invitation_id.to_string(),
@@ -293,7 +335,7 @@ fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, Projectio
     })
 }
 
-static TABLES: [&Table; 4] = [&HISTORY, &PEOPLE, &ACCOUNTS, &INVITES];
+static TABLES: [&Table; 5] = [&HISTORY, &PEOPLE, &ACCOUNTS, &INVITES, &KEYS];
 
 impl Projection for History {
     fn name(&self) -> &'static str {
@@ -303,7 +345,8 @@ impl Projection for History {
     /// 2: a member who removed themself reads "left the organization"; invitations
     /// and resends say how long their link is valid.
     fn version(&self) -> i64 {
-        2
+        // 3: API keys' names (rm_history_keys).
+        3
     }
 
     fn tables(&self) -> &'static [&'static Table] {
@@ -329,6 +372,10 @@ impl Projection for History {
             format!(
                 "CREATE TABLE rm_history_invites{s} (org_id TEXT NOT NULL, invitation_id TEXT NOT NULL, \
                  label TEXT NOT NULL, PRIMARY KEY (org_id, invitation_id))"
+            ),
+            format!(
+                "CREATE TABLE rm_history_keys{s} (org_id TEXT NOT NULL, key_id TEXT NOT NULL, \
+                 label TEXT NOT NULL, PRIMARY KEY (org_id, key_id))"
             ),
         ]
     }

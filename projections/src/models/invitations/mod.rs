@@ -53,6 +53,7 @@ pub(crate) fn actor_text(actor: &Actor) -> String {
     match actor {
         Actor::User(id) => id.to_string(),
         Actor::System => "system".to_owned(),
+        Actor::ApiKey(id) => format!("api-key:{id}"),
     }
 }
 
