@@ -5,13 +5,14 @@
 //! * [`db`]: the two-backend handle, its transactions and the macros that run one
 //!   SQL text on either backend.
 //! * [`sessions`], [`credentials`], [`idempotency`], [`checkpoints`],
-//!   [`email_retries`]: one module per table, each answering in typed rows.
+//!   [`email_retries`], [`api_key_use`]: one module per table, each answering in typed rows.
 //! * [`follower`]: leadership across instances, the follow loop, backoff.
 //!
 //! Read models live in `roster-projections`; the log in `roster-eventstore`. The
 //! rules about these tables (how long a session lives, when an answer may be
 //! replayed) belong to `roster-commands`, which calls the functions here.
 
+pub mod api_key_use;
 pub mod checkpoints;
 pub mod credentials;
 pub mod db;

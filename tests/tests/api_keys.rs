@@ -86,6 +86,16 @@ async fn a_key_acts_only_within_its_organization_and_scopes_and_is_recorded_as_t
     assert_eq!(status, 404, "a key names nothing outside its organization");
     let (status, _) = s.call("GET", "/api/me", Some(&read_key), None).await;
     assert_eq!(status, 401, "a key is not a session");
+    // Its use is recorded where every instance reads it.
+    let (_, list) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/api-keys"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert!(list["api_keys"][0]["last_used_at"].is_string(), "{list}");
     let (status, refused) = s
         .call(
             "GET",

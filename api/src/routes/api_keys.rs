@@ -61,7 +61,7 @@ pub struct ApiKeyBody {
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
-    /// When this server last saw it used (since it started).
+    /// When it was last used (to the minute).
     pub last_used_at: Option<DateTime<Utc>>,
 }
 

@@ -87,26 +87,43 @@ fn digest(key: &str) -> TokenDigest {
     TokenDigest::from_bytes(Sha256::digest(key.as_bytes()).into())
 }
 
-/// When each key was last used, as this instance saw it; kept in memory and
-/// bounded by the keys that exist (at most 50 working per organization).
+/// How often one instance records a key's use: a burst of requests costs one
+/// write a minute, not one each.
+const USE_RECORDED_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// When this instance last recorded each key's use; bounded by the keys that
+/// exist (at most 50 working per organization).
 #[derive(Debug, Default)]
 pub struct KeyUsage(Mutex<HashMap<ApiKeyId, DateTime<Utc>>>);
 
 impl KeyUsage {
-    fn saw(&self, key: ApiKeyId, at: DateTime<Utc>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, at);
+    /// Whether a use at `at` should be recorded (and remembers that it is).
+    fn due(&self, key: ApiKeyId, at: DateTime<Utc>) -> bool {
+        let mut recorded = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match recorded.get(&key) {
+            Some(last) if at - *last < USE_RECORDED_EVERY => false,
+            _ => {
+                recorded.insert(key, at);
+                true
+            }
+        }
     }
+}
 
-    /// When `key` was last used, if since this instance started.
-    pub fn last(&self, key: ApiKeyId) -> Option<DateTime<Utc>> {
-        self.0
+/// Records a key's use, at most once a minute per instance. Failing to record
+/// it never fails the request it came with: it is logged and tried next time.
+async fn saw(app: &Application, key: ApiKeyId, org: OrgId) {
+    let now = app.clock.now();
+    if !app.key_usage.due(key, now) {
+        return;
+    }
+    if let Err(e) = roster_storage::api_key_use::record(&app.read, key, org, now).await {
+        app.key_usage
+            .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .copied()
+            .remove(&key);
+        tracing::warn!(%key, error = %e, "the API key's last use was not recorded");
     }
 }
 
@@ -126,7 +143,7 @@ pub async fn authorize(
     }
     let owner =
         authorize::key_acts_for(app, org, presented.key_id, &presented.digest, scope).await?;
-    app.key_usage.saw(presented.key_id, app.clock.now());
+    saw(app, presented.key_id, org).await;
     Ok(owner)
 }
 
@@ -235,7 +252,7 @@ pub struct KeyView {
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
-    /// When this instance last saw it used.
+    /// When it was last used (to the minute).
     pub last_used_at: Option<DateTime<Utc>>,
     /// Whether it works now.
     pub works: bool,
@@ -274,8 +291,11 @@ pub async fn list_api_keys(
             })
         })
         .await?;
+    let uses = roster_storage::api_key_use::of_org(&app.read, owner.org_id())
+        .await
+        .map_err(|e| UseCaseError::infrastructure("reading when keys were used", e))?;
     for k in &mut keys {
-        k.last_used_at = app.key_usage.last(k.key_id);
+        k.last_used_at = uses.get(&k.key_id).copied();
     }
     keys.sort_by(|a, b| {
         b.created_at
