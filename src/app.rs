@@ -159,6 +159,7 @@ impl App {
                     Arc::new(move || m.stalls_described())
                 },
                 secure_cookies: args.public_url.starts_with("https://"),
+                public_url: Arc::from(args.public_url.trim_end_matches('/')),
                 metrics_token: args
                     .metrics_token
                     .as_ref()

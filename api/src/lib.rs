@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod problem;
 pub mod routes;
 mod schema;
+pub mod scim;
 pub mod write_gate;
 
 use std::sync::Arc;
@@ -51,6 +52,9 @@ pub struct AppState {
     pub stalled_workers: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
     /// Whether the session cookie is marked `Secure` (Roster is served over https).
     pub secure_cookies: bool,
+    /// Where people reach Roster (no trailing slash): the base of absolute
+    /// links the API answers with (SCIM's `meta.location`).
+    pub public_url: Arc<str>,
     /// When set, `/metrics` answers only requests bearing this token.
     pub metrics_token: Option<Arc<str>>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
@@ -83,6 +87,7 @@ pub fn body_limit(path: &str) -> usize {
 pub fn router(state: AppState) -> Router {
     let (api, _) = openapi::routes().split_for_parts();
     let api = api
+        .merge(scim::router())
         .fallback(problem::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -34,6 +34,7 @@ mod hostile_input;
 mod operator_cli;
 mod private_files;
 mod projections;
+mod scim;
 mod serve;
 mod soak;
 mod tamper_evidence;

@@ -72,7 +72,8 @@ impl Projection for Members {
     }
 
     fn version(&self) -> i64 {
-        1
+        // 2: an index by address (a directory looks members up by `userName`).
+        2
     }
 
     fn tables(&self) -> &'static [&'static Table] {
@@ -96,6 +97,7 @@ impl Projection for Members {
             ),
             format!("CREATE INDEX rm_members{s}_order ON rm_members{s} (org_id, sort_key, user_id)"),
             format!("CREATE INDEX rm_members{s}_user ON rm_members{s} (user_id)"),
+            format!("CREATE INDEX rm_members{s}_email ON rm_members{s} (org_id, email_key)"),
         ]
     }
 

@@ -151,6 +151,80 @@ pub async fn members(
     })
 }
 
+/// One member of `org` by id.
+pub async fn member_by_id(
+    db: &Db,
+    org: OrgId,
+    user: UserId,
+) -> Result<Option<MemberRow>, QueryError> {
+    fetch!(
+        db db,
+        fetch_optional,
+        MemberTuple,
+        "SELECT user_id, full_name, email, role_label, role, joined_at FROM rm_members \
+         WHERE org_id = $1 AND user_id = $2",
+        org.to_string(),
+        user.to_string()
+    )?
+    .map(member)
+    .transpose()
+}
+
+/// The member of `org` whose address has this key (lowercased), if any: one
+/// indexed lookup, what a directory's `userName eq` asks.
+pub async fn member_by_email_key(
+    db: &Db,
+    org: OrgId,
+    email_key: &str,
+) -> Result<Option<MemberRow>, QueryError> {
+    fetch!(
+        db db,
+        fetch_optional,
+        MemberTuple,
+        "SELECT user_id, full_name, email, role_label, role, joined_at FROM rm_members \
+         WHERE org_id = $1 AND email_key = $2",
+        org.to_string(),
+        email_key.to_owned()
+    )?
+    .map(member)
+    .transpose()
+}
+
+/// How many members `org` has.
+pub async fn member_count(db: &Db, org: OrgId) -> Result<u64, QueryError> {
+    let (n,): (i64,) = fetch!(
+        db db,
+        fetch_one,
+        (i64,),
+        "SELECT count(*) FROM rm_members WHERE org_id = $1",
+        org.to_string()
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Members of `org` by name then id, skipping `offset`, at most `limit`
+/// (offset paging, as SCIM's `startIndex` asks).
+pub async fn members_from(
+    db: &Db,
+    org: OrgId,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<MemberRow>, QueryError> {
+    fetch!(
+        db db,
+        fetch_all,
+        MemberTuple,
+        "SELECT user_id, full_name, email, role_label, role, joined_at FROM rm_members \
+         WHERE org_id = $1 ORDER BY sort_key, user_id LIMIT $2 OFFSET $3",
+        org.to_string(),
+        i64::try_from(limit).unwrap_or(i64::MAX),
+        i64::try_from(offset).unwrap_or(i64::MAX)
+    )?
+    .into_iter()
+    .map(member)
+    .collect()
+}
+
 /// An organization's name and shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrgProfile {
