@@ -29,7 +29,7 @@ pub async fn list(app: &Application, out: &mut impl Write) -> Result<(), CliErro
             .inspect(org.org_id, |o| {
                 o.map_or((0, 0), |o| {
                     (
-                        o.members.values().filter(|m| m.role.is_owner()).count(),
+                        o.members.values().filter(|m| m.owns()).count(),
                         o.invitations
                             .values()
                             .filter(|i| i.status.is_open())

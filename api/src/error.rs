@@ -121,6 +121,7 @@ pub(crate) fn domain_problem(e: &DomainError) -> Problem {
             "Member not found",
         ),
         D::LastOwner => (StatusCode::CONFLICT, "last-owner", "Last owner"),
+        D::MemberIsSuspended => (StatusCode::CONFLICT, "member-suspended", "Member suspended"),
         D::UnknownSend => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown-send",

@@ -83,7 +83,7 @@ fn owner_in(
     state: Option<&roster_domain::organization::Organization>,
     user: UserId,
 ) -> Option<(bool, roster_domain::OrgShape)> {
-    state.and_then(|o| o.members.get(&user).map(|m| (m.role.is_owner(), o.shape)))
+    state.and_then(|o| o.members.get(&user).map(|m| (m.owns(), o.shape)))
 }
 
 fn owner_from(

@@ -160,6 +160,11 @@ impl DomainEvent for OrgEvent {
             }
             "RoleChanged" => read::<e::RoleChanged>(payload, OrgEvent::RoleChanged),
             "MemberRemoved" => read::<e::MemberRemoved>(payload, OrgEvent::MemberRemoved),
+            "MemberProvisioned" => {
+                read::<e::MemberProvisioned>(payload, OrgEvent::MemberProvisioned)
+            }
+            "MemberSuspended" => read::<e::MemberSuspended>(payload, OrgEvent::MemberSuspended),
+            "MemberRestored" => read::<e::MemberRestored>(payload, OrgEvent::MemberRestored),
             "InvitationEmailSent" => {
                 read::<e::InvitationEmailSent>(payload, OrgEvent::InvitationEmailSent)
             }
@@ -192,7 +197,10 @@ impl DomainEvent for OrgEvent {
             | "InvitationEmailSent"
             | "InvitationEmailFailed"
             | "ApiKeyCreated"
-            | "ApiKeyRevoked" => Some(1),
+            | "ApiKeyRevoked"
+            | "MemberProvisioned"
+            | "MemberSuspended"
+            | "MemberRestored" => Some(1),
             _ => None,
         }
     }

@@ -92,6 +92,20 @@ fn every_org_event() -> Vec<OrgEvent> {
                 ),
                 at(24),
             ),
+            (
+                AS_OWNER,
+                OrgCommand::ProvisionMember {
+                    user_id: BOB,
+                    email: email("bob@acme.io"),
+                    full_name: name("Bob Roe"),
+                    role: multi_owner(),
+                    external_id: Some("00u1abc".into()),
+                },
+                at(24),
+            ),
+            (AS_OWNER, OrgCommand::SuspendMember { user_id: BOB }, at(24)),
+            (AS_OWNER, OrgCommand::RestoreMember { user_id: BOB }, at(24)),
+            (AS_OWNER, OrgCommand::RemoveUser { user_id: BOB }, at(24)),
             (AS_OWNER, OrgCommand::RevokeApiKey { key_id: KEY }, at(24)),
             (
                 AS_OWNER,
@@ -124,7 +138,7 @@ fn every_organization_event_type_has_a_pinned_stored_shape() {
     types.dedup();
     assert_eq!(
         types.len(),
-        15,
+        18,
         "the catalogue must cover every event type: {types:?}"
     );
     let stored: Vec<Value> = events.iter().map(stored).collect();

@@ -165,7 +165,7 @@ impl Model {
                 .state
                 .as_ref()
                 .and_then(|o| o.members.get(&u))
-                .is_some_and(|m| m.role.is_owner()),
+                .is_some_and(|m| m.owns()),
             Actor::ApiKey(k) => self
                 .state
                 .as_ref()
@@ -209,7 +209,7 @@ impl Model {
         emails.dedup();
         assert_eq!(before, emails.len(), "two members share an email");
         // At least one owner, once one has joined (one joins in the setup).
-        let owners = org.members.values().filter(|m| m.role.is_owner()).count();
+        let owners = org.members.values().filter(|m| m.owns()).count();
         assert!(owners >= 1, "the organization lost its last owner");
         assert_eq!(owners, org.owner_count());
         // The log is the truth: the events as storage gives them back fold into

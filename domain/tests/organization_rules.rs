@@ -1304,7 +1304,7 @@ fn a_manage_key_invites_in_its_own_name() {
 
 #[test]
 fn a_read_key_changes_nothing() {
-    let refusal = given(with_key(&[Scope::Read, Scope::Scim], None))
+    let refusal = given(with_key(&[Scope::Read], None))
         .when(
             AS_KEY,
             invite(
@@ -1458,5 +1458,187 @@ fn an_organization_holds_a_bounded_number_of_working_keys() {
         .then_refuses(DomainError::TooManyApiKeys {
             max: MAX_WORKING_API_KEYS,
         });
+    assert_snapshot!(refusal);
+}
+
+// ---- Directory sync: provisioning, suspension ----
+
+fn provision(user: UserId, addr: &str, name_: &str, role: Role) -> OrgCommand {
+    OrgCommand::ProvisionMember {
+        user_id: user,
+        email: email(addr),
+        full_name: name(name_),
+        role,
+        external_id: Some("00u1abc".into()),
+    }
+}
+
+fn with_scim_key() -> Vec<OrgEvent> {
+    extend(
+        ann_member_single(),
+        vec![(
+            AS_OWNER,
+            create_key(KEY, "Okta", &[Scope::Scim], None),
+            at(4),
+        )],
+    )
+}
+
+#[test]
+fn a_directory_makes_a_person_a_member_at_once() {
+    let events = given(with_scim_key())
+        .when(
+            AS_KEY,
+            provision(
+                BOB,
+                "bob@example.com",
+                "Bob Roe",
+                single(SingleRole::Standard),
+            ),
+            at(5),
+        )
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn a_provisioned_person_replaces_their_open_invitation() {
+    let history = extend(
+        with_scim_key(),
+        vec![(
+            AS_OWNER,
+            invite(
+                INV_BOB,
+                "bob@example.com",
+                "Bob",
+                single(SingleRole::Admin),
+                5,
+            ),
+            at(5),
+        )],
+    );
+    let events = given(history)
+        .when(
+            AS_KEY,
+            provision(
+                BOB,
+                "BOB@example.com",
+                "Bob Roe",
+                single(SingleRole::Standard),
+            ),
+            at(6),
+        )
+        .then();
+    assert_json_snapshot!(events);
+}
+
+#[test]
+fn a_member_is_not_provisioned_twice() {
+    let refusal = given(with_scim_key())
+        .when(
+            AS_KEY,
+            provision(BOB, "ann@example.com", "Ann", single(SingleRole::Standard)),
+            at(5),
+        )
+        .then_refuses(DomainError::AlreadyMember {
+            email: "ann@example.com".into(),
+            user_id: ANN,
+        });
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn a_suspended_member_keeps_their_place_without_access_until_restored() {
+    let suspended = extend(
+        with_scim_key(),
+        vec![(AS_KEY, OrgCommand::SuspendMember { user_id: ANN }, at(5))],
+    );
+    let events = given(with_scim_key())
+        .when(AS_KEY, OrgCommand::SuspendMember { user_id: ANN }, at(5))
+        .then();
+    assert_json_snapshot!(events);
+    let again = given(suspended.clone())
+        .when(AS_KEY, OrgCommand::SuspendMember { user_id: ANN }, at(6))
+        .then();
+    assert!(again.is_empty(), "suspending twice records nothing");
+    let refusal = given(suspended.clone())
+        .when(
+            AS_KEY,
+            OrgCommand::ChangeRole {
+                user_id: ANN,
+                role: single(SingleRole::Owner),
+            },
+            at(6),
+        )
+        .then_refuses(DomainError::MemberIsSuspended);
+    assert_snapshot!(refusal);
+    let restored = given(suspended)
+        .when(AS_KEY, OrgCommand::RestoreMember { user_id: ANN }, at(7))
+        .then();
+    assert_json_snapshot!(restored);
+}
+
+#[test]
+fn a_suspended_owner_has_no_owner_rights() {
+    let history = extend(
+        ann_member_single(),
+        vec![
+            (
+                AS_OWNER,
+                OrgCommand::ChangeRole {
+                    user_id: ANN,
+                    role: single(SingleRole::Owner),
+                },
+                at(4),
+            ),
+            (AS_OWNER, OrgCommand::SuspendMember { user_id: ANN }, at(5)),
+        ],
+    );
+    let refusal = given(history.clone())
+        .when(
+            Actor::User(ANN),
+            invite(
+                INV_BOB,
+                "bob@example.com",
+                "Bob",
+                single(SingleRole::Owner),
+                5,
+            ),
+            at(6),
+        )
+        .then_refuses(DomainError::NotAnOwner);
+    assert_snapshot!(refusal);
+    // The one owner still active is the last one.
+    let refusal = given(history)
+        .when(AS_OWNER, OrgCommand::RemoveUser { user_id: OWNER }, at(6))
+        .then_refuses(DomainError::LastOwner);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn the_directory_cannot_suspend_the_last_owner() {
+    let refusal = given(with_scim_key())
+        .when(AS_KEY, OrgCommand::SuspendMember { user_id: OWNER }, at(5))
+        .then_refuses(DomainError::LastOwner);
+    assert_snapshot!(refusal);
+}
+
+#[test]
+fn a_read_key_provisions_nobody() {
+    let history = extend(
+        ann_member_single(),
+        vec![(
+            AS_OWNER,
+            create_key(KEY, "Dash", &[Scope::Read], None),
+            at(4),
+        )],
+    );
+    let refusal = given(history)
+        .when(
+            AS_KEY,
+            provision(BOB, "bob@example.com", "Bob", single(SingleRole::Standard)),
+            at(5),
+        )
+        .then_refuses(DomainError::NotAnOwner);
     assert_snapshot!(refusal);
 }

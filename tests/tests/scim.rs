@@ -81,7 +81,7 @@ async fn a_directory_reads_members_as_users_and_roles_as_groups() {
         "{content_type}"
     );
     assert_eq!(config["filter"]["supported"], true);
-    assert_eq!(config["patch"]["supported"], false);
+    assert_eq!(config["patch"]["supported"], true);
     let (_, _, _, types) = scim_get(&s, Some(&scim), "/ResourceTypes").await;
     assert_eq!(types["totalResults"], 2);
     let (status, _, _, _) = scim_get(
@@ -257,17 +257,17 @@ async fn only_a_working_scim_key_gets_in_and_bad_requests_get_scim_errors() {
     assert_eq!(status, 404);
     let posted = s
         .http
-        .post(format!("{}/scim/v2/Users", s.base))
+        .patch(format!("{}/scim/v2/Groups/admin", s.base))
         .bearer_auth(&scim)
         .header("content-type", "application/scim+json")
-        .body(r#"{"userName":"new@acme.io"}"#)
+        .body(r#"{"Operations":[]}"#)
         .send()
         .await
-        .expect("post");
+        .expect("patch");
     assert_eq!(
         posted.status(),
         501,
-        "provisioning is not served yet, and says so"
+        "groups are not written yet, and it says so"
     );
 }
 
@@ -281,4 +281,349 @@ fn urlencoding(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A write with `key`: (status, headers, body).
+async fn scim_send(
+    s: &TestServer,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+    if_match: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = s
+        .http
+        .request(method, format!("{}/scim/v2{path}", s.base))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/scim+json")
+            .body(body.to_string());
+    }
+    if let Some(v) = if_match {
+        request = request.header("if-match", v);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+/// The activation (reset) link in the newest email to `to`: (user id, token).
+fn activation_link(s: &TestServer, to: &str) -> (String, String) {
+    let email = s
+        .sink
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| m.to.iter().any(|t| t.contains(to)))
+        .expect("an email");
+    let body = email.data.replace("=\r\n", "").replace("=3D", "=");
+    let prefix = format!("{}/reset-password/", roster_tests::http::PUBLIC_URL);
+    let at = body.find(&prefix).expect("a link") + prefix.len();
+    let mut parts = body[at..].split(['/', '\r', '\n']);
+    let user = parts.next().expect("user").to_owned();
+    let token = parts.next().expect("token").to_owned();
+    (user, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_provisions_suspends_restores_and_removes_a_person_as_okta_and_entra_do() {
+    use reqwest::Method;
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let scim = key(&s, org, &olive, json!(["scim"])).await;
+    s.invite(
+        org,
+        &olive,
+        json!({ "email": "nia@acme.io", "full_name": "Nia", "role": "admin" }),
+    )
+    .await;
+
+    // Okta: look the person up by userName, then create them.
+    let lookup = format!(
+        "/Users?filter={}",
+        urlencoding(r#"userName eq "nia@acme.io""#)
+    );
+    let (_, _, _, none) = scim_get(&s, Some(&scim), &lookup).await;
+    assert_eq!(none["totalResults"], 0);
+    let create = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "nia@acme.io",
+        "name": { "givenName": "Nia", "familyName": "North" },
+        "emails": [{ "primary": true, "value": "nia@acme.io", "type": "work" }],
+        "active": true,
+        "externalId": "00u1nia",
+    });
+    let (status, headers, user) = scim_send(
+        &s,
+        &scim,
+        Method::POST,
+        "/Users",
+        Some(create.clone()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{user}");
+    let id = user["id"].as_str().expect("id").to_owned();
+    assert_eq!(user["displayName"], "Nia North");
+    assert_eq!(user["externalId"], "00u1nia");
+    assert_eq!(user["active"], true);
+    assert!(headers.get("location").is_some() && headers.get("etag").is_some());
+    let (_, _, _, found) = scim_get(&s, Some(&scim), &lookup).await;
+    assert_eq!(found["totalResults"], 1, "found by userName now");
+    let (status, _, again) = scim_send(&s, &scim, Method::POST, "/Users", Some(create), None).await;
+    assert_eq!(
+        (status, again["scimType"].as_str()),
+        (409, Some("uniqueness")),
+        "{again}"
+    );
+
+    // A member at once; the open invitation is replaced; an activation email sets a password.
+    let (_, invitations) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/invitations"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(
+        invitations["invitations"].as_array().map(Vec::len),
+        Some(0),
+        "{invitations}"
+    );
+    s.drain().await;
+    let (user_in_link, token) = activation_link(&s, "nia@acme.io");
+    assert_eq!(user_in_link, id);
+    let (status, done) = s
+        .call(
+            "POST",
+            "/api/password-resets/complete",
+            None,
+            Some(json!({ "user_id": id, "token": token, "new_password": "a long enough passphrase 7" })),
+        )
+        .await;
+    assert!(status < 300, "{status}: {done}");
+    let nia = s.sign_in("nia@acme.io", "a long enough passphrase 7").await;
+    let (_, me) = s.call("GET", "/api/me", Some(&nia), None).await;
+    assert_eq!(me["organizations"][0]["role"], "standard", "{me}");
+
+    // Entra: deactivate with a capitalised op and a string boolean.
+    let (status, _, current) =
+        scim_send(&s, &scim, Method::GET, &format!("/Users/{id}"), None, None).await;
+    assert_eq!(status, 200);
+    let version = current["meta"]["version"]
+        .as_str()
+        .expect("version")
+        .to_owned();
+    let off = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "Replace", "path": "active", "value": "False" }],
+    });
+    let (status, _, stale) = scim_send(
+        &s,
+        &scim,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(off.clone()),
+        Some("W/\"0000\""),
+    )
+    .await;
+    assert_eq!(status, 412, "a stale If-Match: {stale}");
+    let (status, _, suspended) = scim_send(
+        &s,
+        &scim,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(off),
+        Some(&version),
+    )
+    .await;
+    assert_eq!(status, 200, "{suspended}");
+    assert_eq!(suspended["active"], false);
+    let (_, me) = s.call("GET", "/api/me", Some(&nia), None).await;
+    assert_eq!(
+        me["organizations"].as_array().map(Vec::len),
+        Some(0),
+        "no access while suspended: {me}"
+    );
+    let (_, members) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?search=nia"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(
+        members["members"].as_array().map(Vec::len),
+        Some(1),
+        "still listed: {members}"
+    );
+
+    // Okta: reactivate with a PUT; a changed userName is refused.
+    let mut put = current.clone();
+    put["active"] = json!(true);
+    let (status, _, restored) = scim_send(
+        &s,
+        &scim,
+        Method::PUT,
+        &format!("/Users/{id}"),
+        Some(put.clone()),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &restored["active"]),
+        (200, &json!(true)),
+        "{restored}"
+    );
+    put["userName"] = json!("someone.else@acme.io");
+    let (status, _, refused) = scim_send(
+        &s,
+        &scim,
+        Method::PUT,
+        &format!("/Users/{id}"),
+        Some(put),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["scimType"].as_str()),
+        (400, Some("mutability")),
+        "{refused}"
+    );
+
+    // The last owner is safe from the directory.
+    let (_, _, _, owners) = scim_get(
+        &s,
+        Some(&scim),
+        &format!(
+            "/Users?filter={}",
+            urlencoding(r#"userName eq "olive@acme.io""#)
+        ),
+    )
+    .await;
+    let olive_id = owners["Resources"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let off = json!({ "Operations": [{ "op": "replace", "value": { "active": false } }] });
+    let (status, _, refused) = scim_send(
+        &s,
+        &scim,
+        Method::PATCH,
+        &format!("/Users/{olive_id}"),
+        Some(off),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["scimType"].as_str()),
+        (400, Some("mutability")),
+        "{refused}"
+    );
+    let (status, _, _) = scim_send(
+        &s,
+        &scim,
+        Method::DELETE,
+        &format!("/Users/{olive_id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Delete removes; the history tells the whole story in the key's name.
+    let (status, _, _) = scim_send(
+        &s,
+        &scim,
+        Method::DELETE,
+        &format!("/Users/{id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _, _, _) = scim_get(&s, Some(&scim), &format!("/Users/{id}")).await;
+    assert_eq!(status, 404);
+    let (_, history) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/history?order=newest&limit=10"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    let story = history.to_string();
+    for line in [
+        "from the directory (external id 00u1nia)",
+        "suspended Nia North",
+        "restored Nia North",
+        "removed Nia North",
+    ] {
+        assert!(story.contains(line), "{line}: {story}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_already_has_an_identity_is_linked_not_duplicated() {
+    use reqwest::Method;
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    // Sam owns another organization already.
+    let (_, sam, _) = s
+        .org_with_owner(ShapeArg::Single, "sam@acme.io", vec![])
+        .await;
+    let (_, me) = s.call("GET", "/api/me", Some(&sam), None).await;
+    let scim = key(&s, org, &olive, json!(["scim"])).await;
+    let (status, _, user) = scim_send(
+        &s,
+        &scim,
+        Method::POST,
+        "/Users",
+        Some(json!({ "userName": "SAM@acme.io", "active": false })),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{user}");
+    assert_eq!(user["id"], me["user_id"], "the same person");
+    assert_eq!(user["active"], false, "added suspended, as asked");
+    let (status, _, bad) = scim_send(
+        &s,
+        &scim,
+        Method::POST,
+        "/Users",
+        Some(json!({ "userName": "not an address" })),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, bad["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{bad}"
+    );
+    for body in ["{", "[]", r#"{"Operations": "x"}"#] {
+        let response = s
+            .http
+            .patch(format!(
+                "{}/scim/v2/Users/{}",
+                s.base,
+                me["user_id"].as_str().expect("id")
+            ))
+            .bearer_auth(&scim)
+            .header("content-type", "application/scim+json")
+            .body(body)
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(response.status(), 400, "{body}");
+    }
 }

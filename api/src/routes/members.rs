@@ -108,6 +108,10 @@ pub struct MemberBody {
     pub role: Role,
     /// When they joined (RFC 3339).
     pub joined_at: String,
+    /// Suspended by the organization's directory: listed, without access.
+    pub suspended: bool,
+    /// Added by the organization's directory (SCIM), not by an invitation.
+    pub managed: bool,
 }
 
 impl From<MemberRow> for MemberBody {
@@ -119,6 +123,8 @@ impl From<MemberRow> for MemberBody {
             role_label: m.role_label,
             role: m.role,
             joined_at: m.joined_at,
+            suspended: m.suspended,
+            managed: m.managed,
         }
     }
 }

@@ -3,14 +3,16 @@
 //! rst_…` with the `scim` scope); answers are `application/scim+json`, refusals
 //! SCIM error bodies with a `scimType` where one applies.
 //!
-//! Served so far: the discovery resources (`ServiceProviderConfig`,
-//! `ResourceTypes`, `Schemas`), and reading `Users` (the organization's members)
-//! and `Groups` (its roles) with `filter`, `startIndex`/`count`, `attributes`
-//! and `excludedAttributes`. Writes answer 501 and `ServiceProviderConfig` says
-//! so, until provisioning is built.
+//! Served: the discovery resources (`ServiceProviderConfig`, `ResourceTypes`,
+//! `Schemas`); `Users` (the organization's members) read with `filter`,
+//! `startIndex`/`count`, `attributes`/`excludedAttributes`, created (a member at
+//! once), replaced and patched (`active`: suspend and restore), and deleted
+//! (removed), honouring `If-Match`; `Groups` (its roles) read. Writing groups
+//! answers 501 until role changes over SCIM are built.
 
 pub mod filter;
 mod resources;
+mod writes;
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -49,10 +51,13 @@ pub fn router() -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
-        .route("/Users", get(list_users).post(not_yet))
+        .route("/Users", get(list_users).post(writes::create_user))
         .route(
             "/Users/{id}",
-            get(get_user).put(not_yet).patch(not_yet).delete(not_yet),
+            get(get_user)
+                .put(writes::replace_user)
+                .patch(writes::patch_user)
+                .delete(writes::delete_user),
         )
         .route("/Groups", get(list_groups).post(not_yet))
         .route(
@@ -78,6 +83,10 @@ impl ScimError {
             scim_type,
             detail: detail.into(),
         }
+    }
+
+    fn bad(scim_type: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some(scim_type), detail)
     }
 
     fn not_found(what: &str) -> Self {
@@ -177,7 +186,7 @@ async fn not_yet(_: ScimOrg) -> ScimError {
     ScimError::new(
         StatusCode::NOT_IMPLEMENTED,
         None,
-        "Roster's SCIM service reads users and groups; provisioning (create, replace, patch, delete) is not available yet",
+        "Roster's SCIM service does not change groups yet: change a member's role in Roster",
     )
 }
 
@@ -319,7 +328,27 @@ fn paging(q: &ListQuery) -> (u64, u64) {
     (start, count)
 }
 
-async fn context(state: &AppState, owner: &OwnerOf) -> Result<resources::Context, ScimError> {
+/// Waits (up to 2 s) until the read models hold every change committed before
+/// this request: a directory reads right after it writes, on any instance.
+pub(crate) async fn fresh(state: &AppState) -> Result<(), ScimError> {
+    let head = state
+        .app
+        .store
+        .head()
+        .await
+        .map_err(|e| UseCaseError::infrastructure("reading the log's head", e))?;
+    state
+        .app
+        .wait_for_read_models(head, std::time::Duration::from_secs(2))
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn context(
+    state: &AppState,
+    owner: &OwnerOf,
+) -> Result<resources::Context, ScimError> {
+    fresh(state).await?;
     let accounts = if owner.shape() == OrgShape::Multi {
         queries::accounts(&state.app.read, owner.org_id()).await?
     } else {
@@ -418,7 +447,7 @@ async fn get_user(
 }
 
 /// A single resource, with its version as `ETag`.
-fn with_etag(resource: Value) -> Response {
+pub(crate) fn with_etag(resource: Value) -> Response {
     let etag = resource["meta"]["version"].as_str().map(str::to_owned);
     let mut response = scim_json(StatusCode::OK, &resource);
     if let Some(etag) = etag.and_then(|e| e.parse().ok()) {

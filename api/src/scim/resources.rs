@@ -3,7 +3,7 @@
 //!
 //! A member is a `User`: `id` is their Roster id, `userName` and the one work
 //! email their address, `name.formatted` and `displayName` their name; `active`
-//! is always true (a member who loses access is removed). A role is a `Group`:
+//! false while suspended; `externalId` the directory's id. A role is a `Group`:
 //! `owner`, `admin` and `standard` in a single-account organization; `owner` and,
 //! for each account, `<account id>.admin` and `<account id>.standard` in a
 //! multi-account one.
@@ -99,9 +99,12 @@ impl Context {
             "name": { "formatted": m.full_name },
             "displayName": m.full_name,
             "emails": [{ "value": m.email, "type": "work", "primary": true }],
-            "active": true,
+            "active": !m.suspended,
             "groups": groups,
         });
+        if let Some(x) = &m.external_id {
+            user["externalId"] = json!(x);
+        }
         let version = version_of(&user);
         user["meta"] = json!({
             "resourceType": "User",
@@ -159,7 +162,7 @@ pub fn service_provider_config() -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/roster/roster/blob/main/docs/SCIM.md",
-        "patch": { "supported": false },
+        "patch": { "supported": true },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
         "filter": { "supported": true, "maxResults": super::MAX_COUNT },
         "changePassword": { "supported": false },
@@ -270,7 +273,8 @@ pub fn schemas() -> Vec<Value> {
                 name,
                 attribute("displayName", "string", false, "readOnly", "The member's name"),
                 emails,
-                attribute("active", "boolean", false, "readOnly", "Always true: a member without access is removed"),
+                attribute("active", "boolean", false, "readWrite", "False while suspended: listed, without access"),
+            attribute("externalId", "string", false, "readWrite", "The directory's id for the member"),
                 groups,
             ],
             "meta": { "resourceType": "Schema", "location": format!("/scim/v2/Schemas/{USER_SCHEMA}") },

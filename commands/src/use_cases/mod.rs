@@ -16,6 +16,7 @@ pub mod change_invitation;
 pub mod change_password;
 pub mod change_role;
 pub mod create_organization;
+pub mod directory;
 pub mod event_feed;
 pub mod invitation_link;
 pub mod invite_user;

@@ -100,6 +100,30 @@ pub enum OrgCommand {
         /// The new role.
         role: Role,
     },
+    /// Make a person a member at once (directory sync): no invitation; an open
+    /// invitation for the same address is replaced.
+    ProvisionMember {
+        /// Their identity (new, or the one their address already has).
+        user_id: UserId,
+        /// Their address.
+        email: Email,
+        /// Their name.
+        full_name: PersonName,
+        /// Their role.
+        role: Role,
+        /// The directory's own id for them, if it sent one.
+        external_id: Option<String>,
+    },
+    /// Suspend a member: they keep their place but lose access until restored.
+    SuspendMember {
+        /// The member.
+        user_id: UserId,
+    },
+    /// Give a suspended member their access back.
+    RestoreMember {
+        /// The member.
+        user_id: UserId,
+    },
     /// Take away a member's access.
     RemoveUser {
         /// The member.

@@ -309,10 +309,13 @@ pub fn decide(
                 .get(user_id)
                 .ok_or(DomainError::MemberNotFound)?;
             check_role(org, role)?;
+            if member.suspended {
+                return Err(DomainError::MemberIsSuspended);
+            }
             if &member.role == role {
                 return Ok(Vec::new());
             }
-            if member.role.is_owner() && !role.is_owner() && org.owner_count() <= 1 {
+            if member.owns() && !role.is_owner() && org.owner_count() <= 1 {
                 return Err(DomainError::LastOwner);
             }
             let mut events = vec![OrgEvent::RoleChanged(RoleChanged {
@@ -327,13 +330,96 @@ pub fn decide(
             }
             Ok(events)
         }
+        OrgCommand::ProvisionMember {
+            user_id,
+            email,
+            full_name,
+            role,
+            external_id,
+        } => {
+            require_owner(org, actor, now)?;
+            check_role(org, role)?;
+            if let Some(member) = org
+                .member_by_email(email)
+                .or_else(|| org.members.get(user_id))
+            {
+                return Err(DomainError::AlreadyMember {
+                    email: member.email.to_string(),
+                    user_id: member.user_id,
+                });
+            }
+            // The directory's word replaces an open invitation for the address.
+            let mut events: Vec<OrgEvent> = org
+                .open_invitation_for(email)
+                .map(|i| {
+                    OrgEvent::InvitationCancelled(InvitationCancelled {
+                        invitation_id: i.id,
+                        cancelled_by: actor,
+                        cancelled_at: now,
+                    })
+                })
+                .into_iter()
+                .collect();
+            events.push(OrgEvent::MemberProvisioned(MemberProvisioned {
+                user_id: *user_id,
+                email: email.clone(),
+                full_name: full_name.clone(),
+                role: role.clone(),
+                external_id: external_id.clone(),
+                provisioned_by: actor,
+                provisioned_at: now,
+            }));
+            Ok(events)
+        }
+        OrgCommand::SuspendMember { user_id } => {
+            require_owner(org, actor, now)?;
+            let member = org
+                .members
+                .get(user_id)
+                .ok_or(DomainError::MemberNotFound)?;
+            if member.suspended {
+                return Ok(Vec::new());
+            }
+            if member.owns() && org.owner_count() <= 1 {
+                return Err(DomainError::LastOwner);
+            }
+            let mut events = vec![OrgEvent::MemberSuspended(MemberSuspended {
+                user_id: *user_id,
+                role: member.role.clone(),
+                suspended_by: actor,
+                suspended_at: now,
+            })];
+            if member.role.is_owner() {
+                events.extend(withdraw_invitations_of(org, *user_id, actor, now));
+            }
+            Ok(events)
+        }
+        OrgCommand::RestoreMember { user_id } => {
+            require_owner(org, actor, now)?;
+            let member = org
+                .members
+                .get(user_id)
+                .ok_or(DomainError::MemberNotFound)?;
+            if !member.suspended {
+                return Ok(Vec::new());
+            }
+            Ok(vec![OrgEvent::MemberRestored(MemberRestored {
+                user_id: *user_id,
+                email: member.email.clone(),
+                full_name: member.full_name.clone(),
+                role: member.role.clone(),
+                joined_at: member.joined_at,
+                restored_by: actor,
+                restored_at: now,
+            })])
+        }
         OrgCommand::RemoveUser { user_id } => {
             require_owner(org, actor, now)?;
             let member = org
                 .members
                 .get(user_id)
                 .ok_or(DomainError::MemberNotFound)?;
-            if member.role.is_owner() && org.owner_count() <= 1 {
+            if member.owns() && org.owner_count() <= 1 {
                 return Err(DomainError::LastOwner);
             }
             let mut events = vec![OrgEvent::MemberRemoved(MemberRemoved {
@@ -355,7 +441,7 @@ pub fn decide(
                 .members
                 .get(user_id)
                 .ok_or(DomainError::MemberNotFound)?;
-            if member.role.is_owner() && org.owner_count() <= 1 {
+            if member.owns() && org.owner_count() <= 1 {
                 return Err(DomainError::LastOwner);
             }
             let mut events = vec![OrgEvent::MemberRemoved(MemberRemoved {
@@ -480,16 +566,17 @@ pub fn decide(
 }
 
 /// Only owners (and Roster itself) manage users and accounts, and keys the
-/// owners gave the `manage` scope, while they work.
+/// owners gave the `manage` or `scim` scope, while they work.
 fn require_owner(org: &Organization, actor: Actor, now: DateTime<Utc>) -> Result<(), DomainError> {
     match actor {
         Actor::System => Ok(()),
         Actor::User(id) => match org.members.get(&id) {
-            Some(member) if member.role.is_owner() => Ok(()),
+            Some(member) if member.owns() => Ok(()),
             _ => Err(DomainError::NotAnOwner),
         },
+        // A directory (scim) manages members as an integration (manage) does.
         Actor::ApiKey(id) => match org.api_keys.get(&id) {
-            Some(key) if key.allows(Scope::Manage, now) => Ok(()),
+            Some(key) if key.allows(Scope::Manage, now) || key.allows(Scope::Scim, now) => Ok(()),
             _ => Err(DomainError::NotAnOwner),
         },
     }

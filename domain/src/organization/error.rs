@@ -95,6 +95,9 @@ pub enum DomainError {
     /// No such member.
     #[error("no such member")]
     MemberNotFound,
+    /// A suspended member's role cannot change until they are restored.
+    #[error("the member is suspended; restore them first")]
+    MemberIsSuspended,
     /// An organization must keep at least one owner.
     #[error("the last owner can be neither removed nor demoted")]
     LastOwner,

@@ -50,6 +50,12 @@ pub enum OrgEvent {
     RoleChanged(RoleChanged),
     /// A member lost access.
     MemberRemoved(MemberRemoved),
+    /// A directory made a person a member (no invitation).
+    MemberProvisioned(MemberProvisioned),
+    /// A member was suspended: no access until restored.
+    MemberSuspended(MemberSuspended),
+    /// A suspended member got their access back.
+    MemberRestored(MemberRestored),
     /// The email for one send went out.
     InvitationEmailSent(InvitationEmailSent),
     /// The email for one send could not be delivered.
@@ -223,6 +229,58 @@ pub struct MemberRemoved {
     pub removed_at: DateTime<Utc>,
 }
 
+/// See [`OrgEvent::MemberProvisioned`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberProvisioned {
+    /// The member.
+    pub user_id: UserId,
+    /// Their address.
+    pub email: Email,
+    /// Their name.
+    pub full_name: PersonName,
+    /// Their role.
+    pub role: Role,
+    /// The directory's id for them.
+    pub external_id: Option<String>,
+    /// Who provisioned them (usually a key with the `scim` scope).
+    pub provisioned_by: Actor,
+    /// When.
+    pub provisioned_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::MemberSuspended`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSuspended {
+    /// The member.
+    pub user_id: UserId,
+    /// The role they keep, without access, so history reads without replaying.
+    pub role: Role,
+    /// Who suspended them.
+    pub suspended_by: Actor,
+    /// When.
+    pub suspended_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::MemberRestored`]. Carries who they are, so a read model of
+/// access periods opens the new period from the event alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRestored {
+    /// The member.
+    pub user_id: UserId,
+    /// Their address.
+    pub email: Email,
+    /// Their name.
+    pub full_name: PersonName,
+    /// The role they hold again.
+    pub role: Role,
+    /// When they first joined.
+    pub joined_at: DateTime<Utc>,
+    /// Who restored them.
+    pub restored_by: Actor,
+    /// When.
+    pub restored_at: DateTime<Utc>,
+}
+
 /// See [`OrgEvent::InvitationEmailSent`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvitationEmailSent {
@@ -298,6 +356,9 @@ impl OrgEvent {
             OrgEvent::InvitationAccepted(_) => "InvitationAccepted",
             OrgEvent::RoleChanged(_) => "RoleChanged",
             OrgEvent::MemberRemoved(_) => "MemberRemoved",
+            OrgEvent::MemberProvisioned(_) => "MemberProvisioned",
+            OrgEvent::MemberSuspended(_) => "MemberSuspended",
+            OrgEvent::MemberRestored(_) => "MemberRestored",
             OrgEvent::InvitationEmailSent(_) => "InvitationEmailSent",
             OrgEvent::InvitationEmailFailed(_) => "InvitationEmailFailed",
             OrgEvent::ApiKeyCreated(_) => "ApiKeyCreated",

@@ -76,24 +76,51 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
         }
         OrgEvent::InvitationAccepted(e) => {
             close(&mut org, e.invitation_id, InvitationStatus::Accepted);
-            if e.role.is_owner() {
-                org.owners += 1;
-            }
-            org.member_by_email
-                .insert(e.email.key().to_owned(), e.user_id);
-            org.members.insert(
-                e.user_id,
+            admit(
+                &mut org,
                 Member {
                     user_id: e.user_id,
                     email: e.email.clone(),
                     full_name: e.full_name.clone(),
                     role: e.role.clone(),
                     joined_at: e.accepted_at,
+                    suspended: false,
+                    managed: false,
+                    external_id: None,
                 },
             );
         }
-        OrgEvent::RoleChanged(e) => {
+        OrgEvent::MemberProvisioned(e) => admit(
+            &mut org,
+            Member {
+                user_id: e.user_id,
+                email: e.email.clone(),
+                full_name: e.full_name.clone(),
+                role: e.role.clone(),
+                joined_at: e.provisioned_at,
+                suspended: false,
+                managed: true,
+                external_id: e.external_id.clone(),
+            },
+        ),
+        OrgEvent::MemberSuspended(e) => {
             if let Some(member) = org.members.get_mut(&e.user_id) {
+                if member.owns() {
+                    org.owners -= 1;
+                }
+                member.suspended = true;
+            }
+        }
+        OrgEvent::MemberRestored(e) => {
+            if let Some(member) = org.members.get_mut(&e.user_id) {
+                if member.suspended && member.role.is_owner() {
+                    org.owners += 1;
+                }
+                member.suspended = false;
+            }
+        }
+        OrgEvent::RoleChanged(e) => {
+            if let Some(member) = org.members.get_mut(&e.user_id).filter(|m| !m.suspended) {
                 match (member.role.is_owner(), e.to.is_owner()) {
                     (true, false) => org.owners -= 1,
                     (false, true) => org.owners += 1,
@@ -104,7 +131,7 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
         }
         OrgEvent::MemberRemoved(e) => {
             if let Some(member) = org.members.remove(&e.user_id) {
-                if member.role.is_owner() {
+                if member.owns() {
                     org.owners -= 1;
                 }
                 org.member_by_email.remove(member.email.key());
@@ -141,6 +168,16 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
         }
     }
     Some(org)
+}
+
+/// Makes `member` a member, indexed by address and counted if an owner.
+fn admit(org: &mut Organization, member: Member) {
+    if member.owns() {
+        org.owners += 1;
+    }
+    org.member_by_email
+        .insert(member.email.key().to_owned(), member.user_id);
+    org.members.insert(member.user_id, member);
 }
 
 fn close(org: &mut Organization, id: crate::ids::InvitationId, status: InvitationStatus) {

@@ -69,6 +69,19 @@ pub struct Member {
     pub role: Role,
     /// When they joined.
     pub joined_at: DateTime<Utc>,
+    /// Suspended: a member without access until restored.
+    pub suspended: bool,
+    /// Put here by a directory (not by accepting an invitation).
+    pub managed: bool,
+    /// The directory's id for them.
+    pub external_id: Option<String>,
+}
+
+impl Member {
+    /// Whether they own the organization now (a suspended owner does not).
+    pub fn owns(&self) -> bool {
+        self.role.is_owner() && !self.suspended
+    }
 }
 
 /// An invitation, open or closed (closed ones stay to answer old links precisely).
@@ -187,7 +200,7 @@ impl Organization {
             .and_then(|id| self.invitations.get(id))
     }
 
-    /// How many members hold the owner role.
+    /// How many members hold the owner role and are not suspended.
     pub fn owner_count(&self) -> usize {
         self.owners
     }

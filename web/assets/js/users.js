@@ -386,7 +386,10 @@ function memberRow(ctx, m) {
   const edit = h("button", { type: "button", class: "secondary small", "aria-label": `Edit ${m.full_name}` }, "Edit");
   edit.addEventListener("click", () => editDialog(ctx, m));
   return h("tr", { class: you ? "you" : null, dataset: { user: m.user_id } },
-    h("td", { "data-label": "Name" }, m.full_name, you ? h("span", { class: "badge you-badge" }, "You") : null),
+    h("td", { "data-label": "Name" }, m.full_name,
+      you ? h("span", { class: "badge you-badge" }, "You") : null,
+      m.managed ? h("span", { class: "badge", title: "Added by the organization's directory (SCIM)" }, "Directory") : null,
+      m.suspended ? h("span", { class: "badge expired", title: "Suspended by the directory: no access until restored" }, "Suspended") : null),
     h("td", { "data-label": "Email" }, m.email),
     h("td", { "data-label": ctx.org.shape === "multi" ? "Roles" : "Role" }, describe(m.role, ctx.accountNames)),
     h("td", { class: "actions" }, edit));

@@ -93,6 +93,9 @@ impl Projection for Access {
                 grant(rows, &org, r.user_id, &r.to)
             }
             OrgEvent::MemberRemoved(r) => revoke(rows, &org, r.user_id),
+            OrgEvent::MemberProvisioned(p) => grant(rows, &org, p.user_id, &p.role),
+            OrgEvent::MemberSuspended(x) => revoke(rows, &org, x.user_id),
+            OrgEvent::MemberRestored(x) => grant(rows, &org, x.user_id, &x.role),
             _ => Ok(()),
         }
     }

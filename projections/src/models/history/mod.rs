@@ -215,6 +215,43 @@ fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, Projectio
                 lifetime(r.expires_at - r.sent_at)
             ),
         },
+        OrgEvent::MemberProvisioned(p) => {
+            let who = format!("{} <{}>", p.full_name, p.email);
+            names.remember(&PEOPLE, p.user_id.to_string(), who.clone())?;
+            Line {
+                actor_id: actor_id(&p.provisioned_by),
+                subject: p.user_id.to_string(),
+                summary: format!(
+                    "{} added {who} as {} from the directory{}",
+                    names.actor(&p.provisioned_by, src)?,
+                    names.role(&p.role)?,
+                    p.external_id
+                        .as_deref()
+                        .map(|x| format!(" (external id {x})"))
+                        .unwrap_or_default()
+                ),
+            }
+        }
+        OrgEvent::MemberSuspended(x) => Line {
+            actor_id: actor_id(&x.suspended_by),
+            subject: x.user_id.to_string(),
+            summary: format!(
+                "{} suspended {} ({}): no access until restored",
+                names.actor(&x.suspended_by, src)?,
+                names.person(x.user_id)?,
+                names.role(&x.role)?
+            ),
+        },
+        OrgEvent::MemberRestored(r) => Line {
+            actor_id: actor_id(&r.restored_by),
+            subject: r.user_id.to_string(),
+            summary: format!(
+                "{} restored {}'s access as {}",
+                names.actor(&r.restored_by, src)?,
+                names.person(r.user_id)?,
+                names.role(&r.role)?
+            ),
+        },
         OrgEvent::ApiKeyCreated(k) => {
             names.remember(&KEYS, k.key_id.to_string(), k.name.to_string())?;
             let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();

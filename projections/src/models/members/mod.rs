@@ -7,7 +7,7 @@ use roster_domain::OrgEvent;
 
 use crate::models::{role_json, role_label};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
-use crate::rows::{text, Cell, Rows, Table};
+use crate::rows::{nullable, text, Cell, Rows, Table};
 use roster_storage::db::time_text;
 
 /// Projects `rm_orgs`, `rm_accounts` and `rm_members`.
@@ -51,6 +51,9 @@ static MEMBERS: Table = Table {
         text("role"),
         text("role_label"),
         text("joined_at"),
+        text("status"),
+        text("origin"),
+        nullable("external_id"),
     ],
     key: 2,
     group: 2,
@@ -63,6 +66,7 @@ const ACCOUNT_NAME: usize = 2;
 /// Column indexes of `rm_members` rows.
 const ROLE: usize = 6;
 const ROLE_LABEL: usize = 7;
+const STATUS: usize = 9;
 
 static TABLES: [&Table; 3] = [&ORGS, &ACCOUNTS, &MEMBERS];
 
@@ -93,7 +97,8 @@ impl Projection for Members {
             format!(
                 "CREATE TABLE rm_members{s} (org_id TEXT NOT NULL, user_id TEXT NOT NULL, email TEXT NOT NULL, \
                  email_key TEXT NOT NULL, full_name TEXT NOT NULL, sort_key TEXT NOT NULL, role TEXT NOT NULL, \
-                 role_label TEXT NOT NULL, joined_at TEXT NOT NULL, PRIMARY KEY (org_id, user_id))"
+                 role_label TEXT NOT NULL, joined_at TEXT NOT NULL, status TEXT NOT NULL, \
+                 origin TEXT NOT NULL, external_id TEXT, PRIMARY KEY (org_id, user_id))"
             ),
             format!("CREATE INDEX rm_members{s}_order ON rm_members{s} (org_id, sort_key, user_id)"),
             format!("CREATE INDEX rm_members{s}_user ON rm_members{s} (user_id)"),
@@ -142,8 +147,40 @@ impl Projection for Members {
                     role_json(&a.role)?.into(),
                     role_label(&a.role).into(),
                     time_text(a.accepted_at).into(),
+                    "active".into(),
+                    "invitation".into(),
+                    Cell::Null,
                 ],
             ),
+            OrgEvent::MemberProvisioned(p) => rows.put(
+                &MEMBERS,
+                vec![
+                    org,
+                    p.user_id.to_string().into(),
+                    p.email.to_string().into(),
+                    p.email.key().into(),
+                    p.full_name.to_string().into(),
+                    p.full_name.as_str().to_lowercase().into(),
+                    role_json(&p.role)?.into(),
+                    role_label(&p.role).into(),
+                    time_text(p.provisioned_at).into(),
+                    "active".into(),
+                    "directory".into(),
+                    p.external_id.clone().map_or(Cell::Null, Cell::from),
+                ],
+            ),
+            OrgEvent::MemberSuspended(x) => {
+                if let Some(row) = rows.get_mut(&MEMBERS, &[org, x.user_id.to_string().into()])? {
+                    row[STATUS] = "suspended".into();
+                }
+                Ok(())
+            }
+            OrgEvent::MemberRestored(x) => {
+                if let Some(row) = rows.get_mut(&MEMBERS, &[org, x.user_id.to_string().into()])? {
+                    row[STATUS] = "active".into();
+                }
+                Ok(())
+            }
             OrgEvent::RoleChanged(r) => {
                 if let Some(row) = rows.get_mut(&MEMBERS, &[org, r.user_id.to_string().into()])? {
                     row[ROLE] = role_json(&r.to)?.into();

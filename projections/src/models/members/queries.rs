@@ -23,12 +23,28 @@ pub struct MemberRow {
     pub role: Role,
     /// When they joined (RFC 3339).
     pub joined_at: String,
+    /// Suspended by a directory: listed, without access.
+    pub suspended: bool,
+    /// Put here by a directory (SCIM), not by accepting an invitation.
+    pub managed: bool,
+    /// The directory's id for them.
+    pub external_id: Option<String>,
 }
 
-pub(crate) type MemberTuple = (String, String, String, String, String, String);
+pub(crate) type MemberTuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
 
 pub(crate) fn member(row: MemberTuple) -> Result<MemberRow, QueryError> {
-    let (user_id, full_name, email, role_label, role, joined_at) = row;
+    let (user_id, full_name, email, role_label, role, joined_at, status, origin, external_id) = row;
     Ok(MemberRow {
         user_id: parse_column("rm_members", "user_id", &user_id)?,
         full_name,
@@ -36,6 +52,9 @@ pub(crate) fn member(row: MemberTuple) -> Result<MemberRow, QueryError> {
         role_label,
         role: parse_role("rm_members", &role)?,
         joined_at,
+        suspended: status == "suspended",
+        managed: origin == "directory",
+        external_id,
     })
 }
 
@@ -103,7 +122,7 @@ pub async fn members(
             db db,
             fetch_optional,
             MemberTuple,
-            "SELECT user_id, full_name, email, role_label, role, joined_at FROM rm_members \
+            "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id FROM rm_members \
              WHERE org_id = $1 AND user_id = $2 \
                AND ($3 IS NULL OR email_key LIKE $3 ESCAPE '\\' OR sort_key LIKE $3 ESCAPE '\\') \
                AND ($4 IS NULL OR role_label = $4)",
@@ -122,8 +141,8 @@ pub async fn members(
     let fetched = fetch!(
         db db,
         fetch_all,
-        (String, String, String, String, String, String, String),
-        "SELECT user_id, full_name, email, role_label, role, joined_at, sort_key FROM rm_members \
+        (String, String, String, String, String, String, String, String, Option<String>, String),
+        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id, sort_key FROM rm_members \
          WHERE org_id = $1 AND user_id <> $2 \
            AND ($3 IS NULL OR email_key LIKE $3 ESCAPE '\\' OR sort_key LIKE $3 ESCAPE '\\') \
            AND ($4 IS NULL OR role_label = $4) \
@@ -141,9 +160,9 @@ pub async fn members(
     let more = fetched.len() > others;
     // With no other row on this page, the next one starts at the beginning.
     let mut last = encode_cursor("", "");
-    for (u, n, e, rl, r, j, k) in fetched.into_iter().take(others) {
+    for (u, n, e, rl, r, j, st, o, x, k) in fetched.into_iter().take(others) {
         last = encode_cursor(&k, &u);
-        rows.push(member((u, n, e, rl, r, j))?);
+        rows.push(member((u, n, e, rl, r, j, st, o, x))?);
     }
     Ok(MemberPage {
         members: rows,
@@ -161,7 +180,7 @@ pub async fn member_by_id(
         db db,
         fetch_optional,
         MemberTuple,
-        "SELECT user_id, full_name, email, role_label, role, joined_at FROM rm_members \
+        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id FROM rm_members \
          WHERE org_id = $1 AND user_id = $2",
         org.to_string(),
         user.to_string()
@@ -181,7 +200,7 @@ pub async fn member_by_email_key(
         db db,
         fetch_optional,
         MemberTuple,
-        "SELECT user_id, full_name, email, role_label, role, joined_at FROM rm_members \
+        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id FROM rm_members \
          WHERE org_id = $1 AND email_key = $2",
         org.to_string(),
         email_key.to_owned()
@@ -214,7 +233,7 @@ pub async fn members_from(
         db db,
         fetch_all,
         MemberTuple,
-        "SELECT user_id, full_name, email, role_label, role, joined_at FROM rm_members \
+        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id FROM rm_members \
          WHERE org_id = $1 ORDER BY sort_key, user_id LIMIT $2 OFFSET $3",
         org.to_string(),
         i64::try_from(limit).unwrap_or(i64::MAX),

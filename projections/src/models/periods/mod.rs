@@ -73,6 +73,42 @@ fn close(
     Ok(Some(open))
 }
 
+/// Who starts a period of access.
+struct Joiner<'a> {
+    user: String,
+    email: &'a str,
+    name: &'a str,
+    role: &'a roster_domain::Role,
+    joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Opens a period of access at event `e` (closing any still open).
+fn open(
+    rows: &mut Rows,
+    org: &Cell,
+    e: &ProjectedEvent,
+    j: Joiner<'_>,
+) -> Result<(), ProjectionError> {
+    let user = Cell::from(j.user);
+    close(rows, org, &user, e)?;
+    rows.put(
+        &PERIODS,
+        vec![
+            org.clone(),
+            user,
+            Cell::Int(OPEN),
+            time_text(e.recorded_at).into(),
+            Cell::Null,
+            j.email.into(),
+            j.name.into(),
+            j.name.to_lowercase().into(),
+            role_json(j.role)?.into(),
+            role_label(j.role).into(),
+            time_text(j.joined_at).into(),
+        ],
+    )
+}
+
 impl Projection for Periods {
     fn name(&self) -> &'static str {
         "periods"
@@ -106,26 +142,18 @@ impl Projection for Periods {
     fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
         let org = Cell::from(e.org_id.to_string());
         match &e.event {
-            OrgEvent::InvitationAccepted(a) => {
-                let user = Cell::from(a.user_id.to_string());
-                close(rows, &org, &user, e)?;
-                rows.put(
-                    &PERIODS,
-                    vec![
-                        org,
-                        user,
-                        Cell::Int(OPEN),
-                        time_text(e.recorded_at).into(),
-                        Cell::Null,
-                        a.email.to_string().into(),
-                        a.full_name.to_string().into(),
-                        a.full_name.as_str().to_lowercase().into(),
-                        role_json(&a.role)?.into(),
-                        role_label(&a.role).into(),
-                        time_text(a.accepted_at).into(),
-                    ],
-                )
-            }
+            OrgEvent::InvitationAccepted(a) => open(
+                rows,
+                &org,
+                e,
+                Joiner {
+                    user: a.user_id.to_string(),
+                    email: a.email.as_str(),
+                    name: a.full_name.as_str(),
+                    role: &a.role,
+                    joined_at: a.accepted_at,
+                },
+            ),
             OrgEvent::RoleChanged(r) => {
                 let user = Cell::from(r.user_id.to_string());
                 if let Some(mut next) = close(rows, &org, &user, e)? {
@@ -139,6 +167,33 @@ impl Projection for Periods {
             OrgEvent::MemberRemoved(r) => {
                 close(rows, &org, &r.user_id.to_string().into(), e).map(|_| ())
             }
+            OrgEvent::MemberSuspended(x) => {
+                close(rows, &org, &x.user_id.to_string().into(), e).map(|_| ())
+            }
+            OrgEvent::MemberProvisioned(p) => open(
+                rows,
+                &org,
+                e,
+                Joiner {
+                    user: p.user_id.to_string(),
+                    email: p.email.as_str(),
+                    name: p.full_name.as_str(),
+                    role: &p.role,
+                    joined_at: p.provisioned_at,
+                },
+            ),
+            OrgEvent::MemberRestored(r) => open(
+                rows,
+                &org,
+                e,
+                Joiner {
+                    user: r.user_id.to_string(),
+                    email: r.email.as_str(),
+                    name: r.full_name.as_str(),
+                    role: &r.role,
+                    joined_at: r.joined_at,
+                },
+            ),
             _ => Ok(()),
         }
     }

@@ -34,7 +34,19 @@ pub async fn members_as_of(
     let mut pinned = None;
     for (user_id, full_name, email, role_label, role, joined_at, _) in rows {
         let is_me = me.as_deref() == Some(user_id.as_str());
-        let row: MemberTuple = (user_id, full_name, email, role_label, role, joined_at);
+        // A period is a stretch with access: never suspended; where the member
+        // came from is the member list's to say.
+        let row: MemberTuple = (
+            user_id,
+            full_name,
+            email,
+            role_label,
+            role,
+            joined_at,
+            "active".to_owned(),
+            String::new(),
+            None,
+        );
         if is_me {
             pinned = Some(member(row)?);
         } else {

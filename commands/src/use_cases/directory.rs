@@ -1,0 +1,156 @@
+//! Directory sync: a company's identity provider (over SCIM, with an API key
+//! holding the `scim` scope) makes people members at once, suspends and restores
+//! them, and removes them. The rules are the organization's own (the last owner
+//! stays); this module adds what crosses streams: a person the directory adds
+//! who has no Roster identity yet gets one, without a usable password, and an
+//! activation email (a single-use link to set one, like a reset link).
+
+use roster_domain::organization::{decide, Context, Envelope, OrgCommand};
+use roster_domain::user::UserCommand;
+use roster_domain::{Email, PersonName, Role, UserId};
+use uuid::Uuid;
+
+use super::password_reset::RESET_LIFETIME;
+use super::{run_for, Recorded};
+use crate::application::Application;
+use crate::authorize::OwnerOf;
+use crate::error::UseCaseError;
+use crate::identity::credentials;
+
+/// A person to add.
+#[derive(Debug, Clone)]
+pub struct Provision {
+    /// Their address (their identity in Roster).
+    pub email: Email,
+    /// Their name.
+    pub full_name: PersonName,
+    /// Their role.
+    pub role: Role,
+    /// The directory's id for them.
+    pub external_id: Option<String>,
+    /// False: added suspended.
+    pub active: bool,
+}
+
+/// A person added.
+#[derive(Debug, Clone, Copy)]
+pub struct Provisioned {
+    /// Their identity.
+    pub user_id: UserId,
+    /// Whether Roster made their identity now (and emailed an activation link).
+    pub new_identity: bool,
+    /// Where the log got to.
+    pub recorded: Recorded,
+}
+
+/// Makes a person a member of `owner`'s organization at once.
+pub async fn provision(
+    app: &Application,
+    owner: &OwnerOf,
+    input: Provision,
+) -> Result<Provisioned, UseCaseError> {
+    let known = credentials::by_email(&app.read, input.email.key()).await?;
+    let user_id = known
+        .as_ref()
+        .map_or_else(|| UserId::from_uuid(Uuid::now_v7()), |k| k.user_id);
+    let command = OrgCommand::ProvisionMember {
+        user_id,
+        email: input.email.clone(),
+        full_name: input.full_name.clone(),
+        role: input.role,
+        external_id: input.external_id,
+    };
+    // Checked against the organization before any identity is made.
+    let ctx = Context::at(app.clock.now());
+    app.orgs
+        .inspect(owner.org_id(), |org| {
+            decide(
+                org,
+                &Envelope {
+                    actor: owner.actor(),
+                    command: command.clone(),
+                },
+                &ctx,
+            )
+            .map(drop)
+        })
+        .await??;
+    let new_identity = known.is_none();
+    if new_identity {
+        // A password nobody knows: the person sets their own through the
+        // activation link.
+        let mut random = [0u8; 32];
+        getrandom::getrandom(&mut random)
+            .map_err(|e| UseCaseError::infrastructure("provisioning", e.to_string()))?;
+        let hash = app.hashing.hash(hex::encode(random)).await?;
+        if !credentials::insert(
+            &app.read,
+            user_id,
+            input.email.key(),
+            &hash,
+            app.clock.now(),
+        )
+        .await?
+        {
+            return Err(UseCaseError::JustRegistered);
+        }
+        app.users
+            .execute(
+                user_id,
+                &UserCommand::RegisterUser {
+                    user_id,
+                    email: input.email.clone(),
+                    full_name: input.full_name,
+                },
+                &app.metadata_of(owner.actor()),
+            )
+            .await?;
+    }
+    let mut outcome = run_for(app, owner, command).await?;
+    if !input.active {
+        outcome = run_for(app, owner, OrgCommand::SuspendMember { user_id }).await?;
+    }
+    if new_identity {
+        app.users
+            .execute(
+                user_id,
+                &UserCommand::RequestPasswordReset {
+                    reset_id: Uuid::now_v7(),
+                    expires_at: app.clock.now() + RESET_LIFETIME,
+                },
+                &app.metadata_of(owner.actor()),
+            )
+            .await?;
+    }
+    Ok(Provisioned {
+        user_id,
+        new_identity,
+        recorded: Recorded::from(&outcome),
+    })
+}
+
+/// Suspends (`active` false) or restores (`active` true) a member.
+pub async fn set_active(
+    app: &Application,
+    owner: &OwnerOf,
+    user_id: UserId,
+    active: bool,
+) -> Result<Recorded, UseCaseError> {
+    let command = if active {
+        OrgCommand::RestoreMember { user_id }
+    } else {
+        OrgCommand::SuspendMember { user_id }
+    };
+    Ok(Recorded::from(&run_for(app, owner, command).await?))
+}
+
+/// Removes a member.
+pub async fn remove(
+    app: &Application,
+    owner: &OwnerOf,
+    user_id: UserId,
+) -> Result<Recorded, UseCaseError> {
+    Ok(Recorded::from(
+        &run_for(app, owner, OrgCommand::RemoveUser { user_id }).await?,
+    ))
+}
