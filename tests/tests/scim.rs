@@ -257,17 +257,17 @@ async fn only_a_working_scim_key_gets_in_and_bad_requests_get_scim_errors() {
     assert_eq!(status, 404);
     let posted = s
         .http
-        .patch(format!("{}/scim/v2/Groups/admin", s.base))
+        .post(format!("{}/scim/v2/Groups", s.base))
         .bearer_auth(&scim)
         .header("content-type", "application/scim+json")
-        .body(r#"{"Operations":[]}"#)
+        .body(r#"{"displayName":"Auditors"}"#)
         .send()
         .await
-        .expect("patch");
+        .expect("post");
     assert_eq!(
         posted.status(),
         501,
-        "groups are not written yet, and it says so"
+        "roles are fixed: a group is not created, and it says so"
     );
 }
 
@@ -446,6 +446,9 @@ async fn a_directory_provisions_suspends_restores_and_removes_a_person_as_okta_a
     .await;
     assert_eq!(status, 200, "{suspended}");
     assert_eq!(suspended["active"], false);
+    let (status, _) = s.call("GET", "/api/me", Some(&nia), None).await;
+    assert_eq!(status, 401, "a suspended person is signed out everywhere");
+    let nia = s.sign_in("nia@acme.io", "a long enough passphrase 7").await;
     let (_, me) = s.call("GET", "/api/me", Some(&nia), None).await;
     assert_eq!(
         me["organizations"].as_array().map(Vec::len),
@@ -626,4 +629,114 @@ async fn a_person_who_already_has_an_identity_is_linked_not_duplicated() {
             .expect("patch");
         assert_eq!(response.status(), 400, "{body}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_push_changes_roles_and_keeps_the_last_owner() {
+    use reqwest::Method;
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let (ann, _, _) = s
+        .member(org, &olive, "ann@acme.io", json!({ "role": "standard" }))
+        .await;
+    let (bob, _, _) = s
+        .member(org, &olive, "bob@acme.io", json!({ "role": "standard" }))
+        .await;
+    let scim = key(&s, org, &olive, json!(["scim"])).await;
+    let role_of = |user: String| {
+        let s = &s;
+        let scim = scim.clone();
+        async move {
+            let (_, _, _, u) = scim_get(s, Some(&scim), &format!("/Users/{user}")).await;
+            u["groups"][0]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    // Okta: add to a group (value list), remove by path.
+    let add = json!({ "Operations": [{ "op": "add", "path": "members", "value": [{ "value": ann }, { "value": bob }] }] });
+    let (status, _, group) =
+        scim_send(&s, &scim, Method::PATCH, "/Groups/admin", Some(add), None).await;
+    assert_eq!(status, 200, "{group}");
+    assert_eq!(
+        group["members"].as_array().map(Vec::len),
+        Some(2),
+        "{group}"
+    );
+    assert_eq!(role_of(ann.clone()).await, "admin");
+    let remove = json!({ "Operations": [{ "op": "Remove", "path": format!("members[value eq \"{bob}\"]") }] });
+    let (status, _, group) = scim_send(
+        &s,
+        &scim,
+        Method::PATCH,
+        "/Groups/admin",
+        Some(remove),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{group}");
+    assert_eq!(
+        role_of(bob.clone()).await,
+        "standard",
+        "back to the default role"
+    );
+    // Entra: the whole membership with PUT.
+    let put = json!({ "displayName": "Owner", "members": [{ "value": ann }] });
+    let (_, _, _, owners) = scim_get(&s, Some(&scim), "/Groups/owner").await;
+    let olive_id = owners["members"][0]["value"]
+        .as_str()
+        .expect("olive")
+        .to_owned();
+    let (status, _, group) =
+        scim_send(&s, &scim, Method::PUT, "/Groups/owner", Some(put), None).await;
+    assert_eq!(status, 200, "{group}");
+    assert_eq!(role_of(ann.clone()).await, "owner", "added first");
+    assert_eq!(
+        role_of(olive_id.clone()).await,
+        "standard",
+        "then the others left"
+    );
+    // The last owner stays.
+    let remove = json!({ "Operations": [{ "op": "remove", "path": "members", "value": [{ "value": ann }] }] });
+    let (status, _, refused) = scim_send(
+        &s,
+        &scim,
+        Method::PATCH,
+        "/Groups/owner",
+        Some(remove),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["scimType"].as_str()),
+        (400, Some("mutability")),
+        "{refused}"
+    );
+    for (body, why) in [
+        (
+            json!({ "Operations": [{ "op": "add", "path": "members", "value": [{ "value": "nobody" }] }] }),
+            "not a user id",
+        ),
+        (
+            json!({ "Operations": [{ "op": "remove", "path": "members[value co \"x\"]" }] }),
+            "members[value eq",
+        ),
+        (
+            json!({ "Operations": [{ "op": "add", "path": "name.deep.path.here", "value": 1 }] }),
+            "not supported",
+        ),
+    ] {
+        let (status, _, error) =
+            scim_send(&s, &scim, Method::PATCH, "/Groups/admin", Some(body), None).await;
+        assert_eq!(status, 400, "{error}");
+        assert!(
+            error["detail"].as_str().is_some_and(|d| d.contains(why)),
+            "{why}: {error}"
+        );
+    }
+    let (status, _, _) = scim_send(&s, &scim, Method::DELETE, "/Groups/admin", None, None).await;
+    assert_eq!(status, 501, "roles are neither created nor deleted");
 }

@@ -7,10 +7,12 @@
 //! `Schemas`); `Users` (the organization's members) read with `filter`,
 //! `startIndex`/`count`, `attributes`/`excludedAttributes`, created (a member at
 //! once), replaced and patched (`active`: suspend and restore), and deleted
-//! (removed), honouring `If-Match`; `Groups` (its roles) read. Writing groups
-//! answers 501 until role changes over SCIM are built.
+//! (removed), honouring `If-Match`; `Groups` (its roles) read, and patched or
+//! replaced to change who holds a role. Groups are neither created nor deleted
+//! (501): the roles are fixed.
 
 pub mod filter;
+mod groups;
 mod resources;
 mod writes;
 
@@ -62,7 +64,10 @@ pub fn router() -> Router<AppState> {
         .route("/Groups", get(list_groups).post(not_yet))
         .route(
             "/Groups/{id}",
-            get(get_group).put(not_yet).patch(not_yet).delete(not_yet),
+            get(get_group)
+                .put(groups::replace_group)
+                .patch(groups::patch_group)
+                .delete(not_yet),
         )
         .fallback(unknown);
     Router::new().nest("/scim/v2", v2)
@@ -186,7 +191,7 @@ async fn not_yet(_: ScimOrg) -> ScimError {
     ScimError::new(
         StatusCode::NOT_IMPLEMENTED,
         None,
-        "Roster's SCIM service does not change groups yet: change a member's role in Roster",
+        "a group is one of the organization's roles: roles are neither created nor deleted over SCIM",
     )
 }
 

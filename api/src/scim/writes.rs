@@ -51,7 +51,7 @@ impl From<DomainError> for ScimError {
     }
 }
 
-fn refused(e: UseCaseError) -> ScimError {
+pub(super) fn refused(e: UseCaseError) -> ScimError {
     match e {
         UseCaseError::Refused(d) => d.into(),
         UseCaseError::TooManyInvitations { .. } | UseCaseError::Busy { .. } => ScimError::new(
@@ -72,7 +72,7 @@ fn refused(e: UseCaseError) -> ScimError {
 }
 
 /// A request body as JSON (`application/scim+json` or `application/json`).
-fn body_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, ScimError> {
+pub(super) fn body_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, ScimError> {
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -97,7 +97,7 @@ fn body_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, ScimError> {
 }
 
 /// `obj[name]`, ignoring case.
-fn field<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
+pub(super) fn field<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
     object
         .as_object()?
         .iter()

@@ -129,7 +129,8 @@ pub async fn provision(
     })
 }
 
-/// Suspends (`active` false) or restores (`active` true) a member.
+/// Suspends (`active` false: every session of theirs ends too) or restores
+/// (`active` true) a member.
 pub async fn set_active(
     app: &Application,
     owner: &OwnerOf,
@@ -141,7 +142,13 @@ pub async fn set_active(
     } else {
         OrgCommand::SuspendMember { user_id }
     };
-    Ok(Recorded::from(&run_for(app, owner, command).await?))
+    let outcome = run_for(app, owner, command).await?;
+    // A suspended person is signed out everywhere: their company's directory
+    // has said they should not be using it now.
+    if !active && !outcome.events.is_empty() {
+        crate::identity::sessions::close_all(&app.read, user_id).await?;
+    }
+    Ok(Recorded::from(&outcome))
 }
 
 /// Removes a member.
