@@ -164,6 +164,9 @@ impl DomainEvent for OrgEvent {
                 read::<e::MemberProvisioned>(payload, OrgEvent::MemberProvisioned)
             }
             "MemberSuspended" => read::<e::MemberSuspended>(payload, OrgEvent::MemberSuspended),
+            "MemberDetailsChanged" => {
+                read::<e::MemberDetailsChanged>(payload, OrgEvent::MemberDetailsChanged)
+            }
             "MemberRestored" => read::<e::MemberRestored>(payload, OrgEvent::MemberRestored),
             "InvitationEmailSent" => {
                 read::<e::InvitationEmailSent>(payload, OrgEvent::InvitationEmailSent)
@@ -200,6 +203,7 @@ impl DomainEvent for OrgEvent {
             | "ApiKeyRevoked"
             | "MemberProvisioned"
             | "MemberSuspended"
+            | "MemberDetailsChanged"
             | "MemberRestored" => Some(1),
             _ => None,
         }

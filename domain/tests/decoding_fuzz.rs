@@ -17,6 +17,7 @@ const TYPES: &[&str] = &[
     "ApiKeyRevoked",
     "MemberProvisioned",
     "MemberSuspended",
+    "MemberDetailsChanged",
     "MemberRestored",
     "UserInvited",
     "InvitationResent",

@@ -103,6 +103,15 @@ fn every_org_event() -> Vec<OrgEvent> {
                 },
                 at(24),
             ),
+            (
+                AS_OWNER,
+                OrgCommand::ChangeMemberDetails {
+                    user_id: BOB,
+                    full_name: name("Bob Roe-Hill"),
+                    external_id: Some("00u1bob".into()),
+                },
+                at(24),
+            ),
             (AS_OWNER, OrgCommand::SuspendMember { user_id: BOB }, at(24)),
             (AS_OWNER, OrgCommand::RestoreMember { user_id: BOB }, at(24)),
             (AS_OWNER, OrgCommand::RemoveUser { user_id: BOB }, at(24)),
@@ -138,7 +147,7 @@ fn every_organization_event_type_has_a_pinned_stored_shape() {
     types.dedup();
     assert_eq!(
         types.len(),
-        18,
+        19,
         "the catalogue must cover every event type: {types:?}"
     );
     let stored: Vec<Value> = events.iter().map(stored).collect();

@@ -1642,3 +1642,31 @@ fn a_read_key_provisions_nobody() {
         .then_refuses(DomainError::NotAnOwner);
     assert_snapshot!(refusal);
 }
+
+#[test]
+fn a_directory_renames_a_member_and_sets_its_id_for_them() {
+    let events = given(with_scim_key())
+        .when(
+            AS_KEY,
+            OrgCommand::ChangeMemberDetails {
+                user_id: ANN,
+                full_name: name("Ann Lee-Smith"),
+                external_id: Some("00u1ann".into()),
+            },
+            at(5),
+        )
+        .then();
+    assert_json_snapshot!(events);
+    let unchanged = given(with_scim_key())
+        .when(
+            AS_KEY,
+            OrgCommand::ChangeMemberDetails {
+                user_id: ANN,
+                full_name: name("Ann Lee"),
+                external_id: None,
+            },
+            at(5),
+        )
+        .then();
+    assert!(unchanged.is_empty(), "nothing changed: {unchanged:?}");
+}

@@ -531,10 +531,15 @@ async fn random_workload(w: &mut World, seed: u64, orgs: usize, steps: usize) ->
             }
             9 | 10 if !members.is_empty() => {
                 let (org_of, user) = members[next(members.len())];
-                let command = if next(2) == 0 {
-                    OrgCommand::SuspendMember { user_id: user }
-                } else {
-                    OrgCommand::RestoreMember { user_id: user }
+                let command = match next(3) {
+                    0 => OrgCommand::SuspendMember { user_id: user },
+                    1 => OrgCommand::RestoreMember { user_id: user },
+                    _ => OrgCommand::ChangeMemberDetails {
+                        user_id: user,
+                        full_name: PersonName::parse(&format!("Renamed {}", next(50)))
+                            .expect("name"),
+                        external_id: Some(format!("ext-{}", next(1000))),
+                    },
                 };
                 let _ = w.run(org_of, Actor::System, command).await;
                 continue;

@@ -502,6 +502,35 @@ async fn a_directory_provisions_suspends_restores_and_removes_a_person_as_okta_a
         "{refused}"
     );
 
+    // Entra: a name change and a new id, as a value object.
+    let rename = json!({ "Operations": [{ "op": "Replace", "value": { "displayName": "Nia North-West", "externalId": "00u1nia-2" } }] });
+    let (status, _, renamed) = scim_send(
+        &s,
+        &scim,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(rename),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(
+        (&renamed["displayName"], &renamed["externalId"]),
+        (&json!("Nia North-West"), &json!("00u1nia-2"))
+    );
+    let (_, members) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/members?search=nia"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(
+        members["members"][0]["full_name"], "Nia North-West",
+        "{members}"
+    );
+
     // The last owner is safe from the directory.
     let (_, _, _, owners) = scim_get(
         &s,
@@ -568,7 +597,8 @@ async fn a_directory_provisions_suspends_restores_and_removes_a_person_as_okta_a
         "from the directory (external id 00u1nia)",
         "suspended Nia North",
         "restored Nia North",
-        "removed Nia North",
+        "renamed Nia North to Nia North-West",
+        "removed Nia North-West",
     ] {
         assert!(story.contains(line), "{line}: {story}");
     }

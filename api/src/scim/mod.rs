@@ -53,6 +53,9 @@ pub fn router() -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema))
+        .route("/.search", axum::routing::post(search_everything))
+        .route("/Users/.search", axum::routing::post(search_users))
+        .route("/Groups/.search", axum::routing::post(search_groups))
         .route("/Users", get(list_users).post(writes::create_user))
         .route(
             "/Users/{id}",
@@ -375,6 +378,66 @@ fn parse_filter(q: &ListQuery) -> Result<Option<filter::Filter>, ScimError> {
         .map(filter::parse)
         .transpose()
         .map_err(|e| ScimError::new(StatusCode::BAD_REQUEST, Some("invalidFilter"), e.0))
+}
+
+async fn search_everything(_: ScimOrg) -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "search one resource type at a time: POST /Users/.search or /Groups/.search",
+    )
+}
+
+/// A `POST …/.search` body as the query of a list (RFC 7644 §3.4.3).
+fn search_query(
+    headers: &axum::http::HeaderMap,
+    body: &axum::body::Bytes,
+) -> Result<ListQuery, ScimError> {
+    let body = writes::body_json(headers, body)?;
+    let text = |name: &str| {
+        writes::field(&body, name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let list = |name: &str| {
+        writes::field(&body, name).map(|v| match v {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            Value::String(s) => s.clone(),
+            _ => String::new(),
+        })
+    };
+    let number = |name: &str| writes::field(&body, name).and_then(Value::as_i64);
+    Ok(ListQuery {
+        filter: text("filter"),
+        start_index: number("startIndex"),
+        count: number("count"),
+        attributes: list("attributes"),
+        excluded_attributes: list("excludedAttributes"),
+    })
+}
+
+async fn search_users(
+    state: State<AppState>,
+    scim: ScimOrg,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ScimError> {
+    let q = search_query(&headers, &body)?;
+    list_users(state, scim, Query(q)).await
+}
+
+async fn search_groups(
+    state: State<AppState>,
+    scim: ScimOrg,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ScimError> {
+    let q = search_query(&headers, &body)?;
+    list_groups(state, scim, Query(q)).await
 }
 
 async fn list_users(

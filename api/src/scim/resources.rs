@@ -210,15 +210,28 @@ fn attribute(name: &str, kind: &str, multi: bool, mutability: &str, description:
     })
 }
 
+/// `a`, marked required.
+fn required(mut a: Value) -> Value {
+    a["required"] = json!(true);
+    a
+}
+
+/// A `$ref` sub-attribute: the URI of a resource of type `to`.
+fn reference(to: &str) -> Value {
+    let mut r = attribute("$ref", "reference", false, "readOnly", "The resource's URI");
+    r["referenceTypes"] = json!([to]);
+    r
+}
+
 /// The schemas of the attributes served.
 pub fn schemas() -> Vec<Value> {
-    let mut name = attribute("name", "complex", false, "readOnly", "The member's name");
+    let mut name = attribute("name", "complex", false, "readWrite", "The member's name");
     name["subAttributes"] = json!([attribute(
         "formatted",
         "string",
         false,
-        "readOnly",
-        "The name as the member gave it"
+        "readWrite",
+        "The whole name (on writes, also givenName and familyName are read)"
     )]);
     let mut emails = attribute(
         "emails",
@@ -241,25 +254,29 @@ pub fn schemas() -> Vec<Value> {
     );
     groups["subAttributes"] = json!([
         attribute("value", "string", false, "readOnly", "The group's id"),
+        reference("Group"),
         attribute("display", "string", false, "readOnly", "The group's name"),
+        attribute("type", "string", false, "readOnly", "Always direct"),
     ]);
     let mut members = attribute(
         "members",
         "complex",
         true,
-        "readOnly",
-        "The members holding the role",
+        "readWrite",
+        "The members holding the role: adding one gives them the role, removing one takes them back to the default role",
     );
     members["subAttributes"] = json!([
-        attribute("value", "string", false, "readOnly", "The member's id"),
+        attribute("value", "string", false, "immutable", "The member's id"),
+        reference("User"),
         attribute("display", "string", false, "readOnly", "The member's name"),
+        attribute("type", "string", false, "readOnly", "Always User"),
     ]);
     let mut user_name = attribute(
         "userName",
         "string",
         false,
-        "readOnly",
-        "The member's address, unique in the organization",
+        "immutable",
+        "The member's email address, unique in the organization: Roster identifies people by it",
     );
     user_name["required"] = json!(true);
     vec![
@@ -270,11 +287,11 @@ pub fn schemas() -> Vec<Value> {
             "description": "A member of the organization",
             "attributes": [
                 user_name,
-                name,
-                attribute("displayName", "string", false, "readOnly", "The member's name"),
+                required(name),
+                required(attribute("displayName", "string", false, "readWrite", "The member's name (always set)")),
                 emails,
-                attribute("active", "boolean", false, "readWrite", "False while suspended: listed, without access"),
-            attribute("externalId", "string", false, "readWrite", "The directory's id for the member"),
+                required(attribute("active", "boolean", false, "readWrite", "False while suspended: listed, without access (always set)")),
+                attribute("externalId", "string", false, "readWrite", "The directory's id for the member"),
                 groups,
             ],
             "meta": { "resourceType": "Schema", "location": format!("/scim/v2/Schemas/{USER_SCHEMA}") },

@@ -1,8 +1,8 @@
 //! SCIM writes on `Users`: create (a member at once), replace and patch (what
-//! Roster lets a directory change: `active`, to suspend and restore), delete
-//! (remove). A person's address is their identity in Roster, so `userName`
-//! cannot change; their name is theirs to set, so a directory's name changes
-//! are not applied. `If-Match` is honoured on every write to one user.
+//! a directory may change: `active`, to suspend and restore; the name;
+//! `externalId`), delete (remove). A person's address is their identity in
+//! Roster, so `userName` cannot change. `If-Match` is honoured on every write
+//! to one user.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -289,16 +289,23 @@ pub(super) async fn create_user(
     Ok(response)
 }
 
-/// Applies what a directory may change (`active`) and refuses what it may not
-/// (`userName`).
+/// What a write asks of a member.
+struct Wanted<'a> {
+    user_name: Option<&'a str>,
+    active: Option<bool>,
+    full_name: PersonName,
+    external_id: Option<String>,
+}
+
+/// Applies what a directory may change (name, `externalId`, `active`) and
+/// refuses what it may not (`userName`).
 async fn apply(
     state: &AppState,
     scim: &ScimOrg,
     member: &MemberRow,
-    user_name: Option<&str>,
-    active: Option<bool>,
+    wanted: Wanted<'_>,
 ) -> Result<Response, ScimError> {
-    if let Some(name) = user_name {
+    if let Some(name) = wanted.user_name {
         if !name.eq_ignore_ascii_case(&member.email) {
             return Err(ScimError::bad(
                 "mutability",
@@ -307,14 +314,53 @@ async fn apply(
         }
     }
     let mut after = None;
-    if let Some(active) = active.filter(|a| *a == member.suspended) {
+    if wanted.full_name.as_str() != member.full_name || wanted.external_id != member.external_id {
+        let recorded = directory::change_details(
+            &state.app,
+            &scim.0,
+            member.user_id,
+            wanted.full_name,
+            wanted.external_id,
+        )
+        .await
+        .map_err(refused)?;
+        after = recorded.position.or(after);
+    }
+    if let Some(active) = wanted.active.filter(|a| *a == member.suspended) {
         let recorded = directory::set_active(&state.app, &scim.0, member.user_id, active)
             .await
             .map_err(refused)?;
-        after = recorded.position;
+        after = recorded.position.or(after);
     }
     let (_, resource) = shown(state, scim, member.user_id, after).await?;
     Ok(with_etag(resource))
+}
+
+/// The name a PATCH leaves: `displayName` if it set one, else its `name`.
+fn patched_name(
+    current: &str,
+    display: Option<&Value>,
+    name: &serde_json::Map<String, Value>,
+) -> Result<PersonName, ScimError> {
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let get = |k: &str| {
+        name.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v)
+    };
+    let chosen = text(display)
+        .or_else(|| text(get("formatted")))
+        .or_else(|| match (text(get("givenName")), text(get("familyName"))) {
+            (Some(g), Some(f)) => Some(format!("{g} {f}")),
+            (g, f) => g.or(f),
+        })
+        .unwrap_or_else(|| current.to_owned());
+    PersonName::parse(&chosen).map_err(|e| ScimError::bad("invalidValue", format!("name: {e}")))
 }
 
 pub(super) async fn replace_user(
@@ -332,14 +378,15 @@ pub(super) async fn replace_user(
         .map(boolean)
         .transpose()?
         .unwrap_or(true);
-    apply(
-        &state,
-        &scim,
-        &member,
-        field(&user, "userName").and_then(Value::as_str),
-        Some(active),
-    )
-    .await
+    let email = Email::parse(&member.email)
+        .map_err(|_| ScimError::bad("invalidValue", "the member's address cannot be read"))?;
+    let wanted = Wanted {
+        user_name: field(&user, "userName").and_then(Value::as_str),
+        active: Some(active),
+        full_name: person_name(&user, &email)?,
+        external_id: external_id(field(&user, "externalId"))?,
+    };
+    apply(&state, &scim, &member, wanted).await
 }
 
 pub(super) async fn patch_user(
@@ -361,6 +408,9 @@ pub(super) async fn patch_user(
     check_version(&headers, &current)?;
     let mut active = None;
     let mut user_name = None;
+    let mut display: Option<Value> = None;
+    let mut name = serde_json::Map::new();
+    let mut external = member.external_id.clone();
     for op in operations {
         let kind = field(op, "op")
             .and_then(Value::as_str)
@@ -419,13 +469,35 @@ pub(super) async fn patch_user(
                     })?)?)
                 }
                 "username" => user_name = value.and_then(Value::as_str).map(str::to_owned),
-                // A person's name and the directory's other attributes are not
-                // Roster's to change from here.
+                "externalid" if kind == "remove" => external = None,
+                "displayname" | "name" if kind == "remove" => {
+                    return Err(ScimError::bad("mutability", "a member always has a name"))
+                }
+                "externalid" => external = external_id(value)?,
+                "displayname" if kind != "remove" => display = value.cloned(),
+                "name" if kind != "remove" => {
+                    if let Some(Value::Object(parts)) = value {
+                        name.extend(parts.clone());
+                    }
+                }
+                sub if kind != "remove" && sub.starts_with("name.") => {
+                    if let Some(v) = value {
+                        name.insert(sub["name.".len()..].to_owned(), v.clone());
+                    }
+                }
+                // Attributes Roster does not keep (phone numbers, titles…).
                 _ => {}
             }
         }
     }
-    apply(&state, &scim, &member, user_name.as_deref(), active).await
+    let full_name = patched_name(&member.full_name, display.as_ref(), &name)?;
+    let wanted = Wanted {
+        user_name: user_name.as_deref(),
+        active,
+        full_name,
+        external_id: external,
+    };
+    apply(&state, &scim, &member, wanted).await
 }
 
 pub(super) async fn delete_user(

@@ -151,6 +151,29 @@ pub async fn set_active(
     Ok(Recorded::from(&outcome))
 }
 
+/// Sets what the directory knows of a member: their name and its id for them
+/// (nothing is recorded when both are as they were).
+pub async fn change_details(
+    app: &Application,
+    owner: &OwnerOf,
+    user_id: UserId,
+    full_name: PersonName,
+    external_id: Option<String>,
+) -> Result<Recorded, UseCaseError> {
+    Ok(Recorded::from(
+        &run_for(
+            app,
+            owner,
+            OrgCommand::ChangeMemberDetails {
+                user_id,
+                full_name,
+                external_id,
+            },
+        )
+        .await?,
+    ))
+}
+
 /// Removes a member.
 pub async fn remove(
     app: &Application,

@@ -114,6 +114,15 @@ pub enum OrgCommand {
         /// The directory's own id for them, if it sent one.
         external_id: Option<String>,
     },
+    /// A directory changes what it knows of a member: their name, its own id for them.
+    ChangeMemberDetails {
+        /// The member.
+        user_id: UserId,
+        /// Their name from now on.
+        full_name: PersonName,
+        /// The directory's id for them from now on.
+        external_id: Option<String>,
+    },
     /// Suspend a member: they keep their place but lose access until restored.
     SuspendMember {
         /// The member.

@@ -371,6 +371,28 @@ pub fn decide(
             }));
             Ok(events)
         }
+        OrgCommand::ChangeMemberDetails {
+            user_id,
+            full_name,
+            external_id,
+        } => {
+            require_owner(org, actor, now)?;
+            let member = org
+                .members
+                .get(user_id)
+                .ok_or(DomainError::MemberNotFound)?;
+            if member.full_name == *full_name && member.external_id == *external_id {
+                return Ok(Vec::new());
+            }
+            Ok(vec![OrgEvent::MemberDetailsChanged(MemberDetailsChanged {
+                user_id: *user_id,
+                from_name: member.full_name.clone(),
+                full_name: full_name.clone(),
+                external_id: external_id.clone(),
+                changed_by: actor,
+                changed_at: now,
+            })])
+        }
         OrgCommand::SuspendMember { user_id } => {
             require_owner(org, actor, now)?;
             let member = org

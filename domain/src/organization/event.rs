@@ -54,6 +54,8 @@ pub enum OrgEvent {
     MemberProvisioned(MemberProvisioned),
     /// A member was suspended: no access until restored.
     MemberSuspended(MemberSuspended),
+    /// A directory changed a member's name or its id for them.
+    MemberDetailsChanged(MemberDetailsChanged),
     /// A suspended member got their access back.
     MemberRestored(MemberRestored),
     /// The email for one send went out.
@@ -248,6 +250,23 @@ pub struct MemberProvisioned {
     pub provisioned_at: DateTime<Utc>,
 }
 
+/// See [`OrgEvent::MemberDetailsChanged`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberDetailsChanged {
+    /// The member.
+    pub user_id: UserId,
+    /// Their name before, so history reads without replaying.
+    pub from_name: PersonName,
+    /// Their name from now on.
+    pub full_name: PersonName,
+    /// The directory's id for them from now on.
+    pub external_id: Option<String>,
+    /// Who changed it.
+    pub changed_by: Actor,
+    /// When.
+    pub changed_at: DateTime<Utc>,
+}
+
 /// See [`OrgEvent::MemberSuspended`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberSuspended {
@@ -358,6 +377,7 @@ impl OrgEvent {
             OrgEvent::MemberRemoved(_) => "MemberRemoved",
             OrgEvent::MemberProvisioned(_) => "MemberProvisioned",
             OrgEvent::MemberSuspended(_) => "MemberSuspended",
+            OrgEvent::MemberDetailsChanged(_) => "MemberDetailsChanged",
             OrgEvent::MemberRestored(_) => "MemberRestored",
             OrgEvent::InvitationEmailSent(_) => "InvitationEmailSent",
             OrgEvent::InvitationEmailFailed(_) => "InvitationEmailFailed",

@@ -103,6 +103,12 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
                 external_id: e.external_id.clone(),
             },
         ),
+        OrgEvent::MemberDetailsChanged(e) => {
+            if let Some(member) = org.members.get_mut(&e.user_id) {
+                member.full_name = e.full_name.clone();
+                member.external_id = e.external_id.clone();
+            }
+        }
         OrgEvent::MemberSuspended(e) => {
             if let Some(member) = org.members.get_mut(&e.user_id) {
                 if member.owns() {

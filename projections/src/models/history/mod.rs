@@ -232,6 +232,39 @@ fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, Projectio
                 ),
             }
         }
+        OrgEvent::MemberDetailsChanged(d) => {
+            let email = names
+                .label(&PEOPLE, d.user_id.to_string())?
+                .and_then(|l| {
+                    l.rsplit_once(" <")
+                        .map(|(_, e)| e.trim_end_matches('>').to_owned())
+                })
+                .unwrap_or_default();
+            names.remember(
+                &PEOPLE,
+                d.user_id.to_string(),
+                format!("{} <{email}>", d.full_name),
+            )?;
+            Line {
+                actor_id: actor_id(&d.changed_by),
+                subject: d.user_id.to_string(),
+                summary: if d.from_name == d.full_name {
+                    format!(
+                        "{} set the directory's id for {} to {}",
+                        names.actor(&d.changed_by, src)?,
+                        d.full_name,
+                        d.external_id.as_deref().unwrap_or("nothing")
+                    )
+                } else {
+                    format!(
+                        "{} renamed {} to {}",
+                        names.actor(&d.changed_by, src)?,
+                        d.from_name,
+                        d.full_name
+                    )
+                },
+            }
+        }
         OrgEvent::MemberSuspended(x) => Line {
             actor_id: actor_id(&x.suspended_by),
             subject: x.user_id.to_string(),

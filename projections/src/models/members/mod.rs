@@ -67,6 +67,9 @@ const ACCOUNT_NAME: usize = 2;
 const ROLE: usize = 6;
 const ROLE_LABEL: usize = 7;
 const STATUS: usize = 9;
+const FULL_NAME: usize = 4;
+const SORT_KEY: usize = 5;
+const EXTERNAL_ID: usize = 11;
 
 static TABLES: [&Table; 3] = [&ORGS, &ACCOUNTS, &MEMBERS];
 
@@ -169,6 +172,14 @@ impl Projection for Members {
                     p.external_id.clone().map_or(Cell::Null, Cell::from),
                 ],
             ),
+            OrgEvent::MemberDetailsChanged(d) => {
+                if let Some(row) = rows.get_mut(&MEMBERS, &[org, d.user_id.to_string().into()])? {
+                    row[FULL_NAME] = d.full_name.to_string().into();
+                    row[SORT_KEY] = d.full_name.as_str().to_lowercase().into();
+                    row[EXTERNAL_ID] = d.external_id.clone().map_or(Cell::Null, Cell::from);
+                }
+                Ok(())
+            }
             OrgEvent::MemberSuspended(x) => {
                 if let Some(row) = rows.get_mut(&MEMBERS, &[org, x.user_id.to_string().into()])? {
                     row[STATUS] = "suspended".into();

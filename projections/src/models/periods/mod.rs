@@ -49,6 +49,8 @@ static PERIODS: Table = Table {
 const UNTIL_POSITION: usize = 2;
 const SINCE: usize = 3;
 const UNTIL: usize = 4;
+const FULL_NAME: usize = 6;
+const SORT_KEY: usize = 7;
 const ROLE: usize = 8;
 const ROLE_LABEL: usize = 9;
 
@@ -166,6 +168,17 @@ impl Projection for Periods {
             }
             OrgEvent::MemberRemoved(r) => {
                 close(rows, &org, &r.user_id.to_string().into(), e).map(|_| ())
+            }
+            // A new name starts a new period, so "as of" shows the name then.
+            OrgEvent::MemberDetailsChanged(d) if d.from_name != d.full_name => {
+                let user = Cell::from(d.user_id.to_string());
+                if let Some(mut next) = close(rows, &org, &user, e)? {
+                    next[SINCE] = time_text(e.recorded_at).into();
+                    next[FULL_NAME] = d.full_name.to_string().into();
+                    next[SORT_KEY] = d.full_name.as_str().to_lowercase().into();
+                    rows.put(&PERIODS, next)?;
+                }
+                Ok(())
             }
             OrgEvent::MemberSuspended(x) => {
                 close(rows, &org, &x.user_id.to_string().into(), e).map(|_| ())
