@@ -87,7 +87,7 @@ pub fn body_limit(path: &str) -> usize {
 pub fn router(state: AppState) -> Router {
     let (api, _) = openapi::routes().split_for_parts();
     let api = api
-        .merge(scim::router())
+        .merge(scim::router(state.clone()))
         .fallback(problem::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -522,6 +522,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/orgs/{org}/api-keys"),
     ("post", "/api/orgs/{org}/api-keys"),
     ("delete", "/api/orgs/{org}/api-keys/{key}"),
+    ("get", "/api/orgs/{org}/directory"),
     ("get", "/api/orgs/{org}/history"),
     ("get", "/api/orgs/{org}/events"),
     ("get", "/api/invitations/{token}"),

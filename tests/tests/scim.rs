@@ -3,6 +3,7 @@
 //! organization API key with the `scim` scope; refusals as SCIM error bodies.
 
 use roster::ShapeArg;
+use roster_storage::db::Db;
 use roster_tests::http::TestServer;
 use serde_json::{json, Value};
 
@@ -197,6 +198,45 @@ async fn a_directory_reads_members_as_users_and_roles_as_groups() {
         assert_eq!(error["status"], "404");
     }
     let _ = other;
+
+    // Its owners see the latest refused requests: at most 20, never a stranger's.
+    for n in 0..25 {
+        let path = format!(
+            "/Users?filter={}",
+            urlencoding(&format!("userName zz \"{n}\""))
+        );
+        let (status, _, _, _) = scim_get(&s, Some(&scim), &path).await;
+        assert_eq!(status, 400);
+    }
+    let forged = format!("rst_{}{}", "0".repeat(64), &scim[68..]);
+    let (status, _, _, _) = scim_get(&s, Some(&forged), "/Users").await;
+    assert_eq!(status, 401);
+    let (_, sync) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/directory"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    let errors = sync["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 20, "{sync}");
+    assert!(errors.iter().all(|e| e["status"] == 400), "{sync}");
+    assert!(errors[0]["request"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("GET /scim/v2/Users")));
+    assert!(sync["last_sync_at"].is_string(), "{sync}");
+    assert!(sync["endpoint"]
+        .as_str()
+        .is_some_and(|e| e.ends_with("/scim/v2")));
+    let Db::Pg(pool) = &s.read else {
+        panic!("the test server runs on PostgreSQL")
+    };
+    let (kept,): (i64,) = sqlx::query_as("SELECT count(*) FROM scim_errors")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    assert_eq!(kept, 20, "the table keeps no more than it shows");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,6 +295,24 @@ async fn only_a_working_scim_key_gets_in_and_bad_requests_get_scim_errors() {
     assert_eq!(page["startIndex"], 1);
     let (status, _, _, _) = scim_get(&s, Some(&scim), "/Nope").await;
     assert_eq!(status, 404);
+    // A deep or overlong PATCH path is refused, not followed.
+    let (_, _, _, all) = scim_get(&s, Some(&scim), "/Users").await;
+    let olive_id = all["Resources"][0]["id"].as_str().expect("id").to_owned();
+    let deep = format!("name.{}", "a.".repeat(200));
+    let (status, _, error) = scim_send(
+        &s,
+        &scim,
+        reqwest::Method::PATCH,
+        &format!("/Users/{olive_id}"),
+        Some(json!({ "Operations": [{ "op": "replace", "path": deep, "value": "x" }] })),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, error["scimType"].as_str()),
+        (400, Some("invalidPath")),
+        "{error}"
+    );
     let posted = s
         .http
         .post(format!("{}/scim/v2/Groups", s.base))
@@ -268,6 +326,39 @@ async fn only_a_working_scim_key_gets_in_and_bad_requests_get_scim_errors() {
         posted.status(),
         501,
         "roles are fixed: a group is not created, and it says so"
+    );
+    // A revoked key is refused at once.
+    let (_, keys) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/api-keys"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    let scim_key_id = keys["api_keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["scopes"] == json!(["scim"]))
+        .expect("the scim key")["key_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/orgs/{org}/api-keys/{scim_key_id}"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, _, error) = scim_get(&s, Some(&scim), "/Users").await;
+    assert_eq!(
+        (status, error["status"].as_str()),
+        (401, Some("401")),
+        "{error}"
     );
 }
 

@@ -582,3 +582,72 @@ async fn an_owner_creates_an_api_key_sees_it_once_and_revokes_it() {
     assert_eq!(refused.status(), 401);
     b.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_sets_up_directory_sync_and_sees_its_last_sync_and_refusals() {
+    let server = TestServer::start().await.expect("server");
+    let (org, _, _) = server.org_with_owner(ShapeArg::Single, OLIVE, vec![]).await;
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+    b.sign_in(OLIVE, PASSWORD).await.expect("olive");
+    b.goto(&format!("/orgs/{org}/api-keys"))
+        .await
+        .expect("page");
+    let sync = "section[aria-labelledby=sync-title]";
+    b.see(sync, "/scim/v2")
+        .await
+        .expect("the endpoint to give the provider");
+    b.see(sync, "No directory sync key yet")
+        .await
+        .expect("not set up");
+    b.click("+ Create a directory sync key")
+        .await
+        .expect("set up");
+    assert_eq!(
+        b.labelled("Name")
+            .await
+            .expect("name")
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("Directory sync")
+    );
+    b.click("Create key").await.expect("create");
+    let key = b
+        .labelled("Key")
+        .await
+        .expect("key")
+        .prop("value")
+        .await
+        .expect("value")
+        .expect("a key");
+    b.click("Done").await.expect("done");
+    b.see(sync, "Not yet").await.expect("a key, not used yet");
+
+    // The provider syncs, and once sends a filter Roster refuses.
+    for query in ["", "?filter=userName%20zz%20%22x%22"] {
+        server
+            .http
+            .get(format!("{}/scim/v2/Users{query}", server.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("scim");
+    }
+    b.goto(&format!("/orgs/{org}/api-keys"))
+        .await
+        .expect("reload");
+    b.see(sync, "GET /scim/v2/Users")
+        .await
+        .expect("the refused request");
+    b.see(sync, "is not an operator").await.expect("and why");
+    let text = b
+        .find(sync)
+        .await
+        .expect("section")
+        .text()
+        .await
+        .expect("text");
+    assert!(!text.contains("Not yet"), "the last sync shows: {text}");
+    b.close().await.expect("close");
+}

@@ -7,6 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use roster_commands::authorize::OwnerOf;
 use roster_commands::use_cases::api_keys::{self, KeyView};
+use roster_commands::use_cases::directory;
 use roster_commands::{FieldError, UseCaseError};
 use roster_domain::organization::Actor;
 use roster_domain::{ApiKeyId, DisplayName, DomainError, Scope, Scopes};
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_keys, create_key))
         .routes(routes!(revoke_key))
+        .routes(routes!(directory_sync))
 }
 
 /// Keys are managed by people who own the organization, never with a key.
@@ -208,4 +210,67 @@ pub(crate) async fn revoke_key(
     let key: ApiKeyId = path_id(&path.1, "api-key")?;
     let recorded = api_keys::revoke_api_key(&state.app, &owner, key).await?;
     Ok(Json(recorded.into()))
+}
+
+/// One refused or failed SCIM request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncErrorBody {
+    /// When (RFC 3339).
+    pub at: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// Method and path.
+    pub request: String,
+    /// What the answer said.
+    pub detail: String,
+}
+
+/// How the organization's directory sync stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectorySyncBody {
+    /// The SCIM base URL to give the identity provider.
+    pub endpoint: String,
+    /// The latest use of a working `scim` key, if any.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// The keys with the `scim` scope, newest first.
+    pub keys: Vec<ApiKeyBody>,
+    /// The latest refused or failed SCIM requests (at most 20), newest first.
+    pub errors: Vec<SyncErrorBody>,
+}
+
+/// The organization's directory sync: its SCIM endpoint, keys, last sync and latest errors (owners, signed in).
+#[utoipa::path(get, path = "/api/orgs/{org}/directory", tag = "api-keys",
+    params(("org" = Uuid, Path, description = "The organization")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The directory sync", body = DirectorySyncBody),
+        (status = "default", description = "A problem: organization-not-found, not-an-owner, keys-managed-by-people", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn directory_sync(
+    State(state): State<AppState>,
+    OwnedOrg(owner): OwnedOrg,
+) -> Result<Json<DirectorySyncBody>, ApiError> {
+    person(&owner)?;
+    let status = directory::sync_status(&state.app, &owner).await?;
+    let last_sync_at = status
+        .keys
+        .iter()
+        .filter(|k| k.works)
+        .filter_map(|k| k.last_used_at)
+        .max();
+    Ok(Json(DirectorySyncBody {
+        endpoint: format!("{}/scim/v2", state.public_url),
+        last_sync_at,
+        keys: status.keys.into_iter().map(Into::into).collect(),
+        errors: status
+            .errors
+            .into_iter()
+            .map(|e| SyncErrorBody {
+                at: e.at,
+                status: e.status,
+                request: e.request,
+                detail: e.detail,
+            })
+            .collect(),
+    }))
 }

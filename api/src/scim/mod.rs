@@ -45,8 +45,9 @@ pub const MAX_SCANNED: u64 = 50_000;
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
-/// The SCIM routes, under `/scim/v2`.
-pub fn router() -> Router<AppState> {
+/// The SCIM routes, under `/scim/v2`; refused and failed requests are recorded
+/// for the organization's owners (see [`record_errors`]).
+pub fn router(state: AppState) -> Router<AppState> {
     let v2 = Router::new()
         .route("/ServiceProviderConfig", get(service_provider_config))
         .route("/ResourceTypes", get(resource_types))
@@ -73,7 +74,55 @@ pub fn router() -> Router<AppState> {
                 .delete(not_yet),
         )
         .fallback(unknown);
-    Router::new().nest("/scim/v2", v2)
+    Router::new()
+        .nest("/scim/v2", v2)
+        .layer(axum::middleware::from_fn_with_state(state, record_errors))
+}
+
+/// The organization a SCIM request was authorized for, once [`ScimOrg`] knows it.
+#[derive(Clone, Default)]
+struct Authorized(std::sync::Arc<std::sync::Mutex<Option<roster_domain::OrgId>>>);
+
+/// Records, for the organization's owners, every SCIM answer of 400 or more
+/// to a request its key was authorized for (not a stranger's: a forged key
+/// cannot fill an organization's list), except a lookup of what is not there.
+async fn record_errors(
+    State(state): State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let slot = Authorized::default();
+    request.extensions_mut().insert(slot.clone());
+    let lookup = request.method() == axum::http::Method::GET;
+    let what = format!("{} {}", request.method(), request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    let org = *slot.0.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(org) =
+        org.filter(|_| status.as_u16() >= 400 && !(lookup && status == StatusCode::NOT_FOUND))
+    else {
+        return response;
+    };
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v["detail"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if let Err(e) = roster_commands::use_cases::directory::record_error(
+        &state.app,
+        org,
+        status.as_u16(),
+        &what,
+        &detail,
+    )
+    .await
+    {
+        tracing::warn!(%org, error = %e, "a SCIM error was not recorded");
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// A SCIM error answer.
@@ -180,9 +229,11 @@ impl FromRequestParts<AppState> for ScimOrg {
         let org = api_keys::parse_key(&token)
             .ok_or(UseCaseError::Unauthenticated)?
             .org;
-        Ok(ScimOrg(
-            api_keys::authorize(&state.app, &token, org, Scope::Scim).await?,
-        ))
+        let owner = api_keys::authorize(&state.app, &token, org, Scope::Scim).await?;
+        if let Some(slot) = parts.extensions.get::<Authorized>() {
+            *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(org);
+        }
+        Ok(ScimOrg(owner))
     }
 }
 

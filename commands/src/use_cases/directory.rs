@@ -184,3 +184,42 @@ pub async fn remove(
         &run_for(app, owner, OrgCommand::RemoveUser { user_id }).await?,
     ))
 }
+
+/// Records a refused or failed SCIM request of `org`'s directory (the latest
+/// 20 are kept), for its owners to see why the sync does not go through.
+pub async fn record_error(
+    app: &Application,
+    org: roster_domain::OrgId,
+    status: u16,
+    request: &str,
+    detail: &str,
+) -> Result<(), UseCaseError> {
+    let now = app.clock.now();
+    roster_storage::scim_errors::record(&app.read, org, now, status, request, detail)
+        .await
+        .map_err(|e| UseCaseError::infrastructure("recording a SCIM error", e))
+}
+
+pub use roster_storage::scim_errors::ScimError as SyncError;
+
+/// How an organization's directory sync stands.
+#[derive(Debug, Clone)]
+pub struct SyncStatus {
+    /// The keys with the `scim` scope, newest first.
+    pub keys: Vec<super::api_keys::KeyView>,
+    /// The latest refused or failed requests, newest first.
+    pub errors: Vec<SyncError>,
+}
+
+/// The directory sync of `owner`'s organization: its keys and latest errors.
+pub async fn sync_status(app: &Application, owner: &OwnerOf) -> Result<SyncStatus, UseCaseError> {
+    let keys = super::api_keys::list_api_keys(app, owner)
+        .await?
+        .into_iter()
+        .filter(|k| k.scopes.contains(&roster_domain::Scope::Scim))
+        .collect();
+    let errors = roster_storage::scim_errors::latest(&app.read, owner.org_id())
+        .await
+        .map_err(|e| UseCaseError::infrastructure("reading SCIM errors", e))?;
+    Ok(SyncStatus { keys, errors })
+}

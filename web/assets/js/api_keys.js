@@ -1,6 +1,7 @@
-// An organization's API keys, for its owners: each key's name, first
-// characters, scopes, creator, expiry, last use and state; creating one (the
-// key is shown once, to copy) and revoking one (it stops working at once).
+// An organization's API keys and directory sync, for its owners: the SCIM
+// endpoint, the last sync and the latest refused requests; each key's name,
+// first characters, scopes, creator, expiry, last use and state; creating one
+// (the key is shown once, to copy) and revoking one (it stops working at once).
 
 import { get, post, del, seg, Problem } from "./api.js";
 import { h, replace, field, alertBox, openDialog, busy, toast, timeEl, confirmDialog, infoDialog, uid } from "./dom.js";
@@ -32,12 +33,14 @@ export async function apiKeysPage(app, orgId) {
   const create = h("button", { type: "button", class: "primary" }, "+ Create API key");
   const ctx = { org, reload };
   create.addEventListener("click", () => createDialog(ctx));
+  const sync = syncSection(ctx, orgId);
   replace(app.main,
     h("div", { class: "page-head" },
       h("div", {},
         h("p", { class: "eyebrow" }, org.name),
         h("h1", {}, "API keys")),
       create),
+    sync.el,
     h("section", { class: "panel", "aria-labelledby": "keys-title" },
       h("h2", { id: "keys-title" }, "Keys"),
       h("p", { class: "hint" },
@@ -59,7 +62,7 @@ export async function apiKeysPage(app, orgId) {
 
   let shown = null;
   async function reload() {
-    const body = await get(`/api/orgs/${seg(orgId)}/api-keys`);
+    const [body] = await Promise.all([get(`/api/orgs/${seg(orgId)}/api-keys`), sync.load()]);
     const seen = JSON.stringify(body.api_keys);
     if (seen === shown) return;
     shown = seen;
@@ -107,15 +110,75 @@ function keyRow(ctx, k) {
     h("td", { class: "actions" }, revoke));
 }
 
-/** Creates a key, then shows it once. */
-function createDialog(ctx) {
+/** The directory sync: where the identity provider connects, how it goes. */
+function syncSection(ctx, orgId) {
+  const endpoint = h("code", { class: "endpoint" });
+  const copy = h("button", { type: "button", class: "secondary small" }, "Copy URL");
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(endpoint.textContent);
+      toast("Endpoint copied");
+    } catch (e) {
+      // No clipboard permission: the URL is on screen to copy by hand.
+    }
+  });
+  const lastSync = h("span", {});
+  const setUp = h("button", { type: "button", class: "secondary" }, "+ Create a directory sync key");
+  setUp.addEventListener("click", () => createDialog(ctx, { name: "Directory sync", scopes: ["scim"] }));
+  const errors = h("tbody");
+  const noErrors = h("p", { class: "empty" }, "No refused requests.");
+  const errorTable = h("div", { class: "table-wrap", hidden: true },
+    h("table", { class: "list" },
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col" }, "When"),
+        h("th", { scope: "col" }, "Request"),
+        h("th", { scope: "col" }, "Answer"),
+        h("th", { scope: "col" }, "Why"))),
+      errors));
+  const el = h("section", { class: "panel", "aria-labelledby": "sync-title" },
+    h("div", { class: "section-head" },
+      h("div", {},
+        h("h2", { id: "sync-title" }, "Directory sync"),
+        h("p", { class: "hint" }, "Your identity provider (Okta, Microsoft Entra ID…) adds, suspends and removes members over SCIM 2.0 with a key that has the Directory sync scope.")),
+      setUp),
+    h("dl", { class: "facts" },
+      h("dt", {}, "SCIM endpoint"), h("dd", {}, endpoint, " ", copy),
+      h("dt", {}, "Last sync"), h("dd", {}, lastSync)),
+    h("h3", {}, "Latest refused requests"),
+    errorTable, noErrors);
+  let shown = null;
+  return {
+    el,
+    async load() {
+      const body = await get(`/api/orgs/${seg(orgId)}/directory`);
+      const seen = JSON.stringify(body);
+      if (seen === shown) return;
+      shown = seen;
+      endpoint.textContent = body.endpoint;
+      replace(lastSync, body.last_sync_at ? timeEl(body.last_sync_at)
+        : body.keys.some((k) => k.status === "active") ? "Not yet" : "No directory sync key yet");
+      replace(errors, body.errors.map((e) => h("tr", {},
+        h("td", { "data-label": "When" }, timeEl(e.at)),
+        h("td", { "data-label": "Request" }, h("code", {}, e.request)),
+        h("td", { "data-label": "Answer" }, String(e.status)),
+        h("td", { "data-label": "Why" }, e.detail))));
+      errorTable.hidden = body.errors.length === 0;
+      noErrors.hidden = body.errors.length > 0;
+    },
+  };
+}
+
+/** Creates a key (with `preset` name and scopes, if given), then shows it once. */
+function createDialog(ctx, preset = null) {
   return openDialog("Create API key", (close, { heading, body }) => {
     const name = field("Name", { type: "text", name: "name", autocomplete: "off", required: true, maxlength: 200 },
       "What uses it, e.g. “HR system” or “Okta directory sync”.");
+    if (preset) name.input.value = preset.name;
     const group = uid("scopes");
     const checks = SCOPES.map(([value, label, hint]) => {
       const id = uid("scope");
       const input = h("input", { type: "checkbox", id, name: group, value, "aria-describedby": `${id}-hint` });
+      input.checked = Boolean(preset && preset.scopes.includes(value));
       return {
         input,
         el: h("label", { class: "choice", for: id }, input,
