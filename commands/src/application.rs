@@ -106,6 +106,16 @@ impl Application {
         self
     }
 
+    /// The metadata of what `owner` asks: who acts ([`Application::metadata_of`])
+    /// and through which interface (SCIM for a directory's key).
+    pub fn metadata_for(&self, owner: &crate::authorize::OwnerOf) -> Metadata {
+        let mut metadata = self.metadata_of(owner.actor());
+        if let Some(source) = owner.source() {
+            metadata.source = source;
+        }
+        metadata
+    }
+
     /// The metadata of a command `actor` causes: a person by id, a key as
     /// `api-key:<id>`, the system as [`Application::metadata`] names it.
     pub fn metadata_of(&self, actor: roster_domain::organization::Actor) -> Metadata {
@@ -128,6 +138,7 @@ impl Application {
             Source::Cli => "cli",
             Source::Worker => "worker",
             Source::Api => "anonymous",
+            Source::Scim => "scim",
         };
         let request = crate::correlation::current();
         Metadata {

@@ -16,12 +16,19 @@ pub struct OwnerOf {
     actor: Actor,
     org_id: OrgId,
     shape: OrgShape,
+    source: Option<roster_eventstore::Source>,
 }
 
 impl OwnerOf {
     /// Who acts: the owner, or the key.
     pub fn actor(&self) -> Actor {
         self.actor
+    }
+
+    /// The interface the request came through, when it is not the
+    /// application's own (a directory's key: SCIM).
+    pub fn source(&self) -> Option<roster_eventstore::Source> {
+        self.source
     }
 
     /// The owner, when a person (not a key) acts.
@@ -96,6 +103,7 @@ fn owner_from(
             actor: Actor::User(user),
             org_id: org,
             shape,
+            source: None,
         }),
         Some((false, _)) => Err(DomainError::NotAnOwner.into()),
         None => Err(UseCaseError::OrganizationNotFound),
@@ -129,6 +137,7 @@ pub async fn key_acts_for(
             actor: Actor::ApiKey(key_id),
             org_id: org,
             shape,
+            source: (scope == Scope::Scim).then_some(roster_eventstore::Source::Scim),
         }),
         Some((true, false, _)) => Err(UseCaseError::KeyScope { needed: scope }),
         _ => Err(UseCaseError::Unauthenticated),

@@ -106,6 +106,8 @@ pub enum Source {
     Worker,
     /// The command line.
     Cli,
+    /// A company's directory over SCIM (with an API key of the organization).
+    Scim,
 }
 
 /// Who and what caused an append; stored with each of its events.

@@ -505,6 +505,7 @@ async fn a_directory_provisions_suspends_restores_and_removes_a_person_as_okta_a
     assert_eq!(me["organizations"][0]["role"], "standard", "{me}");
 
     // Entra: deactivate with a capitalised op and a string boolean.
+    s.clock.advance(chrono::Duration::seconds(5));
     let (status, _, current) =
         scim_send(&s, &scim, Method::GET, &format!("/Users/{id}"), None, None).await;
     assert_eq!(status, 200);
@@ -537,6 +538,10 @@ async fn a_directory_provisions_suspends_restores_and_removes_a_person_as_okta_a
     .await;
     assert_eq!(status, 200, "{suspended}");
     assert_eq!(suspended["active"], false);
+    assert_ne!(
+        suspended["meta"]["lastModified"], user["meta"]["lastModified"],
+        "the change shows in lastModified"
+    );
     let (status, _) = s.call("GET", "/api/me", Some(&nia), None).await;
     assert_eq!(status, 401, "a suspended person is signed out everywhere");
     let nia = s.sign_in("nia@acme.io", "a long enough passphrase 7").await;
@@ -684,6 +689,21 @@ async fn a_directory_provisions_suspends_restores_and_removes_a_person_as_okta_a
         )
         .await;
     let story = history.to_string();
+    let by_directory: Vec<&Value> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| {
+            e["summary"]
+                .as_str()
+                .is_some_and(|s| s.contains("Nia North"))
+        })
+        .collect();
+    assert!(!by_directory.is_empty());
+    assert!(
+        by_directory.iter().all(|e| e["source"] == "scim"),
+        "what the directory did is recorded as coming from SCIM: {history}"
+    );
     for line in [
         "from the directory (external id 00u1nia)",
         "suspended Nia North",

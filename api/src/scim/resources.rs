@@ -109,7 +109,7 @@ impl Context {
         user["meta"] = json!({
             "resourceType": "User",
             "created": m.joined_at,
-            "lastModified": m.joined_at,
+            "lastModified": m.updated_at,
             "location": format!("{}/Users/{}", self.base, m.user_id),
             "version": version,
         });

@@ -1,6 +1,7 @@
 //! The whole application on one large data set: rebuild every read model from the
 //! log, then the real server under the command load, reads under that load, a
-//! command on a long history, and the server's memory afterwards.
+//! command on a long history, a directory's lookup by address, and the server's
+//! memory afterwards.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +11,7 @@ use roster_eventstore::{EventStore, PgStore};
 use roster_storage::Db;
 use serde_json::json;
 
-use super::{http, long_history, rebuild};
+use super::{http, long_history, rebuild, scim};
 use crate::pg::Scratch;
 use crate::report::{CaseResult, Goal};
 use crate::seed::{self, OrgSeed};
@@ -60,6 +61,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
         r.emit();
         results.push(r);
     }
+    let lookup = scim::run(settings, &server, &db.pool, &seeded).await?;
+    lookup.emit();
+    results.push(lookup);
 
     let peak = server.peak_rss_mib().unwrap_or(f64::NAN);
     let rss = CaseResult::new(

@@ -7,6 +7,7 @@ pub mod expiry;
 pub mod http;
 pub mod long_history;
 pub mod rebuild;
+pub mod scim;
 
 use roster_domain::organization::OrgEvent;
 use roster_domain::{encode, SingleRole};

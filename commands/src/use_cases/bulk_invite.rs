@@ -161,7 +161,7 @@ pub async fn bulk_invite(
         let each: Vec<_> = commands.iter().map(|(_, _, e)| (e, None)).collect();
         let (outcome, refused) = app
             .orgs
-            .execute_each(org, &each, &app.metadata_of(owner.actor()))
+            .execute_each(org, &each, &app.metadata_for(owner))
             .await?;
         recorded = Recorded::from(&outcome);
         let deadlines: std::collections::HashMap<InvitationId, DateTime<Utc>> = outcome

@@ -102,7 +102,7 @@ pub async fn provision(
                     email: input.email.clone(),
                     full_name: input.full_name,
                 },
-                &app.metadata_of(owner.actor()),
+                &app.metadata_for(owner),
             )
             .await?;
     }
@@ -118,7 +118,7 @@ pub async fn provision(
                     reset_id: Uuid::now_v7(),
                     expires_at: app.clock.now() + RESET_LIFETIME,
                 },
-                &app.metadata_of(owner.actor()),
+                &app.metadata_for(owner),
             )
             .await?;
     }

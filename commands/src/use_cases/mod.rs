@@ -69,7 +69,7 @@ pub(crate) async fn run_for(
     };
     Ok(app
         .orgs
-        .execute(owner.org_id(), &envelope, &app.metadata_of(owner.actor()))
+        .execute(owner.org_id(), &envelope, &app.metadata_for(owner))
         .await?)
 }
 

@@ -54,6 +54,7 @@ static MEMBERS: Table = Table {
         text("status"),
         text("origin"),
         nullable("external_id"),
+        text("updated_at"),
     ],
     key: 2,
     group: 2,
@@ -70,6 +71,7 @@ const STATUS: usize = 9;
 const FULL_NAME: usize = 4;
 const SORT_KEY: usize = 5;
 const EXTERNAL_ID: usize = 11;
+const UPDATED_AT: usize = 12;
 
 static TABLES: [&Table; 3] = [&ORGS, &ACCOUNTS, &MEMBERS];
 
@@ -101,7 +103,8 @@ impl Projection for Members {
                 "CREATE TABLE rm_members{s} (org_id TEXT NOT NULL, user_id TEXT NOT NULL, email TEXT NOT NULL, \
                  email_key TEXT NOT NULL, full_name TEXT NOT NULL, sort_key TEXT NOT NULL, role TEXT NOT NULL, \
                  role_label TEXT NOT NULL, joined_at TEXT NOT NULL, status TEXT NOT NULL, \
-                 origin TEXT NOT NULL, external_id TEXT, PRIMARY KEY (org_id, user_id))"
+                 origin TEXT NOT NULL, external_id TEXT, updated_at TEXT NOT NULL, \
+                 PRIMARY KEY (org_id, user_id))"
             ),
             format!("CREATE INDEX rm_members{s}_order ON rm_members{s} (org_id, sort_key, user_id)"),
             format!("CREATE INDEX rm_members{s}_user ON rm_members{s} (user_id)"),
@@ -153,6 +156,7 @@ impl Projection for Members {
                     "active".into(),
                     "invitation".into(),
                     Cell::Null,
+                    time_text(a.accepted_at).into(),
                 ],
             ),
             OrgEvent::MemberProvisioned(p) => rows.put(
@@ -170,6 +174,7 @@ impl Projection for Members {
                     "active".into(),
                     "directory".into(),
                     p.external_id.clone().map_or(Cell::Null, Cell::from),
+                    time_text(p.provisioned_at).into(),
                 ],
             ),
             OrgEvent::MemberDetailsChanged(d) => {
@@ -177,18 +182,21 @@ impl Projection for Members {
                     row[FULL_NAME] = d.full_name.to_string().into();
                     row[SORT_KEY] = d.full_name.as_str().to_lowercase().into();
                     row[EXTERNAL_ID] = d.external_id.clone().map_or(Cell::Null, Cell::from);
+                    row[UPDATED_AT] = time_text(d.changed_at).into();
                 }
                 Ok(())
             }
             OrgEvent::MemberSuspended(x) => {
                 if let Some(row) = rows.get_mut(&MEMBERS, &[org, x.user_id.to_string().into()])? {
                     row[STATUS] = "suspended".into();
+                    row[UPDATED_AT] = time_text(x.suspended_at).into();
                 }
                 Ok(())
             }
             OrgEvent::MemberRestored(x) => {
                 if let Some(row) = rows.get_mut(&MEMBERS, &[org, x.user_id.to_string().into()])? {
                     row[STATUS] = "active".into();
+                    row[UPDATED_AT] = time_text(x.restored_at).into();
                 }
                 Ok(())
             }
@@ -196,6 +204,7 @@ impl Projection for Members {
                 if let Some(row) = rows.get_mut(&MEMBERS, &[org, r.user_id.to_string().into()])? {
                     row[ROLE] = role_json(&r.to)?.into();
                     row[ROLE_LABEL] = role_label(&r.to).into();
+                    row[UPDATED_AT] = time_text(r.changed_at).into();
                 }
                 Ok(())
             }

@@ -29,6 +29,8 @@ pub struct MemberRow {
     pub managed: bool,
     /// The directory's id for them.
     pub external_id: Option<String>,
+    /// When anything of theirs last changed (RFC 3339).
+    pub updated_at: String,
 }
 
 pub(crate) type MemberTuple = (
@@ -41,10 +43,22 @@ pub(crate) type MemberTuple = (
     String,
     String,
     Option<String>,
+    String,
 );
 
 pub(crate) fn member(row: MemberTuple) -> Result<MemberRow, QueryError> {
-    let (user_id, full_name, email, role_label, role, joined_at, status, origin, external_id) = row;
+    let (
+        user_id,
+        full_name,
+        email,
+        role_label,
+        role,
+        joined_at,
+        status,
+        origin,
+        external_id,
+        updated_at,
+    ) = row;
     Ok(MemberRow {
         user_id: parse_column("rm_members", "user_id", &user_id)?,
         full_name,
@@ -55,6 +69,7 @@ pub(crate) fn member(row: MemberTuple) -> Result<MemberRow, QueryError> {
         suspended: status == "suspended",
         managed: origin == "directory",
         external_id,
+        updated_at,
     })
 }
 
@@ -122,7 +137,7 @@ pub async fn members(
             db db,
             fetch_optional,
             MemberTuple,
-            "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id FROM rm_members \
+            "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id, updated_at FROM rm_members \
              WHERE org_id = $1 AND user_id = $2 \
                AND ($3 IS NULL OR email_key LIKE $3 ESCAPE '\\' OR sort_key LIKE $3 ESCAPE '\\') \
                AND ($4 IS NULL OR role_label = $4)",
@@ -141,8 +156,8 @@ pub async fn members(
     let fetched = fetch!(
         db db,
         fetch_all,
-        (String, String, String, String, String, String, String, String, Option<String>, String),
-        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id, sort_key FROM rm_members \
+        (String, String, String, String, String, String, String, String, Option<String>, String, String),
+        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id, updated_at, sort_key FROM rm_members \
          WHERE org_id = $1 AND user_id <> $2 \
            AND ($3 IS NULL OR email_key LIKE $3 ESCAPE '\\' OR sort_key LIKE $3 ESCAPE '\\') \
            AND ($4 IS NULL OR role_label = $4) \
@@ -160,9 +175,9 @@ pub async fn members(
     let more = fetched.len() > others;
     // With no other row on this page, the next one starts at the beginning.
     let mut last = encode_cursor("", "");
-    for (u, n, e, rl, r, j, st, o, x, k) in fetched.into_iter().take(others) {
+    for (u, n, e, rl, r, j, st, o, x, up, k) in fetched.into_iter().take(others) {
         last = encode_cursor(&k, &u);
-        rows.push(member((u, n, e, rl, r, j, st, o, x))?);
+        rows.push(member((u, n, e, rl, r, j, st, o, x, up))?);
     }
     Ok(MemberPage {
         members: rows,
@@ -180,7 +195,7 @@ pub async fn member_by_id(
         db db,
         fetch_optional,
         MemberTuple,
-        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id FROM rm_members \
+        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id, updated_at FROM rm_members \
          WHERE org_id = $1 AND user_id = $2",
         org.to_string(),
         user.to_string()
@@ -200,7 +215,7 @@ pub async fn member_by_email_key(
         db db,
         fetch_optional,
         MemberTuple,
-        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id FROM rm_members \
+        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id, updated_at FROM rm_members \
          WHERE org_id = $1 AND email_key = $2",
         org.to_string(),
         email_key.to_owned()
@@ -233,7 +248,7 @@ pub async fn members_from(
         db db,
         fetch_all,
         MemberTuple,
-        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id FROM rm_members \
+        "SELECT user_id, full_name, email, role_label, role, joined_at, status, origin, external_id, updated_at FROM rm_members \
          WHERE org_id = $1 ORDER BY sort_key, user_id LIMIT $2 OFFSET $3",
         org.to_string(),
         i64::try_from(limit).unwrap_or(i64::MAX),

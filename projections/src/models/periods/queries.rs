@@ -21,8 +21,8 @@ pub async fn members_as_of(
     let rows = fetch!(
         db db,
         fetch_all,
-        (String, String, String, String, String, String, String),
-        "SELECT user_id, full_name, email, role_label, role, joined_at, sort_key \
+        (String, String, String, String, String, String, String, String),
+        "SELECT user_id, full_name, email, role_label, role, joined_at, sort_key, since \
          FROM rm_member_periods \
          WHERE org_id = $1 AND since <= $2 AND (until IS NULL OR until > $2) \
          ORDER BY sort_key, user_id",
@@ -32,7 +32,7 @@ pub async fn members_as_of(
     let me = current_user.map(|u| u.to_string());
     let mut members = Vec::with_capacity(rows.len());
     let mut pinned = None;
-    for (user_id, full_name, email, role_label, role, joined_at, _) in rows {
+    for (user_id, full_name, email, role_label, role, joined_at, _, since) in rows {
         let is_me = me.as_deref() == Some(user_id.as_str());
         // A period is a stretch with access: never suspended; where the member
         // came from is the member list's to say.
@@ -46,6 +46,7 @@ pub async fn members_as_of(
             "active".to_owned(),
             String::new(),
             None,
+            since,
         );
         if is_me {
             pinned = Some(member(row)?);
