@@ -19,7 +19,7 @@ use roster_projections::queries::{self, MemberRow};
 use serde_json::Value;
 
 use super::writes::{body_json, field, refused};
-use super::{context, filter, with_etag, ScimError, ScimOrg, MAX_SCANNED};
+use super::{context, filter, scan_place, with_etag, ScimError, ScimOrg, MAX_SCANNED};
 use crate::AppState;
 
 /// The most member changes one request makes.
@@ -207,6 +207,7 @@ async fn change(
 
 async fn answer(state: &AppState, scim: &ScimOrg, id: &str) -> Result<Response, ScimError> {
     let ctx = context(state, &scim.0).await?;
+    let _place = scan_place().await?;
     let members: Vec<MemberRow> =
         queries::members_from(&state.app.read, scim.0.org_id(), 0, MAX_SCANNED).await?;
     ctx.groups(&members)
@@ -297,6 +298,7 @@ pub(super) async fn replace_group(
         None | Some(Value::Null) => BTreeSet::new(),
         v => member_ids(v)?.into_iter().collect(),
     };
+    let place = scan_place().await?;
     let current: BTreeSet<UserId> =
         queries::members_from(&state.app.read, scim.0.org_id(), 0, MAX_SCANNED)
             .await?
@@ -304,6 +306,7 @@ pub(super) async fn replace_group(
             .filter(|m| holds(&m.role, group))
             .map(|m| m.user_id)
             .collect();
+    drop(place);
     // Additions first, so an owner group never passes through empty.
     let changes = wanted
         .difference(&current)

@@ -42,6 +42,23 @@ pub const MAX_COUNT: u64 = 1_000;
 /// The most members a filter other than an address lookup is evaluated over.
 pub const MAX_SCANNED: u64 = 50_000;
 
+/// Whole-organization reads (a filter other than an address lookup, the
+/// groups with their members) held at once: each may hold up to
+/// [`MAX_SCANNED`] members in memory, so they are few.
+static SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// A place for one whole-organization read, or a 503 to retry shortly.
+pub(crate) async fn scan_place() -> Result<tokio::sync::SemaphorePermit<'static>, ScimError> {
+    match tokio::time::timeout(std::time::Duration::from_secs(2), SCANS.acquire()).await {
+        Ok(Ok(place)) => Ok(place),
+        _ => Err(ScimError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "the service is busy with other directory reads; retry shortly",
+        )),
+    }
+}
+
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
@@ -518,6 +535,7 @@ async fn list_users(
                     .filter(|u| filter::matches(f, u))
                     .collect(),
                 None => {
+                    let _place = scan_place().await?;
                     if queries::member_count(db, org).await? > MAX_SCANNED {
                         return Err(ScimError::new(
                             StatusCode::BAD_REQUEST,
@@ -580,6 +598,7 @@ async fn all_groups(
     owner: &OwnerOf,
     ctx: &resources::Context,
 ) -> Result<Vec<Value>, ScimError> {
+    let _place = scan_place().await?;
     let members = queries::members_from(&state.app.read, owner.org_id(), 0, MAX_SCANNED).await?;
     Ok(ctx.groups(&members))
 }
