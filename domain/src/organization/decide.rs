@@ -8,7 +8,7 @@ use crate::ids::UserId;
 use crate::organization::command::{Envelope, OrgCommand};
 use crate::organization::error::DomainError;
 use crate::organization::event::*;
-use crate::organization::state::{Invitation, InvitationStatus, Organization};
+use crate::organization::state::{Invitation, InvitationStatus, Member, Organization};
 use crate::role::{MultiRole, OrgShape, Role};
 
 /// What a decision may depend on besides state and command.
@@ -304,10 +304,7 @@ pub fn decide(
         }
         OrgCommand::ChangeRole { user_id, role } => {
             require_owner(org, actor, now)?;
-            let member = org
-                .members
-                .get(user_id)
-                .ok_or(DomainError::MemberNotFound)?;
+            let member = member_of(org, user_id)?;
             check_role(org, role)?;
             if member.suspended {
                 return Err(DomainError::MemberIsSuspended);
@@ -377,10 +374,7 @@ pub fn decide(
             external_id,
         } => {
             require_owner(org, actor, now)?;
-            let member = org
-                .members
-                .get(user_id)
-                .ok_or(DomainError::MemberNotFound)?;
+            let member = member_of(org, user_id)?;
             if member.full_name == *full_name && member.external_id == *external_id {
                 return Ok(Vec::new());
             }
@@ -395,10 +389,7 @@ pub fn decide(
         }
         OrgCommand::SuspendMember { user_id } => {
             require_owner(org, actor, now)?;
-            let member = org
-                .members
-                .get(user_id)
-                .ok_or(DomainError::MemberNotFound)?;
+            let member = member_of(org, user_id)?;
             if member.suspended {
                 return Ok(Vec::new());
             }
@@ -418,10 +409,7 @@ pub fn decide(
         }
         OrgCommand::RestoreMember { user_id } => {
             require_owner(org, actor, now)?;
-            let member = org
-                .members
-                .get(user_id)
-                .ok_or(DomainError::MemberNotFound)?;
+            let member = member_of(org, user_id)?;
             if !member.suspended {
                 return Ok(Vec::new());
             }
@@ -437,10 +425,7 @@ pub fn decide(
         }
         OrgCommand::RemoveUser { user_id } => {
             require_owner(org, actor, now)?;
-            let member = org
-                .members
-                .get(user_id)
-                .ok_or(DomainError::MemberNotFound)?;
+            let member = member_of(org, user_id)?;
             if member.owns() && org.owner_count() <= 1 {
                 return Err(DomainError::LastOwner);
             }
@@ -459,10 +444,7 @@ pub fn decide(
             if actor != Actor::User(*user_id) {
                 return Err(DomainError::NotAnOwner);
             }
-            let member = org
-                .members
-                .get(user_id)
-                .ok_or(DomainError::MemberNotFound)?;
+            let member = member_of(org, user_id)?;
             if member.owns() && org.owner_count() <= 1 {
                 return Err(DomainError::LastOwner);
             }
@@ -585,6 +567,11 @@ pub fn decide(
             )])
         }
     }
+}
+
+/// The member `id` of the organization, or the rule that names its absence.
+fn member_of<'a>(org: &'a Organization, id: &UserId) -> Result<&'a Member, DomainError> {
+    org.members.get(id).ok_or(DomainError::MemberNotFound)
 }
 
 /// Only owners (and Roster itself) manage users and accounts, and keys the
