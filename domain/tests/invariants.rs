@@ -21,6 +21,9 @@ enum Step {
     Expire { inv: usize },
     ChangeRole { member: usize, role: u8 },
     Remove { member: usize },
+    Provision { email: usize, role: u8 },
+    Suspend { member: usize },
+    Restore { member: usize },
     Wait { minutes: i64 },
     AsNonOwner { member: usize, inner: Box<Step> },
 }
@@ -34,6 +37,9 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0usize..8).prop_map(|inv| Step::Expire { inv }),
         2 => (0usize..6, 0u8..3).prop_map(|(member, role)| Step::ChangeRole { member, role }),
         1 => (0usize..6).prop_map(|member| Step::Remove { member }),
+        1 => (0..EMAILS.len(), 0u8..3).prop_map(|(email, role)| Step::Provision { email, role }),
+        1 => (0usize..6).prop_map(|member| Step::Suspend { member }),
+        1 => (0usize..6).prop_map(|member| Step::Restore { member }),
         2 => (1i64..20).prop_map(|minutes| Step::Wait { minutes }),
     ];
     leaf.prop_recursive(1, 2, 1, |inner| {
@@ -139,6 +145,28 @@ impl Model {
             Step::Remove { member: m } => (
                 AS_OWNER,
                 OrgCommand::RemoveUser {
+                    user_id: member(self, *m)?,
+                },
+            ),
+            Step::Provision { email: e, role: r } => (
+                AS_OWNER,
+                OrgCommand::ProvisionMember {
+                    user_id: UserId::from_uuid(Uuid::from_u128(0x7800 + u128::from(n))),
+                    email: email(EMAILS[*e]),
+                    full_name: name("Synced"),
+                    role: role(*r),
+                    external_id: None,
+                },
+            ),
+            Step::Suspend { member: m } => (
+                AS_OWNER,
+                OrgCommand::SuspendMember {
+                    user_id: member(self, *m)?,
+                },
+            ),
+            Step::Restore { member: m } => (
+                AS_OWNER,
+                OrgCommand::RestoreMember {
                     user_id: member(self, *m)?,
                 },
             ),
