@@ -1,119 +1,24 @@
-//! SCIM writes on `Groups`: a group is a role, so adding a member to a group
-//! gives them that role and removing them takes it back to the organization's
-//! default (Standard; in a multi-account organization, contributor with
-//! Standard on every account, or without that account). `PATCH` takes `add`
+//! SCIM writes on `Groups`, parsed here and decided by
+//! [`role_groups`](roster_commands::use_cases::role_groups): `PATCH` takes `add`
 //! and `remove` of `members` (with values, or `members[value eq "…"]` paths);
-//! `PUT` sets the whole membership. The last owner stays.
+//! `PUT` sets the whole membership.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use roster_commands::use_cases::change_role;
-use roster_domain::{
-    AccountId, AccountRole, AccountRoles, MultiRole, OrgShape, Role, SingleRole, UserId,
-};
+use roster_commands::use_cases::role_groups::{self, RoleGroup};
+use roster_commands::use_cases::Recorded;
+use roster_commands::UseCaseError;
+use roster_domain::{DomainError, UserId};
 use roster_projections::queries::{self, MemberRow};
 use serde_json::Value;
 
 use super::writes::{body_json, field, refused};
 use super::{context, filter, scan_place, with_etag, ScimError, ScimOrg, MAX_SCANNED};
 use crate::AppState;
-
-/// The most member changes one request makes.
-const MAX_CHANGES: usize = 1_000;
-
-/// What holding a group means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GroupRole {
-    Single(SingleRole),
-    MultiOwner,
-    Account(AccountId, AccountRole),
-}
-
-fn group_role(shape: OrgShape, id: &str) -> Option<GroupRole> {
-    match (shape, id) {
-        (OrgShape::Single, "owner") => Some(GroupRole::Single(SingleRole::Owner)),
-        (OrgShape::Single, "admin") => Some(GroupRole::Single(SingleRole::Admin)),
-        (OrgShape::Single, "standard") => Some(GroupRole::Single(SingleRole::Standard)),
-        (OrgShape::Multi, "owner") => Some(GroupRole::MultiOwner),
-        (OrgShape::Multi, id) => {
-            let (account, role) = id.rsplit_once('.')?;
-            let role = match role {
-                "admin" => AccountRole::Admin,
-                "standard" => AccountRole::Standard,
-                _ => return None,
-            };
-            Some(GroupRole::Account(account.parse().ok()?, role))
-        }
-        _ => None,
-    }
-}
-
-/// Whether `role` holds the group.
-fn holds(role: &Role, group: GroupRole) -> bool {
-    match (group, role) {
-        (GroupRole::Single(g), Role::Single(r)) => g == *r,
-        (GroupRole::MultiOwner, Role::Multi(MultiRole::Owner)) => true,
-        (GroupRole::Account(a, g), Role::Multi(MultiRole::Contributor(held))) => {
-            held.get(&a) == Some(g)
-        }
-        _ => false,
-    }
-}
-
-/// Every account with Standard: a multi-account member's default.
-fn standard_everywhere(accounts: &[AccountId]) -> Option<AccountRoles> {
-    AccountRoles::new(
-        accounts
-            .iter()
-            .map(|a| (*a, AccountRole::Standard))
-            .collect(),
-    )
-    .ok()
-}
-
-/// The role `current` becomes when the member joins (`add`) or leaves the group.
-fn next_role(current: &Role, group: GroupRole, add: bool, accounts: &[AccountId]) -> Option<Role> {
-    match (group, add) {
-        (GroupRole::Single(r), true) => Some(Role::Single(r)),
-        (GroupRole::Single(_), false) => Some(Role::Single(SingleRole::Standard)),
-        (GroupRole::MultiOwner, true) => Some(Role::Multi(MultiRole::Owner)),
-        (GroupRole::MultiOwner, false) => {
-            standard_everywhere(accounts).map(|r| Role::Multi(MultiRole::Contributor(r)))
-        }
-        (GroupRole::Account(a, r), true) => {
-            let mut held: BTreeMap<AccountId, AccountRole> = match current {
-                Role::Multi(MultiRole::Contributor(h)) => h.iter().map(|(k, v)| (*k, *v)).collect(),
-                // An owner already holds every account: nothing to add.
-                _ => return None,
-            };
-            held.insert(a, r);
-            AccountRoles::new(held)
-                .ok()
-                .map(|h| Role::Multi(MultiRole::Contributor(h)))
-        }
-        (GroupRole::Account(a, _), false) => {
-            let Role::Multi(MultiRole::Contributor(h)) = current else {
-                return None;
-            };
-            let held: BTreeMap<AccountId, AccountRole> = h
-                .iter()
-                .filter(|(k, _)| **k != a)
-                .map(|(k, v)| (*k, *v))
-                .collect();
-            match AccountRoles::new(held) {
-                Ok(rest) => Some(Role::Multi(MultiRole::Contributor(rest))),
-                // Their last account: back to the default, Standard everywhere.
-                Err(_) => {
-                    standard_everywhere(accounts).map(|r| Role::Multi(MultiRole::Contributor(r)))
-                }
-            }
-        }
-    }
-}
 
 /// Member ids of a `members` value: `[{"value": id}, …]` (or one object).
 fn member_ids(value: Option<&Value>) -> Result<Vec<UserId>, ScimError> {
@@ -160,47 +65,24 @@ fn member_in_path(path: &str) -> Result<Option<UserId>, ScimError> {
     }
 }
 
-async fn change(
-    state: &AppState,
-    scim: &ScimOrg,
-    group: GroupRole,
-    changes: Vec<(UserId, bool)>,
-) -> Result<(), ScimError> {
-    if changes.len() > MAX_CHANGES {
-        return Err(ScimError::bad(
-            "tooMany",
-            format!("at most {MAX_CHANGES} member changes a request"),
-        ));
+/// A member named in a group change who is not one is the request's fault.
+fn member_refused(e: UseCaseError) -> ScimError {
+    match e {
+        UseCaseError::Refused(DomainError::MemberNotFound) => ScimError::bad(
+            "invalidValue",
+            "a member named is not a member of this organization",
+        ),
+        other => refused(other),
     }
-    let accounts: Vec<AccountId> = queries::accounts(&state.app.read, scim.0.org_id())
-        .await?
-        .into_iter()
-        .map(|a| a.account_id)
-        .collect();
-    for (user, add) in changes {
-        let member = queries::member_by_id(&state.app.read, scim.0.org_id(), user)
-            .await?
-            .ok_or_else(|| {
-                ScimError::bad(
-                    "invalidValue",
-                    format!("{user} is not a member of this organization"),
-                )
-            })?;
-        if holds(&member.role, group) == add {
-            continue;
-        }
-        let Some(role) = next_role(&member.role, group, add, &accounts) else {
-            continue;
-        };
-        let changed = change_role::change_role(&state.app, &scim.0, user, role)
-            .await
-            .map_err(refused)?;
-        if let Some(p) = changed.recorded.position {
-            state
-                .app
-                .wait_for_read_models(p, std::time::Duration::from_secs(2))
-                .await?;
-        }
+}
+
+/// Waits (up to 2 s) for the group's answer to show the changes just made.
+async fn wait_shown(state: &AppState, recorded: Recorded) -> Result<(), ScimError> {
+    if let Some(p) = recorded.position {
+        state
+            .app
+            .wait_for_read_models(p, std::time::Duration::from_secs(2))
+            .await?;
     }
     Ok(())
 }
@@ -217,8 +99,8 @@ async fn answer(state: &AppState, scim: &ScimOrg, id: &str) -> Result<Response, 
         .ok_or_else(|| ScimError::not_found("group"))
 }
 
-fn group_of(scim: &ScimOrg, id: &str) -> Result<GroupRole, ScimError> {
-    group_role(scim.0.shape(), id).ok_or_else(|| ScimError::not_found("group"))
+fn group_of(scim: &ScimOrg, id: &str) -> Result<RoleGroup, ScimError> {
+    RoleGroup::named(scim.0.shape(), id).ok_or_else(|| ScimError::not_found("group"))
 }
 
 pub(super) async fn patch_group(
@@ -279,7 +161,10 @@ pub(super) async fn patch_group(
             }
         }
     }
-    change(&state, &scim, group, changes).await?;
+    let recorded = role_groups::change(&state.app, &scim.0, group, &changes)
+        .await
+        .map_err(member_refused)?;
+    wait_shown(&state, recorded).await?;
     let mut response = answer(&state, &scim, &id).await?;
     *response.status_mut() = StatusCode::OK;
     Ok(response)
@@ -298,21 +183,9 @@ pub(super) async fn replace_group(
         None | Some(Value::Null) => BTreeSet::new(),
         v => member_ids(v)?.into_iter().collect(),
     };
-    let place = scan_place().await?;
-    let current: BTreeSet<UserId> =
-        queries::members_from(&state.app.read, scim.0.org_id(), 0, MAX_SCANNED)
-            .await?
-            .into_iter()
-            .filter(|m| holds(&m.role, group))
-            .map(|m| m.user_id)
-            .collect();
-    drop(place);
-    // Additions first, so an owner group never passes through empty.
-    let changes = wanted
-        .difference(&current)
-        .map(|u| (*u, true))
-        .chain(current.difference(&wanted).map(|u| (*u, false)))
-        .collect();
-    change(&state, &scim, group, changes).await?;
+    let recorded = role_groups::set_holders(&state.app, &scim.0, group, &wanted)
+        .await
+        .map_err(member_refused)?;
+    wait_shown(&state, recorded).await?;
     answer(&state, &scim, &id).await
 }

@@ -10,10 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_commands::use_cases::directory::{self, Provision};
 use roster_commands::UseCaseError;
-use roster_domain::{
-    AccountRole, AccountRoles, DomainError, Email, MultiRole, OrgShape, PersonName, Role,
-    SingleRole, UserId,
-};
+use roster_domain::{DomainError, Email, PersonName, UserId};
 use roster_eventstore::Position;
 use roster_projections::queries::{self, MemberRow};
 use serde_json::Value;
@@ -164,35 +161,6 @@ fn person_name(user: &Value, email: &Email) -> Result<PersonName, ScimError> {
     PersonName::parse(&chosen).map_err(|e| ScimError::bad("invalidValue", format!("name: {e}")))
 }
 
-/// The role a directory's new member gets: Standard in a single-account
-/// organization; in a multi-account one, contributor with Standard on every account.
-async fn default_role(
-    state: &AppState,
-    shape: OrgShape,
-    org: roster_domain::OrgId,
-) -> Result<Role, ScimError> {
-    match shape {
-        OrgShape::Single => Ok(Role::Single(SingleRole::Standard)),
-        OrgShape::Multi => {
-            let accounts = queries::accounts(&state.app.read, org).await?;
-            if accounts.is_empty() {
-                return Err(ScimError::bad(
-                    "invalidValue",
-                    "this organization has no accounts yet: an owner adds one before a directory can add contributors",
-                ));
-            }
-            let roles = AccountRoles::new(
-                accounts
-                    .into_iter()
-                    .map(|a| (a.account_id, AccountRole::Standard))
-                    .collect(),
-            )
-            .map_err(|_| ScimError::bad("invalidValue", "this organization has no accounts yet"))?;
-            Ok(Role::Multi(MultiRole::Contributor(roles)))
-        }
-    }
-}
-
 /// The user `user` as SCIM shows it, once the member list has passed `after`.
 async fn shown(
     state: &AppState,
@@ -265,14 +233,13 @@ pub(super) async fn create_user(
         .transpose()?
         .unwrap_or(true);
     let external_id = external_id(field(&user, "externalId"))?;
-    let role = default_role(&state, scim.0.shape(), scim.0.org_id()).await?;
     let made = directory::provision(
         &state.app,
         &scim.0,
         Provision {
             email,
             full_name,
-            role,
+            role: None,
             external_id,
             active,
         },

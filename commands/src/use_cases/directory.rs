@@ -24,8 +24,9 @@ pub struct Provision {
     pub email: Email,
     /// Their name.
     pub full_name: PersonName,
-    /// Their role.
-    pub role: Role,
+    /// Their role; `None`: the organization's default
+    /// ([`default_role`](super::role_groups::default_role)).
+    pub role: Option<Role>,
     /// The directory's id for them.
     pub external_id: Option<String>,
     /// False: added suspended.
@@ -53,11 +54,29 @@ pub async fn provision(
     let user_id = known
         .as_ref()
         .map_or_else(|| UserId::from_uuid(Uuid::now_v7()), |k| k.user_id);
+    let role = match input.role {
+        Some(role) => role,
+        None => app
+            .orgs
+            .inspect(owner.org_id(), |org| {
+                org.and_then(|o| {
+                    let accounts: Vec<_> = o.accounts.keys().copied().collect();
+                    super::role_groups::default_role(o.shape, &accounts)
+                })
+            })
+            .await?
+            .ok_or_else(|| {
+                UseCaseError::field(
+                    "role",
+                    "this organization has no accounts yet: an owner adds one before a directory can add contributors",
+                )
+            })?,
+    };
     let command = OrgCommand::ProvisionMember {
         user_id,
         email: input.email.clone(),
         full_name: input.full_name.clone(),
-        role: input.role,
+        role,
         external_id: input.external_id,
     };
     // Checked against the organization before any identity is made.

@@ -28,6 +28,7 @@ pub mod recover_organization;
 pub mod remove_member;
 pub mod rename_account;
 pub mod resend_invite;
+pub mod role_groups;
 pub mod roles;
 pub mod sessions;
 
