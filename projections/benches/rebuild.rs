@@ -19,6 +19,36 @@ use roster_storage::Db;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
+/// Counts heap allocations, so the bench can say how many each event costs.
+struct Counting;
+
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let url = std::env::var("ROSTER_BENCH_DATABASE_URL")
@@ -47,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
+    let allocations_before_read = allocations();
     let mut after = Position::START;
     let mut read = 0usize;
     loop {
@@ -56,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         read += batch.len();
     }
     let read_rate = read as f64 / started.elapsed().as_secs_f64();
+    let read_allocations = allocations() - allocations_before_read;
 
     let mut per_projection = serde_json::Map::new();
     for p in roster_projections::all() {
@@ -68,8 +100,10 @@ async fn main() -> anyhow::Result<()> {
     let all = roster_projections::all();
     let refs: Vec<&dyn roster_projections::Projection> = all.iter().map(|p| p.as_ref()).collect();
     let all_started = Instant::now();
+    let allocations_before_all = allocations();
     rebuild_many(&db, store.as_ref(), &refs, false, |_, _| {}).await?;
     let all_seconds = all_started.elapsed().as_secs_f64();
+    let all_allocations = allocations() - allocations_before_all;
     let all_rate = read as f64 / all_seconds;
     println!(
         "{}",
@@ -80,6 +114,8 @@ async fn main() -> anyhow::Result<()> {
             "events_per_s_by_projection": per_projection,
             "all_projections_events_per_s": all_rate,
             "all_projections_vs_read_all": all_rate / read_rate,
+            "read_all_allocations_per_event": read_allocations as f64 / read as f64,
+            "all_projections_allocations_per_event": all_allocations as f64 / read as f64,
             "budget_events_per_s": 50_000,
         })
     );
