@@ -127,6 +127,47 @@ pub(crate) fn domain_problem(e: &DomainError) -> Problem {
             "unknown-send",
             "Unknown send",
         ),
+        D::SsoManagedByPeopleOnly => (
+            StatusCode::FORBIDDEN,
+            "sso-managed-by-people",
+            "Single sign-on is configured by people",
+        ),
+        D::NoSsoConnection => (
+            StatusCode::NOT_FOUND,
+            "no-sso-connection",
+            "No single sign-on connection",
+        ),
+        D::SsoDomainCount { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sso-domain-count",
+            "Wrong number of domains",
+        ),
+        D::SsoSubjectLinkedElsewhere => (
+            StatusCode::CONFLICT,
+            "sso-identity-linked-elsewhere",
+            "Identity linked to someone else",
+        ),
+        D::SsoPersonLinkedElsewhere => (
+            StatusCode::CONFLICT,
+            "sso-person-linked-elsewhere",
+            "Person linked to another identity",
+        ),
+        D::SsoDomainNotConnected { .. } => (
+            StatusCode::FORBIDDEN,
+            "sso-domain-not-connected",
+            "Address not at a connected domain",
+        ),
+        D::SsoJoinAsOwner => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sso-join-as-owner",
+            "Nobody joins as an owner",
+        ),
+        D::SsoJoinOff => (
+            StatusCode::FORBIDDEN,
+            "sso-join-off",
+            "Joining needs an invitation",
+        ),
+        D::NotThePerson => (StatusCode::FORBIDDEN, "not-the-person", "Not the person"),
         D::KeysManagedByPeopleOnly => (
             StatusCode::FORBIDDEN,
             "keys-managed-by-people",

@@ -176,6 +176,21 @@ impl DomainEvent for OrgEvent {
             }
             "ApiKeyCreated" => read::<e::ApiKeyCreated>(payload, OrgEvent::ApiKeyCreated),
             "ApiKeyRevoked" => read::<e::ApiKeyRevoked>(payload, OrgEvent::ApiKeyRevoked),
+            "SsoConnectionConfigured" => {
+                read::<e::SsoConnectionConfigured>(payload, OrgEvent::SsoConnectionConfigured)
+            }
+            "SsoConnectionChanged" => {
+                read::<e::SsoConnectionChanged>(payload, OrgEvent::SsoConnectionChanged)
+            }
+            "SsoConnectionRemoved" => {
+                read::<e::SsoConnectionRemoved>(payload, OrgEvent::SsoConnectionRemoved)
+            }
+            "SsoIdentityLinked" => {
+                read::<e::SsoIdentityLinked>(payload, OrgEvent::SsoIdentityLinked)
+            }
+            "MemberJoinedBySso" => {
+                read::<e::MemberJoinedBySso>(payload, OrgEvent::MemberJoinedBySso)
+            }
             _ => None,
         }
     }
@@ -204,7 +219,12 @@ impl DomainEvent for OrgEvent {
             | "MemberProvisioned"
             | "MemberSuspended"
             | "MemberDetailsChanged"
-            | "MemberRestored" => Some(1),
+            | "MemberRestored"
+            | "SsoConnectionConfigured"
+            | "SsoConnectionChanged"
+            | "SsoConnectionRemoved"
+            | "SsoIdentityLinked"
+            | "MemberJoinedBySso" => Some(1),
             _ => None,
         }
     }

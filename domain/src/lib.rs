@@ -10,6 +10,7 @@ pub mod error_chain;
 pub mod ids;
 pub mod organization;
 pub mod role;
+pub mod sso;
 pub mod text;
 pub mod token;
 pub mod user;
@@ -22,5 +23,6 @@ pub use organization::{
     decide, evolve, Context, DomainError, Envelope, OrgCommand, OrgEvent, Organization,
 };
 pub use role::{AccountRole, AccountRoles, MultiRole, OrgRole, OrgShape, Role, SingleRole};
+pub use sso::{EmailDomain, SealedSecret, SsoConnection, Subject};
 pub use text::{DisplayName, Email, PersonName, TextError};
 pub use token::TokenDigest;

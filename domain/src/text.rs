@@ -42,6 +42,12 @@ pub enum TextError {
     /// Not an email address.
     #[error("email {0:?} is not a valid address")]
     InvalidEmail(String),
+    /// Not a domain name.
+    #[error("{0:?} is not a domain name (like example.com)")]
+    InvalidDomain(String),
+    /// A public mailbox provider's domain, where anyone can have an address.
+    #[error("{0} is a public mailbox provider's domain: anyone can have an address there")]
+    PublicMailDomain(String),
 }
 
 /// Format characters (Unicode category Cf) and the line and paragraph

@@ -118,6 +118,44 @@ fn every_org_event() -> Vec<OrgEvent> {
             (AS_OWNER, OrgCommand::RevokeApiKey { key_id: KEY }, at(24)),
             (
                 AS_OWNER,
+                OrgCommand::ConfigureSso {
+                    connection: sso("https://login.acme.io", &["acme.io"], false, None),
+                },
+                at(24),
+            ),
+            (
+                AS_OWNER,
+                OrgCommand::ConfigureSso {
+                    connection: sso(
+                        "https://login.acme.io",
+                        &["acme.io", "acme.co.uk"],
+                        true,
+                        Some(contributor(&[(ACC_EU, AccountRole::Standard)])),
+                    ),
+                },
+                at(24),
+            ),
+            (
+                AS_OWNER,
+                OrgCommand::LinkSsoIdentity {
+                    user_id: OWNER,
+                    subject: subject("00u-owner"),
+                },
+                at(24),
+            ),
+            (
+                Actor::User(BOB),
+                OrgCommand::JoinBySso {
+                    user_id: BOB,
+                    email: email("bob@acme.co.uk"),
+                    full_name: name("Bob Roe"),
+                    subject: subject("00u-bob"),
+                },
+                at(24),
+            ),
+            (AS_OWNER, OrgCommand::RemoveSso, at(24)),
+            (
+                AS_OWNER,
                 invite(INV_BOB, "bob@example.com", "Bob", multi_owner(), 5),
                 at(25),
             ),
@@ -147,7 +185,7 @@ fn every_organization_event_type_has_a_pinned_stored_shape() {
     types.dedup();
     assert_eq!(
         types.len(),
-        19,
+        24,
         "the catalogue must cover every event type: {types:?}"
     );
     let stored: Vec<Value> = events.iter().map(stored).collect();

@@ -7,4 +7,5 @@ mod decoding_fuzz;
 mod event_catalogue;
 mod invariants;
 mod organization_rules;
+mod sso_rules;
 mod user_rules;

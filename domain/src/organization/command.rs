@@ -5,6 +5,7 @@ use crate::api_key::Scopes;
 use crate::ids::{AccountId, ApiKeyId, InvitationId, OrgId, SendId, UserId};
 use crate::organization::event::Actor;
 use crate::role::{OrgShape, Role};
+use crate::sso::{SsoConnection, Subject};
 use crate::text::{DisplayName, Email, PersonName};
 use crate::token::TokenDigest;
 
@@ -162,6 +163,34 @@ pub enum OrgCommand {
     RevokeApiKey {
         /// The key.
         key_id: ApiKeyId,
+    },
+    /// Connect the organization's own OpenID Connect provider, or change the
+    /// connection (people who own the organization, or the operator; a key cannot).
+    ConfigureSso {
+        /// The connection as it is to be.
+        connection: SsoConnection,
+    },
+    /// Disconnect the provider: its people sign in with passwords again.
+    RemoveSso,
+    /// Note that the provider's `subject` is this member (on their first
+    /// sign-in with it; the actor is the member).
+    LinkSsoIdentity {
+        /// The member.
+        user_id: UserId,
+        /// The provider's id for them.
+        subject: Subject,
+    },
+    /// A person the provider vouched for joins without an invitation, with the
+    /// connection's default role (the actor is the person).
+    JoinBySso {
+        /// Their identity.
+        user_id: UserId,
+        /// Their verified address.
+        email: Email,
+        /// Their name.
+        full_name: PersonName,
+        /// The provider's id for them.
+        subject: Subject,
     },
     /// Record that an invitation email was accepted by the mail server (the email worker).
     RecordEmailSent {

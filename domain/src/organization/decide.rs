@@ -10,6 +10,7 @@ use crate::organization::error::DomainError;
 use crate::organization::event::*;
 use crate::organization::state::{Invitation, InvitationStatus, Member, Organization};
 use crate::role::{MultiRole, OrgShape, Role};
+use crate::sso::SsoConnection;
 
 /// What a decision may depend on besides state and command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -518,6 +519,127 @@ pub fn decide(
                 revoked_at: now,
             })])
         }
+        OrgCommand::ConfigureSso { connection } => {
+            require_person_owner(org, actor, now).map_err(|e| match e {
+                DomainError::KeysManagedByPeopleOnly => DomainError::SsoManagedByPeopleOnly,
+                other => other,
+            })?;
+            if connection.domains.is_empty()
+                || connection.domains.len() > SsoConnection::MAX_DOMAINS
+            {
+                return Err(DomainError::SsoDomainCount {
+                    max: SsoConnection::MAX_DOMAINS,
+                });
+            }
+            if let Some(role) = &connection.join_role {
+                check_role(org, role)?;
+                if role.is_owner() {
+                    return Err(DomainError::SsoJoinAsOwner);
+                }
+            }
+            match &org.sso {
+                Some(current) if current == connection => Ok(Vec::new()),
+                Some(_) => Ok(vec![OrgEvent::SsoConnectionChanged(SsoConnectionChanged {
+                    connection: connection.clone(),
+                    changed_by: actor,
+                    changed_at: now,
+                })]),
+                None => Ok(vec![OrgEvent::SsoConnectionConfigured(
+                    SsoConnectionConfigured {
+                        connection: connection.clone(),
+                        configured_by: actor,
+                        configured_at: now,
+                    },
+                )]),
+            }
+        }
+        OrgCommand::RemoveSso => {
+            require_person_owner(org, actor, now).map_err(|e| match e {
+                DomainError::KeysManagedByPeopleOnly => DomainError::SsoManagedByPeopleOnly,
+                other => other,
+            })?;
+            let current = org.sso.as_ref().ok_or(DomainError::NoSsoConnection)?;
+            Ok(vec![OrgEvent::SsoConnectionRemoved(SsoConnectionRemoved {
+                issuer: current.issuer.clone(),
+                removed_by: actor,
+                removed_at: now,
+            })])
+        }
+        OrgCommand::LinkSsoIdentity { user_id, subject } => {
+            require_self(actor, *user_id)?;
+            let connection = org.sso.as_ref().ok_or(DomainError::NoSsoConnection)?;
+            let member = member_of(org, user_id)?;
+            if !connection.answers_for(&member.email) {
+                return Err(DomainError::SsoDomainNotConnected {
+                    email: member.email.to_string(),
+                });
+            }
+            match (org.sso_links.get(subject), org.sso_subject_of(*user_id)) {
+                (Some(linked), _) if linked == user_id => Ok(Vec::new()),
+                (Some(_), _) => Err(DomainError::SsoSubjectLinkedElsewhere),
+                (None, Some(_)) => Err(DomainError::SsoPersonLinkedElsewhere),
+                (None, None) => Ok(vec![OrgEvent::SsoIdentityLinked(SsoIdentityLinked {
+                    user_id: *user_id,
+                    issuer: connection.issuer.clone(),
+                    subject: subject.clone(),
+                    linked_at: now,
+                })]),
+            }
+        }
+        OrgCommand::JoinBySso {
+            user_id,
+            email,
+            full_name,
+            subject,
+        } => {
+            require_self(actor, *user_id)?;
+            let connection = org.sso.as_ref().ok_or(DomainError::NoSsoConnection)?;
+            if !connection.answers_for(email) {
+                return Err(DomainError::SsoDomainNotConnected {
+                    email: email.to_string(),
+                });
+            }
+            if let Some(member) = org
+                .member_by_email(email)
+                .or_else(|| org.members.get(user_id))
+            {
+                return Err(DomainError::AlreadyMember {
+                    email: member.email.to_string(),
+                    user_id: member.user_id,
+                });
+            }
+            if org.sso_links.contains_key(subject) {
+                return Err(DomainError::SsoSubjectLinkedElsewhere);
+            }
+            let role = connection
+                .join_role
+                .clone()
+                .ok_or(DomainError::SsoJoinOff)?;
+            check_role(org, &role)?;
+            // Joining settles an open invitation for the address: it is
+            // cancelled, so no second membership can come of it.
+            let mut events: Vec<OrgEvent> = org
+                .open_invitation_for(email)
+                .map(|i| {
+                    OrgEvent::InvitationCancelled(InvitationCancelled {
+                        invitation_id: i.id,
+                        cancelled_by: actor,
+                        cancelled_at: now,
+                    })
+                })
+                .into_iter()
+                .collect();
+            events.push(OrgEvent::MemberJoinedBySso(MemberJoinedBySso {
+                user_id: *user_id,
+                email: email.clone(),
+                full_name: full_name.clone(),
+                role,
+                issuer: connection.issuer.clone(),
+                subject: subject.clone(),
+                joined_at: now,
+            }));
+            Ok(events)
+        }
         OrgCommand::RecordEmailSent {
             invitation_id,
             send_id,
@@ -601,6 +723,15 @@ fn require_person_owner(
     match actor {
         Actor::ApiKey(_) => Err(DomainError::KeysManagedByPeopleOnly),
         _ => require_owner(org, actor, now),
+    }
+}
+
+/// Linking an identity and joining are done by the person (or Roster itself).
+fn require_self(actor: Actor, user: UserId) -> Result<(), DomainError> {
+    match actor {
+        Actor::System => Ok(()),
+        Actor::User(id) if id == user => Ok(()),
+        _ => Err(DomainError::NotThePerson),
     }
 }
 

@@ -131,6 +131,40 @@ pub enum DomainError {
         /// The bound.
         max: usize,
     },
+    /// Single sign-on is configured by people who own the organization (or the
+    /// operator), never by a key.
+    #[error("only the organization's owners, signed in, may configure single sign-on")]
+    SsoManagedByPeopleOnly,
+    /// The organization has no single sign-on connection.
+    #[error("this organization has no single sign-on connection")]
+    NoSsoConnection,
+    /// A connection answers for at least one domain, and a bounded number.
+    #[error("a connection answers for 1 to {max} email domains")]
+    SsoDomainCount {
+        /// The bound.
+        max: usize,
+    },
+    /// The provider's id is linked to another member already.
+    #[error("this identity at the provider is linked to another person")]
+    SsoSubjectLinkedElsewhere,
+    /// The member is linked to another identity at the provider already.
+    #[error("this person is linked to another identity at the provider")]
+    SsoPersonLinkedElsewhere,
+    /// The person's address is not at one of the connection's domains.
+    #[error("{email} is not at a domain this organization's provider answers for")]
+    SsoDomainNotConnected {
+        /// The address.
+        email: String,
+    },
+    /// Nobody becomes an owner by signing in.
+    #[error("people who join by signing in cannot be owners; choose another role")]
+    SsoJoinAsOwner,
+    /// Joining without an invitation is off for this organization.
+    #[error("joining this organization needs an invitation from an owner")]
+    SsoJoinOff,
+    /// Only the person themselves (or Roster) links their identity.
+    #[error("only the person themselves may link their identity")]
+    NotThePerson,
     /// An email outcome for a send that is not the invitation's (stale worker).
     #[error("send does not belong to this invitation")]
     UnknownSend,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::api_key::Scopes;
 use crate::ids::{AccountId, ApiKeyId, InvitationId, OrgId, SendId, UserId};
 use crate::role::{OrgShape, Role};
+use crate::sso::{SsoConnection, Subject};
 use crate::text::{DisplayName, Email, PersonName};
 use crate::token::TokenDigest;
 
@@ -66,6 +67,16 @@ pub enum OrgEvent {
     ApiKeyCreated(ApiKeyCreated),
     /// An owner revoked an API key.
     ApiKeyRevoked(ApiKeyRevoked),
+    /// The organization's own OpenID Connect provider was connected.
+    SsoConnectionConfigured(SsoConnectionConfigured),
+    /// The connection was changed (the whole connection as it is now).
+    SsoConnectionChanged(SsoConnectionChanged),
+    /// The provider was disconnected.
+    SsoConnectionRemoved(SsoConnectionRemoved),
+    /// A member's identity at the provider (`sub`) was linked to them.
+    SsoIdentityLinked(SsoIdentityLinked),
+    /// A person the provider vouched for joined without an invitation.
+    MemberJoinedBySso(MemberJoinedBySso),
 }
 
 /// See [`OrgEvent::OrganizationCreated`].
@@ -360,6 +371,71 @@ pub struct ApiKeyRevoked {
     pub revoked_at: DateTime<Utc>,
 }
 
+/// See [`OrgEvent::SsoConnectionConfigured`]. The client secret is sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoConnectionConfigured {
+    /// The connection.
+    pub connection: SsoConnection,
+    /// Who connected it.
+    pub configured_by: Actor,
+    /// When.
+    pub configured_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::SsoConnectionChanged`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoConnectionChanged {
+    /// The connection as it is now.
+    pub connection: SsoConnection,
+    /// Who changed it.
+    pub changed_by: Actor,
+    /// When.
+    pub changed_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::SsoConnectionRemoved`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoConnectionRemoved {
+    /// The issuer that was connected, so history reads without replaying.
+    pub issuer: String,
+    /// Who removed it.
+    pub removed_by: Actor,
+    /// When.
+    pub removed_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::SsoIdentityLinked`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoIdentityLinked {
+    /// The member.
+    pub user_id: UserId,
+    /// The provider that vouched for them.
+    pub issuer: String,
+    /// Its id for them.
+    pub subject: Subject,
+    /// When.
+    pub linked_at: DateTime<Utc>,
+}
+
+/// See [`OrgEvent::MemberJoinedBySso`]. Also links `subject` to the member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberJoinedBySso {
+    /// The member.
+    pub user_id: UserId,
+    /// Their verified address.
+    pub email: Email,
+    /// Their name.
+    pub full_name: PersonName,
+    /// The connection's default role.
+    pub role: Role,
+    /// The provider that vouched for them.
+    pub issuer: String,
+    /// Its id for them.
+    pub subject: Subject,
+    /// When.
+    pub joined_at: DateTime<Utc>,
+}
+
 impl OrgEvent {
     /// The stable type name stored in the envelope.
     pub fn event_type(&self) -> &'static str {
@@ -383,6 +459,11 @@ impl OrgEvent {
             OrgEvent::InvitationEmailFailed(_) => "InvitationEmailFailed",
             OrgEvent::ApiKeyCreated(_) => "ApiKeyCreated",
             OrgEvent::ApiKeyRevoked(_) => "ApiKeyRevoked",
+            OrgEvent::SsoConnectionConfigured(_) => "SsoConnectionConfigured",
+            OrgEvent::SsoConnectionChanged(_) => "SsoConnectionChanged",
+            OrgEvent::SsoConnectionRemoved(_) => "SsoConnectionRemoved",
+            OrgEvent::SsoIdentityLinked(_) => "SsoIdentityLinked",
+            OrgEvent::MemberJoinedBySso(_) => "MemberJoinedBySso",
         }
     }
 

@@ -142,6 +142,7 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
                 }
                 org.member_by_email.remove(member.email.key());
             }
+            org.sso_links.retain(|_, u| *u != e.user_id);
         }
         OrgEvent::InvitationEmailSent(e) => {
             if let Some(inv) = org.invitations.get_mut(&e.invitation_id) {
@@ -171,6 +172,40 @@ pub fn evolve(state: Option<Organization>, event: &OrgEvent) -> Option<Organizat
             if let Some(key) = org.api_keys.get_mut(&e.key_id) {
                 key.revoked_at = Some(e.revoked_at);
             }
+        }
+        OrgEvent::SsoConnectionConfigured(e) => {
+            org.sso_links.clear();
+            org.sso = Some(e.connection.clone());
+        }
+        OrgEvent::SsoConnectionChanged(e) => {
+            // Identities are the issuer's: another issuer starts unlinked.
+            if org.sso.as_ref().map(|c| &c.issuer) != Some(&e.connection.issuer) {
+                org.sso_links.clear();
+            }
+            org.sso = Some(e.connection.clone());
+        }
+        OrgEvent::SsoConnectionRemoved(_) => {
+            org.sso = None;
+            org.sso_links.clear();
+        }
+        OrgEvent::SsoIdentityLinked(e) => {
+            org.sso_links.insert(e.subject.clone(), e.user_id);
+        }
+        OrgEvent::MemberJoinedBySso(e) => {
+            admit(
+                &mut org,
+                Member {
+                    user_id: e.user_id,
+                    email: e.email.clone(),
+                    full_name: e.full_name.clone(),
+                    role: e.role.clone(),
+                    joined_at: e.joined_at,
+                    suspended: false,
+                    managed: false,
+                    external_id: None,
+                },
+            );
+            org.sso_links.insert(e.subject.clone(), e.user_id);
         }
     }
     Some(org)

@@ -11,6 +11,7 @@ use crate::api_key::{Scope, Scopes};
 use crate::ids::{AccountId, ApiKeyId, InvitationId, OrgId, SendId, UserId};
 use crate::organization::event::Actor;
 use crate::role::{OrgShape, Role};
+use crate::sso::{SsoConnection, Subject};
 use crate::text::{DisplayName, Email, PersonName};
 use crate::token::TokenDigest;
 
@@ -165,6 +166,11 @@ pub struct Organization {
     pub invitations: BTreeMap<InvitationId, Invitation>,
     /// Every API key ever created (revoked ones stay, to answer precisely).
     pub api_keys: BTreeMap<ApiKeyId, ApiKey>,
+    /// Its single sign-on connection, if any.
+    pub sso: Option<SsoConnection>,
+    /// Which member each identity at the connected provider is (cleared when
+    /// the provider is disconnected or replaced by another issuer).
+    pub sso_links: BTreeMap<Subject, UserId>,
     pub(crate) member_by_email: HashMap<String, UserId>,
     pub(crate) open_invitation_by_email: HashMap<String, InvitationId>,
     pub(crate) owners: usize,
@@ -180,6 +186,8 @@ impl Organization {
             members: BTreeMap::new(),
             invitations: BTreeMap::new(),
             api_keys: BTreeMap::new(),
+            sso: None,
+            sso_links: BTreeMap::new(),
             member_by_email: HashMap::new(),
             open_invitation_by_email: HashMap::new(),
             owners: 0,
@@ -198,6 +206,14 @@ impl Organization {
         self.open_invitation_by_email
             .get(email.key())
             .and_then(|id| self.invitations.get(id))
+    }
+
+    /// The provider identity linked to `user`, if any.
+    pub fn sso_subject_of(&self, user: UserId) -> Option<&Subject> {
+        self.sso_links
+            .iter()
+            .find(|(_, u)| **u == user)
+            .map(|(s, _)| s)
     }
 
     /// How many members hold the owner role and are not suspended.

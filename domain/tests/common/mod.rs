@@ -259,3 +259,27 @@ pub fn create_key(
 }
 
 pub const AS_OWNER: Actor = Actor::User(OWNER);
+
+/// A connection to the provider at `issuer` for `domains`.
+pub fn sso(
+    issuer: &str,
+    domains: &[&str],
+    enforced: bool,
+    join_role: Option<Role>,
+) -> SsoConnection {
+    SsoConnection {
+        issuer: issuer.into(),
+        client_id: "roster".into(),
+        client_secret: SealedSecret("v1.sealed-by-the-server".into()),
+        domains: domains
+            .iter()
+            .map(|d| EmailDomain::parse(d).expect("a valid domain"))
+            .collect(),
+        enforced,
+        join_role,
+    }
+}
+
+pub fn subject(s: &str) -> Subject {
+    Subject(s.into())
+}

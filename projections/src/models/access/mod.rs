@@ -94,6 +94,7 @@ impl Projection for Access {
             }
             OrgEvent::MemberRemoved(r) => revoke(rows, &org, r.user_id),
             OrgEvent::MemberProvisioned(p) => grant(rows, &org, p.user_id, &p.role),
+            OrgEvent::MemberJoinedBySso(j) => grant(rows, &org, j.user_id, &j.role),
             OrgEvent::MemberSuspended(x) => revoke(rows, &org, x.user_id),
             OrgEvent::MemberRestored(x) => grant(rows, &org, x.user_id, &x.role),
             _ => Ok(()),

@@ -142,6 +142,38 @@ impl Names<'_> {
     }
 }
 
+/// "example.com and example.org".
+fn domain_list(c: &roster_domain::SsoConnection) -> String {
+    let names: Vec<&str> = c.domains.iter().map(|d| d.as_str()).collect();
+    match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// "; required, people join as Standard" — what the connection asks of people.
+fn sso_terms(
+    names: &mut Names<'_>,
+    c: &roster_domain::SsoConnection,
+) -> Result<String, ProjectionError> {
+    let mut terms = Vec::new();
+    if c.enforced {
+        terms.push("required for their members".to_owned());
+    }
+    if let Some(role) = &c.join_role {
+        terms.push(format!(
+            "people join as {} without an invitation",
+            names.role(role)?
+        ));
+    }
+    Ok(if terms.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", terms.join("; "))
+    })
+}
+
 /// Who did it (id or `system`), whom or what it was about, and the summary line.
 struct Line {
     actor_id: String,
@@ -314,6 +346,61 @@ fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, Projectio
                     .unwrap_or_else(|| r.key_id.to_string())
             ),
         },
+        OrgEvent::SsoConnectionConfigured(c) => Line {
+            actor_id: actor_id(&c.configured_by),
+            subject: e.org_id.to_string(),
+            summary: format!(
+                "{} connected single sign-on with {} for {}{}",
+                names.actor(&c.configured_by, src)?,
+                c.connection.issuer,
+                domain_list(&c.connection),
+                sso_terms(names, &c.connection)?
+            ),
+        },
+        OrgEvent::SsoConnectionChanged(c) => Line {
+            actor_id: actor_id(&c.changed_by),
+            subject: e.org_id.to_string(),
+            summary: format!(
+                "{} changed single sign-on: {} for {}{}",
+                names.actor(&c.changed_by, src)?,
+                c.connection.issuer,
+                domain_list(&c.connection),
+                sso_terms(names, &c.connection)?
+            ),
+        },
+        OrgEvent::SsoConnectionRemoved(r) => Line {
+            actor_id: actor_id(&r.removed_by),
+            subject: e.org_id.to_string(),
+            summary: format!(
+                "{} disconnected single sign-on with {}",
+                names.actor(&r.removed_by, src)?,
+                r.issuer
+            ),
+        },
+        OrgEvent::SsoIdentityLinked(l) => Line {
+            actor_id: l.user_id.to_string(),
+            subject: l.user_id.to_string(),
+            summary: format!(
+                "{} signed in with {} for the first time (identity {})",
+                names.person(l.user_id)?,
+                l.issuer,
+                l.subject
+            ),
+        },
+        OrgEvent::MemberJoinedBySso(j) => {
+            let who = format!("{} <{}>", j.full_name, j.email);
+            names.remember(&PEOPLE, j.user_id.to_string(), who.clone())?;
+            Line {
+                actor_id: j.user_id.to_string(),
+                subject: j.user_id.to_string(),
+                summary: format!(
+                    "{who} joined as {} by signing in with {} (identity {})",
+                    names.role(&j.role)?,
+                    j.issuer,
+                    j.subject
+                ),
+            }
+        }
         OrgEvent::InvitationChanged(c) => Line {
             actor_id: actor_id(&c.changed_by),
             subject: c.invitation_id.to_string(),

@@ -177,6 +177,24 @@ impl Projection for Members {
                     time_text(p.provisioned_at).into(),
                 ],
             ),
+            OrgEvent::MemberJoinedBySso(j) => rows.put(
+                &MEMBERS,
+                vec![
+                    org,
+                    j.user_id.to_string().into(),
+                    j.email.to_string().into(),
+                    j.email.key().into(),
+                    j.full_name.to_string().into(),
+                    j.full_name.as_str().to_lowercase().into(),
+                    role_json(&j.role)?.into(),
+                    role_label(&j.role).into(),
+                    time_text(j.joined_at).into(),
+                    "active".into(),
+                    "sso".into(),
+                    Cell::Null,
+                    time_text(j.joined_at).into(),
+                ],
+            ),
             OrgEvent::MemberDetailsChanged(d) => {
                 if let Some(row) = rows.get_mut(&MEMBERS, &[org, d.user_id.to_string().into()])? {
                     row[FULL_NAME] = d.full_name.to_string().into();

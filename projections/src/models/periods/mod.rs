@@ -195,6 +195,18 @@ impl Projection for Periods {
                     joined_at: p.provisioned_at,
                 },
             ),
+            OrgEvent::MemberJoinedBySso(j) => open(
+                rows,
+                &org,
+                e,
+                Joiner {
+                    user: j.user_id.to_string(),
+                    email: j.email.as_str(),
+                    name: j.full_name.as_str(),
+                    role: &j.role,
+                    joined_at: j.joined_at,
+                },
+            ),
             OrgEvent::MemberRestored(r) => open(
                 rows,
                 &org,
