@@ -118,6 +118,9 @@ impl App {
         .with_invite_ttl(args.invite_ttl);
         application.session_ttl = chrono::Duration::minutes(i64::from(args.session_ttl_minutes));
         application.session_max_age = chrono::Duration::days(i64::from(args.session_max_days));
+        application.providers = Arc::new(roster_commands::sso::provider::Providers::new(
+            args.sso_allow_http,
+        ));
         let worker_metrics: Arc<WorkerMetrics> = Arc::default();
         let background = stores.background.clone();
         let email = EmailWorker::with_metrics(

@@ -195,6 +195,12 @@ pub enum OrgCommand {
     },
     /// Invite a new owner as the operator (for an organization nobody can manage).
     InviteOwner(InviteOwnerArgs),
+    /// Stop requiring single sign-on for an organization (its provider is down
+    /// or misconfigured): its members may sign in with passwords again.
+    LiftSso {
+        /// The organization's id.
+        org: String,
+    },
 }
 
 /// Settings of `roster org invite-owner`.
@@ -335,6 +341,12 @@ pub struct ServeArgs {
     /// under a burst of commands.
     #[arg(long, env = "ROSTER_MAX_CONCURRENT_WRITES", default_value_t = defaults::MAX_CONCURRENT_WRITES, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_concurrent_writes: u64,
+
+    /// Let organizations connect single sign-on providers over plain http (a
+    /// provider on a private network, development, tests). Off: issuers must
+    /// be https.
+    #[arg(long, env = "ROSTER_SSO_ALLOW_HTTP")]
+    pub sso_allow_http: bool,
 }
 
 impl ServeArgs {
@@ -360,6 +372,7 @@ impl ServeArgs {
             max_connections: defaults::MAX_CONNECTIONS,
             max_connections_per_client: defaults::MAX_CONNECTIONS_PER_CLIENT,
             header_timeout_secs: defaults::HEADER_TIMEOUT,
+            sso_allow_http: false,
         }
     }
 

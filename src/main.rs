@@ -142,6 +142,9 @@ async fn operator(app: &Application, command: OrgCommand) -> Result<(), CliError
         }
         OrgCommand::List => roster::operator::list(app, &mut stdout.lock()).await,
         OrgCommand::Show { org } => roster::operator::show(app, &org, &mut stdout.lock()).await,
+        OrgCommand::LiftSso { org } => {
+            roster::operator::lift_sso(app, &org, &mut stdout.lock()).await
+        }
         OrgCommand::InviteOwner(args) => {
             roster::operator::invite_owner(
                 app,

@@ -99,6 +99,26 @@ pub async fn show(app: &Application, org: &str, out: &mut impl Write) -> Result<
     Ok(out.write_all(text.as_bytes())?)
 }
 
+/// `roster org lift-sso ORG`: single sign-on stays connected but is no longer
+/// required, recorded as the system's change (the organization's history says
+/// who: the operator's CLI).
+pub async fn lift_sso(app: &Application, org: &str, out: &mut impl Write) -> Result<(), CliError> {
+    let org: OrgId = org.parse().map_err(|_| CliError::not_an_org("ORG", org))?;
+    let lifted = roster_commands::use_cases::sso::lift_enforcement(app, org).await?;
+    if lifted.position.is_some() {
+        writeln!(
+            out,
+            "single sign-on is no longer required in {org}; members may sign in with passwords"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "single sign-on was not required in {org}; nothing changed"
+        )?;
+    }
+    Ok(())
+}
+
 /// `roster org invite-owner ORG --email … --name …`: invites a new owner as the
 /// operator; prints the accept link (the running server's email worker mails it).
 pub async fn invite_owner(

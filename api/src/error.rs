@@ -5,6 +5,7 @@
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use roster_commands::use_cases::sso::SsoRefusal;
 use roster_commands::UseCaseError;
 use roster_domain::user::UserError;
 use roster_domain::DomainError;
@@ -248,6 +249,78 @@ fn retry_later(problem: Problem, wait: std::time::Duration) -> Response {
     response
 }
 
+/// The problem a single sign-on refusal is answered with. The provider's own
+/// failures are 502/503-free on purpose: a browser lands on a page that says
+/// what happened, and an API client on a 4xx it can show.
+pub(crate) fn sso_problem(e: &SsoRefusal) -> Problem {
+    use SsoRefusal as S;
+    let (status, slug, title) = match e {
+        S::NotConnected => (
+            StatusCode::NOT_FOUND,
+            "sso-not-connected",
+            "Single sign-on not set up",
+        ),
+        S::ProviderUnavailable(_) => (
+            StatusCode::FAILED_DEPENDENCY,
+            "sso-provider-unavailable",
+            "Sign-in provider not answering",
+        ),
+        S::ProviderMisconfigured(_) => (
+            StatusCode::FAILED_DEPENDENCY,
+            "sso-provider-misconfigured",
+            "Sign-in provider misconfigured",
+        ),
+        S::CodeRefused(_) => (
+            StatusCode::BAD_REQUEST,
+            "sso-code-refused",
+            "Sign-in refused by the provider",
+        ),
+        S::ProviderDeclined(_) => (
+            StatusCode::BAD_REQUEST,
+            "sso-provider-declined",
+            "The provider did not sign you in",
+        ),
+        S::Token { .. } => (
+            StatusCode::UNAUTHORIZED,
+            "sso-token-refused",
+            "ID token refused",
+        ),
+        S::StateUnknown => (
+            StatusCode::BAD_REQUEST,
+            "sso-state-unknown",
+            "Sign-in expired or used",
+        ),
+        S::OtherBrowser => (
+            StatusCode::BAD_REQUEST,
+            "sso-other-browser",
+            "Started in another browser",
+        ),
+        S::EmailMissing => (
+            StatusCode::FORBIDDEN,
+            "sso-email-missing",
+            "No email address given",
+        ),
+        S::EmailUnverified { .. } => (
+            StatusCode::FORBIDDEN,
+            "sso-email-unverified",
+            "Email address not verified",
+        ),
+        S::NotAMember { .. } => (StatusCode::FORBIDDEN, "sso-not-a-member", "Not a member"),
+        S::Required { .. } => (
+            StatusCode::FORBIDDEN,
+            "sso-required",
+            "Single sign-on required",
+        ),
+        S::LinkExpired => (StatusCode::GONE, "sso-link-expired", "Confirmation expired"),
+    };
+    let problem = Problem::new(status, slug, title, e.to_string());
+    match e {
+        S::Token { kind, .. } => problem.with("check", kind),
+        S::Required { organization } => problem.with("organization", organization),
+        _ => problem,
+    }
+}
+
 fn use_case_problem(e: UseCaseError) -> Response {
     let detail = e.to_string();
     let problem = match e {
@@ -307,6 +380,7 @@ fn use_case_problem(e: UseCaseError) -> Response {
                 retry_after,
             )
         }
+        UseCaseError::Sso(refusal) => sso_problem(&refusal),
         UseCaseError::WrongIdentity { .. } => Problem::new(
             StatusCode::FORBIDDEN,
             "wrong-identity",

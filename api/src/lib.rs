@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
     let (api, _) = openapi::routes().split_for_parts();
     let api = api
         .merge(scim::router(state.clone()))
+        .merge(routes::sso::callback_router())
         .fallback(problem::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

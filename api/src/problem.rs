@@ -57,6 +57,11 @@ impl Problem {
         }
     }
 
+    /// The last segment of its `type`: the rule's stable name.
+    pub fn slug(&self) -> &str {
+        self.type_uri.trim_start_matches(TYPE_BASE)
+    }
+
     /// Adds an extension member.
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
         if let Ok(v) = serde_json::to_value(value) {

@@ -47,6 +47,9 @@ pub struct Application {
     pub waits: Arc<tokio::sync::Semaphore>,
     /// When each API key was last used (as this instance saw it).
     pub key_usage: Arc<crate::use_cases::api_keys::KeyUsage>,
+    /// Organizations' OpenID Connect providers (an HTTP client and their
+    /// discovery documents).
+    pub providers: Arc<crate::sso::provider::Providers>,
 }
 
 /// Requests that may wait for the read models at once; past it a query answers
@@ -78,6 +81,7 @@ impl Application {
             source,
             waits: Arc::new(tokio::sync::Semaphore::new(MAX_WAITING)),
             key_usage: Arc::default(),
+            providers: Arc::new(crate::sso::provider::Providers::new(false)),
         }
     }
 

@@ -120,6 +120,9 @@ pub enum UseCaseError {
         /// How long to wait.
         retry_after: Duration,
     },
+    /// A single sign-on step was refused.
+    #[error(transparent)]
+    Sso(crate::use_cases::sso::SsoRefusal),
     /// Something beneath the application failed; `source` holds the cause.
     #[error("{context}")]
     Infrastructure {

@@ -25,6 +25,7 @@ mod handler;
 pub mod idempotency;
 pub mod identity;
 pub mod sending_limits;
+pub mod sso;
 pub mod tokens;
 pub mod unit_of_work;
 pub mod use_cases;

@@ -5,7 +5,7 @@
 //! * [`db`]: the two-backend handle, its transactions and the macros that run one
 //!   SQL text on either backend.
 //! * [`sessions`], [`credentials`], [`idempotency`], [`checkpoints`],
-//!   [`email_retries`], [`api_key_use`], [`scim_errors`]: one module per table, each answering in typed rows.
+//!   [`email_retries`], [`api_key_use`], [`scim_errors`], [`sso_logins`]: one module per table, each answering in typed rows.
 //! * [`follower`]: leadership across instances, the follow loop, backoff.
 //!
 //! Read models live in `roster-projections`; the log in `roster-eventstore`. The
@@ -22,6 +22,7 @@ pub mod follower;
 pub mod idempotency;
 pub mod scim_errors;
 pub mod sessions;
+pub mod sso_logins;
 
 pub use db::{pos_i64, time_text, Db, Tx};
 pub use error::StorageError;

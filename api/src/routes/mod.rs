@@ -13,6 +13,7 @@ pub mod me;
 pub mod members;
 pub mod password_resets;
 pub mod sessions;
+pub mod sso;
 
 use roster_commands::use_cases::Recorded;
 use serde::Serialize;
@@ -34,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(history::router())
         .merge(events::router())
         .merge(password_resets::router())
+        .merge(sso::router())
 }
 
 /// What a command answers when it has nothing else to say: how far the log got.

@@ -71,7 +71,7 @@ pub(crate) async fn sign_in(
         || state.writes.enter(),
     )
     .await?;
-    let headers = cookie(&state, &session.token, state.app.session_ttl.num_seconds());
+    let headers = session_cookie(&state, &session.token, state.app.session_ttl.num_seconds());
     Ok((
         StatusCode::CREATED,
         headers,
@@ -96,7 +96,7 @@ pub(crate) async fn sign_out(
 ) -> Result<(StatusCode, HeaderMap), ApiError> {
     sessions::sign_out(&state.app, &caller.token).await?;
     state.live.sessions_ended(caller.user_id);
-    Ok((StatusCode::NO_CONTENT, cookie(&state, "", 0)))
+    Ok((StatusCode::NO_CONTENT, session_cookie(&state, "", 0)))
 }
 
 /// Sign out everywhere: revoke every session of the caller, on every device.
@@ -112,12 +112,12 @@ pub(crate) async fn sign_out_everywhere(
 ) -> Result<(StatusCode, HeaderMap), ApiError> {
     sessions::sign_out_everywhere(&state.app, caller.user_id).await?;
     state.live.sessions_ended(caller.user_id);
-    Ok((StatusCode::NO_CONTENT, cookie(&state, "", 0)))
+    Ok((StatusCode::NO_CONTENT, session_cookie(&state, "", 0)))
 }
 
 /// The session cookie: HttpOnly, SameSite=Strict, and Secure when Roster is
 /// served over https (its public URL says so).
-fn cookie(state: &AppState, token: &str, max_age: i64) -> HeaderMap {
+pub(crate) fn session_cookie(state: &AppState, token: &str, max_age: i64) -> HeaderMap {
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     let value = format!(
         "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"

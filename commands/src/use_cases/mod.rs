@@ -31,6 +31,7 @@ pub mod resend_invite;
 pub mod role_groups;
 pub mod roles;
 pub mod sessions;
+pub mod sso;
 
 use roster_domain::organization::{Actor, Envelope, OrgCommand};
 use roster_domain::{OrgEvent, OrgId, UserId};

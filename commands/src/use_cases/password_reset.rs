@@ -54,6 +54,9 @@ async fn ask_for_reset(
     let Some(known) = credentials::by_email(&app.read, email.key()).await? else {
         return Ok(());
     };
+    if let Some(organization) = super::sso::required_for(app, &email).await? {
+        return Err(super::sso::SsoRefusal::Required { organization }.into());
+    }
     app.users
         .execute(
             known.user_id,
@@ -94,6 +97,11 @@ pub async fn complete_reset(app: &Application, input: CompleteReset) -> Result<(
     // Compared as digests: equal length, and no early exit on the first difference.
     if digest(expected.expose()) != digest(&input.token) {
         return Err(invalid());
+    }
+    if let Ok(parsed) = Email::parse(&email) {
+        if let Some(organization) = super::sso::required_for(app, &parsed).await? {
+            return Err(super::sso::SsoRefusal::Required { organization }.into());
+        }
     }
     if let Some(weakness) = passwords::weakness(&input.new_password, &email) {
         return Err(UseCaseError::Invalid(vec![FieldError::new(

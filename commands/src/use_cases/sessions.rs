@@ -65,6 +65,13 @@ where
     }
     throttled.succeeded();
     let user = user.ok_or(UseCaseError::InvalidCredentials)?;
+    // Checked once the password is right, so the refusal tells nothing to
+    // someone who does not know it.
+    if let Ok(email) = Email::parse(&attempt.email) {
+        if let Some(organization) = super::sso::required_for(app, &email).await? {
+            return Err(super::sso::SsoRefusal::Required { organization }.into());
+        }
+    }
     sessions::open(&app.read, user, app.clock.now(), app.session_ttl).await
 }
 
