@@ -218,7 +218,7 @@ pub(crate) fn domain_problem(e: &DomainError) -> Problem {
     }
 }
 
-fn identity_problem(e: &UserError) -> Problem {
+pub(crate) fn identity_problem(e: &UserError) -> Problem {
     let (status, slug, title) = match e {
         UserError::AlreadyRegistered => (
             StatusCode::CONFLICT,

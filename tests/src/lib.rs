@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod browser;
 pub mod http;
+pub mod oidc;
 pub mod smtp;
 pub mod world;
 

@@ -16,6 +16,7 @@ mod api_invitee;
 mod api_keys;
 mod api_members;
 mod api_sessions;
+mod api_sso;
 mod api_throttling;
 mod audit_cli;
 mod bootstrap;

@@ -501,6 +501,11 @@ fn refusal_slug(e: &UseCaseError) -> (String, Option<String>) {
         UseCaseError::Busy { .. } => ("busy".into(), None),
         UseCaseError::ConcurrentChange => ("concurrent-change".into(), None),
         UseCaseError::JustRegistered => ("sign-in-to-accept".into(), None),
+        UseCaseError::WrongIdentity { .. } => ("wrong-identity".into(), None),
+        UseCaseError::OrganizationNotFound => ("organization-not-found".into(), None),
+        UseCaseError::IdentityRefused(u) => {
+            (crate::error::identity_problem(u).slug().to_owned(), None)
+        }
         _ => ("sso-unavailable".into(), None),
     }
 }

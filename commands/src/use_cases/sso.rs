@@ -616,6 +616,16 @@ pub async fn finish(app: &Application, callback: Callback) -> Result<Finished, U
             if member.is_some_and(|m| m.suspended) {
                 return Err(DomainError::MemberIsSuspended.into());
             }
+            // The invitation is for one address: the provider must vouch for
+            // that one (the wrong-identity rule of accepting).
+            if let Some((invitation_id, _)) = invited {
+                let invitee = o.invitations.get(&invitation_id).map(|i| i.email.clone());
+                if invitee.as_ref() != Some(&email) {
+                    return Err(UseCaseError::WrongIdentity {
+                        email: invitee.map(|e| e.to_string()).unwrap_or_default(),
+                    });
+                }
+            }
             let entry = match (member, invited) {
                 (Some(_), _) => Entry::Member,
                 (None, Some((invitation_id, token_digest))) => Entry::Accept {
