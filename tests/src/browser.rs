@@ -364,6 +364,7 @@ impl Browser {
         self.goto("/sign-in").await?;
         self.see("h1", "Sign in").await?;
         self.fill("Email", email).await?;
+        self.click("Continue").await?;
         self.fill("Password", password).await?;
         self.click("Sign in").await?;
         self.see("h1", "Your organizations").await

@@ -359,6 +359,8 @@ impl NodeProvider {
             anyhow::bail!("the provider stopped before listening")
         })
         .await??;
+        // Keep reading what it prints: a closed pipe would stop it at its next line.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let registered: Value = reqwest::Client::new()
             .post(format!("{issuer}/reg"))
             .json(&json!({
@@ -391,4 +393,11 @@ impl Drop for NodeProvider {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
     }
+}
+
+/// A loopback address no one listens on right now, for a server whose public
+/// URL must be known before it starts (a provider's registered redirect URI).
+pub fn free_local_addr() -> anyhow::Result<std::net::SocketAddr> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(probe.local_addr()?)
 }

@@ -238,7 +238,7 @@ async fn an_owner_connects_a_provider_and_members_sign_in_with_it_linked_on_firs
     assert_eq!(method["method"], "password");
 
     let landed = sign_in(&s, "olive@acme.io").await;
-    assert_eq!(landed.to, format!("/orgs/{org}/users"));
+    assert_eq!(landed.to, "/");
     let session = landed.session.expect("a session");
     let (status, me) = s.call("GET", "/api/me", Some(&session), None).await;
     assert_eq!(status, 200, "{me}");

@@ -43,5 +43,6 @@ mod use_cases;
 mod web_assets;
 mod web_browser;
 mod web_screenshots;
+mod web_sso;
 mod web_team;
 mod workers;

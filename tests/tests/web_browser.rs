@@ -577,9 +577,16 @@ async fn an_owner_can_sign_in_and_open_and_close_the_invite_dialog_with_the_keyb
         .expect("asked to sign in first");
     assert_eq!(focused(&b).await.expect("focus"), "Email");
     let email = b.client.active_element().await.expect("focus");
-    email.send_keys(OWNER).await.expect("type");
-    press(&b, Key::Tab).await.expect("tab");
-    assert_eq!(focused(&b).await.expect("focus"), "Password");
+    email
+        .send_keys(&format!("{OWNER}{}", Key::Enter))
+        .await
+        .expect("type");
+    // The address first: it signs in with a password, which is asked next.
+    b.until("the password is asked", || async {
+        Ok(focused(&b).await? == "Password")
+    })
+    .await
+    .expect("password focused");
     let password = b.client.active_element().await.expect("focus");
     password
         .send_keys(&format!("{PASSWORD}{}", Key::Enter))

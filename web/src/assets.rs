@@ -46,7 +46,7 @@ pub static SHELL: Asset = Asset::new(
 );
 
 /// Every file under `/assets/`, the shell included.
-pub static ALL: [Asset; 16] = [
+pub static ALL: [Asset; 17] = [
     Asset::new(
         "app.css",
         "text/css; charset=utf-8",
@@ -75,6 +75,7 @@ pub static ALL: [Asset; 16] = [
         include_bytes!("../assets/js/member_dialogs.js"),
     ),
     Asset::new("js/accept.js", JS, include_bytes!("../assets/js/accept.js")),
+    Asset::new("js/sso.js", JS, include_bytes!("../assets/js/sso.js")),
     Asset::new(
         "js/api_keys.js",
         JS,

@@ -34,6 +34,8 @@ pub const PAGE_PATHS: &[&str] = &[
     "/account",
     "/orgs/{org}/users",
     "/orgs/{org}/activity",
+    "/orgs/{org}/api-keys",
+    "/orgs/{org}/sso",
     "/invitations/{token}",
 ];
 

@@ -71,6 +71,9 @@ pub struct PreviewBody {
     pub status: String,
     /// True when the invitee must sign in to accept (they have an identity).
     pub existing_account: bool,
+    /// `optional` when the invitee may accept by signing in with the
+    /// organization's single sign-on, `required` when they must; null: not offered.
+    pub single_sign_on: Option<String>,
 }
 
 /// Preview an invitation link (does not use it).
@@ -103,6 +106,9 @@ pub(crate) async fn preview(
         expires_at: p.expires_at,
         status: p.status,
         existing_account: p.existing_account,
+        single_sign_on: p
+            .single_sign_on
+            .map(|required| if required { "required" } else { "optional" }.to_owned()),
     }))
 }
 

@@ -440,13 +440,13 @@ pub(crate) async fn callback(
     )
     .await;
     match finished {
-        Ok(Finished::SignedIn { session, org_id }) => {
+        Ok(Finished::SignedIn { session, .. }) => {
             for (name, value) in
                 &session_cookie(&state, &session.token, state.app.session_ttl.num_seconds())
             {
                 out.append(name, value.clone());
             }
-            moving_on(&format!("/orgs/{org_id}/users"), out)
+            moving_on("/", out)
         }
         Ok(Finished::ConfirmWithPassword {
             link_token,

@@ -19,12 +19,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreProviderMetadata, CoreResponseType,
+    CoreUserInfoClaims,
 };
 use openidconnect::{
     http, url, AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
     CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse as _,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
-    TokenResponse as _,
+    SubjectIdentifier, TokenResponse as _,
 };
 
 /// The most bytes one answer of a provider may hold.
@@ -366,25 +367,56 @@ impl Providers {
                 }
                 other => ProviderError::ExchangeRefused(other.to_string()),
             })?;
-        let _ = answer.access_token();
         let token = answer
             .id_token()
             .ok_or_else(|| ProviderError::token("missing", "the answer holds no ID token"))?
             .clone();
-        match verify(&oidc, &token, nonce, now) {
+        let mut verified = match verify(&oidc, &token, nonce, now) {
             Err(ProviderError::Token {
                 kind: "unknown-key",
                 ..
             }) => {
                 // The provider may have rotated its keys: fetch them again, once.
                 let (metadata, fresh) = self.metadata(client.issuer, true).await?;
-                if !fresh {
-                    return verify(&oidc, &token, nonce, now);
+                if fresh {
+                    verify(&self.client(metadata, client)?, &token, nonce, now)
+                } else {
+                    verify(&oidc, &token, nonce, now)
                 }
-                verify(&self.client(metadata, client)?, &token, nonce, now)
             }
             other => other,
+        }?;
+        if verified.email.is_none() {
+            // Providers that keep the ID token small (OpenID Connect Core §5.4)
+            // give the address at the userinfo endpoint, for the same `sub`.
+            // Without one, the address is missing (and the sign-in refused).
+            if let Ok(request) = oidc.user_info(
+                answer.access_token().clone(),
+                Some(SubjectIdentifier::new(verified.subject.clone())),
+            ) {
+                let info: CoreUserInfoClaims =
+                    request
+                        .request_async(self.http()?)
+                        .await
+                        .map_err(|e| match e {
+                            openidconnect::UserInfoError::Request(r) => {
+                                ProviderError::Unavailable(r.0)
+                            }
+                            other => {
+                                ProviderError::token("malformed", format!("userinfo: {other}"))
+                            }
+                        })?;
+                verified.email = info.email().map(|e| e.as_str().to_owned());
+                verified.email_verified = info.email_verified().unwrap_or(false);
+                if verified.name.is_none() {
+                    verified.name = info
+                        .name()
+                        .and_then(|n| n.get(None))
+                        .map(|n| n.as_str().to_owned());
+                }
+            }
         }
+        Ok(verified)
     }
 
     fn client(

@@ -42,6 +42,9 @@ pub struct LinkPreview {
     pub status: String,
     /// Whether the invitee already has an identity (and must sign in to accept).
     pub existing_account: bool,
+    /// Whether the invitee may accept by signing in with the organization's
+    /// single sign-on (`Some`), and whether it is required (`Some(true)`).
+    pub single_sign_on: Option<bool>,
 }
 
 /// Why a link of `inv` with `digest` no longer works, if it does not. Whoever
@@ -127,6 +130,11 @@ pub async fn preview(app: &Application, token: &str) -> Result<LinkPreview, UseC
                     inv.status.to_string()
                 },
                 existing_account: false,
+                single_sign_on: org
+                    .sso
+                    .as_ref()
+                    .filter(|c| c.answers_for(&inv.email))
+                    .map(|c| c.enforced),
             }))
         })
         .await?;

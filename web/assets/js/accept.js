@@ -5,7 +5,7 @@
 import { get, post, del, seg, Problem } from "./api.js";
 import { h, replace, field, alertBox, busy, toast, when, timeLeft } from "./dom.js";
 import { describe } from "./roles.js";
-import { showFieldErrors } from "./sign_in.js";
+import { showFieldErrors, goToProvider } from "./sign_in.js";
 
 /** The accept page for `token`. */
 export async function acceptPage(app, token) {
@@ -68,12 +68,19 @@ export async function acceptPage(app, token) {
   };
 
   const signedInAs = app.me && app.me.email;
+  const mine = app.me && app.me.email && app.me.email.toLowerCase() === preview.email.toLowerCase();
   if (signedInAs && signedInAs.toLowerCase() !== preview.email.toLowerCase()) {
     // Said before anything is typed: only the invited address can accept.
     panel.append(someoneElse(app, preview, signedInAs, () => acceptPage(app, token)));
+  } else if (preview.single_sign_on && !mine) {
+    panel.append(singleSignOn(preview, token));
+    if (preview.single_sign_on === "optional") {
+      panel.append(h("p", { class: "divider" }, "or"),
+        preview.existing_account ? signInThenAccept(app, preview, token, joined) : newPersonForm(preview, token, joined));
+    }
   } else if (!preview.existing_account) {
     panel.append(newPersonForm(preview, token, joined));
-  } else if (app.me && app.me.email && app.me.email.toLowerCase() === preview.email.toLowerCase()) {
+  } else if (mine) {
     panel.append(signedInAccept(token, joined));
   } else {
     panel.append(signInThenAccept(app, preview, token, joined));
@@ -101,6 +108,26 @@ function someoneElse(app, preview, signedInAs, again) {
       h("p", {}, `You are signed in as ${signedInAs}, but this invitation is for ${preview.email}.`),
       h("p", {}, `Only ${preview.email} can accept it. Sign out here, then accept it as ${preview.email}. Your own account and access stay as they are.`)),
     alert.el, out);
+}
+
+/** Accepting through the organization's own sign-in provider. */
+function singleSignOn(preview, token) {
+  const alert = alertBox();
+  const go = h("button", { type: "button", class: "primary wide" }, "Accept with single sign-on");
+  go.addEventListener("click", () => busy(go, "Going to your sign-in provider…", async () => {
+    alert.clear();
+    try {
+      await goToProvider({ invitation_token: token });
+    } catch (e) {
+      if (!(e instanceof Problem)) throw e;
+      alert.show(e.message);
+    }
+  }));
+  return h("div", { class: "stack" },
+    h("p", {}, preview.single_sign_on === "required"
+      ? `${preview.organization.name} signs its people in with its own single sign-on. Sign in there as ${preview.email} to join; no Roster password is needed.`
+      : `${preview.organization.name} uses single sign-on: sign in there as ${preview.email} to join, without a Roster password.`),
+    alert.el, go);
 }
 
 function closedPage(app, title, message, signIn = false) {

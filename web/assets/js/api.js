@@ -153,6 +153,11 @@ export function patch(path, body) {
   return request("PATCH", path, body);
 }
 
+/** A replacement (a whole setting). */
+export function put(path, body) {
+  return request("PUT", path, body);
+}
+
 /** A removal. */
 export function del(path) {
   return request("DELETE", path);

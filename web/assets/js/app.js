@@ -10,6 +10,7 @@ import { acceptPage } from "./accept.js";
 import { activityPage } from "./activity.js";
 import { accountPage } from "./account.js";
 import { apiKeysPage } from "./api_keys.js";
+import { ssoPage } from "./sso.js";
 
 const main = document.getElementById("main");
 
@@ -33,6 +34,7 @@ const ROUTES = [
   [/^\/orgs\/([^/]+)\/users$/, (m) => usersPage(app, decodeURIComponent(m[1]))],
   [/^\/orgs\/([^/]+)\/activity$/, (m) => activityPage(app, decodeURIComponent(m[1]))],
   [/^\/orgs\/([^/]+)\/api-keys$/, (m) => apiKeysPage(app, decodeURIComponent(m[1]))],
+  [/^\/orgs\/([^/]+)\/sso$/, (m) => ssoPage(app, decodeURIComponent(m[1]))],
   [/^\/invitations\/([^/]+)$/, (m) => acceptPage(app, decodeURIComponent(m[1]))],
 ];
 
@@ -127,6 +129,7 @@ function drawUserMenu() {
     owned.map((o) => item(owned.length > 1 ? `User management — ${o.name}` : "User management", `/orgs/${o.org_id}/users`)),
     owned.map((o) => item(owned.length > 1 ? `Activity — ${o.name}` : "Activity", `/orgs/${o.org_id}/activity`)),
     owned.map((o) => item(owned.length > 1 ? `API keys — ${o.name}` : "API keys", `/orgs/${o.org_id}/api-keys`)),
+    owned.map((o) => item(owned.length > 1 ? `Single sign-on — ${o.name}` : "Single sign-on", `/orgs/${o.org_id}/sso`)),
     item("Account settings", "/account"),
     h("li", {}, h("button", { type: "button", class: "menu-action", onclick: signOut }, "Sign out")));
 }
