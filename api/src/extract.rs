@@ -36,14 +36,19 @@ pub fn presented_token(headers: &axum::http::HeaderMap) -> Option<(String, Token
     {
         return Some((token.trim().to_owned(), TokenSource::Bearer));
     }
+    cookie(headers, SESSION_COOKIE).map(|v| (v, TokenSource::Cookie))
+}
+
+/// The value of the request's cookie `name`, if it sent one.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| (v.to_owned(), TokenSource::Cookie))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
 }
 
 /// A cookie-authenticated state change must come from our own page: its `Origin`

@@ -52,8 +52,8 @@ pub struct Script {
     pub subject: String,
     /// `email` (none: left out).
     pub email: Option<String>,
-    /// `email_verified`.
-    pub email_verified: bool,
+    /// `email_verified` (none: left out, as Entra ID does).
+    pub email_verified: Option<bool>,
     /// `name`.
     pub name: Option<String>,
     /// `aud` (none: the client's id).
@@ -76,7 +76,7 @@ impl Script {
         Self {
             subject: format!("sub-{email}"),
             email: Some(email.to_owned()),
-            email_verified: true,
+            email_verified: Some(true),
             name: Some("Test Person".into()),
             audience: None,
             issuer: None,
@@ -274,7 +274,7 @@ async fn token(
     let now = Utc::now();
     let mut standard = StandardClaims::new(SubjectIdentifier::new(script.subject.clone()))
         .set_email(script.email.clone().map(EndUserEmail::new))
-        .set_email_verified(Some(script.email_verified));
+        .set_email_verified(script.email_verified);
     if let Some(name) = &script.name {
         let mut names = LocalizedClaim::new();
         names.insert(None, EndUserName::new(name.clone()));

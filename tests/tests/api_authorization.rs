@@ -523,6 +523,12 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/orgs/{org}/api-keys"),
     ("delete", "/api/orgs/{org}/api-keys/{key}"),
     ("get", "/api/orgs/{org}/directory"),
+    ("get", "/api/orgs/{org}/sso"),
+    ("put", "/api/orgs/{org}/sso"),
+    ("delete", "/api/orgs/{org}/sso"),
+    ("post", "/api/sso/method"),
+    ("post", "/api/sso/start"),
+    ("post", "/api/sso/confirm"),
     ("get", "/api/orgs/{org}/history"),
     ("get", "/api/orgs/{org}/events"),
     ("get", "/api/invitations/{token}"),
@@ -563,7 +569,7 @@ async fn the_openapi_document_lists_exactly_the_designed_operations_and_each_is_
             .replace("{account}", &ghost.to_string())
             .replace("{key}", &ghost.to_string())
             .replace("{token}", "deadbeef");
-        let body = matches!(*method, "post" | "patch").then(|| json!({}));
+        let body = matches!(*method, "post" | "patch" | "put").then(|| json!({}));
         let (status, answer) = s.call(&method.to_uppercase(), &path, None, body).await;
         assert_ne!(status, 405, "{method} {route} is routed");
         assert_ne!(

@@ -14,7 +14,7 @@
 //!   confirms the identity once with their Roster password.
 
 use axum::extract::{Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -302,6 +302,8 @@ pub(crate) async fn start(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<StartInput>,
 ) -> Result<(HeaderMap, Json<StartBody>), ApiError> {
+    // Each start stores a row for 10 minutes: it counts among the writes.
+    let _admitted = state.writes.enter().await?;
     let started = sso::start(
         &state.app,
         Start {
@@ -341,17 +343,6 @@ fn set_cookie(
     )) {
         headers.append(SET_COOKIE, v);
     }
-}
-
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
 }
 
 /// What the provider sends back.
@@ -434,7 +425,7 @@ pub(crate) async fn callback(
                 Some(d) => format!("{e}: {d}"),
                 None => e,
             }),
-            browser_token: cookie_value(&headers, BROWSER_COOKIE),
+            browser_token: crate::extract::cookie(&headers, BROWSER_COOKIE),
             redirect_uri: callback_url(&state),
         },
     )
@@ -532,7 +523,7 @@ pub(crate) async fn confirm(
     headers: HeaderMap,
     ApiJson(input): ApiJson<ConfirmInput>,
 ) -> Result<(StatusCode, HeaderMap, Json<SessionBody>), ApiError> {
-    let token = cookie_value(&headers, LINK_COOKIE)
+    let token = crate::extract::cookie(&headers, LINK_COOKIE)
         .ok_or(UseCaseError::Sso(sso::SsoRefusal::LinkExpired))?;
     let _admitted = state.writes.enter().await?;
     let Finished::SignedIn { session, .. } =

@@ -76,9 +76,17 @@ impl ProviderError {
     }
 }
 
-/// An HTTP client for providers: bounded in time and size, follows no redirect.
+/// Calls to providers in flight at once, all organizations together: a slow
+/// provider (an organization's owners choose it) holds at most these, and
+/// nothing else the server does waits on it.
+const CALLS_IN_FLIGHT: usize = 16;
+/// How long a call waits for a place before the provider counts as unavailable.
+const CALL_WAIT: Duration = Duration::from_secs(2);
+
+/// An HTTP client for providers: bounded in time, size and number in flight;
+/// follows no redirect.
 #[derive(Clone)]
-pub struct Http(reqwest::Client);
+pub struct Http(reqwest::Client, std::sync::Arc<tokio::sync::Semaphore>);
 
 /// A provider call that failed below the protocol.
 #[derive(Debug, thiserror::Error)]
@@ -94,11 +102,20 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("Roster single sign-on")
             .build()
-            .map(Self)
+            .map(|client| {
+                Self(
+                    client,
+                    std::sync::Arc::new(tokio::sync::Semaphore::new(CALLS_IN_FLIGHT)),
+                )
+            })
             .map_err(|e| HttpFailure(e.to_string()))
     }
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpFailure> {
+        let _place = tokio::time::timeout(CALL_WAIT, self.1.acquire())
+            .await
+            .map_err(|_| HttpFailure("too many sign-ins are waiting on providers".into()))?
+            .map_err(|_| HttpFailure("shutting down".into()))?;
         let (parts, body) = request.into_parts();
         let mut answer = self
             .0
@@ -198,8 +215,9 @@ pub struct Verified {
     pub subject: String,
     /// `email`, if given.
     pub email: Option<String>,
-    /// `email_verified` (absent counts as false).
-    pub email_verified: bool,
+    /// `email_verified`, if the provider says (Microsoft Entra ID, for one,
+    /// leaves it out of work accounts' tokens).
+    pub email_verified: Option<bool>,
     /// `name`, if given.
     pub name: Option<String>,
 }
@@ -311,14 +329,7 @@ impl Providers {
         login_hint: Option<&str>,
     ) -> Result<Authorization, ProviderError> {
         let (metadata, _) = self.metadata(client.issuer, false).await?;
-        let redirect = RedirectUrl::new(client.redirect_uri.to_owned())
-            .map_err(|e| ProviderError::Misconfigured(format!("the callback address: {e}")))?;
-        let oidc = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(client.client_id.to_owned()),
-            Some(ClientSecret::new(client.client_secret.clone())),
-        )
-        .set_redirect_uri(redirect);
+        let oidc = self.client(metadata, client)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = oidc
             .authorize_url(
@@ -407,7 +418,7 @@ impl Providers {
                             }
                         })?;
                 verified.email = info.email().map(|e| e.as_str().to_owned());
-                verified.email_verified = info.email_verified().unwrap_or(false);
+                verified.email_verified = info.email_verified();
                 if verified.name.is_none() {
                     verified.name = info
                         .name()
@@ -423,17 +434,7 @@ impl Providers {
         &self,
         metadata: CoreProviderMetadata,
         client: &Client<'_>,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        ProviderError,
-    > {
+    ) -> Result<Oidc, ProviderError> {
         let redirect = RedirectUrl::new(client.redirect_uri.to_owned())
             .map_err(|e| ProviderError::Misconfigured(format!("the callback address: {e}")))?;
         Ok(CoreClient::from_provider_metadata(
@@ -445,16 +446,20 @@ impl Providers {
     }
 }
 
+/// A client made from a discovery document: its authorization URL is set, its
+/// token and userinfo endpoints may be.
+type Oidc = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// The ID token's checks, each failure named.
 fn verify(
-    oidc: &CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    >,
+    oidc: &Oidc,
     token: &CoreIdToken,
     nonce: &str,
     now: DateTime<Utc>,
@@ -502,7 +507,7 @@ fn verify(
     Ok(Verified {
         subject,
         email: claims.email().map(|e| e.as_str().to_owned()),
-        email_verified: claims.email_verified().unwrap_or(false),
+        email_verified: claims.email_verified(),
         name: claims
             .name()
             .and_then(|n| n.get(None))

@@ -396,6 +396,21 @@ pub async fn method(
     Ok(Method::Password)
 }
 
+/// `org`'s connection and its client secret, opened.
+async fn connection_of(
+    app: &Application,
+    org: OrgId,
+) -> Result<(SsoConnection, String), UseCaseError> {
+    let connection = app
+        .orgs
+        .inspect(org, |o| o.and_then(|o| o.sso.clone()))
+        .await?
+        .ok_or(SsoRefusal::NotConnected)?;
+    let secret = seal::open(&app.key, org, &connection.client_secret)
+        .map_err(|e| SsoRefusal::ProviderMisconfigured(e.to_string()))?;
+    Ok((connection, secret))
+}
+
 /// Where a sign-in with a provider begins.
 #[derive(Debug, Clone)]
 pub struct Start {
@@ -440,13 +455,7 @@ pub async fn start(app: &Application, input: Start) -> Result<Started, UseCaseEr
         (None, Some(org), None) => (org, None, None),
         (None, None, None) => return Err(UseCaseError::field("email", "required")),
     };
-    let connection = app
-        .orgs
-        .inspect(org_id, |o| o.and_then(|o| o.sso.clone()))
-        .await?
-        .ok_or(SsoRefusal::NotConnected)?;
-    let secret = seal::open(&app.key, org_id, &connection.client_secret)
-        .map_err(|e| SsoRefusal::ProviderMisconfigured(e.to_string()))?;
+    let (connection, secret) = connection_of(app, org_id).await?;
     let client = Client {
         issuer: &connection.issuer,
         client_id: &connection.client_id,
@@ -547,13 +556,7 @@ pub async fn finish(app: &Application, callback: Callback) -> Result<Finished, U
         .code
         .ok_or_else(|| SsoRefusal::CodeRefused("no code came back".into()))?;
     let org_id = login.org_id;
-    let connection = app
-        .orgs
-        .inspect(org_id, |o| o.and_then(|o| o.sso.clone()))
-        .await?
-        .ok_or(SsoRefusal::NotConnected)?;
-    let secret = seal::open(&app.key, org_id, &connection.client_secret)
-        .map_err(|e| SsoRefusal::ProviderMisconfigured(e.to_string()))?;
+    let (connection, secret) = connection_of(app, org_id).await?;
     let client = Client {
         issuer: &connection.issuer,
         client_id: &connection.client_id,
@@ -578,7 +581,10 @@ pub async fn finish(app: &Application, callback: Callback) -> Result<Finished, U
         .as_deref()
         .and_then(|e| Email::parse(e).ok())
         .ok_or(SsoRefusal::EmailMissing)?;
-    if !verified.email_verified {
+    // A provider that says the address is unverified is believed; one that
+    // says nothing vouches for an address at its own organization's domain
+    // (checked next), as directory providers do.
+    if verified.email_verified == Some(false) {
         return Err(SsoRefusal::EmailUnverified {
             email: email.to_string(),
         }

@@ -347,17 +347,7 @@ pub fn decide(
                 });
             }
             // The directory's word replaces an open invitation for the address.
-            let mut events: Vec<OrgEvent> = org
-                .open_invitation_for(email)
-                .map(|i| {
-                    OrgEvent::InvitationCancelled(InvitationCancelled {
-                        invitation_id: i.id,
-                        cancelled_by: actor,
-                        cancelled_at: now,
-                    })
-                })
-                .into_iter()
-                .collect();
+            let mut events: Vec<OrgEvent> = settle_invitation_of(org, email, actor, now).collect();
             events.push(OrgEvent::MemberProvisioned(MemberProvisioned {
                 user_id: *user_id,
                 email: email.clone(),
@@ -618,17 +608,7 @@ pub fn decide(
             check_role(org, &role)?;
             // Joining settles an open invitation for the address: it is
             // cancelled, so no second membership can come of it.
-            let mut events: Vec<OrgEvent> = org
-                .open_invitation_for(email)
-                .map(|i| {
-                    OrgEvent::InvitationCancelled(InvitationCancelled {
-                        invitation_id: i.id,
-                        cancelled_by: actor,
-                        cancelled_at: now,
-                    })
-                })
-                .into_iter()
-                .collect();
+            let mut events: Vec<OrgEvent> = settle_invitation_of(org, email, actor, now).collect();
             events.push(OrgEvent::MemberJoinedBySso(MemberJoinedBySso {
                 user_id: *user_id,
                 email: email.clone(),
@@ -724,6 +704,26 @@ fn require_person_owner(
         Actor::ApiKey(_) => Err(DomainError::KeysManagedByPeopleOnly),
         _ => require_owner(org, actor, now),
     }
+}
+
+/// The cancellation of `email`'s open invitation, if it has one: a person who
+/// becomes a member another way (a directory, single sign-on) cannot also
+/// join through it.
+fn settle_invitation_of(
+    org: &Organization,
+    email: &crate::text::Email,
+    by: Actor,
+    now: DateTime<Utc>,
+) -> impl Iterator<Item = OrgEvent> {
+    org.open_invitation_for(email)
+        .map(|i| {
+            OrgEvent::InvitationCancelled(InvitationCancelled {
+                invitation_id: i.id,
+                cancelled_by: by,
+                cancelled_at: now,
+            })
+        })
+        .into_iter()
 }
 
 /// Linking an identity and joining are done by the person (or Roster itself).
