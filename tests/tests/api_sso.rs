@@ -215,6 +215,21 @@ async fn an_owner_connects_a_provider_and_members_sign_in_with_it_linked_on_firs
     };
     assert!(dump.iter().any(|(p,)| p.contains("client_secret")));
     assert!(dump.iter().all(|(p,)| !p.contains(CLIENT_SECRET)));
+    // The integrators' feed carries the connection, not even its sealed secret.
+    let (status, feed) = s
+        .call(
+            "GET",
+            &format!("/api/orgs/{org}/events?after=0"),
+            Some(&olive),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{feed}");
+    assert!(
+        feed.to_string().contains("SsoConnectionConfigured"),
+        "{feed}"
+    );
+    assert!(!feed.to_string().contains("client_secret"), "{feed}");
 
     // The sign-in page learns the method from the address.
     let (_, method) = s
@@ -744,4 +759,28 @@ async fn people_of_the_domain_join_without_an_invitation_only_when_the_owners_al
         )
         .await;
     assert!(members.to_string().contains("dave@acme.io"), "{members}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_started_on_one_instance_finishes_on_another_on_the_embedded_default() {
+    let mut s = TestServer::start_with(roster_tests::Backend::Sqlite, |a| a.sso_allow_http = true)
+        .await
+        .expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let provider = ScriptedProvider::start("olive@acme.io")
+        .await
+        .expect("provider");
+    connect(&s, org, &olive, &provider, json!({})).await;
+    let begun = begin(&s, json!({ "email": "olive@acme.io" })).await;
+    let query = at_provider(&begun).await;
+    // The browser comes back to a new instance: its state is in the database.
+    s.restart().await.expect("another instance");
+    let landed = callback(&s, &query, Some(&begun.cookie)).await;
+    assert_eq!(landed.to, "/");
+    let (status, _) = s
+        .call("GET", "/api/me", landed.session.as_deref(), None)
+        .await;
+    assert_eq!(status, 200);
 }

@@ -392,3 +392,59 @@ async fn every_page_and_dialog_at_both_widths() {
     }
     println!("screenshots written to {}", out_dir().display());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "draws PNGs for review; run scripts/screenshots"]
+async fn single_sign_on_pages_at_both_widths() {
+    let server = TestServer::start_with(roster_tests::Backend::Postgres, |a| {
+        a.sso_allow_http = true;
+    })
+    .await
+    .expect("server");
+    let (org, olive, _) = server
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let provider = roster_tests::oidc::ScriptedProvider::start("olive@acme.io")
+        .await
+        .expect("provider");
+    for width in WIDTHS {
+        let b = Browser::open(&server.base, width).await.expect("browser");
+        b.sign_in("olive@acme.io", PASSWORD).await.expect("in");
+        b.goto(&format!("/orgs/{org}/sso")).await.expect("page");
+        b.see("h1", "Single sign-on").await.expect("page");
+        shot(&b, width, "20-sso-not-connected").await.expect("shot");
+        let (status, _) = server
+            .call(
+                "PUT",
+                &format!("/api/orgs/{org}/sso"),
+                Some(&olive),
+                Some(json!({
+                    "issuer": provider.issuer, "client_id": "roster", "client_secret": "s",
+                    "domains": ["acme.io"], "join_role": { "role": "standard" },
+                })),
+            )
+            .await;
+        assert!(status == 200 || width != WIDTHS[0]);
+        server.drain().await;
+        b.goto(&format!("/orgs/{org}/sso")).await.expect("page");
+        b.see(".sso-status", "Connected").await.expect("connected");
+        shot(&b, width, "20b-sso-connected").await.expect("shot");
+        b.sign_out().await.expect("out");
+        b.fill("Email", "olive@acme.io").await.expect("email");
+        b.click("Continue").await.expect("continue");
+        b.see("p.note", "single sign-on").await.expect("offered");
+        shot(&b, width, "20c-sign-in-with-sso").await.expect("shot");
+        b.goto("/sign-in?sso_error=sso-not-a-member")
+            .await
+            .expect("refused");
+        shot(&b, width, "20d-sso-refused").await.expect("shot");
+        b.goto("/sign-in?sso_confirm=ann%40acme.io&organization=Acme")
+            .await
+            .expect("confirm");
+        b.see("h1", "Confirm it").await.expect("confirm");
+        shot(&b, width, "20e-sso-confirm-password")
+            .await
+            .expect("shot");
+        b.close().await.expect("close");
+    }
+}

@@ -69,8 +69,14 @@ async fn first_version_after(
 
 fn feed_event(recorded: RecordedEvent) -> FeedEvent {
     let mut data = recorded.payload;
+    // Digests of secrets and sealed secrets stay in the log: an integrator
+    // has no use for them, and each copy is one more to guard.
     if let Some(fields) = data.as_object_mut() {
         fields.remove("token_digest");
+        fields.remove("secret_digest");
+        if let Some(connection) = fields.get_mut("connection").and_then(|c| c.as_object_mut()) {
+            connection.remove("client_secret");
+        }
     }
     FeedEvent {
         position: recorded.global_position.0,
