@@ -66,7 +66,7 @@ export async function ssoPage(app, orgId) {
       h("span", { class: "choice-text" },
         h("span", { class: "choice-title" }, "Let people at these domains join without an invitation"),
         h("span", { class: "hint", id: `${joinId}-hint` },
-          "Off by default. They sign in through the link below and join with the role you choose (never owner); each join is in the history."))),
+          "Off by default. They sign in through the sign-in link above and join with the role you choose (never owner); each join is in the history."))),
     joinRoleRow,
     h("div", { class: "dialog-actions" }, disconnect, save));
 
