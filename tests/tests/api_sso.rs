@@ -432,9 +432,23 @@ async fn every_answer_that_fails_a_check_is_refused_with_its_rule() {
         .is_some());
     let replayed = callback(&s, &query, Some(&begun.cookie)).await;
     assert_eq!(refusal(&replayed), "sso_error=sso-state-unknown");
-    // The provider saying no.
+    // A made-up state is unknown; the provider saying no to a real one is said so.
     let forged = callback(&s, "error=access_denied&state=made-up", Some(&begun.cookie)).await;
     assert_eq!(refusal(&forged), "sso_error=sso-state-unknown");
+    let begun = begin(&s, json!({ "email": "olive@acme.io" })).await;
+    let state = begun
+        .url
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("state="))
+        .expect("a state")
+        .to_owned();
+    let declined = callback(
+        &s,
+        &format!("error=access_denied&error_description=User%0Acancelled&state={state}"),
+        Some(&begun.cookie),
+    )
+    .await;
+    assert_eq!(refusal(&declined), "sso_error=sso-provider-declined");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -550,7 +550,13 @@ pub async fn finish(app: &Application, callback: Callback) -> Result<Finished, U
         return Err(SsoRefusal::OtherBrowser.into());
     }
     if let Some(error) = callback.error {
-        return Err(SsoRefusal::ProviderDeclined(error.chars().take(200).collect()).into());
+        // The provider's words, as a browser brought them: bounded, printable.
+        let said = error
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        return Err(SsoRefusal::ProviderDeclined(said).into());
     }
     let code = callback
         .code
@@ -848,12 +854,13 @@ async fn enter(
             )
             .await?;
     }
+    let mut reached = None;
     if let Some(command) = first {
-        run_as(app, Some(user), org_id, command).await?;
+        reached = run_as(app, Some(user), org_id, command).await?.position();
     }
     // Joining links the identity itself; a member or an invitee is linked now.
     if !matches!(entry, Entry::Join) {
-        run_as(
+        let linked = run_as(
             app,
             Some(user),
             org_id,
@@ -863,6 +870,13 @@ async fn enter(
             },
         )
         .await?;
+        reached = linked.position().or(reached);
+    }
+    // The browser lands on a page that lists the person's organizations at
+    // once: let the read models show the membership first (a bounded wait).
+    if let Some(position) = reached {
+        app.wait_for_read_models(position, std::time::Duration::from_secs(2))
+            .await?;
     }
     Ok(user)
 }
