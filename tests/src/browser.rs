@@ -365,6 +365,20 @@ impl Browser {
         self.see("h1", "Sign in").await?;
         self.fill("Email", email).await?;
         self.click("Continue").await?;
+        // A member of an organization with single sign-on is offered it
+        // first; the password is one choice away (unless it is required).
+        let offered = self
+            .poll("the password or single sign-on", || async {
+                if self.shows("input[type=password]").await? {
+                    return Ok(Some(false));
+                }
+                let sso = self.shows("p.note").await?;
+                Ok(sso.then_some(true))
+            })
+            .await?;
+        if offered {
+            self.click("Use my Roster password instead").await?;
+        }
         self.fill("Password", password).await?;
         self.click("Sign in").await?;
         self.see("h1", "Your organizations").await

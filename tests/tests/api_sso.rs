@@ -29,7 +29,7 @@ fn client() -> reqwest::Client {
 }
 
 /// Connects `provider` for acme.io, with `extra` fields (enforced, join_role).
-async fn connect(
+pub(crate) async fn connect(
     s: &TestServer,
     org: roster_domain::OrgId,
     owner: &str,
@@ -60,12 +60,12 @@ async fn connect(
 }
 
 /// A sign-in begun: the provider's URL and the browser's binding cookie.
-struct Begun {
+pub(crate) struct Begun {
     url: String,
-    cookie: String,
+    pub(crate) cookie: String,
 }
 
-async fn begin(s: &TestServer, body: Value) -> Begun {
+pub(crate) async fn begin(s: &TestServer, body: Value) -> Begun {
     let answer = client()
         .post(format!("{}/api/sso/start", s.base))
         .json(&body)
@@ -97,7 +97,7 @@ async fn begin(s: &TestServer, body: Value) -> Begun {
 }
 
 /// The provider's answer: the callback's query string.
-async fn at_provider(begun: &Begun) -> String {
+pub(crate) async fn at_provider(begun: &Begun) -> String {
     let answer = client().get(&begun.url).send().await.expect("authorize");
     assert!(answer.status().is_redirection(), "{}", answer.status());
     let location = answer.headers()["location"]
@@ -115,13 +115,13 @@ async fn at_provider(begun: &Begun) -> String {
 }
 
 /// What the callback did: where it moves the browser, and the session cookie if any.
-struct Landed {
+pub(crate) struct Landed {
     to: String,
-    session: Option<String>,
+    pub(crate) session: Option<String>,
     link: Option<String>,
 }
 
-async fn callback(s: &TestServer, query: &str, cookie: Option<&str>) -> Landed {
+pub(crate) async fn callback(s: &TestServer, query: &str, cookie: Option<&str>) -> Landed {
     let mut request = client().get(format!("{}/sso/callback?{query}", s.base));
     if let Some(c) = cookie {
         request = request.header("cookie", c);

@@ -409,20 +409,7 @@ async fn single_sign_on_pages_at_both_widths() {
         .expect("provider");
     for width in WIDTHS {
         let b = Browser::open(&server.base, width).await.expect("browser");
-        if width == WIDTHS[0] {
-            b.sign_in("olive@acme.io", PASSWORD).await.expect("in");
-        } else {
-            // Connected by now: the password is one choice away.
-            b.goto("/sign-in").await.expect("sign-in");
-            b.fill("Email", "olive@acme.io").await.expect("email");
-            b.click("Continue").await.expect("continue");
-            b.click("Use my Roster password instead")
-                .await
-                .expect("password");
-            b.fill("Password", PASSWORD).await.expect("password");
-            b.click("Sign in").await.expect("sign in");
-            b.see("h1", "Your organizations").await.expect("in");
-        }
+        b.sign_in("olive@acme.io", PASSWORD).await.expect("in");
         b.goto(&format!("/orgs/{org}/sso")).await.expect("page");
         b.see("h1", "Single sign-on").await.expect("page");
         shot(&b, width, "20-sso-not-connected").await.expect("shot");

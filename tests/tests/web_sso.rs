@@ -179,3 +179,40 @@ async fn an_invitee_accepts_through_the_providers_login_page_without_a_roster_pa
     b.see(".org-card", "Admin").await.expect("as admin");
     b.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_joins_by_single_sign_on_appears_on_an_owners_open_page() {
+    use crate::api_sso::{at_provider, begin, callback, connect};
+    let server = TestServer::start_with(roster_tests::Backend::Postgres, |a| {
+        a.sso_allow_http = true;
+    })
+    .await
+    .expect("server");
+    let (org, olive, _) = server
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let provider = roster_tests::oidc::ScriptedProvider::start("dora@acme.io")
+        .await
+        .expect("provider");
+    connect(
+        &server,
+        org,
+        &olive,
+        &provider,
+        json!({ "join_role": { "role": "standard" } }),
+    )
+    .await;
+    let b = Browser::open(&server.base, 1280).await.expect("browser");
+    b.sign_in("olive@acme.io", PASSWORD).await.expect("olive");
+    crate::web_browser::open_user_management(&b)
+        .await
+        .expect("page");
+    // Dora joins through the sign-in link meanwhile; Olive's page follows.
+    let begun = begin(&server, json!({ "org": org })).await;
+    let landed = callback(&server, &at_provider(&begun).await, Some(&begun.cookie)).await;
+    assert!(landed.session.is_some(), "Dora joined");
+    b.see("section[aria-labelledby=members-title]", "dora@acme.io")
+        .await
+        .expect("shown without a reload");
+    b.close().await.expect("close");
+}

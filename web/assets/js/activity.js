@@ -23,6 +23,15 @@ const TYPES = [
   ["MemberRemoved", "Member removed"],
   ["ApiKeyCreated", "API key created"],
   ["ApiKeyRevoked", "API key revoked"],
+  ["MemberProvisioned", "Member added by the directory"],
+  ["MemberSuspended", "Member suspended"],
+  ["MemberRestored", "Member restored"],
+  ["MemberDetailsChanged", "Member details changed"],
+  ["SsoConnectionConfigured", "Single sign-on connected"],
+  ["SsoConnectionChanged", "Single sign-on changed"],
+  ["SsoConnectionRemoved", "Single sign-on disconnected"],
+  ["SsoIdentityLinked", "Single sign-on identity linked"],
+  ["MemberJoinedBySso", "Member joined by single sign-on"],
 ];
 
 const TYPE_WORDS = new Map(TYPES);

@@ -13,6 +13,9 @@ const KINDS = [
   "InvitationResent", "InvitationCancelled",
   "InvitationExpired", "InvitationAccepted", "RoleChanged", "MemberRemoved", "InvitationEmailSent",
   "InvitationEmailFailed", "ApiKeyCreated", "ApiKeyRevoked",
+  "MemberProvisioned", "MemberSuspended", "MemberRestored", "MemberDetailsChanged",
+  "SsoConnectionConfigured", "SsoConnectionChanged", "SsoConnectionRemoved", "SsoIdentityLinked",
+  "MemberJoinedBySso",
 ];
 
 /** Events arriving within this long are answered with one read. */

@@ -13,7 +13,10 @@ import { bulkInviteDialog } from "./bulk_invite.js";
 const PAGE = 50;
 
 /** Events that change the member list (the rest change only invitations). */
-const MEMBER_EVENTS = new Set(["InvitationAccepted", "RoleChanged", "MemberRemoved", "AccountRenamed", "ready"]);
+const MEMBER_EVENTS = new Set([
+  "InvitationAccepted", "RoleChanged", "MemberRemoved", "AccountRenamed", "MemberProvisioned",
+  "MemberSuspended", "MemberRestored", "MemberDetailsChanged", "MemberJoinedBySso", "ready",
+]);
 
 /** Events that change the accounts. */
 const ACCOUNT_EVENTS = new Set(["AccountAdded", "AccountRenamed", "ready"]);
