@@ -798,3 +798,31 @@ async fn a_sign_in_started_on_one_instance_finishes_on_another_on_the_embedded_d
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_issuers_are_refused_unless_the_operator_allows_them() {
+    let s = TestServer::start().await.expect("server");
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let provider = ScriptedProvider::start("olive@acme.io")
+        .await
+        .expect("provider");
+    let (status, refused) = s
+        .call(
+            "PUT",
+            &format!("/api/orgs/{org}/sso"),
+            Some(&olive),
+            Some(json!({ "issuer": provider.issuer, "client_id": "x", "client_secret": "y", "domains": ["acme.io"] })),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["errors"][0]["field"], "issuer");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("https"),
+        "{refused}"
+    );
+}
