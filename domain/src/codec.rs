@@ -47,10 +47,10 @@ pub trait DomainEvent: Serialize + DeserializeOwned {
     /// copying it first (the generic way copies it and adds the `type` tag for
     /// the tagged enum): rebuilds and catch-ups decode every event of the log.
     /// `None` when the type has no such way.
-    fn decode_current(
+    fn decode_current<'de, D: serde::Deserializer<'de>>(
         event_type: &str,
-        payload: &Value,
-    ) -> Option<Result<Self, serde_json::Error>> {
+        payload: D,
+    ) -> Option<Result<Self, D::Error>> {
         let _ = (event_type, payload);
         None
     }
@@ -85,6 +85,30 @@ pub fn encode<E: DomainEvent>(event: &E) -> Result<(&'static str, u32, Value), E
     };
     map.remove("type");
     Ok((event.event_type(), event.schema_version(), value))
+}
+
+/// [`decode`] from the payload's JSON text: an event of the current version is
+/// read straight from the text (no JSON tree in between); older ones go
+/// through [`decode`] and its upcasters.
+pub fn decode_text<E: DomainEvent>(
+    event_type: &str,
+    version: u32,
+    payload: &str,
+) -> Result<E, DecodeError> {
+    let malformed = |reason: String| DecodeError::Malformed {
+        event_type: event_type.to_owned(),
+        reason,
+    };
+    if E::current_version(event_type) == Some(version) {
+        let mut text = serde_json::Deserializer::from_str(payload);
+        if let Some(decoded) = E::decode_current(event_type, &mut text) {
+            return decoded
+                .and_then(|event| text.end().map(|()| event))
+                .map_err(|e| malformed(e.to_string()));
+        }
+    }
+    let value: Value = serde_json::from_str(payload).map_err(|e| malformed(e.to_string()))?;
+    decode(event_type, version, &value)
 }
 
 /// Rebuilds an event from its stored parts, upcasting older shapes.
@@ -127,69 +151,71 @@ impl DomainEvent for OrgEvent {
         OrgEvent::event_type(self)
     }
 
-    fn decode_current(
+    fn decode_current<'de, D: serde::Deserializer<'de>>(
         event_type: &str,
-        payload: &Value,
-    ) -> Option<Result<Self, serde_json::Error>> {
+        payload: D,
+    ) -> Option<Result<Self, D::Error>> {
         use crate::organization as e;
-        fn read<'a, T: serde::Deserialize<'a>>(
-            payload: &'a Value,
+        fn read<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+            payload: D,
             wrap: fn(T) -> OrgEvent,
-        ) -> Option<Result<OrgEvent, serde_json::Error>> {
+        ) -> Option<Result<OrgEvent, D::Error>> {
             Some(T::deserialize(payload).map(wrap))
         }
         match event_type {
             "OrganizationCreated" => {
-                read::<e::OrganizationCreated>(payload, OrgEvent::OrganizationCreated)
+                read::<e::OrganizationCreated, D>(payload, OrgEvent::OrganizationCreated)
             }
-            "AccountAdded" => read::<e::AccountAdded>(payload, OrgEvent::AccountAdded),
-            "AccountRenamed" => read::<e::AccountRenamed>(payload, OrgEvent::AccountRenamed),
-            "UserInvited" => read::<e::UserInvited>(payload, OrgEvent::UserInvited),
-            "InvitationResent" => read::<e::InvitationResent>(payload, OrgEvent::InvitationResent),
+            "AccountAdded" => read::<e::AccountAdded, D>(payload, OrgEvent::AccountAdded),
+            "AccountRenamed" => read::<e::AccountRenamed, D>(payload, OrgEvent::AccountRenamed),
+            "UserInvited" => read::<e::UserInvited, D>(payload, OrgEvent::UserInvited),
+            "InvitationResent" => {
+                read::<e::InvitationResent, D>(payload, OrgEvent::InvitationResent)
+            }
             "InvitationCancelled" => {
-                read::<e::InvitationCancelled>(payload, OrgEvent::InvitationCancelled)
+                read::<e::InvitationCancelled, D>(payload, OrgEvent::InvitationCancelled)
             }
             "InvitationChanged" => {
-                read::<e::InvitationChanged>(payload, OrgEvent::InvitationChanged)
+                read::<e::InvitationChanged, D>(payload, OrgEvent::InvitationChanged)
             }
             "InvitationExpired" => {
-                read::<e::InvitationExpired>(payload, OrgEvent::InvitationExpired)
+                read::<e::InvitationExpired, D>(payload, OrgEvent::InvitationExpired)
             }
             "InvitationAccepted" => {
-                read::<e::InvitationAccepted>(payload, OrgEvent::InvitationAccepted)
+                read::<e::InvitationAccepted, D>(payload, OrgEvent::InvitationAccepted)
             }
-            "RoleChanged" => read::<e::RoleChanged>(payload, OrgEvent::RoleChanged),
-            "MemberRemoved" => read::<e::MemberRemoved>(payload, OrgEvent::MemberRemoved),
+            "RoleChanged" => read::<e::RoleChanged, D>(payload, OrgEvent::RoleChanged),
+            "MemberRemoved" => read::<e::MemberRemoved, D>(payload, OrgEvent::MemberRemoved),
             "MemberProvisioned" => {
-                read::<e::MemberProvisioned>(payload, OrgEvent::MemberProvisioned)
+                read::<e::MemberProvisioned, D>(payload, OrgEvent::MemberProvisioned)
             }
-            "MemberSuspended" => read::<e::MemberSuspended>(payload, OrgEvent::MemberSuspended),
+            "MemberSuspended" => read::<e::MemberSuspended, D>(payload, OrgEvent::MemberSuspended),
             "MemberDetailsChanged" => {
-                read::<e::MemberDetailsChanged>(payload, OrgEvent::MemberDetailsChanged)
+                read::<e::MemberDetailsChanged, D>(payload, OrgEvent::MemberDetailsChanged)
             }
-            "MemberRestored" => read::<e::MemberRestored>(payload, OrgEvent::MemberRestored),
+            "MemberRestored" => read::<e::MemberRestored, D>(payload, OrgEvent::MemberRestored),
             "InvitationEmailSent" => {
-                read::<e::InvitationEmailSent>(payload, OrgEvent::InvitationEmailSent)
+                read::<e::InvitationEmailSent, D>(payload, OrgEvent::InvitationEmailSent)
             }
             "InvitationEmailFailed" => {
-                read::<e::InvitationEmailFailed>(payload, OrgEvent::InvitationEmailFailed)
+                read::<e::InvitationEmailFailed, D>(payload, OrgEvent::InvitationEmailFailed)
             }
-            "ApiKeyCreated" => read::<e::ApiKeyCreated>(payload, OrgEvent::ApiKeyCreated),
-            "ApiKeyRevoked" => read::<e::ApiKeyRevoked>(payload, OrgEvent::ApiKeyRevoked),
+            "ApiKeyCreated" => read::<e::ApiKeyCreated, D>(payload, OrgEvent::ApiKeyCreated),
+            "ApiKeyRevoked" => read::<e::ApiKeyRevoked, D>(payload, OrgEvent::ApiKeyRevoked),
             "SsoConnectionConfigured" => {
-                read::<e::SsoConnectionConfigured>(payload, OrgEvent::SsoConnectionConfigured)
+                read::<e::SsoConnectionConfigured, D>(payload, OrgEvent::SsoConnectionConfigured)
             }
             "SsoConnectionChanged" => {
-                read::<e::SsoConnectionChanged>(payload, OrgEvent::SsoConnectionChanged)
+                read::<e::SsoConnectionChanged, D>(payload, OrgEvent::SsoConnectionChanged)
             }
             "SsoConnectionRemoved" => {
-                read::<e::SsoConnectionRemoved>(payload, OrgEvent::SsoConnectionRemoved)
+                read::<e::SsoConnectionRemoved, D>(payload, OrgEvent::SsoConnectionRemoved)
             }
             "SsoIdentityLinked" => {
-                read::<e::SsoIdentityLinked>(payload, OrgEvent::SsoIdentityLinked)
+                read::<e::SsoIdentityLinked, D>(payload, OrgEvent::SsoIdentityLinked)
             }
             "MemberJoinedBySso" => {
-                read::<e::MemberJoinedBySso>(payload, OrgEvent::MemberJoinedBySso)
+                read::<e::MemberJoinedBySso, D>(payload, OrgEvent::MemberJoinedBySso)
             }
             _ => None,
         }

@@ -16,7 +16,7 @@ pub mod token;
 pub mod user;
 
 pub use api_key::{Scope, Scopes};
-pub use codec::{decode, encode, DecodeError, DomainEvent, EncodeError};
+pub use codec::{decode, decode_text, encode, DecodeError, DomainEvent, EncodeError};
 pub use error_chain::error_chain;
 pub use ids::{AccountId, ApiKeyId, InvitationId, OrgId, SendId, UserId};
 pub use organization::{

@@ -232,6 +232,10 @@ fn every_organization_event_decodes_to_itself() {
     for event in every_org_event() {
         let (t, v, p) = encode(&event).expect("events encode");
         assert_eq!(decode::<OrgEvent>(t, v, &p).expect("decode"), event);
+        // From the stored text too, as a rebuild reads it.
+        let text = p.to_string();
+        assert_eq!(decode_text::<OrgEvent>(t, v, &text).expect("decode"), event);
+        assert!(decode_text::<OrgEvent>(t, v, &format!("{text} trailing")).is_err());
     }
 }
 
@@ -248,6 +252,11 @@ fn a_stored_v1_user_invited_without_full_name_still_loads() {
         "expires_at": "2026-01-05T09:17:00Z"
     });
     let event = decode::<OrgEvent>("UserInvited", 1, &v1).expect("v1 loads");
+    assert_eq!(
+        decode_text::<OrgEvent>("UserInvited", 1, &v1.to_string()).expect("v1 loads from text"),
+        event,
+        "a rebuild's read upcasts the same way"
+    );
     let OrgEvent::UserInvited(invited) = event else {
         panic!("expected UserInvited")
     };

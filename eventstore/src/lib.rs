@@ -23,6 +23,7 @@ mod error;
 mod group;
 pub mod integrity;
 pub mod postgres;
+mod raw;
 pub mod seal;
 pub mod sqlite;
 mod store;
@@ -37,6 +38,7 @@ pub use envelope::{
 };
 pub use error::{InvalidStreamId, StoreError};
 pub use postgres::PgStore;
+pub use raw::{RawBatch, RawEvent, RawParts};
 pub use sqlite::SqliteStore;
 pub use store::EventStore;
 pub use subscription::{Subscription, SubscriptionOptions};

@@ -56,6 +56,7 @@ use crate::envelope::{
 use crate::error::StoreError;
 use crate::group::{Queue, Waiting};
 use crate::integrity::{chain_hash, to_micros, ChainHash, HashInput, GENESIS};
+use crate::raw::{RawBatch, RawParts};
 use crate::store::EventStore;
 use crate::uncommitted::{Tx, Uncommitted};
 
@@ -88,6 +89,20 @@ ORDER BY ins.stream_version
 const READ_ALL_SQL: &str = r#"
 SELECT global_position, event_id, stream_id, stream_version, event_type,
        schema_version, payload, metadata, recorded_at, hash
+FROM events
+WHERE global_position > $1
+  AND global_position < ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+                          + (SELECT base FROM event_position_base)) << 20)
+ORDER BY global_position
+LIMIT $2
+"#;
+
+/// [`READ_ALL_SQL`] with the payload and metadata as text, for
+/// [`EventStore::read_all_raw`]: the rows' strings are borrowed into a reused
+/// buffer, not parsed into JSON trees.
+const READ_ALL_RAW_SQL: &str = r#"
+SELECT global_position, event_id, stream_id, stream_version, event_type,
+       schema_version, payload::text AS payload, metadata::text AS metadata, recorded_at
 FROM events
 WHERE global_position > $1
   AND global_position < ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint
@@ -668,6 +683,40 @@ impl EventStore for PgStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode).collect()
+    }
+
+    async fn read_all_raw(
+        &self,
+        after: Position,
+        limit: usize,
+        into: &mut RawBatch,
+    ) -> Result<(), StoreError> {
+        use futures::TryStreamExt as _;
+        into.clear();
+        let mut rows = sqlx::query(READ_ALL_RAW_SQL)
+            .bind(to_i64(after.0))
+            .bind(to_i64(limit as u64))
+            .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let position = to_u64(row.try_get::<i64, _>("global_position")?);
+            into.push(RawParts {
+                position: Position(position),
+                event_id: row.try_get("event_id")?,
+                stream_id: row.try_get("stream_id")?,
+                stream_version: to_u64(row.try_get::<i64, _>("stream_version")?),
+                event_type: row.try_get("event_type")?,
+                schema_version: u32::try_from(row.try_get::<i32, _>("schema_version")?).map_err(
+                    |e| StoreError::Corrupt {
+                        position,
+                        reason: e.to_string(),
+                    },
+                )?,
+                payload: row.try_get("payload")?,
+                metadata: row.try_get("metadata")?,
+                recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+            });
+        }
+        Ok(())
     }
 
     async fn read_correlated(

@@ -7,6 +7,7 @@ use crate::envelope::{
     Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId,
 };
 use crate::error::StoreError;
+use crate::raw::{RawBatch, RawParts};
 use crate::uncommitted::Uncommitted;
 
 /// An append-only log of events grouped into streams, with one global order.
@@ -64,6 +65,37 @@ pub trait EventStore: Send + Sync + 'static {
         after: Position,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// [`EventStore::read_all`] into `into` (cleared first), with payloads and
+    /// metadata as JSON text: what a rebuild reads, without a JSON tree or owned
+    /// strings per event. This default converts `read_all`'s events; a backend
+    /// may read the text directly.
+    async fn read_all_raw(
+        &self,
+        after: Position,
+        limit: usize,
+        into: &mut RawBatch,
+    ) -> Result<(), StoreError> {
+        into.clear();
+        for e in self.read_all(after, limit).await? {
+            let metadata = serde_json::to_string(&e.metadata).map_err(|x| StoreError::Corrupt {
+                position: e.global_position.0,
+                reason: x.to_string(),
+            })?;
+            into.push(RawParts {
+                position: e.global_position,
+                event_id: e.event_id,
+                stream_id: e.stream_id.as_str(),
+                stream_version: e.stream_version,
+                event_type: &e.event_type,
+                schema_version: e.schema_version,
+                payload: &e.payload.to_string(),
+                metadata: &metadata,
+                recorded_at: e.recorded_at,
+            });
+        }
+        Ok(())
+    }
 
     /// Up to `limit` events after `after` that carry `correlation` as their
     /// correlation id, in global order: one request's whole chain (its own events

@@ -6,11 +6,11 @@
 use std::time::Instant;
 
 use chrono::Utc;
-use roster_eventstore::{EventStore, Position};
+use roster_eventstore::{EventStore, Position, RawBatch};
 
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{FinalRows, Mode, Rows};
-use crate::runner::{apply_batch, checkpoint_name, ensure_installed, to_projected};
+use crate::runner::{apply_batch, checkpoint_name, ensure_installed, to_projected_raw};
 use roster_storage::db::{pos_i64, time_text, Db};
 use roster_storage::{exec, fetch};
 
@@ -110,19 +110,23 @@ pub async fn rebuild_many(
     // horizon holds back for a moment behind another open transaction.
     let head = store.head().await?;
     let mut writing: Option<Writer> = None;
-    let mut batch = store.read_all(after, REBUILD_BATCH).await?;
+    // Two raw batches, reused throughout: one is folded while the next is read
+    // into the other (no allocation per event for reading).
+    let mut batch = RawBatch::default();
+    let mut next = RawBatch::default();
+    store.read_all_raw(after, REBUILD_BATCH, &mut batch).await?;
     loop {
-        let Some(last) = batch.last().map(|e| e.global_position) else {
+        let Some(last) = batch.last_position() else {
             if after >= head {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            batch = store.read_all(after, REBUILD_BATCH).await?;
+            store.read_all_raw(after, REBUILD_BATCH, &mut batch).await?;
             continue;
         };
         let fold = async {
-            for recorded in &batch {
-                if let Some(event) = to_projected(recorded)? {
+            for raw in batch.iter() {
+                if let Some(event) = to_projected_raw(raw)? {
                     for (p, rows) in projections.iter().zip(sets.iter_mut()) {
                         p.apply(rows, &event)?;
                     }
@@ -133,7 +137,7 @@ pub async fn rebuild_many(
         // Three stages overlap: the next batch is read while this one is
         // folded, and this one's final rows are written (on a task of their
         // own) while the next is folded. One write in flight bounds memory.
-        let (next, folded) = tokio::join!(store.read_all(last, REBUILD_BATCH), fold);
+        let (read, folded) = tokio::join!(store.read_all_raw(last, REBUILD_BATCH, &mut next), fold);
         folded?;
         let finals: Vec<FinalRows> = sets.iter_mut().map(Rows::take_final).collect();
         if let Some(previous) = writing.take() {
@@ -143,7 +147,8 @@ pub async fn rebuild_many(
         after = last;
         events += batch.len() as u64;
         progress(events, after);
-        batch = next?;
+        read?;
+        std::mem::swap(&mut batch, &mut next);
     }
     if let Some(last_write) = writing.take() {
         last_write.finish().await?;

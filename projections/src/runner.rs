@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use roster_domain::{decode, OrgEvent, OrgId};
-use roster_eventstore::{EventStore, Position, RecordedEvent};
+use roster_domain::{decode, decode_text, OrgEvent, OrgId};
+use roster_eventstore::{EventStore, Metadata, Position, RawEvent, RecordedEvent};
 use tokio::sync::watch;
 
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
@@ -60,6 +60,34 @@ pub fn to_projected(r: &RecordedEvent) -> Result<Option<ProjectedEvent>, Project
         event_id: r.event_id,
         recorded_at: r.recorded_at,
         metadata: r.metadata.clone(),
+        event,
+    }))
+}
+
+/// [`to_projected`] for an event of a raw batch (a rebuild's read): decoded
+/// straight from its JSON text.
+pub fn to_projected_raw(r: RawEvent<'_>) -> Result<Option<ProjectedEvent>, ProjectionError> {
+    let Some(id) = r.stream_id.strip_prefix("org-") else {
+        return Ok(None);
+    };
+    let decode_error = |reason: String| ProjectionError::Decode {
+        event_id: r.event_id,
+        position: r.position,
+        reason,
+    };
+    let org_id: OrgId = id
+        .parse()
+        .map_err(|e: uuid::Error| decode_error(e.to_string()))?;
+    let event: OrgEvent = decode_text(r.event_type, r.schema_version, r.payload)
+        .map_err(|e| decode_error(e.to_string()))?;
+    let metadata: Metadata =
+        serde_json::from_str(r.metadata).map_err(|e| decode_error(e.to_string()))?;
+    Ok(Some(ProjectedEvent {
+        org_id,
+        position: r.position,
+        event_id: r.event_id,
+        recorded_at: r.recorded_at,
+        metadata,
         event,
     }))
 }
