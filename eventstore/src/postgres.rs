@@ -97,12 +97,12 @@ ORDER BY global_position
 LIMIT $2
 "#;
 
-/// [`READ_ALL_SQL`] with the payload and metadata as text, for
-/// [`EventStore::read_all_raw`]: the rows' strings are borrowed into a reused
-/// buffer, not parsed into JSON trees.
+/// [`READ_ALL_SQL`] without the hash, for [`EventStore::read_all_raw`]: the
+/// rows' JSON texts are borrowed (as `RawValue`s, checked but not parsed into
+/// trees) into a reused buffer.
 const READ_ALL_RAW_SQL: &str = r#"
 SELECT global_position, event_id, stream_id, stream_version, event_type,
-       schema_version, payload::text AS payload, metadata::text AS metadata, recorded_at
+       schema_version, payload, metadata, recorded_at
 FROM events
 WHERE global_position > $1
   AND global_position < ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint
@@ -711,8 +711,12 @@ impl EventStore for PgStore {
                         reason: e.to_string(),
                     },
                 )?,
-                payload: row.try_get("payload")?,
-                metadata: row.try_get("metadata")?,
+                payload: row
+                    .try_get::<&serde_json::value::RawValue, _>("payload")?
+                    .get(),
+                metadata: row
+                    .try_get::<&serde_json::value::RawValue, _>("metadata")?
+                    .get(),
                 recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
             });
         }
