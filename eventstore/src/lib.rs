@@ -38,7 +38,7 @@ pub use envelope::{
 };
 pub use error::{InvalidStreamId, StoreError};
 pub use postgres::PgStore;
-pub use raw::{RawBatch, RawEvent, RawParts};
+pub use raw::{RawBatch, RawEvent};
 pub use sqlite::SqliteStore;
 pub use store::EventStore;
 pub use subscription::{Subscription, SubscriptionOptions};

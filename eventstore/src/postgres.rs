@@ -56,7 +56,7 @@ use crate::envelope::{
 use crate::error::StoreError;
 use crate::group::{Queue, Waiting};
 use crate::integrity::{chain_hash, to_micros, ChainHash, HashInput, GENESIS};
-use crate::raw::{RawBatch, RawParts};
+use crate::raw::{RawBatch, RawEvent};
 use crate::store::EventStore;
 use crate::uncommitted::{Tx, Uncommitted};
 
@@ -699,7 +699,7 @@ impl EventStore for PgStore {
             .fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
             let position = to_u64(row.try_get::<i64, _>("global_position")?);
-            into.push(RawParts {
+            into.push(RawEvent {
                 position: Position(position),
                 event_id: row.try_get("event_id")?,
                 stream_id: row.try_get("stream_id")?,

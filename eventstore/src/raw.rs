@@ -32,35 +32,13 @@ pub struct RawBatch {
     events: Vec<Spans>,
 }
 
-/// An event of a [`RawBatch`], borrowed from it.
+/// An event of a [`RawBatch`], borrowed from it (or from a store's row, to
+/// [`RawBatch::push`] it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawEvent<'a> {
     /// Place in the global order.
     pub position: Position,
     /// Unique id given by the writer.
-    pub event_id: Uuid,
-    /// Its stream.
-    pub stream_id: &'a str,
-    /// Its version in the stream.
-    pub stream_version: u64,
-    /// Stable type name.
-    pub event_type: &'a str,
-    /// Shape version of the payload.
-    pub schema_version: u32,
-    /// The payload, as JSON text.
-    pub payload: &'a str,
-    /// The metadata, as JSON text.
-    pub metadata: &'a str,
-    /// When it was recorded.
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// An event's parts, as a store hands them to [`RawBatch::push`].
-#[derive(Debug, Clone, Copy)]
-pub struct RawParts<'a> {
-    /// Place in the global order.
-    pub position: Position,
-    /// Unique id.
     pub event_id: Uuid,
     /// Its stream.
     pub stream_id: &'a str,
@@ -86,7 +64,7 @@ impl RawBatch {
     }
 
     /// Adds an event (its texts are copied into the buffer).
-    pub fn push(&mut self, parts: RawParts<'_>) {
+    pub fn push(&mut self, parts: RawEvent<'_>) {
         let mut put = |s: &str| {
             let start = self.text.len();
             self.text.push_str(s);
@@ -151,7 +129,7 @@ mod tests {
         let at = Utc::now();
         for n in 1..=3u64 {
             let payload = format!("{{\"n\":{n}}}");
-            batch.push(RawParts {
+            batch.push(RawEvent {
                 position: Position(n),
                 event_id: Uuid::from_u128(u128::from(n)),
                 stream_id: "org-x",

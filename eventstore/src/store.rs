@@ -7,7 +7,7 @@ use crate::envelope::{
     Appended, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent, StreamId,
 };
 use crate::error::StoreError;
-use crate::raw::{RawBatch, RawParts};
+use crate::raw::{RawBatch, RawEvent};
 use crate::uncommitted::Uncommitted;
 
 /// An append-only log of events grouped into streams, with one global order.
@@ -82,7 +82,7 @@ pub trait EventStore: Send + Sync + 'static {
                 position: e.global_position.0,
                 reason: x.to_string(),
             })?;
-            into.push(RawParts {
+            into.push(RawEvent {
                 position: e.global_position,
                 event_id: e.event_id,
                 stream_id: e.stream_id.as_str(),

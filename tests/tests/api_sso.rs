@@ -59,6 +59,20 @@ pub(crate) async fn connect(
     answer
 }
 
+/// A server, an organization of Olive's (acme.io) and a provider connected to
+/// it, whose tokens say Olive.
+async fn connected_to_a_provider() -> (TestServer, roster_domain::OrgId, String, ScriptedProvider) {
+    let s = server().await;
+    let (org, olive, _) = s
+        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
+        .await;
+    let provider = ScriptedProvider::start("olive@acme.io")
+        .await
+        .expect("provider");
+    connect(&s, org, &olive, &provider, json!({})).await;
+    (s, org, olive, provider)
+}
+
 /// A sign-in begun: the provider's URL and the browser's binding cookie.
 pub(crate) struct Begun {
     url: String,
@@ -340,14 +354,7 @@ async fn a_connection_that_cannot_work_is_refused_with_the_field_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_that_fails_a_check_is_refused_with_its_rule() {
-    let s = server().await;
-    let (org, olive, _) = s
-        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
-        .await;
-    let provider = ScriptedProvider::start("olive@acme.io")
-        .await
-        .expect("provider");
-    connect(&s, org, &olive, &provider, json!({})).await;
+    let (s, _, _, provider) = connected_to_a_provider().await;
 
     type Change = fn(&mut roster_tests::oidc::Script);
     let cases: Vec<(&str, Change, &str)> = vec![
@@ -453,14 +460,7 @@ async fn every_answer_that_fails_a_check_is_refused_with_its_rule() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_key_is_fetched_and_accepted() {
-    let s = server().await;
-    let (org, olive, _) = s
-        .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
-        .await;
-    let provider = ScriptedProvider::start("olive@acme.io")
-        .await
-        .expect("provider");
-    connect(&s, org, &olive, &provider, json!({})).await;
+    let (s, _, _, provider) = connected_to_a_provider().await;
     assert!(
         sign_in(&s, "olive@acme.io").await.session.is_some(),
         "key a, cached"
