@@ -445,6 +445,21 @@ async fn single_sign_on_pages_at_both_widths() {
         shot(&b, width, "20e-sso-confirm-password")
             .await
             .expect("shot");
+        let invitation = server
+            .invite(
+                org,
+                &olive,
+                json!({ "email": format!("bob{width}@acme.io"), "full_name": "Bob", "role": "admin" }),
+            )
+            .await;
+        let token = server.token_of(org, invitation).await;
+        b.goto(&format!("/invitations/{token}"))
+            .await
+            .expect("link");
+        b.see("button", "Accept with single sign-on")
+            .await
+            .expect("offered");
+        shot(&b, width, "20f-accept-with-sso").await.expect("shot");
         b.close().await.expect("close");
     }
 }
