@@ -22,8 +22,9 @@ pub use crate::models::history::queries::{history, HistoryFilter, HistoryRow};
 pub use crate::models::invitations::queries::{invitations, InvitationRow, LinkTarget};
 pub use crate::models::links::queries::link_target;
 pub use crate::models::members::queries::{
-    accounts, member_by_email_key, member_by_id, member_count, members, members_from, org_profile,
-    organizations, AccountRow, MemberFilter, MemberPage, MemberRow, OrgProfile,
+    accounts, member_by_email_key, member_by_id, member_count, members, members_from,
+    memberships_of, org_profile, organizations, AccountRow, MemberFilter, MemberPage, MemberRow,
+    OrgProfile,
 };
 pub use crate::models::periods::queries::members_as_of;
 

@@ -639,6 +639,19 @@ async fn a_person_who_belongs_to_other_organizations_confirms_the_first_link_wit
         )
         .await;
     assert_eq!(status, 201, "{joined}");
+    // Suspended there: a restore would bring that access back, so it counts.
+    let (_, otto_me) = s.call("GET", "/api/me", Some(&otto), None).await;
+    let (_, ann_me) = s.call("GET", "/api/me", Some(&ann), None).await;
+    let id = |me: &Value| -> roster_domain::UserId {
+        me["user_id"].as_str().expect("id").parse().expect("uuid")
+    };
+    let instance = s.another_instance();
+    let owner = roster_commands::authorize::owner_of(&instance, id(&otto_me), other)
+        .await
+        .expect("owner");
+    roster_commands::use_cases::directory::set_active(&instance, &owner, id(&ann_me), false)
+        .await
+        .expect("suspended");
 
     let provider = ScriptedProvider::start("ann@acme.io")
         .await

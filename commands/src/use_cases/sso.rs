@@ -676,10 +676,11 @@ pub async fn finish(app: &Application, callback: Callback) -> Result<Finished, U
                     o.is_some_and(|o| o.sso_links.get(&subject) == Some(&p))
                 })
                 .await?;
-        let elsewhere = queries::access_of(&app.read, p)
+        // Suspended memberships count: a restore would bring their access back.
+        let elsewhere = queries::memberships_of(&app.read, p)
             .await?
             .iter()
-            .any(|row| row.org_id != org_id);
+            .any(|org| *org != org_id);
         if !linked_already && elsewhere {
             let link_token = random_token()?;
             sso_logins::insert_pending(

@@ -224,6 +224,21 @@ pub async fn member_by_email_key(
     .transpose()
 }
 
+/// Every organization `user` is a member of, suspended memberships included
+/// (one indexed lookup): where a person belongs, whatever their access today.
+pub async fn memberships_of(db: &Db, user: UserId) -> Result<Vec<OrgId>, QueryError> {
+    let rows: Vec<(String,)> = fetch!(
+        db db,
+        fetch_all,
+        (String,),
+        "SELECT org_id FROM rm_members WHERE user_id = $1",
+        user.to_string()
+    )?;
+    rows.into_iter()
+        .map(|(org,)| parse_column("rm_members", "org_id", &org))
+        .collect()
+}
+
 /// How many members `org` has.
 pub async fn member_count(db: &Db, org: OrgId) -> Result<u64, QueryError> {
     let (n,): (i64,) = fetch!(
