@@ -262,7 +262,18 @@ async fn seed_org(store: &dyn EventStore, size: usize) -> anyhow::Result<usize> 
             ExpectedVersion::Exact(version)
         };
         version = store
-            .append(&stream, expected, batch, &Metadata::default())
+            .append(
+                &stream,
+                expected,
+                batch,
+                // As a request's appends carry it: who, which request, which intent.
+                &Metadata {
+                    actor: Some(owner.to_string()),
+                    correlation_id: Some(Uuid::now_v7()),
+                    request_id: Some(format!("req-{version}")),
+                    ..Metadata::default()
+                },
+            )
             .await?
             .last_version();
     }

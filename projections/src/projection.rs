@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use roster_domain::{OrgEvent, OrgId};
-use roster_eventstore::{Metadata, Position};
+use roster_eventstore::{Position, Source};
 use uuid::Uuid;
 
 use crate::rows::{Rows, Table};
@@ -19,8 +19,9 @@ pub struct ProjectedEvent {
     pub event_id: Uuid,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
-    /// Who and what caused it.
-    pub metadata: Metadata,
+    /// The interface it came through (all of its metadata read models use:
+    /// the rest stays in the log, and is not copied for every event).
+    pub source: Source,
     /// The event.
     pub event: OrgEvent,
 }

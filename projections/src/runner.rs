@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use roster_domain::{decode, decode_text, OrgEvent, OrgId};
-use roster_eventstore::{EventStore, Metadata, Position, RawEvent, RecordedEvent};
+use roster_eventstore::{EventStore, Position, RawEvent, RecordedEvent};
 use tokio::sync::watch;
 
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
@@ -59,7 +59,7 @@ pub fn to_projected(r: &RecordedEvent) -> Result<Option<ProjectedEvent>, Project
         position: r.global_position,
         event_id: r.event_id,
         recorded_at: r.recorded_at,
-        metadata: r.metadata.clone(),
+        source: r.metadata.source,
         event,
     }))
 }
@@ -80,14 +80,20 @@ pub fn to_projected_raw(r: RawEvent<'_>) -> Result<Option<ProjectedEvent>, Proje
         .map_err(|e: uuid::Error| decode_error(e.to_string()))?;
     let event: OrgEvent = decode_text(r.event_type, r.schema_version, r.payload)
         .map_err(|e| decode_error(e.to_string()))?;
-    let metadata: Metadata =
+    // Only the source: the other fields are skipped, not copied.
+    #[derive(serde::Deserialize)]
+    struct SourceOnly {
+        #[serde(default)]
+        source: roster_eventstore::Source,
+    }
+    let SourceOnly { source } =
         serde_json::from_str(r.metadata).map_err(|e| decode_error(e.to_string()))?;
     Ok(Some(ProjectedEvent {
         org_id,
         position: r.position,
         event_id: r.event_id,
         recorded_at: r.recorded_at,
-        metadata,
+        source,
         event,
     }))
 }

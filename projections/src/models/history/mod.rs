@@ -186,7 +186,7 @@ fn actor_id(actor: &Actor) -> String {
 }
 
 fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, ProjectionError> {
-    let src = e.metadata.source;
+    let src = e.source;
     Ok(match &e.event {
         OrgEvent::OrganizationCreated(c) => Line {
             actor_id: actor_id(&c.created_by),
@@ -563,7 +563,7 @@ impl Projection for History {
 }
 
 fn source_text(e: &ProjectedEvent) -> String {
-    serde_json::to_value(e.metadata.source)
+    serde_json::to_value(e.source)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
