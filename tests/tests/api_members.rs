@@ -203,7 +203,10 @@ async fn a_huge_search_is_refused_as_invalid_not_failed() {
     let (org, olive, _) = s
         .org_with_owner(ShapeArg::Single, "olive@acme.io", vec![])
         .await;
-    let huge = "a".repeat(50_000);
+    // Fifty times the longest name, well inside the 32 KiB a request's head may
+    // take (a 50,000-character address was answered 431 by the connection
+    // whenever it arrived in pieces: that is the server's bound, not this rule).
+    let huge = "a".repeat(5_000);
     let (status, refused) = s
         .call(
             "GET",
