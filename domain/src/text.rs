@@ -4,7 +4,8 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use serde::{Deserialize, Serialize};
+use compact_str::CompactString;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use unicode_normalization::UnicodeNormalization;
 
 /// Why a piece of text was refused.
@@ -75,13 +76,13 @@ fn normalized(field: &'static str, raw: &str) -> Result<String, TextError> {
 }
 
 /// Checks new input: [`normalized`], then the rules stored values obey.
-fn checked(field: &'static str, raw: &str, max: usize) -> Result<String, TextError> {
+fn checked(field: &'static str, raw: &str, max: usize) -> Result<CompactString, TextError> {
     stored(field, &normalized(field, raw)?, max)
 }
 
 /// The rules every stored value obeys. Values read back from the log are held
 /// to these only: the log keeps what was accepted when it was written.
-fn stored(field: &'static str, raw: &str, max: usize) -> Result<String, TextError> {
+fn stored(field: &'static str, raw: &str, max: usize) -> Result<CompactString, TextError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err(TextError::Empty { field });
@@ -92,15 +93,34 @@ fn stored(field: &'static str, raw: &str, max: usize) -> Result<String, TextErro
     if trimmed.chars().any(char::is_control) {
         return Err(TextError::ControlCharacters { field });
     }
-    Ok(trimmed.to_owned())
+    Ok(CompactString::new(trimmed))
+}
+
+/// Reads a text value through `make` from the string a format lends, so reading
+/// an event back from the log makes no `String` on the way (a short value is
+/// then held inline: no allocation at all).
+struct TextVisitor<T> {
+    expecting: &'static str,
+    make: fn(&str) -> Result<T, TextError>,
+}
+
+impl<T> serde::de::Visitor<'_> for TextVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        (self.make)(v).map_err(E::custom)
+    }
 }
 
 macro_rules! bounded_text {
     ($(#[$doc:meta])* $name:ident, $field:literal, $max:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(CompactString);
 
         impl $name {
             /// Most characters allowed after trimming.
@@ -111,6 +131,11 @@ macro_rules! bounded_text {
                 checked($field, raw, Self::MAX_CHARS).map(Self)
             }
 
+            /// A stored value (see [`stored`]); input goes through `parse`.
+            fn from_stored(raw: &str) -> Result<Self, TextError> {
+                stored($field, raw, Self::MAX_CHARS).map(Self)
+            }
+
             /// The text as stored.
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -119,15 +144,29 @@ macro_rules! bounded_text {
 
         impl TryFrom<String> for $name {
             type Error = TextError;
-            /// A stored value (see [`stored`]); input goes through `parse`.
             fn try_from(value: String) -> Result<Self, Self::Error> {
-                stored($field, &value, Self::MAX_CHARS).map(Self)
+                Self::from_stored(&value)
             }
         }
 
         impl From<$name> for String {
             fn from(value: $name) -> Self {
-                value.0
+                value.0.into_string()
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(TextVisitor {
+                    expecting: "a string",
+                    make: Self::from_stored,
+                })
             }
         }
 
@@ -151,11 +190,10 @@ bounded_text!(
 /// An email address: trimmed, syntax-checked, at most 254 characters, and compared
 /// case-insensitively (`Ann@X.com` and `ann@x.com` are one person) while keeping
 /// the spelling it was given for display.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone)]
 pub struct Email {
-    display: String,
-    key: String,
+    display: CompactString,
+    key: CompactString,
 }
 
 impl Email {
@@ -182,9 +220,18 @@ impl Email {
         if !is_valid_address(trimmed) {
             return Err(TextError::InvalidEmail(trimmed.to_owned()));
         }
+        // The key is exactly `to_lowercase`; ASCII (nearly every address) is
+        // folded without an intermediate `String`.
+        let key = if !trimmed.is_ascii() {
+            CompactString::from(trimmed.to_lowercase())
+        } else if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+            trimmed.chars().map(|c| c.to_ascii_lowercase()).collect()
+        } else {
+            CompactString::new(trimmed)
+        };
         Ok(Self {
-            display: trimmed.to_owned(),
-            key: trimmed.to_lowercase(),
+            display: CompactString::new(trimmed),
+            key,
         })
     }
 
@@ -214,10 +261,9 @@ fn is_valid_address(s: &str) -> bool {
         && local
             .chars()
             .all(|c| !c.is_control() && !c.is_whitespace() && !"@<>()[]\\,;:\"".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
+    let domain_ok = domain.split('.').nth(1).is_some()
         && domain.chars().count() <= 253
-        && labels.iter().all(|label| {
+        && domain.split('.').all(|label| {
             !label.is_empty()
                 && label.chars().count() <= 63
                 && !label.starts_with('-')
@@ -250,7 +296,22 @@ impl TryFrom<String> for Email {
 
 impl From<Email> for String {
     fn from(value: Email) -> Self {
-        value.display
+        value.display.into_string()
+    }
+}
+
+impl Serialize for Email {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.display)
+    }
+}
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(TextVisitor {
+            expecting: "a string",
+            make: Self::from_stored,
+        })
     }
 }
 

@@ -3,11 +3,10 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// SHA-256 digest of an invitation token, stored and compared instead of the token.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenDigest([u8; 32]);
 
 /// A digest that is not 64 hex digits.
@@ -46,6 +45,13 @@ impl fmt::Debug for TokenDigest {
 impl TryFrom<String> for TokenDigest {
     type Error = InvalidDigest;
     fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::from_hex(&value)
+    }
+}
+
+impl TokenDigest {
+    /// Reads 64 hex digits.
+    fn from_hex(value: &str) -> Result<Self, InvalidDigest> {
         let bytes = value.as_bytes();
         if bytes.len() != 64 {
             return Err(InvalidDigest);
@@ -63,6 +69,33 @@ impl TryFrom<String> for TokenDigest {
 impl From<TokenDigest> for String {
     fn from(value: TokenDigest) -> Self {
         hex::encode(value.0)
+    }
+}
+
+/// Written as 64 lower-case hex digits, from a buffer on the stack.
+impl Serialize for TokenDigest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut text = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut text).map_err(serde::ser::Error::custom)?;
+        let text = std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
+    }
+}
+
+/// Read from the string a format lends (no `String` on the way).
+impl<'de> Deserialize<'de> for TokenDigest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Hex;
+        impl serde::de::Visitor<'_> for Hex {
+            type Value = TokenDigest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TokenDigest, E> {
+                TokenDigest::from_hex(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Hex)
     }
 }
 

@@ -87,6 +87,26 @@ impl RawBatch {
         });
     }
 
+    /// Refills the batch from `lines`: one event per line, nine fields split by
+    /// tabs — position, event id, stream id, stream version, type, schema
+    /// version, `recorded_at` in microseconds since the epoch, the metadata JSON
+    /// and the payload JSON (last, so it may hold anything but a line break,
+    /// which JSON text never holds unescaped). A store that can send a whole
+    /// batch as one text this way spends no allocation per event on reading it.
+    /// Answers what is wrong with a line that does not parse.
+    pub fn fill_from_lines(&mut self, lines: &str) -> Result<(), String> {
+        self.clear();
+        self.text.push_str(lines);
+        let Self { text, events } = self;
+        let mut start = 0;
+        while start < text.len() {
+            let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+            events.push(parse_line(text, start..end)?);
+            start = end + 1;
+        }
+        Ok(())
+    }
+
     /// How many events it holds.
     pub fn len(&self) -> usize {
         self.events.len()
@@ -117,6 +137,46 @@ impl RawBatch {
             recorded_at: e.recorded_at,
         })
     }
+}
+
+/// One line of [`RawBatch::fill_from_lines`] (the span `line` of `text`).
+fn parse_line(text: &str, line: Range<usize>) -> Result<Spans, String> {
+    let mut fields: [Range<usize>; 9] = Default::default();
+    let mut at = line.start;
+    for field in fields.iter_mut().take(8) {
+        let tab = text[at..line.end].find('\t').ok_or_else(|| {
+            format!(
+                "a line of the log has too few fields: {:?}",
+                &text[line.clone()]
+            )
+        })?;
+        *field = at..at + tab;
+        at += tab + 1;
+    }
+    fields[8] = at..line.end;
+    let field = |i: usize| &text[fields[i].clone()];
+    let number = |i: usize| {
+        field(i)
+            .parse::<i64>()
+            .map_err(|e| format!("field {i} of a line of the log ({:?}): {e}", field(i)))
+    };
+    let unsigned = |i: usize| number(i).and_then(|n| u64::try_from(n).map_err(|e| e.to_string()));
+    let position = Position(unsigned(0)?);
+    let event_id = Uuid::parse_str(field(1)).map_err(|e| format!("event id at {position}: {e}"))?;
+    let recorded_at = DateTime::<Utc>::from_timestamp_micros(number(6)?)
+        .ok_or_else(|| format!("recorded_at at {position} is out of range"))?;
+    Ok(Spans {
+        position,
+        event_id,
+        stream_version: unsigned(3)?,
+        schema_version: u32::try_from(number(5)?)
+            .map_err(|e| format!("schema version at {position}: {e}"))?,
+        recorded_at,
+        stream_id: fields[2].clone(),
+        event_type: fields[4].clone(),
+        metadata: fields[7].clone(),
+        payload: fields[8].clone(),
+    })
 }
 
 #[cfg(test)]
@@ -151,5 +211,42 @@ mod tests {
         batch.clear();
         assert!(batch.is_empty());
         assert_eq!(batch.text.capacity(), capacity);
+    }
+
+    #[test]
+    fn lines_fill_a_batch_and_a_bad_line_is_named() {
+        let mut batch = RawBatch::default();
+        let id = Uuid::now_v7();
+        let lines = format!(
+            "7\t{id}\torg-a\t2\tUserInvited\t1\t1764668950123456\t{{}}\t{{\"note\":\"a\\tb\"}}\n\
+             9\t{id}\torg-b\t1\tT\t3\t0\t{{\"source\":\"cli\"}}\t[]"
+        );
+        batch.fill_from_lines(&lines).expect("two lines");
+        let events: Vec<RawEvent<'_>> = batch.iter().collect();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].position, Position(7));
+        assert_eq!(events[0].event_id, id);
+        assert_eq!(events[0].stream_id, "org-a");
+        assert_eq!(events[0].stream_version, 2);
+        assert_eq!(events[0].event_type, "UserInvited");
+        assert_eq!(events[0].payload, "{\"note\":\"a\\tb\"}");
+        assert_eq!(
+            events[0].recorded_at,
+            DateTime::<Utc>::from_timestamp_micros(1_764_668_950_123_456).expect("time")
+        );
+        assert_eq!(
+            (
+                events[1].schema_version,
+                events[1].metadata,
+                events[1].payload
+            ),
+            (3, "{\"source\":\"cli\"}", "[]")
+        );
+        batch.fill_from_lines("").expect("no lines");
+        assert!(batch.is_empty());
+        assert!(batch.fill_from_lines("1\tnot-a-uuid").is_err());
+        assert!(batch
+            .fill_from_lines(&format!("x\t{id}\ts\t1\tT\t1\t0\t{{}}\t{{}}"))
+            .is_err());
     }
 }

@@ -123,12 +123,23 @@ async fn main() -> anyhow::Result<()> {
     let raw_rate = read as f64 / raw_started.elapsed().as_secs_f64();
     let raw_allocations = allocations() - allocations_before_raw;
 
+    // Reading and decoding alone: a rebuild of no read model.
+    let decode_before = allocations();
+    rebuild_many(&db, store.as_ref(), &[], false, |_, _| {}).await?;
+    let decode_allocations = allocations() - decode_before;
+
     let mut per_projection = serde_json::Map::new();
+    let mut per_projection_allocations = serde_json::Map::new();
     for p in roster_projections::all() {
+        let before = allocations();
         let report = rebuild(&db, store.as_ref(), p.as_ref(), false, |_, _| {}).await?;
         per_projection.insert(
             p.name().to_owned(),
             serde_json::json!(report.events as f64 / report.seconds),
+        );
+        per_projection_allocations.insert(
+            p.name().to_owned(),
+            serde_json::json!((allocations() - before) as f64 / read as f64),
         );
     }
     let all = roster_projections::all();
@@ -152,6 +163,8 @@ async fn main() -> anyhow::Result<()> {
             "read_all_raw_events_per_s": raw_rate,
             "read_all_raw_allocations_per_event": raw_allocations as f64 / read as f64,
             "all_projections_allocations_per_event": all_allocations as f64 / read as f64,
+            "read_and_decode_allocations_per_event": decode_allocations as f64 / read as f64,
+            "allocations_per_event_by_projection": per_projection_allocations,
             "budget_events_per_s": 50_000,
         })
     );

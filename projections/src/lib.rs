@@ -16,6 +16,7 @@
 //! Read-model tables belong to their projection and are versioned by it: they are
 //! disposable copies of what the log says, so a changed projection simply rebuilds.
 
+pub mod cell;
 pub mod models;
 pub mod projection;
 pub mod queries;

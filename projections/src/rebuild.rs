@@ -9,7 +9,7 @@ use chrono::Utc;
 use roster_eventstore::{EventStore, Position, RawBatch};
 
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{FinalRows, Mode, Rows};
+use crate::rows::{FinalRows, Rows};
 use crate::runner::{apply_batch, checkpoint_name, ensure_installed, to_projected_raw};
 use roster_storage::db::{pos_i64, time_text, Db};
 use roster_storage::{exec, fetch};
@@ -102,7 +102,7 @@ pub async fn rebuild_many(
     }
     let mut sets: Vec<Rows> = projections
         .iter()
-        .map(|p| Rows::new(Mode::Complete, p.tables()))
+        .map(|p| Rows::for_rebuild(p.tables(), db.is_postgres()))
         .collect();
     let mut events = 0u64;
     let mut after = Position::START;

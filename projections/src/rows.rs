@@ -15,54 +15,21 @@
 //!   written after every batch, the rest once at the end, with COPY.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
+use smallvec::SmallVec;
+
+pub use crate::cell::Cell;
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use roster_storage::db::Tx;
 
-/// One value of a row.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Cell {
-    /// TEXT.
-    Text(String),
-    /// BIGINT.
-    Int(i64),
-    /// NULL (a TEXT column).
-    Null,
-}
+/// A row's key (or a group's): held inline, as no table's key is wider than three
+/// cells, so keeping a row's key allocates nothing.
+pub type Key = SmallVec<[Cell; 3]>;
 
-impl Cell {
-    /// The text, when the cell holds some.
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            Cell::Text(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-impl From<String> for Cell {
-    fn from(s: String) -> Self {
-        Cell::Text(s)
-    }
-}
-
-impl From<&str> for Cell {
-    fn from(s: &str) -> Self {
-        Cell::Text(s.to_owned())
-    }
-}
-
-impl From<i64> for Cell {
-    fn from(i: i64) -> Self {
-        Cell::Int(i)
-    }
-}
-
-impl From<Option<String>> for Cell {
-    fn from(s: Option<String>) -> Self {
-        s.map_or(Cell::Null, Cell::Text)
-    }
-}
+/// A row: inline up to four cells (the lookup tables' rows, access, deadlines,
+/// links), so a new row of a narrow table allocates nothing either.
+pub type Row = SmallVec<[Cell; 4]>;
 
 /// What a column holds, so a loaded row decodes to the same cells a fold makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,17 +124,55 @@ pub enum Mode {
 
 struct State {
     table: &'static Table,
-    rows: BTreeMap<Vec<Cell>, Vec<Cell>>,
+    rows: BTreeMap<Key, Row>,
     /// Groups the record pass noted (and the load fetched).
-    wanted: BTreeSet<Vec<Cell>>,
+    wanted: BTreeSet<Key>,
     /// Groups changed since the last write.
-    dirty: BTreeSet<Vec<Cell>>,
+    dirty: BTreeSet<Key>,
+    /// Emptied row buffers, reused by the next new row (a fold that replaces a
+    /// row or moves it to a new key allocates nothing).
+    spare: Vec<Row>,
+    /// Emptied text buffers of long texts, reused by [`Rows::text_buffer`].
+    texts: Vec<String>,
+    /// A rebuild's final rows of an append-only table, already in COPY's text
+    /// format (see [`Rows::for_rebuild`]).
+    copy: String,
+}
+
+/// Most emptied row buffers (and text buffers) a table keeps for reuse.
+const SPARE_ROWS: usize = 256;
+
+impl State {
+    fn recycle(&mut self, mut row: Row) {
+        for cell in row.drain(..) {
+            if let Cell::Text(text) = cell {
+                if text.is_heap_allocated() && self.texts.len() < SPARE_ROWS {
+                    let mut buffer = text.into_string();
+                    buffer.clear();
+                    self.texts.push(buffer);
+                }
+            }
+        }
+        if self.spare.len() < SPARE_ROWS {
+            self.spare.push(row);
+        }
+    }
+
+    fn row_buffer(&mut self) -> Row {
+        self.spare
+            .pop()
+            .unwrap_or_else(|| Row::with_capacity(self.table.columns.len()))
+    }
 }
 
 /// A working set: the rows of some tables that a fold reads and changes.
 pub struct Rows {
     mode: Mode,
+    /// Append-only tables' rows go straight into COPY text instead of being kept.
+    copy_final: bool,
     tables: Vec<State>,
+    /// Where [`compose`](Rows::compose) writes.
+    scratch: String,
 }
 
 /// Most bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
@@ -178,6 +183,8 @@ impl Rows {
     pub fn new(mode: Mode, tables: &[&'static Table]) -> Self {
         Self {
             mode,
+            copy_final: false,
+            scratch: String::new(),
             tables: tables
                 .iter()
                 .map(|table| State {
@@ -185,9 +192,21 @@ impl Rows {
                     rows: BTreeMap::new(),
                     wanted: BTreeSet::new(),
                     dirty: BTreeSet::new(),
+                    spare: Vec::new(),
+                    texts: Vec::new(),
+                    copy: String::new(),
                 })
                 .collect(),
         }
+    }
+
+    /// A rebuild's working set ([`Mode::Complete`]). With `copy_text` (PostgreSQL),
+    /// the rows of append-only tables are written into COPY's text format as they
+    /// are made, into one buffer per batch, instead of being kept as rows.
+    pub fn for_rebuild(tables: &[&'static Table], copy_text: bool) -> Self {
+        let mut rows = Self::new(Mode::Complete, tables);
+        rows.copy_final = copy_text;
+        rows
     }
 
     /// The state of `table`, after checking that `group` may be used.
@@ -210,7 +229,7 @@ impl Rows {
             })?;
         match mode {
             Mode::Record => {
-                state.wanted.insert(group.to_vec());
+                state.wanted.insert(group.iter().cloned().collect());
             }
             Mode::Loaded if !table.append_only && !state.wanted.contains(group) => {
                 return Err(ProjectionError::Inconsistent(format!(
@@ -223,19 +242,15 @@ impl Rows {
         // Only a live batch writes back what changed; a rebuild writes every row
         // it holds, so it keeps no list (one allocation less per event and table).
         if write && mode == Mode::Loaded {
-            state.dirty.insert(group.to_vec());
+            state.dirty.insert(group.iter().cloned().collect());
         }
         Ok(state)
     }
 
     /// The row under `key`, if there is one.
-    pub fn get(
-        &mut self,
-        table: &Table,
-        key: &[Cell],
-    ) -> Result<Option<&Vec<Cell>>, ProjectionError> {
+    pub fn get(&mut self, table: &Table, key: &[Cell]) -> Result<Option<&[Cell]>, ProjectionError> {
         let state = self.use_group(table, &key[..table.group], false)?;
-        Ok(state.rows.get(key))
+        Ok(state.rows.get(key).map(|row| row.as_slice()))
     }
 
     /// The row under `key` to change in place, if there is one.
@@ -243,13 +258,45 @@ impl Rows {
         &mut self,
         table: &Table,
         key: &[Cell],
-    ) -> Result<Option<&mut Vec<Cell>>, ProjectionError> {
+    ) -> Result<Option<&mut [Cell]>, ProjectionError> {
         let state = self.use_group(table, &key[..table.group], true)?;
-        Ok(state.rows.get_mut(key))
+        Ok(state.rows.get_mut(key).map(|row| row.as_mut_slice()))
     }
 
-    /// Inserts or replaces a whole row (its key is its first columns).
-    pub fn put(&mut self, table: &Table, row: Vec<Cell>) -> Result<(), ProjectionError> {
+    /// Inserts or replaces a whole row (its key is its first columns). A fold
+    /// passes an array; the row is kept in a reused buffer.
+    pub fn put(
+        &mut self,
+        table: &Table,
+        row: impl IntoIterator<Item = Cell>,
+    ) -> Result<(), ProjectionError> {
+        let mode = self.mode;
+        let copy_final = self.copy_final && table.append_only && mode == Mode::Complete;
+        let state = self
+            .tables
+            .iter_mut()
+            .find(|s| std::ptr::eq(s.table, table));
+        let mut buffer = match state {
+            Some(state) => state.row_buffer(),
+            None => Row::new(),
+        };
+        buffer.extend(row);
+        self.put_row(table, buffer, copy_final)
+    }
+
+    /// Inserts or replaces `row`, a buffer from [`take`](Rows::take) or
+    /// [`duplicate`](Rows::duplicate).
+    pub fn put_back(&mut self, table: &Table, row: Row) -> Result<(), ProjectionError> {
+        let copy_final = self.copy_final && table.append_only && self.mode == Mode::Complete;
+        self.put_row(table, row, copy_final)
+    }
+
+    fn put_row(
+        &mut self,
+        table: &Table,
+        row: Row,
+        copy_final: bool,
+    ) -> Result<(), ProjectionError> {
         if row.len() != table.columns.len() {
             return Err(ProjectionError::Inconsistent(format!(
                 "{}: a row of {} cells for {} columns",
@@ -260,30 +307,100 @@ impl Rows {
         }
         let mode = self.mode;
         let state = self.use_group(table, &row[..table.group], true)?;
-        if mode != Mode::Record {
-            state.rows.insert(row[..table.key].to_vec(), row);
+        if copy_final {
+            copy_row(&row, &mut state.copy);
+            state.recycle(row);
+        } else if mode == Mode::Record {
+            state.recycle(row);
+        } else {
+            let key: Key = row[..table.key].iter().cloned().collect();
+            if let Some(old) = state.rows.insert(key, row) {
+                state.recycle(old);
+            }
         }
         Ok(())
+    }
+
+    /// Removes the row under `key` and hands it over (to change and
+    /// [`put_back`](Rows::put_back), perhaps under another key).
+    pub fn take(&mut self, table: &Table, key: &[Cell]) -> Result<Option<Row>, ProjectionError> {
+        let state = self.use_group(table, &key[..table.group], true)?;
+        Ok(state.rows.remove(key))
+    }
+
+    /// A copy of `row` in a reused buffer of `table`'s.
+    pub fn duplicate(&mut self, table: &Table, row: &[Cell]) -> Row {
+        match self
+            .tables
+            .iter_mut()
+            .find(|s| std::ptr::eq(s.table, table))
+        {
+            Some(state) => {
+                let mut copy = state.row_buffer();
+                copy.extend(row.iter().cloned());
+                copy
+            }
+            None => row.iter().cloned().collect(),
+        }
+    }
+
+    /// An empty `String` for a long text of a `table` row (the history's
+    /// summary): the buffer of a long text of a row `table` dropped, when there
+    /// is one, so writing a row a batch then lets go of allocates nothing.
+    pub fn text_buffer(&mut self, table: &Table) -> String {
+        self.tables
+            .iter_mut()
+            .find(|s| std::ptr::eq(s.table, table))
+            .and_then(|state| state.texts.pop())
+            .unwrap_or_default()
+    }
+
+    /// A text cell composed by `write` in a buffer the working set reuses: held
+    /// inline when short, one allocation of its exact size when long (a label
+    /// kept in a row that lasts).
+    pub fn compose(&mut self, write: impl FnOnce(&mut String)) -> Cell {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        write(&mut scratch);
+        let cell = Cell::text(&scratch);
+        self.scratch = scratch;
+        cell
+    }
+
+    /// Gives back a row buffer no longer needed, for reuse.
+    pub fn discard(&mut self, table: &Table, row: Row) {
+        if let Some(state) = self
+            .tables
+            .iter_mut()
+            .find(|s| std::ptr::eq(s.table, table))
+        {
+            state.recycle(row);
+        }
     }
 
     /// Removes the row under `key`, if there is one.
     pub fn remove(&mut self, table: &Table, key: &[Cell]) -> Result<(), ProjectionError> {
         let state = self.use_group(table, &key[..table.group], true)?;
-        state.rows.remove(key);
+        if let Some(row) = state.rows.remove(key) {
+            state.recycle(row);
+        }
         Ok(())
     }
 
     /// Removes every row of `group`.
     pub fn remove_group(&mut self, table: &Table, group: &[Cell]) -> Result<(), ProjectionError> {
         let state = self.use_group(table, group, true)?;
-        let keys: Vec<Vec<Cell>> = state
-            .rows
-            .range(group.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(group))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in keys {
-            state.rows.remove(&key);
+        loop {
+            let first = state
+                .rows
+                .range::<[Cell], _>((Bound::Included(group), Bound::Unbounded))
+                .next()
+                .filter(|(k, _)| k.starts_with(group))
+                .map(|(k, _)| k.clone());
+            let Some(key) = first else { break };
+            if let Some(row) = state.rows.remove(&key) {
+                state.recycle(row);
+            }
         }
         Ok(())
     }
@@ -296,7 +413,7 @@ impl Rows {
             if table.append_only || state.wanted.is_empty() {
                 continue;
             }
-            let groups: Vec<&Vec<Cell>> = state.wanted.iter().collect();
+            let groups: Vec<&[Cell]> = state.wanted.iter().map(|g| g.as_slice()).collect();
             let head = format!(
                 "SELECT {} FROM {}{suffix} WHERE ({}) IN",
                 table.column_list(),
@@ -304,7 +421,9 @@ impl Rows {
                 table.group_list()
             );
             for row in select_groups(tx, &head, table, &groups).await? {
-                state.rows.insert(row[..table.key].to_vec(), row);
+                state
+                    .rows
+                    .insert(row[..table.key].iter().cloned().collect(), row);
             }
         }
         self.mode = Mode::Loaded;
@@ -321,7 +440,7 @@ impl Rows {
             }
             let dirty = std::mem::take(&mut state.dirty);
             if !table.append_only {
-                let groups: Vec<&Vec<Cell>> = dirty.iter().collect();
+                let groups: Vec<&[Cell]> = dirty.iter().map(|g| g.as_slice()).collect();
                 let head = format!(
                     "DELETE FROM {}{suffix} WHERE ({}) IN",
                     table.name,
@@ -329,14 +448,14 @@ impl Rows {
                 );
                 delete_groups(tx, &head, table, &groups).await?;
             }
-            let mut rows: Vec<&Vec<Cell>> = Vec::new();
+            let mut rows: Vec<&[Cell]> = Vec::new();
             for group in &dirty {
                 rows.extend(
                     state
                         .rows
-                        .range(group.clone()..)
+                        .range::<[Cell], _>((Bound::Included(group.as_slice()), Bound::Unbounded))
                         .take_while(|(k, _)| k.starts_with(group))
-                        .map(|(_, row)| row),
+                        .map(|(_, row)| row.as_slice()),
                 );
             }
             insert_few(tx, suffix, table, &rows).await?;
@@ -348,40 +467,53 @@ impl Rows {
     /// are final as soon as they are made, leave memory, to be written (with
     /// [`FinalRows::write`]) while the next batch is folded.
     pub fn take_final(&mut self) -> FinalRows {
-        FinalRows(
-            self.tables
-                .iter_mut()
-                .filter(|state| state.table.append_only && !state.rows.is_empty())
-                .map(|state| {
-                    let table: &'static Table = state.table;
-                    (
-                        table,
-                        std::mem::take(&mut state.rows).into_values().collect(),
-                    )
-                })
-                .collect(),
-        )
+        let mut finals = Vec::new();
+        for state in &mut self.tables {
+            if !state.table.append_only {
+                continue;
+            }
+            if !state.copy.is_empty() {
+                let capacity = state.copy.capacity();
+                let text = std::mem::replace(&mut state.copy, String::with_capacity(capacity));
+                finals.push((state.table, Final::CopyText(text)));
+            }
+            if !state.rows.is_empty() {
+                let rows = std::mem::take(&mut state.rows).into_values().collect();
+                finals.push((state.table, Final::Rows(rows)));
+            }
+        }
+        FinalRows(finals)
     }
 
     /// A rebuild's last write: every row left, into tables that are still empty.
     pub async fn write_all(mut self, tx: &mut Tx, suffix: &str) -> Result<(), ProjectionError> {
+        self.take_final().write(tx, suffix).await?;
         for state in &mut self.tables {
-            let rows: Vec<Vec<Cell>> = std::mem::take(&mut state.rows).into_values().collect();
+            let rows: Vec<Row> = std::mem::take(&mut state.rows).into_values().collect();
             insert_rows(tx, suffix, state.table, &rows).await?;
         }
         Ok(())
     }
 }
 
+/// One table's final rows: kept as rows, or already COPY text.
+enum Final {
+    Rows(Vec<Row>),
+    CopyText(String),
+}
+
 /// Rows of append-only tables taken from a working set (see [`Rows::take_final`]):
 /// owned, so a rebuild writes them on a task of its own.
-pub struct FinalRows(Vec<(&'static Table, Vec<Vec<Cell>>)>);
+pub struct FinalRows(Vec<(&'static Table, Final)>);
 
 impl FinalRows {
     /// Writes them into the tables with `suffix` (COPY on PostgreSQL).
     pub async fn write(self, tx: &mut Tx, suffix: &str) -> Result<(), ProjectionError> {
         for (table, rows) in self.0 {
-            insert_rows(tx, suffix, table, &rows).await?;
+            match rows {
+                Final::Rows(rows) => insert_rows(tx, suffix, table, &rows).await?,
+                Final::CopyText(text) => copy_in(tx, suffix, table, text).await?,
+            }
         }
         Ok(())
     }
@@ -441,6 +573,7 @@ macro_rules! bind_cells {
                 Cell::Text(s) => q.bind(s.as_str()),
                 Cell::Int(i) => q.bind(*i),
                 Cell::Null => q.bind(None::<String>),
+                other => q.bind(other.to_text()),
             };
         }
         q
@@ -451,10 +584,10 @@ macro_rules! bind_cells {
 macro_rules! decode_cells {
     ($row:expr, $columns:expr) => {{
         use sqlx::Row;
-        let mut cells = Vec::with_capacity($columns.len());
+        let mut cells = crate::rows::Row::with_capacity($columns.len());
         for (i, column) in $columns.iter().enumerate() {
             cells.push(match column.kind {
-                Kind::Text => Cell::Text($row.try_get::<String, _>(i)?),
+                Kind::Text => Cell::from($row.try_get::<String, _>(i)?),
                 Kind::Int => Cell::Int($row.try_get::<i64, _>(i)?),
                 Kind::NullableText => Cell::from($row.try_get::<Option<String>, _>(i)?),
             });
@@ -468,7 +601,7 @@ async fn select_cells<'c>(
     sql: &str,
     binds: impl Iterator<Item = &'c Cell>,
     columns: &[Column],
-) -> Result<Vec<Vec<Cell>>, ProjectionError> {
+) -> Result<Vec<Row>, ProjectionError> {
     let mut out = Vec::new();
     match tx {
         Tx::Pg(t) => {
@@ -534,37 +667,42 @@ enum Array {
     NullableText(Vec<Option<String>>),
 }
 
-fn column_array(rows: &[&Vec<Cell>], i: usize, column: &Column) -> Result<Array, ProjectionError> {
+fn column_array<'r>(
+    rows: &[&'r [Cell]],
+    i: usize,
+    column: &Column,
+) -> Result<Array, ProjectionError> {
     let wrong = |cell: &Cell| {
         ProjectionError::Inconsistent(format!(
             "column {} holds {cell:?}, which is not a {:?}",
             column.name, column.kind
         ))
     };
-    let cell = |row: &&Vec<Cell>| row.get(i).cloned().unwrap_or(Cell::Null);
+    static NULL: Cell = Cell::Null;
+    let cell = |row: &&'r [Cell]| row.get(i).unwrap_or(&NULL);
     Ok(match column.kind {
         Kind::Text => Array::Text(
             rows.iter()
-                .map(|r| match cell(r) {
-                    Cell::Text(s) => Ok(s),
-                    other => Err(wrong(&other)),
+                .map(|r| {
+                    let c = cell(r);
+                    c.to_text().ok_or_else(|| wrong(c))
                 })
                 .collect::<Result<_, _>>()?,
         ),
         Kind::Int => Array::Int(
             rows.iter()
                 .map(|r| match cell(r) {
-                    Cell::Int(v) => Ok(v),
-                    other => Err(wrong(&other)),
+                    Cell::Int(v) => Ok(*v),
+                    other => Err(wrong(other)),
                 })
                 .collect::<Result<_, _>>()?,
         ),
         Kind::NullableText => Array::NullableText(
             rows.iter()
                 .map(|r| match cell(r) {
-                    Cell::Text(s) => Ok(Some(s)),
                     Cell::Null => Ok(None),
-                    other => Err(wrong(&other)),
+                    Cell::Int(_) => Err(wrong(cell(r))),
+                    other => Ok(other.to_text()),
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -575,7 +713,7 @@ fn column_array(rows: &[&Vec<Cell>], i: usize, column: &Column) -> Result<Array,
 fn bind_arrays<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     columns: &[Column],
-    rows: &[&Vec<Cell>],
+    rows: &[&[Cell]],
 ) -> Result<sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>, ProjectionError> {
     for (i, column) in columns.iter().enumerate() {
         query = match column_array(rows, i, column)? {
@@ -595,8 +733,8 @@ async fn select_groups(
     tx: &mut Tx,
     head: &str,
     table: &Table,
-    groups: &[&Vec<Cell>],
-) -> Result<Vec<Vec<Cell>>, ProjectionError> {
+    groups: &[&[Cell]],
+) -> Result<Vec<Row>, ProjectionError> {
     let key_columns = &table.columns[..table.group];
     if let Tx::Pg(t) = tx {
         let sql = format!("{head} (SELECT * FROM {})", unnest_list(key_columns));
@@ -624,7 +762,7 @@ async fn delete_groups(
     tx: &mut Tx,
     head: &str,
     table: &Table,
-    groups: &[&Vec<Cell>],
+    groups: &[&[Cell]],
 ) -> Result<(), ProjectionError> {
     let key_columns = &table.columns[..table.group];
     if let Tx::Pg(t) = tx {
@@ -648,7 +786,7 @@ async fn insert_few(
     tx: &mut Tx,
     suffix: &str,
     table: &Table,
-    rows: &[&Vec<Cell>],
+    rows: &[&[Cell]],
 ) -> Result<(), ProjectionError> {
     if rows.is_empty() {
         return Ok(());
@@ -682,10 +820,6 @@ async fn insert_few(
 fn copy_text(cell: &Cell, out: &mut String) {
     match cell {
         Cell::Null => out.push_str("\\N"),
-        Cell::Int(i) => {
-            use std::fmt::Write as _;
-            let _ = write!(out, "{i}");
-        }
         Cell::Text(s) => {
             // Copies the runs between characters COPY needs escaped whole (most
             // values have none), instead of pushing one character at a time.
@@ -703,7 +837,44 @@ fn copy_text(cell: &Cell, out: &mut String) {
             }
             out.push_str(rest);
         }
+        // Digits, hex, hyphens and a time: nothing COPY reads specially.
+        other => other.push_to(out),
     }
+}
+
+/// One row in COPY's text format, with its line end.
+fn copy_row(row: &[Cell], out: &mut String) {
+    for (i, cell) in row.iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        copy_text(cell, out);
+    }
+    out.push('\n');
+}
+
+/// Sends `data` (rows in COPY's text format) into `<table><suffix>`.
+async fn copy_in(
+    tx: &mut Tx,
+    suffix: &str,
+    table: &Table,
+    data: String,
+) -> Result<(), ProjectionError> {
+    let Tx::Pg(t) = tx else {
+        return Err(ProjectionError::Inconsistent(format!(
+            "{}: COPY text for a database that has no COPY",
+            table.name
+        )));
+    };
+    let statement = format!(
+        "COPY {}{suffix} ({}) FROM STDIN",
+        table.name,
+        table.column_list()
+    );
+    let mut copy = t.copy_in_raw(&statement).await?;
+    copy.send(data.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
 }
 
 /// Writes `rows` into `<table><suffix>`: one COPY on PostgreSQL, multi-row INSERTs
@@ -712,31 +883,17 @@ pub async fn insert_rows(
     tx: &mut Tx,
     suffix: &str,
     table: &Table,
-    rows: &[Vec<Cell>],
+    rows: &[Row],
 ) -> Result<(), ProjectionError> {
     if rows.is_empty() {
         return Ok(());
     }
-    if let Tx::Pg(t) = tx {
+    if let Tx::Pg(_) = tx {
         let mut data = String::with_capacity(rows.len() * 128);
         for row in rows {
-            for (i, cell) in row.iter().enumerate() {
-                if i > 0 {
-                    data.push('\t');
-                }
-                copy_text(cell, &mut data);
-            }
-            data.push('\n');
+            copy_row(row, &mut data);
         }
-        let statement = format!(
-            "COPY {}{suffix} ({}) FROM STDIN",
-            table.name,
-            table.column_list()
-        );
-        let mut copy = t.copy_in_raw(&statement).await?;
-        copy.send(data.into_bytes()).await?;
-        copy.finish().await?;
-        return Ok(());
+        return copy_in(tx, suffix, table, data).await;
     }
     let width = table.columns.len().max(1);
     for chunk in rows.chunks((MAX_PARAMS / width).max(1)) {
@@ -787,7 +944,7 @@ mod tests {
                 .expect("put");
         }
         rows.remove_group(&PAIRS, &["x".into()]).expect("remove");
-        let left: Vec<_> = rows.tables[0].rows.keys().cloned().collect();
+        let left: Vec<Vec<Cell>> = rows.tables[0].rows.keys().map(|k| k.to_vec()).collect();
         assert_eq!(
             left,
             vec![

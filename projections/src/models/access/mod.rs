@@ -8,7 +8,7 @@ pub mod queries;
 
 use roster_domain::{AccountRole, MultiRole, OrgEvent, Role, UserId};
 
-use crate::models::role_label;
+use crate::models::label_cell;
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use crate::rows::{text, Cell, Rows, Table};
 
@@ -25,14 +25,14 @@ static ACCESS: Table = Table {
 };
 
 fn grant(rows: &mut Rows, org: &Cell, user: UserId, role: &Role) -> Result<(), ProjectionError> {
-    let user = Cell::from(user.to_string());
+    let user = Cell::Id(user.as_uuid());
     rows.put(
         &ACCESS,
-        vec![
+        [
             org.clone(),
             user.clone(),
-            "org".into(),
-            role_label(role).into(),
+            Cell::fixed("org"),
+            label_cell(role),
         ],
     )?;
     if let Role::Multi(MultiRole::Contributor(accounts)) = role {
@@ -43,11 +43,11 @@ fn grant(rows: &mut Rows, org: &Cell, user: UserId, role: &Role) -> Result<(), P
             };
             rows.put(
                 &ACCESS,
-                vec![
+                [
                     org.clone(),
                     user.clone(),
-                    account.to_string().into(),
-                    label.into(),
+                    Cell::Id(account.as_uuid()),
+                    Cell::fixed(label),
                 ],
             )?;
         }
@@ -56,7 +56,7 @@ fn grant(rows: &mut Rows, org: &Cell, user: UserId, role: &Role) -> Result<(), P
 }
 
 fn revoke(rows: &mut Rows, org: &Cell, user: UserId) -> Result<(), ProjectionError> {
-    rows.remove_group(&ACCESS, &[org.clone(), user.to_string().into()])
+    rows.remove_group(&ACCESS, &[org.clone(), Cell::Id(user.as_uuid())])
 }
 
 static TABLES: [&Table; 1] = [&ACCESS];
@@ -85,7 +85,7 @@ impl Projection for Access {
     }
 
     fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
-        let org = Cell::from(e.org_id.to_string());
+        let org = Cell::Id(e.org_id.as_uuid());
         match &e.event {
             OrgEvent::InvitationAccepted(a) => grant(rows, &org, a.user_id, &a.role),
             OrgEvent::RoleChanged(r) => {

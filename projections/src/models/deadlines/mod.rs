@@ -3,11 +3,10 @@
 
 pub mod queries;
 
-use roster_domain::OrgEvent;
+use roster_domain::{InvitationId, OrgEvent};
 
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use crate::rows::{text, Cell, Rows, Table};
-use roster_storage::db::time_text;
 
 /// Projects `rm_deadlines`.
 pub struct Deadlines;
@@ -50,29 +49,20 @@ impl Projection for Deadlines {
     }
 
     fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
-        let due = |id: String, at| {
-            vec![
-                Cell::from(id),
-                e.org_id.to_string().into(),
-                time_text(at).into(),
-            ]
-        };
+        let org = Cell::Id(e.org_id.as_uuid());
+        let id = |id: InvitationId| Cell::Id(id.as_uuid());
         match &e.event {
-            OrgEvent::UserInvited(i) => {
-                rows.put(&DEADLINES, due(i.invitation_id.to_string(), i.expires_at))
-            }
-            OrgEvent::InvitationResent(r) => {
-                rows.put(&DEADLINES, due(r.invitation_id.to_string(), r.expires_at))
-            }
-            OrgEvent::InvitationExpired(x) => {
-                rows.remove(&DEADLINES, &[x.invitation_id.to_string().into()])
-            }
-            OrgEvent::InvitationCancelled(c) => {
-                rows.remove(&DEADLINES, &[c.invitation_id.to_string().into()])
-            }
-            OrgEvent::InvitationAccepted(a) => {
-                rows.remove(&DEADLINES, &[a.invitation_id.to_string().into()])
-            }
+            OrgEvent::UserInvited(i) => rows.put(
+                &DEADLINES,
+                [id(i.invitation_id), org, Cell::Time(i.expires_at)],
+            ),
+            OrgEvent::InvitationResent(r) => rows.put(
+                &DEADLINES,
+                [id(r.invitation_id), org, Cell::Time(r.expires_at)],
+            ),
+            OrgEvent::InvitationExpired(x) => rows.remove(&DEADLINES, &[id(x.invitation_id)]),
+            OrgEvent::InvitationCancelled(c) => rows.remove(&DEADLINES, &[id(c.invitation_id)]),
+            OrgEvent::InvitationAccepted(a) => rows.remove(&DEADLINES, &[id(a.invitation_id)]),
             _ => Ok(()),
         }
     }

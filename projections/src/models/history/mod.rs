@@ -5,13 +5,17 @@
 
 pub mod queries;
 
+use std::fmt::Write as _;
+
 use roster_domain::organization::Actor;
-use roster_domain::{AccountRole, MultiRole, OrgEvent, Role, SingleRole};
+use roster_domain::{AccountRole, InvitationId, MultiRole, OrgEvent, Role, SingleRole, UserId};
 use roster_eventstore::Source;
 
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use crate::rows::{int, text, Cell, Rows, Table};
-use roster_storage::db::{pos_i64, time_text};
+use roster_storage::db::pos_i64;
+
+use super::invitations::actor_cell;
 
 /// Projects `rm_history` (plus `rm_history_people`, `rm_history_accounts`,
 /// `rm_history_invites`, `rm_history_keys`).
@@ -67,8 +71,16 @@ static INVITES: Table = Table {
     append_only: false,
 };
 
+/// Appends formatted text to a `String` (which cannot fail).
+macro_rules! put_text {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = write!($out, $($arg)*);
+    }};
+}
+
 /// Display names remembered in the history's own lookup tables, within one
-/// organization.
+/// organization. Every method writes into the summary being made, so a line is
+/// composed in one reused buffer with no `String` per part.
 struct Names<'a> {
     rows: &'a mut Rows,
     org: Cell,
@@ -76,419 +88,398 @@ struct Names<'a> {
 
 impl Names<'_> {
     /// The label stored under `key` in lookup `table`, if any.
-    fn label(&mut self, table: &Table, key: String) -> Result<Option<String>, ProjectionError> {
+    fn label(&mut self, table: &Table, key: Cell) -> Result<Option<&str>, ProjectionError> {
         Ok(self
             .rows
-            .get(table, &[self.org.clone(), key.into()])?
+            .get(table, &[self.org.clone(), key])?
             .and_then(|row| row.get(2))
-            .and_then(|cell| cell.as_text().map(str::to_owned)))
+            .and_then(Cell::as_text))
     }
 
-    /// Stores `label` under `key` in lookup `table`.
+    /// Stores the label `write` makes under `key` in lookup `table`.
     fn remember(
         &mut self,
         table: &Table,
-        key: String,
-        label: String,
+        key: Cell,
+        write: impl FnOnce(&mut String),
     ) -> Result<(), ProjectionError> {
-        self.rows
-            .put(table, vec![self.org.clone(), key.into(), label.into()])
+        let label = self.rows.compose(write);
+        self.rows.put(table, [self.org.clone(), key, label])
     }
 
-    fn person(&mut self, id: roster_domain::UserId) -> Result<String, ProjectionError> {
-        Ok(self
-            .label(&PEOPLE, id.to_string())?
-            .unwrap_or_else(|| format!("user {id}")))
+    /// "Ann Lee <ann@example.com>", remembered for the person.
+    fn remember_person(
+        &mut self,
+        id: UserId,
+        name: &impl std::fmt::Display,
+        email: &impl std::fmt::Display,
+    ) -> Result<(), ProjectionError> {
+        self.remember(&PEOPLE, Cell::Id(id.as_uuid()), |label| {
+            put_text!(label, "{name} <{email}>")
+        })
     }
 
-    fn actor(&mut self, actor: &Actor, source: Source) -> Result<String, ProjectionError> {
-        match actor {
-            Actor::User(id) => self.person(*id),
-            Actor::System if source == Source::Cli => Ok("The operator".to_owned()),
-            Actor::System => Ok("Roster".to_owned()),
-            Actor::ApiKey(id) => Ok(self.label(&KEYS, id.to_string())?.map_or_else(
-                || format!("API key {id}"),
-                |name| format!("The API key “{name}”"),
-            )),
+    fn person(&mut self, out: &mut String, id: UserId) -> Result<(), ProjectionError> {
+        match self.label(&PEOPLE, Cell::Id(id.as_uuid()))? {
+            Some(label) => out.push_str(label),
+            None => put_text!(out, "user {id}"),
         }
+        Ok(())
     }
 
-    fn invitee(&mut self, id: roster_domain::InvitationId) -> Result<String, ProjectionError> {
-        Ok(self
-            .label(&INVITES, id.to_string())?
-            .unwrap_or_else(|| format!("invitation {id}")))
+    fn actor(
+        &mut self,
+        out: &mut String,
+        actor: &Actor,
+        source: Source,
+    ) -> Result<(), ProjectionError> {
+        match actor {
+            Actor::User(id) => self.person(out, *id)?,
+            Actor::System if source == Source::Cli => out.push_str("The operator"),
+            Actor::System => out.push_str("Roster"),
+            Actor::ApiKey(id) => match self.label(&KEYS, Cell::Id(id.as_uuid()))? {
+                Some(name) => put_text!(out, "The API key “{name}”"),
+                None => put_text!(out, "API key {id}"),
+            },
+        }
+        Ok(())
     }
 
-    fn role(&mut self, role: &Role) -> Result<String, ProjectionError> {
-        Ok(match role {
-            Role::Single(SingleRole::Owner) | Role::Multi(MultiRole::Owner) => "owner".to_owned(),
-            Role::Single(SingleRole::Admin) => "admin".to_owned(),
-            Role::Single(SingleRole::Standard) => "standard".to_owned(),
+    fn invitee(&mut self, out: &mut String, id: InvitationId) -> Result<(), ProjectionError> {
+        match self.label(&INVITES, Cell::Id(id.as_uuid()))? {
+            Some(label) => out.push_str(label),
+            None => put_text!(out, "invitation {id}"),
+        }
+        Ok(())
+    }
+
+    fn role(&mut self, out: &mut String, role: &Role) -> Result<(), ProjectionError> {
+        match role {
+            Role::Single(SingleRole::Owner) | Role::Multi(MultiRole::Owner) => {
+                out.push_str("owner")
+            }
+            Role::Single(SingleRole::Admin) => out.push_str("admin"),
+            Role::Single(SingleRole::Standard) => out.push_str("standard"),
             Role::Multi(MultiRole::Contributor(accounts)) => {
-                let mut parts = Vec::new();
-                for (account, account_role) in accounts.iter() {
-                    let name = self
-                        .label(&ACCOUNTS, account.to_string())?
-                        .unwrap_or_else(|| account.to_string());
-                    let r = match account_role {
+                out.push_str("contributor (");
+                for (i, (account, account_role)) in accounts.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(match account_role {
                         AccountRole::Admin => "admin",
                         AccountRole::Standard => "standard",
-                    };
-                    parts.push(format!("{r} on {name}"));
+                    });
+                    out.push_str(" on ");
+                    match self.label(&ACCOUNTS, Cell::Id(account.as_uuid()))? {
+                        Some(name) => out.push_str(name),
+                        None => put_text!(out, "{account}"),
+                    }
                 }
-                format!("contributor ({})", parts.join(", "))
+                out.push(')');
             }
-        })
+        }
+        Ok(())
     }
 }
 
 /// "example.com and example.org".
-fn domain_list(c: &roster_domain::SsoConnection) -> String {
-    let names: Vec<&str> = c.domains.iter().map(|d| d.as_str()).collect();
-    match names.split_last() {
-        Some((last, [])) => (*last).to_owned(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-        None => String::new(),
+fn domain_list(out: &mut String, c: &roster_domain::SsoConnection) {
+    let count = c.domains.len();
+    for (i, domain) in c.domains.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if i + 1 == count { " and " } else { ", " });
+        }
+        out.push_str(domain.as_str());
     }
 }
 
 /// "; required, people join as Standard" — what the connection asks of people.
 fn sso_terms(
+    out: &mut String,
     names: &mut Names<'_>,
     c: &roster_domain::SsoConnection,
-) -> Result<String, ProjectionError> {
-    let mut terms = Vec::new();
+) -> Result<(), ProjectionError> {
     if c.enforced {
-        terms.push("required for their members".to_owned());
+        out.push_str("; required for their members");
     }
     if let Some(role) = &c.join_role {
-        terms.push(format!(
-            "people join as {} without an invitation",
-            names.role(role)?
-        ));
+        out.push_str("; people join as ");
+        names.role(out, role)?;
+        out.push_str(" without an invitation");
     }
-    Ok(if terms.is_empty() {
-        String::new()
-    } else {
-        format!("; {}", terms.join("; "))
-    })
+    Ok(())
 }
 
-/// Who did it (id or `system`), whom or what it was about, and the summary line.
+/// Who did it (an id or `system`) and whom or what it was about; the summary
+/// line is written beside it.
 struct Line {
-    actor_id: String,
-    subject: String,
-    summary: String,
+    actor_id: Cell,
+    subject: Cell,
 }
 
-fn actor_id(actor: &Actor) -> String {
-    super::invitations::actor_text(actor)
+fn line(actor: &Actor, subject: uuid::Uuid) -> Line {
+    Line {
+        actor_id: actor_cell(actor),
+        subject: Cell::Id(subject),
+    }
 }
 
-fn describe(names: &mut Names<'_>, e: &ProjectedEvent) -> Result<Line, ProjectionError> {
+/// Writes the summary of `e` into `out` and answers its actor and subject.
+fn describe(
+    out: &mut String,
+    names: &mut Names<'_>,
+    e: &ProjectedEvent,
+) -> Result<Line, ProjectionError> {
     let src = e.source;
+    let org = e.org_id.as_uuid();
     Ok(match &e.event {
-        OrgEvent::OrganizationCreated(c) => Line {
-            actor_id: actor_id(&c.created_by),
-            subject: e.org_id.to_string(),
-            summary: format!(
-                "{} created the {} organization \"{}\"",
-                names.actor(&c.created_by, src)?,
-                c.shape,
-                c.name
-            ),
-        },
+        OrgEvent::OrganizationCreated(c) => {
+            names.actor(out, &c.created_by, src)?;
+            put_text!(out, " created the {} organization \"{}\"", c.shape, c.name);
+            line(&c.created_by, org)
+        }
         OrgEvent::AccountAdded(a) => {
-            names.remember(&ACCOUNTS, a.account_id.to_string(), a.name.to_string())?;
-            Line {
-                actor_id: actor_id(&a.added_by),
-                subject: a.account_id.to_string(),
-                summary: format!(
-                    "{} added the account \"{}\"",
-                    names.actor(&a.added_by, src)?,
-                    a.name
-                ),
-            }
+            names.remember(&ACCOUNTS, Cell::Id(a.account_id.as_uuid()), |l| {
+                l.push_str(a.name.as_str())
+            })?;
+            names.actor(out, &a.added_by, src)?;
+            put_text!(out, " added the account \"{}\"", a.name);
+            line(&a.added_by, a.account_id.as_uuid())
         }
         OrgEvent::AccountRenamed(r) => {
-            names.remember(&ACCOUNTS, r.account_id.to_string(), r.to.to_string())?;
-            Line {
-                actor_id: actor_id(&r.renamed_by),
-                subject: r.account_id.to_string(),
-                summary: format!(
-                    "{} renamed the account \"{}\" to \"{}\"",
-                    names.actor(&r.renamed_by, src)?,
-                    r.from,
-                    r.to
-                ),
-            }
+            names.remember(&ACCOUNTS, Cell::Id(r.account_id.as_uuid()), |l| {
+                l.push_str(r.to.as_str())
+            })?;
+            names.actor(out, &r.renamed_by, src)?;
+            put_text!(out, " renamed the account \"{}\" to \"{}\"", r.from, r.to);
+            line(&r.renamed_by, r.account_id.as_uuid())
         }
         OrgEvent::UserInvited(i) => {
-            let who = format!("{} <{}>", i.full_name, i.email);
-            names.remember(&INVITES, i.invitation_id.to_string(), who.clone())?;
-            Line {
-                actor_id: actor_id(&i.invited_by),
-                subject: i.invitation_id.to_string(),
-                summary: format!(
-                    "{} invited {who} as {}; the link is valid {}",
-                    names.actor(&i.invited_by, src)?,
-                    names.role(&i.role)?,
-                    lifetime(i.expires_at - i.sent_at)
-                ),
-            }
+            names.remember(&INVITES, Cell::Id(i.invitation_id.as_uuid()), |l| {
+                put_text!(l, "{} <{}>", i.full_name, i.email)
+            })?;
+            names.actor(out, &i.invited_by, src)?;
+            put_text!(out, " invited {} <{}> as ", i.full_name, i.email);
+            names.role(out, &i.role)?;
+            out.push_str("; the link is valid ");
+            lifetime(out, i.expires_at - i.sent_at);
+            line(&i.invited_by, i.invitation_id.as_uuid())
         }
-        OrgEvent::InvitationResent(r) => Line {
-            actor_id: actor_id(&r.resent_by),
-            subject: r.invitation_id.to_string(),
-            summary: format!(
-                "{} resent the invitation to {}; the link is valid {}",
-                names.actor(&r.resent_by, src)?,
-                names.invitee(r.invitation_id)?,
-                lifetime(r.expires_at - r.sent_at)
-            ),
-        },
+        OrgEvent::InvitationResent(r) => {
+            names.actor(out, &r.resent_by, src)?;
+            out.push_str(" resent the invitation to ");
+            names.invitee(out, r.invitation_id)?;
+            out.push_str("; the link is valid ");
+            lifetime(out, r.expires_at - r.sent_at);
+            line(&r.resent_by, r.invitation_id.as_uuid())
+        }
         OrgEvent::MemberProvisioned(p) => {
-            let who = format!("{} <{}>", p.full_name, p.email);
-            names.remember(&PEOPLE, p.user_id.to_string(), who.clone())?;
-            Line {
-                actor_id: actor_id(&p.provisioned_by),
-                subject: p.user_id.to_string(),
-                summary: format!(
-                    "{} added {who} as {} from the directory{}",
-                    names.actor(&p.provisioned_by, src)?,
-                    names.role(&p.role)?,
-                    p.external_id
-                        .as_deref()
-                        .map(|x| format!(" (external id {x})"))
-                        .unwrap_or_default()
-                ),
+            names.remember_person(p.user_id, &p.full_name, &p.email)?;
+            names.actor(out, &p.provisioned_by, src)?;
+            put_text!(out, " added {} <{}> as ", p.full_name, p.email);
+            names.role(out, &p.role)?;
+            out.push_str(" from the directory");
+            if let Some(x) = p.external_id.as_deref() {
+                put_text!(out, " (external id {x})");
             }
+            line(&p.provisioned_by, p.user_id.as_uuid())
         }
         OrgEvent::MemberDetailsChanged(d) => {
-            let email = names
-                .label(&PEOPLE, d.user_id.to_string())?
-                .and_then(|l| {
-                    l.rsplit_once(" <")
-                        .map(|(_, e)| e.trim_end_matches('>').to_owned())
-                })
+            // The new label keeps the address the old one named.
+            let user = Cell::Id(d.user_id.as_uuid());
+            let email: compact_str::CompactString = names
+                .label(&PEOPLE, user.clone())?
+                .and_then(|old| old.rsplit_once(" <"))
+                .map(|(_, email)| email.trim_end_matches('>').into())
                 .unwrap_or_default();
-            names.remember(
-                &PEOPLE,
-                d.user_id.to_string(),
-                format!("{} <{email}>", d.full_name),
-            )?;
-            Line {
-                actor_id: actor_id(&d.changed_by),
-                subject: d.user_id.to_string(),
-                summary: if d.from_name == d.full_name {
-                    format!(
-                        "{} set the directory's id for {} to {}",
-                        names.actor(&d.changed_by, src)?,
-                        d.full_name,
-                        d.external_id.as_deref().unwrap_or("nothing")
-                    )
-                } else {
-                    format!(
-                        "{} renamed {} to {}",
-                        names.actor(&d.changed_by, src)?,
-                        d.from_name,
-                        d.full_name
-                    )
-                },
+            names.remember(&PEOPLE, user, |label| {
+                put_text!(label, "{} <{email}>", d.full_name)
+            })?;
+            names.actor(out, &d.changed_by, src)?;
+            if d.from_name == d.full_name {
+                put_text!(
+                    out,
+                    " set the directory's id for {} to {}",
+                    d.full_name,
+                    d.external_id.as_deref().unwrap_or("nothing")
+                );
+            } else {
+                put_text!(out, " renamed {} to {}", d.from_name, d.full_name);
             }
+            line(&d.changed_by, d.user_id.as_uuid())
         }
-        OrgEvent::MemberSuspended(x) => Line {
-            actor_id: actor_id(&x.suspended_by),
-            subject: x.user_id.to_string(),
-            summary: format!(
-                "{} suspended {} ({}): no access until restored",
-                names.actor(&x.suspended_by, src)?,
-                names.person(x.user_id)?,
-                names.role(&x.role)?
-            ),
-        },
-        OrgEvent::MemberRestored(r) => Line {
-            actor_id: actor_id(&r.restored_by),
-            subject: r.user_id.to_string(),
-            summary: format!(
-                "{} restored {}'s access as {}",
-                names.actor(&r.restored_by, src)?,
-                names.person(r.user_id)?,
-                names.role(&r.role)?
-            ),
-        },
+        OrgEvent::MemberSuspended(x) => {
+            names.actor(out, &x.suspended_by, src)?;
+            out.push_str(" suspended ");
+            names.person(out, x.user_id)?;
+            out.push_str(" (");
+            names.role(out, &x.role)?;
+            out.push_str("): no access until restored");
+            line(&x.suspended_by, x.user_id.as_uuid())
+        }
+        OrgEvent::MemberRestored(r) => {
+            names.actor(out, &r.restored_by, src)?;
+            out.push_str(" restored ");
+            names.person(out, r.user_id)?;
+            out.push_str("'s access as ");
+            names.role(out, &r.role)?;
+            line(&r.restored_by, r.user_id.as_uuid())
+        }
         OrgEvent::ApiKeyCreated(k) => {
-            names.remember(&KEYS, k.key_id.to_string(), k.name.to_string())?;
-            let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
-            Line {
-                actor_id: actor_id(&k.created_by),
-                subject: k.key_id.to_string(),
-                summary: format!(
-                    "{} created the API key \"{}\" ({}…, scopes: {}{})",
-                    names.actor(&k.created_by, src)?,
-                    k.name,
-                    k.prefix,
-                    scopes.join(", "),
-                    k.expires_at
-                        .map(|at| format!("; expires {}", at.format("%Y-%m-%d %H:%M UTC")))
-                        .unwrap_or_default()
-                ),
+            names.remember(&KEYS, Cell::Id(k.key_id.as_uuid()), |l| {
+                l.push_str(k.name.as_str())
+            })?;
+            names.actor(out, &k.created_by, src)?;
+            put_text!(
+                out,
+                " created the API key \"{}\" ({}…, scopes: ",
+                k.name,
+                k.prefix
+            );
+            for (i, scope) in k.scopes.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(scope.as_str());
             }
+            if let Some(at) = k.expires_at {
+                put_text!(out, "; expires {}", at.format("%Y-%m-%d %H:%M UTC"));
+            }
+            out.push(')');
+            line(&k.created_by, k.key_id.as_uuid())
         }
-        OrgEvent::ApiKeyRevoked(r) => Line {
-            actor_id: actor_id(&r.revoked_by),
-            subject: r.key_id.to_string(),
-            summary: format!(
-                "{} revoked the API key \"{}\"",
-                names.actor(&r.revoked_by, src)?,
-                names
-                    .label(&KEYS, r.key_id.to_string())?
-                    .unwrap_or_else(|| r.key_id.to_string())
-            ),
-        },
-        OrgEvent::SsoConnectionConfigured(c) => Line {
-            actor_id: actor_id(&c.configured_by),
-            subject: e.org_id.to_string(),
-            summary: format!(
-                "{} connected single sign-on with {} for {}{}",
-                names.actor(&c.configured_by, src)?,
-                c.connection.issuer,
-                domain_list(&c.connection),
-                sso_terms(names, &c.connection)?
-            ),
-        },
-        OrgEvent::SsoConnectionChanged(c) => Line {
-            actor_id: actor_id(&c.changed_by),
-            subject: e.org_id.to_string(),
-            summary: format!(
-                "{} changed single sign-on: {} for {}{}",
-                names.actor(&c.changed_by, src)?,
-                c.connection.issuer,
-                domain_list(&c.connection),
-                sso_terms(names, &c.connection)?
-            ),
-        },
-        OrgEvent::SsoConnectionRemoved(r) => Line {
-            actor_id: actor_id(&r.removed_by),
-            subject: e.org_id.to_string(),
-            summary: format!(
-                "{} disconnected single sign-on with {}",
-                names.actor(&r.removed_by, src)?,
-                r.issuer
-            ),
-        },
-        OrgEvent::SsoIdentityLinked(l) => Line {
-            actor_id: l.user_id.to_string(),
-            subject: l.user_id.to_string(),
-            summary: format!(
-                "{} signed in with {} for the first time (identity {})",
-                names.person(l.user_id)?,
+        OrgEvent::ApiKeyRevoked(r) => {
+            names.actor(out, &r.revoked_by, src)?;
+            out.push_str(" revoked the API key \"");
+            match names.label(&KEYS, Cell::Id(r.key_id.as_uuid()))? {
+                Some(name) => out.push_str(name),
+                None => put_text!(out, "{}", r.key_id),
+            }
+            out.push('"');
+            line(&r.revoked_by, r.key_id.as_uuid())
+        }
+        OrgEvent::SsoConnectionConfigured(c) => {
+            names.actor(out, &c.configured_by, src)?;
+            put_text!(
+                out,
+                " connected single sign-on with {} for ",
+                c.connection.issuer
+            );
+            domain_list(out, &c.connection);
+            sso_terms(out, names, &c.connection)?;
+            line(&c.configured_by, org)
+        }
+        OrgEvent::SsoConnectionChanged(c) => {
+            names.actor(out, &c.changed_by, src)?;
+            put_text!(out, " changed single sign-on: {} for ", c.connection.issuer);
+            domain_list(out, &c.connection);
+            sso_terms(out, names, &c.connection)?;
+            line(&c.changed_by, org)
+        }
+        OrgEvent::SsoConnectionRemoved(r) => {
+            names.actor(out, &r.removed_by, src)?;
+            put_text!(out, " disconnected single sign-on with {}", r.issuer);
+            line(&r.removed_by, org)
+        }
+        OrgEvent::SsoIdentityLinked(l) => {
+            names.person(out, l.user_id)?;
+            put_text!(
+                out,
+                " signed in with {} for the first time (identity {})",
                 l.issuer,
                 l.subject
-            ),
-        },
+            );
+            line(&Actor::User(l.user_id), l.user_id.as_uuid())
+        }
         OrgEvent::MemberJoinedBySso(j) => {
-            let who = format!("{} <{}>", j.full_name, j.email);
-            names.remember(&PEOPLE, j.user_id.to_string(), who.clone())?;
-            Line {
-                actor_id: j.user_id.to_string(),
-                subject: j.user_id.to_string(),
-                summary: format!(
-                    "{who} joined as {} by signing in with {} (identity {})",
-                    names.role(&j.role)?,
-                    j.issuer,
-                    j.subject
-                ),
-            }
+            names.remember_person(j.user_id, &j.full_name, &j.email)?;
+            put_text!(out, "{} <{}> joined as ", j.full_name, j.email);
+            names.role(out, &j.role)?;
+            put_text!(
+                out,
+                " by signing in with {} (identity {})",
+                j.issuer,
+                j.subject
+            );
+            line(&Actor::User(j.user_id), j.user_id.as_uuid())
         }
-        OrgEvent::InvitationChanged(c) => Line {
-            actor_id: actor_id(&c.changed_by),
-            subject: c.invitation_id.to_string(),
-            summary: format!(
-                "{} changed the invitation to {} from {} to {}",
-                names.actor(&c.changed_by, src)?,
-                names.invitee(c.invitation_id)?,
-                names.role(&c.from)?,
-                names.role(&c.to)?
-            ),
-        },
-        OrgEvent::InvitationCancelled(c) => Line {
-            actor_id: actor_id(&c.cancelled_by),
-            subject: c.invitation_id.to_string(),
-            summary: format!(
-                "{} cancelled the invitation to {}",
-                names.actor(&c.cancelled_by, src)?,
-                names.invitee(c.invitation_id)?
-            ),
-        },
-        OrgEvent::InvitationExpired(x) => Line {
-            actor_id: "system".to_owned(),
-            subject: x.invitation_id.to_string(),
-            summary: format!(
-                "The invitation to {} expired unused",
-                names.invitee(x.invitation_id)?
-            ),
-        },
+        OrgEvent::InvitationChanged(c) => {
+            names.actor(out, &c.changed_by, src)?;
+            out.push_str(" changed the invitation to ");
+            names.invitee(out, c.invitation_id)?;
+            out.push_str(" from ");
+            names.role(out, &c.from)?;
+            out.push_str(" to ");
+            names.role(out, &c.to)?;
+            line(&c.changed_by, c.invitation_id.as_uuid())
+        }
+        OrgEvent::InvitationCancelled(c) => {
+            names.actor(out, &c.cancelled_by, src)?;
+            out.push_str(" cancelled the invitation to ");
+            names.invitee(out, c.invitation_id)?;
+            line(&c.cancelled_by, c.invitation_id.as_uuid())
+        }
+        OrgEvent::InvitationExpired(x) => {
+            out.push_str("The invitation to ");
+            names.invitee(out, x.invitation_id)?;
+            out.push_str(" expired unused");
+            line(&Actor::System, x.invitation_id.as_uuid())
+        }
         OrgEvent::InvitationAccepted(a) => {
-            let who = format!("{} <{}>", a.full_name, a.email);
-            names.remember(&PEOPLE, a.user_id.to_string(), who.clone())?;
-            Line {
-                actor_id: a.user_id.to_string(),
-                subject: a.user_id.to_string(),
-                summary: format!(
-                    "{who} accepted the invitation and joined as {}",
-                    names.role(&a.role)?
-                ),
-            }
+            names.remember_person(a.user_id, &a.full_name, &a.email)?;
+            put_text!(
+                out,
+                "{} <{}> accepted the invitation and joined as ",
+                a.full_name,
+                a.email
+            );
+            names.role(out, &a.role)?;
+            line(&Actor::User(a.user_id), a.user_id.as_uuid())
         }
-        OrgEvent::RoleChanged(r) => Line {
-            actor_id: actor_id(&r.changed_by),
-            subject: r.user_id.to_string(),
-            summary: format!(
-                "{} changed the role of {} from {} to {}",
-                names.actor(&r.changed_by, src)?,
-                names.person(r.user_id)?,
-                names.role(&r.from)?,
-                names.role(&r.to)?
-            ),
-        },
-        OrgEvent::MemberRemoved(r) if r.removed_by == Actor::User(r.user_id) => Line {
-            actor_id: actor_id(&r.removed_by),
-            subject: r.user_id.to_string(),
-            summary: format!(
-                "{} left the organization ({})",
-                names.person(r.user_id)?,
-                names.role(&r.role)?
-            ),
-        },
-        OrgEvent::MemberRemoved(r) => Line {
-            actor_id: actor_id(&r.removed_by),
-            subject: r.user_id.to_string(),
-            summary: format!(
-                "{} removed {} ({})",
-                names.actor(&r.removed_by, src)?,
-                names.person(r.user_id)?,
-                names.role(&r.role)?
-            ),
-        },
-        OrgEvent::InvitationEmailSent(m) => Line {
-            actor_id: "system".to_owned(),
-            subject: m.invitation_id.to_string(),
-            summary: format!(
-                "The invitation email to {} was handed to the mail server",
-                names.invitee(m.invitation_id)?
-            ),
-        },
-        OrgEvent::InvitationEmailFailed(f) => Line {
-            actor_id: "system".to_owned(),
-            subject: f.invitation_id.to_string(),
-            summary: format!(
-                "The invitation email to {} failed ({}): {}",
-                names.invitee(f.invitation_id)?,
+        OrgEvent::RoleChanged(r) => {
+            names.actor(out, &r.changed_by, src)?;
+            out.push_str(" changed the role of ");
+            names.person(out, r.user_id)?;
+            out.push_str(" from ");
+            names.role(out, &r.from)?;
+            out.push_str(" to ");
+            names.role(out, &r.to)?;
+            line(&r.changed_by, r.user_id.as_uuid())
+        }
+        OrgEvent::MemberRemoved(r) if r.removed_by == Actor::User(r.user_id) => {
+            names.person(out, r.user_id)?;
+            out.push_str(" left the organization (");
+            names.role(out, &r.role)?;
+            out.push(')');
+            line(&r.removed_by, r.user_id.as_uuid())
+        }
+        OrgEvent::MemberRemoved(r) => {
+            names.actor(out, &r.removed_by, src)?;
+            out.push_str(" removed ");
+            names.person(out, r.user_id)?;
+            out.push_str(" (");
+            names.role(out, &r.role)?;
+            out.push(')');
+            line(&r.removed_by, r.user_id.as_uuid())
+        }
+        OrgEvent::InvitationEmailSent(m) => {
+            out.push_str("The invitation email to ");
+            names.invitee(out, m.invitation_id)?;
+            out.push_str(" was handed to the mail server");
+            line(&Actor::System, m.invitation_id.as_uuid())
+        }
+        OrgEvent::InvitationEmailFailed(f) => {
+            out.push_str("The invitation email to ");
+            names.invitee(out, f.invitation_id)?;
+            put_text!(
+                out,
+                " failed ({}): {}",
                 if f.permanent { "gave up" } else { "will retry" },
                 f.reason
-            ),
-        },
+            );
+            line(&Actor::System, f.invitation_id.as_uuid())
+        }
     })
 }
 
@@ -538,43 +529,68 @@ impl Projection for History {
     }
 
     fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
+        let mut summary = rows.text_buffer(&HISTORY);
+        let org = Cell::Id(e.org_id.as_uuid());
         let line = describe(
+            &mut summary,
             &mut Names {
                 rows: &mut *rows,
-                org: e.org_id.to_string().into(),
+                org: org.clone(),
             },
             e,
         )?;
         rows.put(
             &HISTORY,
-            vec![
+            [
                 Cell::Int(pos_i64(e.position)),
-                e.org_id.to_string().into(),
-                e.event_id.to_string().into(),
-                e.event.event_type().into(),
-                line.actor_id.into(),
-                line.subject.into(),
-                line.summary.into(),
-                source_text(e).into(),
-                time_text(e.recorded_at).into(),
+                org,
+                Cell::Id(e.event_id),
+                Cell::fixed(e.event.event_type()),
+                line.actor_id,
+                line.subject,
+                Cell::from(summary),
+                Cell::fixed(source_text(e.source)),
+                Cell::Time(e.recorded_at),
             ],
         )
     }
 }
 
-fn source_text(e: &ProjectedEvent) -> String {
-    serde_json::to_value(e.source)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+/// The stored name of the interface an event came through.
+fn source_text(source: Source) -> &'static str {
+    match source {
+        Source::Api => "api",
+        Source::Worker => "worker",
+        Source::Cli => "cli",
+        Source::Scim => "scim",
+    }
 }
 
 /// A link's lifetime in words: "15 minutes", "90 seconds", "2 hours".
-fn lifetime(d: chrono::Duration) -> String {
+fn lifetime(out: &mut String, d: chrono::Duration) {
     let seconds = d.num_seconds();
     match seconds {
-        s if s % 3600 == 0 => format!("{} hour{}", s / 3600, if s == 3600 { "" } else { "s" }),
-        s if s % 60 == 0 => format!("{} minute{}", s / 60, if s == 60 { "" } else { "s" }),
-        s => format!("{s} seconds"),
+        s if s % 3600 == 0 => {
+            put_text!(out, "{} hour{}", s / 3600, if s == 3600 { "" } else { "s" })
+        }
+        s if s % 60 == 0 => put_text!(out, "{} minute{}", s / 60, if s == 60 { "" } else { "s" }),
+        s => put_text!(out, "{s} seconds"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_named_as_they_are_stored() {
+        for source in [Source::Api, Source::Worker, Source::Cli, Source::Scim] {
+            assert_eq!(
+                serde_json::to_value(source)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                Some(source_text(source).to_owned())
+            );
+        }
     }
 }

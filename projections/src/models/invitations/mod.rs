@@ -4,12 +4,11 @@
 pub mod queries;
 
 use roster_domain::organization::Actor;
-use roster_domain::OrgEvent;
+use roster_domain::{InvitationId, OrgEvent};
 
-use crate::models::{role_json, role_label};
+use crate::models::{label_cell, role_cell};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use crate::rows::{nullable, text, Cell, Rows, Table};
-use roster_storage::db::time_text;
 
 /// Projects `rm_invitations`.
 pub struct Invitations;
@@ -49,6 +48,15 @@ const DIGEST: usize = 12;
 const DELIVERY: usize = 13;
 const DETAIL: usize = 14;
 
+/// Who acted, as a cell: a user's id, `system`, or `api-key:<id>`.
+pub(crate) fn actor_cell(actor: &Actor) -> Cell {
+    match actor {
+        Actor::User(id) => Cell::Id(id.as_uuid()),
+        Actor::System => Cell::fixed("system"),
+        Actor::ApiKey(_) => Cell::from(actor_text(actor)),
+    }
+}
+
 pub(crate) fn actor_text(actor: &Actor) -> String {
     match actor {
         Actor::User(id) => id.to_string(),
@@ -87,83 +95,71 @@ impl Projection for Invitations {
     }
 
     fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
+        let id = |id: InvitationId| [Cell::Id(id.as_uuid())];
         match &e.event {
             OrgEvent::UserInvited(i) => rows.put(
                 &INVITATIONS,
-                vec![
-                    i.invitation_id.to_string().into(),
-                    e.org_id.to_string().into(),
-                    i.email.to_string().into(),
-                    i.email.key().into(),
-                    i.full_name.to_string().into(),
-                    role_json(&i.role)?.into(),
-                    role_label(&i.role).into(),
-                    actor_text(&i.invited_by).into(),
-                    "pending".into(),
-                    time_text(i.sent_at).into(),
-                    time_text(i.expires_at).into(),
-                    i.send_id.to_string().into(),
-                    String::from(i.token_digest).into(),
-                    "queued".into(),
+                [
+                    Cell::Id(i.invitation_id.as_uuid()),
+                    Cell::Id(e.org_id.as_uuid()),
+                    Cell::text(i.email.as_str()),
+                    Cell::text(i.email.key()),
+                    Cell::text(i.full_name.as_str()),
+                    role_cell(&i.role)?,
+                    label_cell(&i.role),
+                    actor_cell(&i.invited_by),
+                    Cell::fixed("pending"),
+                    Cell::Time(i.sent_at),
+                    Cell::Time(i.expires_at),
+                    Cell::Id(i.send_id.as_uuid()),
+                    Cell::Digest(*i.token_digest.as_bytes()),
+                    Cell::fixed("queued"),
                     Cell::Null,
                 ],
             ),
             OrgEvent::InvitationResent(r) => {
-                if let Some(row) =
-                    rows.get_mut(&INVITATIONS, &[r.invitation_id.to_string().into()])?
-                {
-                    row[STATUS] = "pending".into();
-                    row[LAST_SENT] = time_text(r.sent_at).into();
-                    row[EXPIRES] = time_text(r.expires_at).into();
-                    row[SEND] = r.send_id.to_string().into();
-                    row[DIGEST] = String::from(r.token_digest).into();
-                    row[DELIVERY] = "queued".into();
+                if let Some(row) = rows.get_mut(&INVITATIONS, &id(r.invitation_id))? {
+                    row[STATUS] = Cell::fixed("pending");
+                    row[LAST_SENT] = Cell::Time(r.sent_at);
+                    row[EXPIRES] = Cell::Time(r.expires_at);
+                    row[SEND] = Cell::Id(r.send_id.as_uuid());
+                    row[DIGEST] = Cell::Digest(*r.token_digest.as_bytes());
+                    row[DELIVERY] = Cell::fixed("queued");
                     row[DETAIL] = Cell::Null;
                 }
                 Ok(())
             }
             OrgEvent::InvitationChanged(c) => {
-                if let Some(row) =
-                    rows.get_mut(&INVITATIONS, &[c.invitation_id.to_string().into()])?
-                {
-                    row[ROLE] = role_json(&c.to)?.into();
-                    row[ROLE_LABEL] = role_label(&c.to).into();
+                if let Some(row) = rows.get_mut(&INVITATIONS, &id(c.invitation_id))? {
+                    row[ROLE] = role_cell(&c.to)?;
+                    row[ROLE_LABEL] = label_cell(&c.to);
                 }
                 Ok(())
             }
             OrgEvent::InvitationExpired(x) => {
-                if let Some(row) =
-                    rows.get_mut(&INVITATIONS, &[x.invitation_id.to_string().into()])?
-                {
-                    row[STATUS] = "expired".into();
+                if let Some(row) = rows.get_mut(&INVITATIONS, &id(x.invitation_id))? {
+                    row[STATUS] = Cell::fixed("expired");
                 }
                 Ok(())
             }
-            OrgEvent::InvitationCancelled(c) => {
-                rows.remove(&INVITATIONS, &[c.invitation_id.to_string().into()])
-            }
-            OrgEvent::InvitationAccepted(a) => {
-                rows.remove(&INVITATIONS, &[a.invitation_id.to_string().into()])
-            }
+            OrgEvent::InvitationCancelled(c) => rows.remove(&INVITATIONS, &id(c.invitation_id)),
+            OrgEvent::InvitationAccepted(a) => rows.remove(&INVITATIONS, &id(a.invitation_id)),
             // Only the current send's outcome describes the invitation.
             OrgEvent::InvitationEmailSent(m) => {
-                if let Some(row) =
-                    rows.get_mut(&INVITATIONS, &[m.invitation_id.to_string().into()])?
-                {
-                    if row[SEND] == Cell::Text(m.send_id.to_string()) {
-                        row[DELIVERY] = "sent".into();
-                        row[DETAIL] = m.message_id.as_str().into();
+                if let Some(row) = rows.get_mut(&INVITATIONS, &id(m.invitation_id))? {
+                    if row[SEND] == Cell::Id(m.send_id.as_uuid()) {
+                        row[DELIVERY] = Cell::fixed("sent");
+                        row[DETAIL] = Cell::text(&m.message_id);
                     }
                 }
                 Ok(())
             }
             OrgEvent::InvitationEmailFailed(f) => {
-                if let Some(row) =
-                    rows.get_mut(&INVITATIONS, &[f.invitation_id.to_string().into()])?
-                {
-                    if row[SEND] == Cell::Text(f.send_id.to_string()) {
-                        row[DELIVERY] = (if f.permanent { "failed" } else { "retrying" }).into();
-                        row[DETAIL] = f.reason.as_str().into();
+                if let Some(row) = rows.get_mut(&INVITATIONS, &id(f.invitation_id))? {
+                    if row[SEND] == Cell::Id(f.send_id.as_uuid()) {
+                        row[DELIVERY] =
+                            Cell::fixed(if f.permanent { "failed" } else { "retrying" });
+                        row[DETAIL] = Cell::text(&f.reason);
                     }
                 }
                 Ok(())

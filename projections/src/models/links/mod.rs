@@ -8,7 +8,7 @@ pub mod queries;
 use roster_domain::OrgEvent;
 
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
-use crate::rows::{text, Rows, Table};
+use crate::rows::{text, Cell, Rows, Table};
 
 /// Projects `rm_invitation_links`.
 pub struct Links;
@@ -55,10 +55,10 @@ impl Projection for Links {
         };
         rows.put(
             &LINKS,
-            vec![
-                String::from(digest).into(),
-                e.org_id.to_string().into(),
-                invitation.to_string().into(),
+            [
+                Cell::Digest(*digest.as_bytes()),
+                Cell::Id(e.org_id.as_uuid()),
+                Cell::Id(invitation.as_uuid()),
             ],
         )
     }

@@ -5,10 +5,9 @@ pub mod queries;
 
 use roster_domain::OrgEvent;
 
-use crate::models::{role_json, role_label};
+use crate::models::{label_cell, lowercase, role_cell};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use crate::rows::{nullable, text, Cell, Rows, Table};
-use roster_storage::db::time_text;
 
 /// Projects `rm_orgs`, `rm_accounts` and `rm_members`.
 pub struct Members;
@@ -113,130 +112,152 @@ impl Projection for Members {
     }
 
     fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
-        let org = Cell::from(e.org_id.to_string());
+        let org = Cell::Id(e.org_id.as_uuid());
         match &e.event {
             OrgEvent::OrganizationCreated(c) => rows.put(
                 &ORGS,
-                vec![
+                [
                     org,
-                    c.name.to_string().into(),
-                    shape_text(c.shape).into(),
-                    time_text(c.created_at).into(),
+                    Cell::text(c.name.as_str()),
+                    Cell::fixed(shape_text(c.shape)),
+                    Cell::Time(c.created_at),
                 ],
             ),
             OrgEvent::AccountAdded(a) => rows.put(
                 &ACCOUNTS,
-                vec![
+                [
                     org,
-                    a.account_id.to_string().into(),
-                    a.name.to_string().into(),
-                    time_text(a.added_at).into(),
+                    Cell::Id(a.account_id.as_uuid()),
+                    Cell::text(a.name.as_str()),
+                    Cell::Time(a.added_at),
                 ],
             ),
             OrgEvent::AccountRenamed(r) => {
                 if let Some(row) =
-                    rows.get_mut(&ACCOUNTS, &[org, r.account_id.to_string().into()])?
+                    rows.get_mut(&ACCOUNTS, &[org, Cell::Id(r.account_id.as_uuid())])?
                 {
-                    row[ACCOUNT_NAME] = r.to.to_string().into();
+                    row[ACCOUNT_NAME] = Cell::text(r.to.as_str());
                 }
                 Ok(())
             }
             OrgEvent::InvitationAccepted(a) => rows.put(
                 &MEMBERS,
-                vec![
+                member(
                     org,
-                    a.user_id.to_string().into(),
-                    a.email.to_string().into(),
-                    a.email.key().into(),
-                    a.full_name.to_string().into(),
-                    a.full_name.as_str().to_lowercase().into(),
-                    role_json(&a.role)?.into(),
-                    role_label(&a.role).into(),
-                    time_text(a.accepted_at).into(),
-                    "active".into(),
-                    "invitation".into(),
-                    Cell::Null,
-                    time_text(a.accepted_at).into(),
-                ],
+                    Joined {
+                        user: a.user_id,
+                        email: &a.email,
+                        name: &a.full_name,
+                        role: &a.role,
+                        at: a.accepted_at,
+                        origin: "invitation",
+                        external_id: None,
+                    },
+                )?,
             ),
             OrgEvent::MemberProvisioned(p) => rows.put(
                 &MEMBERS,
-                vec![
+                member(
                     org,
-                    p.user_id.to_string().into(),
-                    p.email.to_string().into(),
-                    p.email.key().into(),
-                    p.full_name.to_string().into(),
-                    p.full_name.as_str().to_lowercase().into(),
-                    role_json(&p.role)?.into(),
-                    role_label(&p.role).into(),
-                    time_text(p.provisioned_at).into(),
-                    "active".into(),
-                    "directory".into(),
-                    p.external_id.clone().map_or(Cell::Null, Cell::from),
-                    time_text(p.provisioned_at).into(),
-                ],
+                    Joined {
+                        user: p.user_id,
+                        email: &p.email,
+                        name: &p.full_name,
+                        role: &p.role,
+                        at: p.provisioned_at,
+                        origin: "directory",
+                        external_id: p.external_id.as_deref(),
+                    },
+                )?,
             ),
             OrgEvent::MemberJoinedBySso(j) => rows.put(
                 &MEMBERS,
-                vec![
+                member(
                     org,
-                    j.user_id.to_string().into(),
-                    j.email.to_string().into(),
-                    j.email.key().into(),
-                    j.full_name.to_string().into(),
-                    j.full_name.as_str().to_lowercase().into(),
-                    role_json(&j.role)?.into(),
-                    role_label(&j.role).into(),
-                    time_text(j.joined_at).into(),
-                    "active".into(),
-                    "sso".into(),
-                    Cell::Null,
-                    time_text(j.joined_at).into(),
-                ],
+                    Joined {
+                        user: j.user_id,
+                        email: &j.email,
+                        name: &j.full_name,
+                        role: &j.role,
+                        at: j.joined_at,
+                        origin: "sso",
+                        external_id: None,
+                    },
+                )?,
             ),
             OrgEvent::MemberDetailsChanged(d) => {
-                if let Some(row) = rows.get_mut(&MEMBERS, &[org, d.user_id.to_string().into()])? {
-                    row[FULL_NAME] = d.full_name.to_string().into();
-                    row[SORT_KEY] = d.full_name.as_str().to_lowercase().into();
-                    row[EXTERNAL_ID] = d.external_id.clone().map_or(Cell::Null, Cell::from);
-                    row[UPDATED_AT] = time_text(d.changed_at).into();
+                if let Some(row) = rows.get_mut(&MEMBERS, &[org, Cell::Id(d.user_id.as_uuid())])? {
+                    row[FULL_NAME] = Cell::text(d.full_name.as_str());
+                    row[SORT_KEY] = lowercase(d.full_name.as_str());
+                    row[EXTERNAL_ID] = Cell::from(d.external_id.as_deref());
+                    row[UPDATED_AT] = Cell::Time(d.changed_at);
                 }
                 Ok(())
             }
             OrgEvent::MemberSuspended(x) => {
-                if let Some(row) = rows.get_mut(&MEMBERS, &[org, x.user_id.to_string().into()])? {
-                    row[STATUS] = "suspended".into();
-                    row[UPDATED_AT] = time_text(x.suspended_at).into();
+                if let Some(row) = rows.get_mut(&MEMBERS, &[org, Cell::Id(x.user_id.as_uuid())])? {
+                    row[STATUS] = Cell::fixed("suspended");
+                    row[UPDATED_AT] = Cell::Time(x.suspended_at);
                 }
                 Ok(())
             }
             OrgEvent::MemberRestored(x) => {
-                if let Some(row) = rows.get_mut(&MEMBERS, &[org, x.user_id.to_string().into()])? {
-                    row[STATUS] = "active".into();
-                    row[UPDATED_AT] = time_text(x.restored_at).into();
+                if let Some(row) = rows.get_mut(&MEMBERS, &[org, Cell::Id(x.user_id.as_uuid())])? {
+                    row[STATUS] = Cell::fixed("active");
+                    row[UPDATED_AT] = Cell::Time(x.restored_at);
                 }
                 Ok(())
             }
             OrgEvent::RoleChanged(r) => {
-                if let Some(row) = rows.get_mut(&MEMBERS, &[org, r.user_id.to_string().into()])? {
-                    row[ROLE] = role_json(&r.to)?.into();
-                    row[ROLE_LABEL] = role_label(&r.to).into();
-                    row[UPDATED_AT] = time_text(r.changed_at).into();
+                if let Some(row) = rows.get_mut(&MEMBERS, &[org, Cell::Id(r.user_id.as_uuid())])? {
+                    row[ROLE] = role_cell(&r.to)?;
+                    row[ROLE_LABEL] = label_cell(&r.to);
+                    row[UPDATED_AT] = Cell::Time(r.changed_at);
                 }
                 Ok(())
             }
             OrgEvent::MemberRemoved(r) => {
-                rows.remove(&MEMBERS, &[org, r.user_id.to_string().into()])
+                rows.remove(&MEMBERS, &[org, Cell::Id(r.user_id.as_uuid())])
             }
             _ => Ok(()),
         }
     }
 }
 
-fn shape_text(shape: roster_domain::OrgShape) -> String {
-    serde_json::to_value(shape)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+/// How a member came to be one, as the three joining events tell it.
+struct Joined<'a> {
+    user: roster_domain::UserId,
+    email: &'a roster_domain::Email,
+    name: &'a roster_domain::PersonName,
+    role: &'a roster_domain::Role,
+    at: chrono::DateTime<chrono::Utc>,
+    origin: &'static str,
+    external_id: Option<&'a str>,
+}
+
+/// A new member's `rm_members` row.
+fn member(org: Cell, j: Joined<'_>) -> Result<[Cell; 13], ProjectionError> {
+    Ok([
+        org,
+        Cell::Id(j.user.as_uuid()),
+        Cell::text(j.email.as_str()),
+        Cell::text(j.email.key()),
+        Cell::text(j.name.as_str()),
+        lowercase(j.name.as_str()),
+        role_cell(j.role)?,
+        label_cell(j.role),
+        Cell::Time(j.at),
+        Cell::fixed("active"),
+        Cell::fixed(j.origin),
+        Cell::from(j.external_id),
+        Cell::Time(j.at),
+    ])
+}
+
+/// The stored name of an organization shape.
+fn shape_text(shape: roster_domain::OrgShape) -> &'static str {
+    match shape {
+        roster_domain::OrgShape::Single => "single",
+        roster_domain::OrgShape::Multi => "multi",
+    }
 }

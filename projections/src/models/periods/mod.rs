@@ -9,12 +9,12 @@
 
 pub mod queries;
 
-use roster_domain::OrgEvent;
+use roster_domain::{OrgEvent, UserId};
 
-use crate::models::{role_json, role_label};
+use crate::models::{label_cell, lowercase, role_cell};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
-use crate::rows::{int, nullable, text, Cell, Rows, Table};
-use roster_storage::db::{pos_i64, time_text};
+use crate::rows::{int, nullable, text, Cell, Row, Rows, Table};
+use roster_storage::db::pos_i64;
 
 /// Projects `rm_member_periods`.
 pub struct Periods;
@@ -62,22 +62,34 @@ fn close(
     org: &Cell,
     user: &Cell,
     e: &ProjectedEvent,
-) -> Result<Option<Vec<Cell>>, ProjectionError> {
+) -> Result<Option<Row>, ProjectionError> {
     let open_key = [org.clone(), user.clone(), Cell::Int(OPEN)];
-    let Some(open) = rows.get(&PERIODS, &open_key)?.cloned() else {
+    let Some(open) = rows.take(&PERIODS, &open_key)? else {
         return Ok(None);
     };
-    rows.remove(&PERIODS, &open_key)?;
-    let mut closed = open.clone();
+    let mut closed = rows.duplicate(&PERIODS, &open);
     closed[UNTIL_POSITION] = Cell::Int(pos_i64(e.position));
-    closed[UNTIL] = Cell::Text(time_text(e.recorded_at));
-    rows.put(&PERIODS, closed)?;
+    closed[UNTIL] = Cell::Time(e.recorded_at);
+    rows.put_back(&PERIODS, closed)?;
     Ok(Some(open))
+}
+
+/// Closes `user`'s open period at `e` and opens none.
+fn end(
+    rows: &mut Rows,
+    org: &Cell,
+    user: UserId,
+    e: &ProjectedEvent,
+) -> Result<(), ProjectionError> {
+    if let Some(open) = close(rows, org, &Cell::Id(user.as_uuid()), e)? {
+        rows.discard(&PERIODS, open);
+    }
+    Ok(())
 }
 
 /// Who starts a period of access.
 struct Joiner<'a> {
-    user: String,
+    user: UserId,
     email: &'a str,
     name: &'a str,
     role: &'a roster_domain::Role,
@@ -91,22 +103,24 @@ fn open(
     e: &ProjectedEvent,
     j: Joiner<'_>,
 ) -> Result<(), ProjectionError> {
-    let user = Cell::from(j.user);
-    close(rows, org, &user, e)?;
+    let user = Cell::Id(j.user.as_uuid());
+    if let Some(previous) = close(rows, org, &user, e)? {
+        rows.discard(&PERIODS, previous);
+    }
     rows.put(
         &PERIODS,
-        vec![
+        [
             org.clone(),
             user,
             Cell::Int(OPEN),
-            time_text(e.recorded_at).into(),
+            Cell::Time(e.recorded_at),
             Cell::Null,
-            j.email.into(),
-            j.name.into(),
-            j.name.to_lowercase().into(),
-            role_json(j.role)?.into(),
-            role_label(j.role).into(),
-            time_text(j.joined_at).into(),
+            Cell::text(j.email),
+            Cell::text(j.name),
+            lowercase(j.name),
+            role_cell(j.role)?,
+            label_cell(j.role),
+            Cell::Time(j.joined_at),
         ],
     )
 }
@@ -142,14 +156,14 @@ impl Projection for Periods {
     }
 
     fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
-        let org = Cell::from(e.org_id.to_string());
+        let org = Cell::Id(e.org_id.as_uuid());
         match &e.event {
             OrgEvent::InvitationAccepted(a) => open(
                 rows,
                 &org,
                 e,
                 Joiner {
-                    user: a.user_id.to_string(),
+                    user: a.user_id,
                     email: a.email.as_str(),
                     name: a.full_name.as_str(),
                     role: &a.role,
@@ -157,38 +171,34 @@ impl Projection for Periods {
                 },
             ),
             OrgEvent::RoleChanged(r) => {
-                let user = Cell::from(r.user_id.to_string());
+                let user = Cell::Id(r.user_id.as_uuid());
                 if let Some(mut next) = close(rows, &org, &user, e)? {
-                    next[SINCE] = time_text(e.recorded_at).into();
-                    next[ROLE] = role_json(&r.to)?.into();
-                    next[ROLE_LABEL] = role_label(&r.to).into();
-                    rows.put(&PERIODS, next)?;
+                    next[SINCE] = Cell::Time(e.recorded_at);
+                    next[ROLE] = role_cell(&r.to)?;
+                    next[ROLE_LABEL] = label_cell(&r.to);
+                    rows.put_back(&PERIODS, next)?;
                 }
                 Ok(())
             }
-            OrgEvent::MemberRemoved(r) => {
-                close(rows, &org, &r.user_id.to_string().into(), e).map(|_| ())
-            }
+            OrgEvent::MemberRemoved(r) => end(rows, &org, r.user_id, e),
             // A new name starts a new period, so "as of" shows the name then.
             OrgEvent::MemberDetailsChanged(d) if d.from_name != d.full_name => {
-                let user = Cell::from(d.user_id.to_string());
+                let user = Cell::Id(d.user_id.as_uuid());
                 if let Some(mut next) = close(rows, &org, &user, e)? {
-                    next[SINCE] = time_text(e.recorded_at).into();
-                    next[FULL_NAME] = d.full_name.to_string().into();
-                    next[SORT_KEY] = d.full_name.as_str().to_lowercase().into();
-                    rows.put(&PERIODS, next)?;
+                    next[SINCE] = Cell::Time(e.recorded_at);
+                    next[FULL_NAME] = Cell::text(d.full_name.as_str());
+                    next[SORT_KEY] = lowercase(d.full_name.as_str());
+                    rows.put_back(&PERIODS, next)?;
                 }
                 Ok(())
             }
-            OrgEvent::MemberSuspended(x) => {
-                close(rows, &org, &x.user_id.to_string().into(), e).map(|_| ())
-            }
+            OrgEvent::MemberSuspended(x) => end(rows, &org, x.user_id, e),
             OrgEvent::MemberProvisioned(p) => open(
                 rows,
                 &org,
                 e,
                 Joiner {
-                    user: p.user_id.to_string(),
+                    user: p.user_id,
                     email: p.email.as_str(),
                     name: p.full_name.as_str(),
                     role: &p.role,
@@ -200,7 +210,7 @@ impl Projection for Periods {
                 &org,
                 e,
                 Joiner {
-                    user: j.user_id.to_string(),
+                    user: j.user_id,
                     email: j.email.as_str(),
                     name: j.full_name.as_str(),
                     role: &j.role,
@@ -212,7 +222,7 @@ impl Projection for Periods {
                 &org,
                 e,
                 Joiner {
-                    user: r.user_id.to_string(),
+                    user: r.user_id,
                     email: r.email.as_str(),
                     name: r.full_name.as_str(),
                     role: &r.role,
