@@ -86,40 +86,36 @@ FROM cur LEFT JOIN ins ON true
 ORDER BY ins.stream_version
 "#;
 
-const READ_ALL_SQL: &str = r#"
-SELECT global_position, event_id, stream_id, stream_version, event_type,
-       schema_version, payload, metadata, recorded_at, hash
-FROM events
-WHERE global_position > $1
-  AND global_position < ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-                          + (SELECT base FROM event_position_base)) << 20)
-ORDER BY global_position
-LIMIT $2
-"#;
+/// The gap-safe horizon: positions below every transaction still open, so a
+/// reader never passes an event that a slower transaction may yet commit before.
+macro_rules! below_the_horizon {
+    () => {
+        "global_position < ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+         + (SELECT base FROM event_position_base)) << 20)"
+    };
+}
 
-/// [`READ_ALL_SQL`] without the hash, for [`EventStore::read_all_raw`]: the
-/// rows' JSON texts are borrowed (as `RawValue`s, checked but not parsed into
-/// trees) into a reused buffer.
+const READ_ALL_SQL: &str = concat!(
+    "SELECT global_position, event_id, stream_id, stream_version, event_type, \
+     schema_version, payload, metadata, recorded_at, hash \
+     FROM events WHERE global_position > $1 AND ",
+    below_the_horizon!(),
+    " ORDER BY global_position LIMIT $2"
+);
+
 /// A rebuild's batch as ONE row: the events as tab-separated lines (see
 /// [`RawBatch::fill_from_lines`]), so the client decodes one row per batch
 /// instead of one per event. Under the same gap-safe horizon as `read_all`.
-const READ_ALL_RAW_SQL: &str = r#"
-SELECT string_agg(concat_ws(E'\t', global_position, event_id, stream_id, stream_version,
-                            event_type, schema_version,
-                            (extract(epoch FROM recorded_at) * 1000000)::bigint,
-                            coalesce(metadata::text, '{}'), payload::text),
-                  E'\n' ORDER BY global_position)
-FROM (
-    SELECT global_position, event_id, stream_id, stream_version, event_type,
-           schema_version, payload, metadata, recorded_at
-    FROM events
-    WHERE global_position > $1
-      AND global_position < ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-                              + (SELECT base FROM event_position_base)) << 20)
-    ORDER BY global_position
-    LIMIT $2
-) batch
-"#;
+const READ_ALL_RAW_SQL: &str = concat!(
+    "SELECT string_agg(concat_ws(E'\\t', global_position, event_id, stream_id, stream_version, \
+     event_type, schema_version, (extract(epoch FROM recorded_at) * 1000000)::bigint, \
+     coalesce(metadata::text, '{}'), payload::text), E'\\n' ORDER BY global_position) \
+     FROM (SELECT global_position, event_id, stream_id, stream_version, event_type, \
+     schema_version, payload, metadata, recorded_at \
+     FROM events WHERE global_position > $1 AND ",
+    below_the_horizon!(),
+    " ORDER BY global_position LIMIT $2) batch"
+);
 
 /// How often an `Any` append retries a lost race before reporting the conflict.
 const ANY_RETRIES: usize = 8;
