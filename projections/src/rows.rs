@@ -175,6 +175,9 @@ pub struct Rows {
     scratch: String,
 }
 
+/// How much COPY text a rebuild's last write sends at a time.
+const COPY_PIECE: usize = 1 << 20;
+
 /// Most bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
 const MAX_PARAMS: usize = 30_000;
 
@@ -888,12 +891,28 @@ pub async fn insert_rows(
     if rows.is_empty() {
         return Ok(());
     }
-    if let Tx::Pg(_) = tx {
-        let mut data = String::with_capacity(rows.len() * 128);
+    if let Tx::Pg(t) = tx {
+        // Sent in pieces as they are made: PostgreSQL reads one while the next is
+        // written (and a table's rows never sit in memory twice, whole).
+        let statement = format!(
+            "COPY {}{suffix} ({}) FROM STDIN",
+            table.name,
+            table.column_list()
+        );
+        let mut copy = t.copy_in_raw(&statement).await?;
+        let mut data = String::with_capacity(COPY_PIECE + 4096);
         for row in rows {
             copy_row(row, &mut data);
+            if data.len() >= COPY_PIECE {
+                copy.send(data.as_bytes()).await?;
+                data.clear();
+            }
         }
-        return copy_in(tx, suffix, table, data).await;
+        if !data.is_empty() {
+            copy.send(data.as_bytes()).await?;
+        }
+        copy.finish().await?;
+        return Ok(());
     }
     let width = table.columns.len().max(1);
     for chunk in rows.chunks((MAX_PARAMS / width).max(1)) {
