@@ -30,6 +30,26 @@ pub enum Cell {
     Digest([u8; 32]),
     /// Any other text; up to 24 bytes it is held inline.
     Text(CompactString),
+    /// A long text kept in a rebuild's text arena (see
+    /// [`Rows::text`](crate::rows::Rows::text)): only the working set that made it
+    /// can read it, and it is never part of a key.
+    Kept(Span),
+}
+
+/// Where a [`Cell::Kept`] text lies in its working set's arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span {
+    /// Its first byte.
+    pub at: usize,
+    /// Its length in bytes.
+    pub len: usize,
+}
+
+impl Span {
+    /// The text in `arena`, if the span lies in it.
+    pub fn get(self, arena: &str) -> Option<&str> {
+        arena.get(self.at..self.at + self.len)
+    }
 }
 
 /// The longest text an [`Cell::Id`], [`Cell::Time`] or [`Cell::Digest`] renders to.
@@ -100,7 +120,7 @@ impl Cell {
             len: 0,
         };
         match self {
-            Cell::Null | Cell::Int(_) => f(None),
+            Cell::Null | Cell::Int(_) | Cell::Kept(_) => f(None),
             Cell::Text(s) => f(Some(s.as_str())),
             Cell::Id(id) => f(Some(id.hyphenated().encode_lower(&mut stack.buf))),
             Cell::Digest(bytes) => {
@@ -134,7 +154,7 @@ impl Cell {
     /// Appends the stored text to `out` (nothing for NULL; an integer in digits).
     pub fn push_to(&self, out: &mut String) {
         match self {
-            Cell::Null => {}
+            Cell::Null | Cell::Kept(_) => {}
             Cell::Int(i) => {
                 let _ = write!(out, "{i}");
             }
@@ -175,6 +195,7 @@ impl Ord for Cell {
             (Cell::Id(a), Cell::Id(b)) => a.cmp(b),
             (Cell::Digest(a), Cell::Digest(b)) => a.cmp(b),
             (Cell::Text(a), Cell::Text(b)) => a.as_str().cmp(b.as_str()),
+            (Cell::Kept(a), Cell::Kept(b)) => a.cmp(b),
             (a, b) => a.with_text(|a| b.with_text(|b| a.cmp(&b))),
         }
     }

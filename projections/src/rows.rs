@@ -19,7 +19,7 @@ use std::ops::Bound;
 
 use smallvec::SmallVec;
 
-pub use crate::cell::Cell;
+pub use crate::cell::{Cell, Span};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use roster_storage::db::Tx;
 
@@ -124,55 +124,115 @@ pub enum Mode {
 
 struct State {
     table: &'static Table,
-    rows: BTreeMap<Key, Row>,
+    /// Cells per row.
+    width: usize,
+    /// Each row's key and the slot that holds its cells.
+    index: BTreeMap<Key, usize>,
+    /// Every row's cells, `width` per slot: one buffer that grows, not one
+    /// allocation per row.
+    cells: Vec<Cell>,
+    /// Slots of removed rows, reused first.
+    free: Vec<usize>,
     /// Groups the record pass noted (and the load fetched).
     wanted: BTreeSet<Key>,
     /// Groups changed since the last write.
     dirty: BTreeSet<Key>,
-    /// Emptied row buffers, reused by the next new row (a fold that replaces a
-    /// row or moves it to a new key allocates nothing).
-    spare: Vec<Row>,
-    /// Emptied text buffers of long texts, reused by [`Rows::text_buffer`].
+    /// Emptied buffers of long texts, reused by [`Rows::text_buffer`].
     texts: Vec<String>,
     /// A rebuild's final rows of an append-only table, already in COPY's text
     /// format (see [`Rows::for_rebuild`]).
     copy: String,
 }
 
-/// Most emptied row buffers (and text buffers) a table keeps for reuse.
-const SPARE_ROWS: usize = 256;
+/// Most emptied text buffers a table keeps for reuse.
+const SPARE_TEXTS: usize = 256;
 
 impl State {
-    fn recycle(&mut self, mut row: Row) {
-        for cell in row.drain(..) {
-            if let Cell::Text(text) = cell {
-                if text.is_heap_allocated() && self.texts.len() < SPARE_ROWS {
-                    let mut buffer = text.into_string();
-                    buffer.clear();
-                    self.texts.push(buffer);
-                }
-            }
-        }
-        if self.spare.len() < SPARE_ROWS {
-            self.spare.push(row);
+    fn new(table: &'static Table) -> Self {
+        Self {
+            table,
+            width: table.columns.len(),
+            index: BTreeMap::new(),
+            cells: Vec::new(),
+            free: Vec::new(),
+            wanted: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+            texts: Vec::new(),
+            copy: String::new(),
         }
     }
 
-    fn row_buffer(&mut self) -> Row {
-        self.spare
-            .pop()
-            .unwrap_or_else(|| Row::with_capacity(self.table.columns.len()))
+    fn slot(&self, slot: usize) -> &[Cell] {
+        &self.cells[slot * self.width..(slot + 1) * self.width]
+    }
+
+    fn slot_mut(&mut self, slot: usize) -> &mut [Cell] {
+        &mut self.cells[slot * self.width..(slot + 1) * self.width]
+    }
+
+    /// Keeps a long text's buffer for reuse.
+    fn pool(&mut self, cell: Cell) {
+        if let Cell::Text(text) = cell {
+            if text.is_heap_allocated() && self.texts.len() < SPARE_TEXTS {
+                let mut buffer = text.into_string();
+                buffer.clear();
+                self.texts.push(buffer);
+            }
+        }
+    }
+
+    /// Empties a slot (its texts pooled) and frees it.
+    fn release(&mut self, slot: usize) {
+        for i in slot * self.width..(slot + 1) * self.width {
+            let cell = std::mem::replace(&mut self.cells[i], Cell::Null);
+            self.pool(cell);
+        }
+        self.free.push(slot);
+    }
+
+    /// Stores the cells drained from `row` under `key`, replacing any row there.
+    fn store(&mut self, key: Key, row: &mut Vec<Cell>) {
+        let slot = match self.index.get(&key) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.free.pop().unwrap_or_else(|| {
+                    let slot = self.cells.len() / self.width.max(1);
+                    self.cells
+                        .resize_with(self.cells.len() + self.width, || Cell::Null);
+                    slot
+                });
+                self.index.insert(key, slot);
+                slot
+            }
+        };
+        for i in 0..self.width {
+            let cell = std::mem::replace(&mut self.cells[slot * self.width + i], Cell::Null);
+            self.pool(cell);
+        }
+        for (place, cell) in self.slot_mut(slot).iter_mut().zip(row.drain(..)) {
+            *place = cell;
+        }
+    }
+
+    /// Every row, in key order.
+    fn all_rows(&self) -> Vec<&[Cell]> {
+        self.index.values().map(|&slot| self.slot(slot)).collect()
     }
 }
 
 /// A working set: the rows of some tables that a fold reads and changes.
 pub struct Rows {
     mode: Mode,
-    /// Append-only tables' rows go straight into COPY text instead of being kept.
+    /// Append-only tables' rows go straight into COPY text instead of being
+    /// kept, and long texts into `arena` (a rebuild on PostgreSQL).
     copy_final: bool,
     tables: Vec<State>,
-    /// Where [`compose`](Rows::compose) writes.
+    /// The row being put (reused).
+    incoming: Vec<Cell>,
+    /// Where [`compose`](Rows::compose) writes when texts are not kept in the arena.
     scratch: String,
+    /// A rebuild's long texts, one after another ([`Cell::Kept`] spans).
+    arena: String,
 }
 
 /// How much COPY text a rebuild's last write sends at a time.
@@ -181,187 +241,119 @@ const COPY_PIECE: usize = 1 << 20;
 /// Most bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
 const MAX_PARAMS: usize = 30_000;
 
+/// The state of `table` among `tables`, after checking that `group` may be used
+/// in `mode` (and noting it, as the mode asks).
+fn state_for<'s>(
+    tables: &'s mut [State],
+    mode: Mode,
+    table: &Table,
+    group: &[Cell],
+    write: bool,
+) -> Result<&'s mut State, ProjectionError> {
+    let state = tables
+        .iter_mut()
+        .find(|s| std::ptr::eq(s.table, table))
+        .ok_or_else(|| {
+            ProjectionError::Inconsistent(format!(
+                "{} is not one of this projection's tables",
+                table.name
+            ))
+        })?;
+    match mode {
+        Mode::Record => {
+            state.wanted.insert(group.iter().cloned().collect());
+        }
+        Mode::Loaded if !table.append_only && !state.wanted.contains(group) => {
+            return Err(ProjectionError::Inconsistent(format!(
+                "{}: a fold used a row its first pass did not (its keys must come from the events alone)",
+                table.name
+            )));
+        }
+        Mode::Loaded | Mode::Complete => {}
+    }
+    // Only a live batch writes back what changed; a rebuild writes every row
+    // it holds, so it keeps no list.
+    if write && mode == Mode::Loaded {
+        state.dirty.insert(group.iter().cloned().collect());
+    }
+    Ok(state)
+}
+
+/// The text of a cell, a kept one read from `arena`.
+fn text_in<'a>(cell: &'a Cell, arena: &'a str) -> Option<&'a str> {
+    match cell {
+        Cell::Text(s) => Some(s.as_str()),
+        Cell::Kept(span) => span.get(arena),
+        _ => None,
+    }
+}
+
 impl Rows {
     /// An empty working set over `tables`.
     pub fn new(mode: Mode, tables: &[&'static Table]) -> Self {
         Self {
             mode,
             copy_final: false,
+            tables: tables.iter().map(|table| State::new(table)).collect(),
+            incoming: Vec::new(),
             scratch: String::new(),
-            tables: tables
-                .iter()
-                .map(|table| State {
-                    table,
-                    rows: BTreeMap::new(),
-                    wanted: BTreeSet::new(),
-                    dirty: BTreeSet::new(),
-                    spare: Vec::new(),
-                    texts: Vec::new(),
-                    copy: String::new(),
-                })
-                .collect(),
+            arena: String::new(),
         }
     }
 
     /// A rebuild's working set ([`Mode::Complete`]). With `copy_text` (PostgreSQL),
     /// the rows of append-only tables are written into COPY's text format as they
-    /// are made, into one buffer per batch, instead of being kept as rows.
+    /// are made, into one buffer per batch, instead of being kept as rows, and
+    /// long texts are kept in one arena instead of an allocation each.
     pub fn for_rebuild(tables: &[&'static Table], copy_text: bool) -> Self {
         let mut rows = Self::new(Mode::Complete, tables);
         rows.copy_final = copy_text;
         rows
     }
 
-    /// The state of `table`, after checking that `group` may be used.
-    fn use_group(
-        &mut self,
-        table: &Table,
-        group: &[Cell],
-        write: bool,
-    ) -> Result<&mut State, ProjectionError> {
-        let mode = self.mode;
-        let state = self
-            .tables
-            .iter_mut()
-            .find(|s| std::ptr::eq(s.table, table))
-            .ok_or_else(|| {
-                ProjectionError::Inconsistent(format!(
-                    "{} is not one of this projection's tables",
-                    table.name
-                ))
-            })?;
-        match mode {
-            Mode::Record => {
-                state.wanted.insert(group.iter().cloned().collect());
-            }
-            Mode::Loaded if !table.append_only && !state.wanted.contains(group) => {
-                return Err(ProjectionError::Inconsistent(format!(
-                    "{}: a fold used a row its first pass did not (its keys must come from the events alone)",
-                    table.name
-                )));
-            }
-            Mode::Loaded | Mode::Complete => {}
+    /// Whether long texts go to the arena.
+    fn keeps_texts(&self) -> bool {
+        self.copy_final && self.mode == Mode::Complete
+    }
+
+    /// A text cell for `s`: inline when short; when long, kept in the arena in a
+    /// rebuild on PostgreSQL (no allocation of its own), else a `String` of its own.
+    pub fn text(&mut self, s: &str) -> Cell {
+        if s.len() <= INLINE || !self.keeps_texts() {
+            return Cell::text(s);
         }
-        // Only a live batch writes back what changed; a rebuild writes every row
-        // it holds, so it keeps no list (one allocation less per event and table).
-        if write && mode == Mode::Loaded {
-            state.dirty.insert(group.iter().cloned().collect());
+        let at = self.arena.len();
+        self.arena.push_str(s);
+        Cell::Kept(Span { at, len: s.len() })
+    }
+
+    /// [`text`](Rows::text) of `s` in lower case, exactly as `str::to_lowercase`
+    /// makes it (the member list's sort key).
+    pub fn lowercase(&mut self, s: &str) -> Cell {
+        if !s.is_ascii() {
+            return Cell::from(s.to_lowercase());
         }
-        Ok(state)
-    }
-
-    /// The row under `key`, if there is one.
-    pub fn get(&mut self, table: &Table, key: &[Cell]) -> Result<Option<&[Cell]>, ProjectionError> {
-        let state = self.use_group(table, &key[..table.group], false)?;
-        Ok(state.rows.get(key).map(|row| row.as_slice()))
-    }
-
-    /// The row under `key` to change in place, if there is one.
-    pub fn get_mut(
-        &mut self,
-        table: &Table,
-        key: &[Cell],
-    ) -> Result<Option<&mut [Cell]>, ProjectionError> {
-        let state = self.use_group(table, &key[..table.group], true)?;
-        Ok(state.rows.get_mut(key).map(|row| row.as_mut_slice()))
-    }
-
-    /// Inserts or replaces a whole row (its key is its first columns). A fold
-    /// passes an array; the row is kept in a reused buffer.
-    pub fn put(
-        &mut self,
-        table: &Table,
-        row: impl IntoIterator<Item = Cell>,
-    ) -> Result<(), ProjectionError> {
-        let mode = self.mode;
-        let copy_final = self.copy_final && table.append_only && mode == Mode::Complete;
-        let state = self
-            .tables
-            .iter_mut()
-            .find(|s| std::ptr::eq(s.table, table));
-        let mut buffer = match state {
-            Some(state) => state.row_buffer(),
-            None => Row::new(),
-        };
-        buffer.extend(row);
-        self.put_row(table, buffer, copy_final)
-    }
-
-    /// Inserts or replaces `row`, a buffer from [`take`](Rows::take) or
-    /// [`duplicate`](Rows::duplicate).
-    pub fn put_back(&mut self, table: &Table, row: Row) -> Result<(), ProjectionError> {
-        let copy_final = self.copy_final && table.append_only && self.mode == Mode::Complete;
-        self.put_row(table, row, copy_final)
-    }
-
-    fn put_row(
-        &mut self,
-        table: &Table,
-        row: Row,
-        copy_final: bool,
-    ) -> Result<(), ProjectionError> {
-        if row.len() != table.columns.len() {
-            return Err(ProjectionError::Inconsistent(format!(
-                "{}: a row of {} cells for {} columns",
-                table.name,
-                row.len(),
-                table.columns.len()
-            )));
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.text(s);
         }
-        let mode = self.mode;
-        let state = self.use_group(table, &row[..table.group], true)?;
-        if copy_final {
-            copy_row(&row, &mut state.copy);
-            state.recycle(row);
-        } else if mode == Mode::Record {
-            state.recycle(row);
-        } else {
-            let key: Key = row[..table.key].iter().cloned().collect();
-            if let Some(old) = state.rows.insert(key, row) {
-                state.recycle(old);
-            }
-        }
-        Ok(())
+        self.compose(|out| out.extend(s.chars().map(|c| c.to_ascii_lowercase())))
     }
 
-    /// Removes the row under `key` and hands it over (to change and
-    /// [`put_back`](Rows::put_back), perhaps under another key).
-    pub fn take(&mut self, table: &Table, key: &[Cell]) -> Result<Option<Row>, ProjectionError> {
-        let state = self.use_group(table, &key[..table.group], true)?;
-        Ok(state.rows.remove(key))
-    }
-
-    /// A copy of `row` in a reused buffer of `table`'s.
-    pub fn duplicate(&mut self, table: &Table, row: &[Cell]) -> Row {
-        match self
-            .tables
-            .iter_mut()
-            .find(|s| std::ptr::eq(s.table, table))
-        {
-            Some(state) => {
-                let mut copy = state.row_buffer();
-                copy.extend(row.iter().cloned());
-                copy
-            }
-            None => row.iter().cloned().collect(),
-        }
-    }
-
-    /// An empty `String` for a long text of a `table` row (the history's
-    /// summary): the buffer of a long text of a row `table` dropped, when there
-    /// is one, so writing a row a batch then lets go of allocates nothing.
-    pub fn text_buffer(&mut self, table: &Table) -> String {
-        self.tables
-            .iter_mut()
-            .find(|s| std::ptr::eq(s.table, table))
-            .and_then(|state| state.texts.pop())
-            .unwrap_or_default()
-    }
-
-    /// A text cell composed by `write` in a buffer the working set reuses: held
-    /// inline when short, one allocation of its exact size when long (a label
-    /// kept in a row that lasts).
+    /// A text cell composed by `write`: written straight into the arena when
+    /// texts are kept there, else into a reused buffer (one allocation of exact
+    /// size when long). A label kept in a row that lasts.
     pub fn compose(&mut self, write: impl FnOnce(&mut String)) -> Cell {
+        if self.keeps_texts() {
+            let at = self.arena.len();
+            write(&mut self.arena);
+            let len = self.arena.len() - at;
+            if len > INLINE {
+                return Cell::Kept(Span { at, len });
+            }
+            let cell = Cell::text(&self.arena[at..]);
+            self.arena.truncate(at);
+            return cell;
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         write(&mut scratch);
@@ -370,39 +362,177 @@ impl Rows {
         cell
     }
 
-    /// Gives back a row buffer no longer needed, for reuse.
-    pub fn discard(&mut self, table: &Table, row: Row) {
-        if let Some(state) = self
-            .tables
+    /// The row under `key`, if there is one (a kept text reads through
+    /// [`text_at`](Rows::text_at)).
+    pub fn get(&mut self, table: &Table, key: &[Cell]) -> Result<Option<&[Cell]>, ProjectionError> {
+        let state = state_for(
+            &mut self.tables,
+            self.mode,
+            table,
+            &key[..table.group],
+            false,
+        )?;
+        Ok(state.index.get(key).map(|&slot| state.slot(slot)))
+    }
+
+    /// The text in `column` of the row under `key`, if there is such a row and
+    /// the column holds text.
+    pub fn text_at(
+        &mut self,
+        table: &Table,
+        key: &[Cell],
+        column: usize,
+    ) -> Result<Option<&str>, ProjectionError> {
+        let state = state_for(
+            &mut self.tables,
+            self.mode,
+            table,
+            &key[..table.group],
+            false,
+        )?;
+        Ok(state
+            .index
+            .get(key)
+            .and_then(|&slot| state.slot(slot).get(column))
+            .and_then(|cell| text_in(cell, &self.arena)))
+    }
+
+    /// The row under `key` to change in place, if there is one.
+    pub fn get_mut(
+        &mut self,
+        table: &Table,
+        key: &[Cell],
+    ) -> Result<Option<&mut [Cell]>, ProjectionError> {
+        let state = state_for(
+            &mut self.tables,
+            self.mode,
+            table,
+            &key[..table.group],
+            true,
+        )?;
+        match state.index.get(key) {
+            Some(&slot) => Ok(Some(state.slot_mut(slot))),
+            None => Ok(None),
+        }
+    }
+
+    /// Inserts or replaces a whole row (its key is its first columns). A fold
+    /// passes an array; its cells move into the table's buffer.
+    pub fn put(
+        &mut self,
+        table: &Table,
+        row: impl IntoIterator<Item = Cell>,
+    ) -> Result<(), ProjectionError> {
+        let mut incoming = std::mem::take(&mut self.incoming);
+        incoming.clear();
+        incoming.extend(row);
+        let outcome = self.put_incoming(table, &mut incoming);
+        incoming.clear();
+        self.incoming = incoming;
+        outcome
+    }
+
+    fn put_incoming(&mut self, table: &Table, row: &mut Vec<Cell>) -> Result<(), ProjectionError> {
+        if row.len() != table.columns.len() {
+            return Err(ProjectionError::Inconsistent(format!(
+                "{}: a row of {} cells for {} columns",
+                table.name,
+                row.len(),
+                table.columns.len()
+            )));
+        }
+        if row[..table.key].iter().any(|c| matches!(c, Cell::Kept(_))) {
+            return Err(ProjectionError::Inconsistent(format!(
+                "{}: a key cell was kept in the text arena",
+                table.name
+            )));
+        }
+        let copy_final = self.copy_final && table.append_only && self.mode == Mode::Complete;
+        let mode = self.mode;
+        let state = state_for(&mut self.tables, mode, table, &row[..table.group], true)?;
+        if copy_final {
+            copy_row(row, &self.arena, &mut state.copy);
+            for cell in row.drain(..) {
+                state.pool(cell);
+            }
+        } else if mode == Mode::Record {
+            row.clear();
+        } else {
+            let key: Key = row[..table.key].iter().cloned().collect();
+            state.store(key, row);
+        }
+        Ok(())
+    }
+
+    /// Copies the row under `key` to the key `edit` gives it (changing its first
+    /// columns, within the same group), keeping the original: a membership
+    /// period closed under its end while the open one goes on. Answers whether
+    /// there was a row to copy.
+    pub fn copy_under(
+        &mut self,
+        table: &Table,
+        key: &[Cell],
+        edit: impl FnOnce(&mut [Cell]),
+    ) -> Result<bool, ProjectionError> {
+        let state = state_for(
+            &mut self.tables,
+            self.mode,
+            table,
+            &key[..table.group],
+            true,
+        )?;
+        let Some(&slot) = state.index.get(key) else {
+            return Ok(false);
+        };
+        let mut incoming = std::mem::take(&mut self.incoming);
+        incoming.clear();
+        incoming.extend(state.slot(slot).iter().cloned());
+        edit(&mut incoming);
+        let outcome = self.put_incoming(table, &mut incoming);
+        incoming.clear();
+        self.incoming = incoming;
+        outcome.map(|()| true)
+    }
+
+    /// An empty `String` for a long text of a `table` row (the history's
+    /// summary): the buffer of a long text of a row `table` let go of, when
+    /// there is one, so writing a row a batch then lets go of allocates nothing.
+    pub fn text_buffer(&mut self, table: &Table) -> String {
+        self.tables
             .iter_mut()
             .find(|s| std::ptr::eq(s.table, table))
-        {
-            state.recycle(row);
-        }
+            .and_then(|state| state.texts.pop())
+            .unwrap_or_default()
     }
 
     /// Removes the row under `key`, if there is one.
     pub fn remove(&mut self, table: &Table, key: &[Cell]) -> Result<(), ProjectionError> {
-        let state = self.use_group(table, &key[..table.group], true)?;
-        if let Some(row) = state.rows.remove(key) {
-            state.recycle(row);
+        let state = state_for(
+            &mut self.tables,
+            self.mode,
+            table,
+            &key[..table.group],
+            true,
+        )?;
+        if let Some(slot) = state.index.remove(key) {
+            state.release(slot);
         }
         Ok(())
     }
 
     /// Removes every row of `group`.
     pub fn remove_group(&mut self, table: &Table, group: &[Cell]) -> Result<(), ProjectionError> {
-        let state = self.use_group(table, group, true)?;
+        let state = state_for(&mut self.tables, self.mode, table, group, true)?;
         loop {
             let first = state
-                .rows
+                .index
                 .range::<[Cell], _>((Bound::Included(group), Bound::Unbounded))
                 .next()
                 .filter(|(k, _)| k.starts_with(group))
                 .map(|(k, _)| k.clone());
             let Some(key) = first else { break };
-            if let Some(row) = state.rows.remove(&key) {
-                state.recycle(row);
+            if let Some(slot) = state.index.remove(&key) {
+                state.release(slot);
             }
         }
         Ok(())
@@ -411,6 +541,7 @@ impl Rows {
     /// Loads every group the record pass noted, one SELECT per table (more only
     /// past SQLite's parameter limit), and turns to [`Mode::Loaded`].
     pub async fn load(&mut self, tx: &mut Tx, suffix: &str) -> Result<(), ProjectionError> {
+        let mut incoming = std::mem::take(&mut self.incoming);
         for state in &mut self.tables {
             let table = state.table;
             if table.append_only || state.wanted.is_empty() {
@@ -424,11 +555,14 @@ impl Rows {
                 table.group_list()
             );
             for row in select_groups(tx, &head, table, &groups).await? {
-                state
-                    .rows
-                    .insert(row[..table.key].iter().cloned().collect(), row);
+                incoming.clear();
+                incoming.extend(row);
+                let key: Key = incoming[..table.key].iter().cloned().collect();
+                state.store(key, &mut incoming);
             }
         }
+        incoming.clear();
+        self.incoming = incoming;
         self.mode = Mode::Loaded;
         Ok(())
     }
@@ -455,10 +589,10 @@ impl Rows {
             for group in &dirty {
                 rows.extend(
                     state
-                        .rows
+                        .index
                         .range::<[Cell], _>((Bound::Included(group.as_slice()), Bound::Unbounded))
                         .take_while(|(k, _)| k.starts_with(group))
-                        .map(|(_, row)| row.as_slice()),
+                        .map(|(_, &slot)| state.slot(slot)),
                 );
             }
             insert_few(tx, suffix, table, &rows).await?;
@@ -480,8 +614,12 @@ impl Rows {
                 let text = std::mem::replace(&mut state.copy, String::with_capacity(capacity));
                 finals.push((state.table, Final::CopyText(text)));
             }
-            if !state.rows.is_empty() {
-                let rows = std::mem::take(&mut state.rows).into_values().collect();
+            if !state.index.is_empty() {
+                let rows: Vec<Vec<Cell>> =
+                    state.all_rows().into_iter().map(<[Cell]>::to_vec).collect();
+                state.index.clear();
+                state.cells.clear();
+                state.free.clear();
                 finals.push((state.table, Final::Rows(rows)));
             }
         }
@@ -491,17 +629,19 @@ impl Rows {
     /// A rebuild's last write: every row left, into tables that are still empty.
     pub async fn write_all(mut self, tx: &mut Tx, suffix: &str) -> Result<(), ProjectionError> {
         self.take_final().write(tx, suffix).await?;
-        for state in &mut self.tables {
-            let rows: Vec<Row> = std::mem::take(&mut state.rows).into_values().collect();
-            insert_rows(tx, suffix, state.table, &rows).await?;
+        for state in &self.tables {
+            insert_rows(tx, suffix, state.table, &state.all_rows(), &self.arena).await?;
         }
         Ok(())
     }
 }
 
+/// Texts up to this many bytes are held inline in their cell.
+const INLINE: usize = 24;
+
 /// One table's final rows: kept as rows, or already COPY text.
 enum Final {
-    Rows(Vec<Row>),
+    Rows(Vec<Vec<Cell>>),
     CopyText(String),
 }
 
@@ -514,7 +654,10 @@ impl FinalRows {
     pub async fn write(self, tx: &mut Tx, suffix: &str) -> Result<(), ProjectionError> {
         for (table, rows) in self.0 {
             match rows {
-                Final::Rows(rows) => insert_rows(tx, suffix, table, &rows).await?,
+                Final::Rows(rows) => {
+                    let rows: Vec<&[Cell]> = rows.iter().map(Vec::as_slice).collect();
+                    insert_rows(tx, suffix, table, &rows, "").await?
+                }
                 Final::CopyText(text) => copy_in(tx, suffix, table, text).await?,
             }
         }
@@ -819,39 +962,43 @@ async fn insert_few(
     Ok(())
 }
 
-/// One value in PostgreSQL's COPY text format.
-fn copy_text(cell: &Cell, out: &mut String) {
+/// Appends `s` escaped for COPY's text format.
+fn copy_escaped(s: &str, out: &mut String) {
+    // Copies the runs between characters COPY needs escaped whole (most
+    // values have none), instead of pushing one character at a time.
+    let mut rest = s;
+    while let Some(at) = rest.find(['\\', '\t', '\n', '\r']) {
+        out.push_str(&rest[..at]);
+        let escaped = match rest.as_bytes()[at] {
+            b'\\' => "\\\\",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            _ => "\\r",
+        };
+        out.push_str(escaped);
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// One value in PostgreSQL's COPY text format (a kept text read from `arena`).
+fn copy_text(cell: &Cell, arena: &str, out: &mut String) {
     match cell {
         Cell::Null => out.push_str("\\N"),
-        Cell::Text(s) => {
-            // Copies the runs between characters COPY needs escaped whole (most
-            // values have none), instead of pushing one character at a time.
-            let mut rest = s.as_str();
-            while let Some(at) = rest.find(['\\', '\t', '\n', '\r']) {
-                out.push_str(&rest[..at]);
-                let escaped = match rest.as_bytes()[at] {
-                    b'\\' => "\\\\",
-                    b'\t' => "\\t",
-                    b'\n' => "\\n",
-                    _ => "\\r",
-                };
-                out.push_str(escaped);
-                rest = &rest[at + 1..];
-            }
-            out.push_str(rest);
-        }
+        Cell::Text(s) => copy_escaped(s, out),
+        Cell::Kept(span) => copy_escaped(span.get(arena).unwrap_or_default(), out),
         // Digits, hex, hyphens and a time: nothing COPY reads specially.
         other => other.push_to(out),
     }
 }
 
 /// One row in COPY's text format, with its line end.
-fn copy_row(row: &[Cell], out: &mut String) {
+fn copy_row(row: &[Cell], arena: &str, out: &mut String) {
     for (i, cell) in row.iter().enumerate() {
         if i > 0 {
             out.push('\t');
         }
-        copy_text(cell, out);
+        copy_text(cell, arena, out);
     }
     out.push('\n');
 }
@@ -886,7 +1033,8 @@ pub async fn insert_rows(
     tx: &mut Tx,
     suffix: &str,
     table: &Table,
-    rows: &[Row],
+    rows: &[&[Cell]],
+    arena: &str,
 ) -> Result<(), ProjectionError> {
     if rows.is_empty() {
         return Ok(());
@@ -902,7 +1050,7 @@ pub async fn insert_rows(
         let mut copy = t.copy_in_raw(&statement).await?;
         let mut data = String::with_capacity(COPY_PIECE + 4096);
         for row in rows {
-            copy_row(row, &mut data);
+            copy_row(row, arena, &mut data);
             if data.len() >= COPY_PIECE {
                 copy.send(data.as_bytes()).await?;
                 data.clear();
@@ -922,7 +1070,7 @@ pub async fn insert_rows(
             table.column_list(),
             values_list(chunk.len(), width)
         );
-        execute_cells(tx, &sql, chunk.iter().flatten()).await?;
+        execute_cells(tx, &sql, chunk.iter().flat_map(|row| row.iter())).await?;
     }
     Ok(())
 }
@@ -949,7 +1097,7 @@ mod tests {
             Cell::Int(-42),
             Cell::from(""),
         ] {
-            copy_text(&cell, &mut out);
+            copy_text(&cell, "", &mut out);
             out.push('|');
         }
         assert_eq!(out, "plain ünïcödé|a\\\\b\\tc\\nd\\re\\\\|\\N|-42||");
@@ -963,7 +1111,7 @@ mod tests {
                 .expect("put");
         }
         rows.remove_group(&PAIRS, &["x".into()]).expect("remove");
-        let left: Vec<Vec<Cell>> = rows.tables[0].rows.keys().map(|k| k.to_vec()).collect();
+        let left: Vec<Vec<Cell>> = rows.tables[0].index.keys().map(|k| k.to_vec()).collect();
         assert_eq!(
             left,
             vec![
@@ -983,6 +1131,80 @@ mod tests {
             "same group"
         );
         assert!(rows.get(&PAIRS, &["z".into(), "1".into()]).is_err());
+    }
+
+    #[test]
+    fn texts_read_back_whether_kept_inline_or_in_the_arena() {
+        let long = "Ann Lee-Example <ann.lee@a-long-company-name.example>";
+        for mut rows in [Rows::new(Mode::Complete, &[]), Rows::for_rebuild(&[], true)] {
+            for s in [
+                "ann",
+                "Ann Lee",
+                "ÅSA ÖBERG",
+                "İstanbul",
+                "ΟΔΟΣ",
+                long,
+                "MiXeD CaSe AdDrEsS@ExAmPlE.CoM",
+            ] {
+                let lower = rows.lowercase(s);
+                assert_eq!(
+                    text_in(&lower, &rows.arena),
+                    Some(s.to_lowercase().as_str())
+                );
+                let text = rows.text(s);
+                assert_eq!(text_in(&text, &rows.arena), Some(s));
+                let composed = rows.compose(|out| out.push_str(s));
+                assert_eq!(text_in(&composed, &rows.arena), Some(s));
+            }
+            assert_eq!(
+                matches!(rows.text(long), Cell::Kept(_)),
+                rows.copy_final,
+                "long texts go to the arena only in a rebuild on PostgreSQL"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_cell_kept_in_the_arena_is_refused() {
+        let mut rows = Rows::for_rebuild(&[&PAIRS], true);
+        let long = rows.text("a key far longer than twenty-four bytes");
+        assert!(rows.put(&PAIRS, [long, "b".into(), "v".into()]).is_err());
+    }
+
+    #[test]
+    fn a_copied_row_keeps_the_original_and_a_removed_slot_is_reused() {
+        let mut rows = Rows::new(Mode::Complete, &[&PAIRS]);
+        rows.put(&PAIRS, [Cell::from("x"), "1".into(), "v".into()])
+            .expect("put");
+        let copied = rows
+            .copy_under(&PAIRS, &["x".into(), "1".into()], |row| row[1] = "2".into())
+            .expect("copy");
+        assert!(copied);
+        assert_eq!(
+            rows.get(&PAIRS, &["x".into(), "1".into()])
+                .expect("get")
+                .map(|r| r[2].clone()),
+            Some("v".into())
+        );
+        assert_eq!(
+            rows.get(&PAIRS, &["x".into(), "2".into()])
+                .expect("get")
+                .map(|r| r[2].clone()),
+            Some("v".into())
+        );
+        let slots = rows.tables[0].cells.len();
+        rows.remove(&PAIRS, &["x".into(), "1".into()])
+            .expect("remove");
+        rows.put(&PAIRS, [Cell::from("y"), "1".into(), "w".into()])
+            .expect("put");
+        assert_eq!(
+            rows.tables[0].cells.len(),
+            slots,
+            "the freed slot was reused"
+        );
+        assert!(!rows
+            .copy_under(&PAIRS, &["z".into(), "1".into()], |_| {})
+            .expect("nothing to copy"));
     }
 
     #[test]

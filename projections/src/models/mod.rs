@@ -39,19 +39,6 @@ pub(crate) fn label_cell(role: &Role) -> Cell {
     Cell::fixed(role.label())
 }
 
-/// `s` in lower case (the member list's sort key), exactly as
-/// `str::to_lowercase` makes it; ASCII text is folded without an intermediate
-/// `String` (and inline when short).
-pub(crate) fn lowercase(s: &str) -> Cell {
-    if !s.is_ascii() {
-        return Cell::from(s.to_lowercase());
-    }
-    if !s.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Cell::text(s);
-    }
-    Cell::Text(s.chars().map(|c| c.to_ascii_lowercase()).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,13 +65,6 @@ mod tests {
                 cell.as_text(),
                 Some(role_json(&role).expect("json").as_str())
             );
-        }
-    }
-
-    #[test]
-    fn lowercase_folds_like_the_standard_library() {
-        for s in ["ann", "Ann Lee", "ÅSA ÖBERG", "İstanbul", "ΟΔΟΣ"] {
-            assert_eq!(lowercase(s).as_text(), Some(s.to_lowercase().as_str()));
         }
     }
 }

@@ -89,11 +89,7 @@ struct Names<'a> {
 impl Names<'_> {
     /// The label stored under `key` in lookup `table`, if any.
     fn label(&mut self, table: &Table, key: Cell) -> Result<Option<&str>, ProjectionError> {
-        Ok(self
-            .rows
-            .get(table, &[self.org.clone(), key])?
-            .and_then(|row| row.get(2))
-            .and_then(Cell::as_text))
+        self.rows.text_at(table, &[self.org.clone(), key], 2)
     }
 
     /// Stores the label `write` makes under `key` in lookup `table`.

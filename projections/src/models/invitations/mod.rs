@@ -97,14 +97,13 @@ impl Projection for Invitations {
     fn apply(&self, rows: &mut Rows, e: &ProjectedEvent) -> Result<(), ProjectionError> {
         let id = |id: InvitationId| [Cell::Id(id.as_uuid())];
         match &e.event {
-            OrgEvent::UserInvited(i) => rows.put(
-                &INVITATIONS,
-                [
+            OrgEvent::UserInvited(i) => {
+                let row = [
                     Cell::Id(i.invitation_id.as_uuid()),
                     Cell::Id(e.org_id.as_uuid()),
-                    Cell::text(i.email.as_str()),
-                    Cell::text(i.email.key()),
-                    Cell::text(i.full_name.as_str()),
+                    rows.text(i.email.as_str()),
+                    rows.text(i.email.key()),
+                    rows.text(i.full_name.as_str()),
                     role_cell(&i.role)?,
                     label_cell(&i.role),
                     actor_cell(&i.invited_by),
@@ -115,8 +114,9 @@ impl Projection for Invitations {
                     Cell::Digest(*i.token_digest.as_bytes()),
                     Cell::fixed("queued"),
                     Cell::Null,
-                ],
-            ),
+                ];
+                rows.put(&INVITATIONS, row)
+            }
             OrgEvent::InvitationResent(r) => {
                 if let Some(row) = rows.get_mut(&INVITATIONS, &id(r.invitation_id))? {
                     row[STATUS] = Cell::fixed("pending");
@@ -146,10 +146,11 @@ impl Projection for Invitations {
             OrgEvent::InvitationAccepted(a) => rows.remove(&INVITATIONS, &id(a.invitation_id)),
             // Only the current send's outcome describes the invitation.
             OrgEvent::InvitationEmailSent(m) => {
+                let detail = rows.text(&m.message_id);
                 if let Some(row) = rows.get_mut(&INVITATIONS, &id(m.invitation_id))? {
                     if row[SEND] == Cell::Id(m.send_id.as_uuid()) {
                         row[DELIVERY] = Cell::fixed("sent");
-                        row[DETAIL] = Cell::text(&m.message_id);
+                        row[DETAIL] = detail;
                     }
                 }
                 Ok(())

@@ -5,7 +5,7 @@ pub mod queries;
 
 use roster_domain::OrgEvent;
 
-use crate::models::{label_cell, lowercase, role_cell};
+use crate::models::{label_cell, role_cell};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
 use crate::rows::{nullable, text, Cell, Rows, Table};
 
@@ -140,55 +140,51 @@ impl Projection for Members {
                 }
                 Ok(())
             }
-            OrgEvent::InvitationAccepted(a) => rows.put(
-                &MEMBERS,
-                member(
-                    org,
-                    Joined {
-                        user: a.user_id,
-                        email: &a.email,
-                        name: &a.full_name,
-                        role: &a.role,
-                        at: a.accepted_at,
-                        origin: "invitation",
-                        external_id: None,
-                    },
-                )?,
+            OrgEvent::InvitationAccepted(a) => put_member(
+                rows,
+                org,
+                Joined {
+                    user: a.user_id,
+                    email: &a.email,
+                    name: &a.full_name,
+                    role: &a.role,
+                    at: a.accepted_at,
+                    origin: "invitation",
+                    external_id: None,
+                },
             ),
-            OrgEvent::MemberProvisioned(p) => rows.put(
-                &MEMBERS,
-                member(
-                    org,
-                    Joined {
-                        user: p.user_id,
-                        email: &p.email,
-                        name: &p.full_name,
-                        role: &p.role,
-                        at: p.provisioned_at,
-                        origin: "directory",
-                        external_id: p.external_id.as_deref(),
-                    },
-                )?,
+            OrgEvent::MemberProvisioned(p) => put_member(
+                rows,
+                org,
+                Joined {
+                    user: p.user_id,
+                    email: &p.email,
+                    name: &p.full_name,
+                    role: &p.role,
+                    at: p.provisioned_at,
+                    origin: "directory",
+                    external_id: p.external_id.as_deref(),
+                },
             ),
-            OrgEvent::MemberJoinedBySso(j) => rows.put(
-                &MEMBERS,
-                member(
-                    org,
-                    Joined {
-                        user: j.user_id,
-                        email: &j.email,
-                        name: &j.full_name,
-                        role: &j.role,
-                        at: j.joined_at,
-                        origin: "sso",
-                        external_id: None,
-                    },
-                )?,
+            OrgEvent::MemberJoinedBySso(j) => put_member(
+                rows,
+                org,
+                Joined {
+                    user: j.user_id,
+                    email: &j.email,
+                    name: &j.full_name,
+                    role: &j.role,
+                    at: j.joined_at,
+                    origin: "sso",
+                    external_id: None,
+                },
             ),
             OrgEvent::MemberDetailsChanged(d) => {
+                let name = rows.text(d.full_name.as_str());
+                let sort_key = rows.lowercase(d.full_name.as_str());
                 if let Some(row) = rows.get_mut(&MEMBERS, &[org, Cell::Id(d.user_id.as_uuid())])? {
-                    row[FULL_NAME] = Cell::text(d.full_name.as_str());
-                    row[SORT_KEY] = lowercase(d.full_name.as_str());
+                    row[FULL_NAME] = name;
+                    row[SORT_KEY] = sort_key;
                     row[EXTERNAL_ID] = Cell::from(d.external_id.as_deref());
                     row[UPDATED_AT] = Cell::Time(d.changed_at);
                 }
@@ -235,15 +231,15 @@ struct Joined<'a> {
     external_id: Option<&'a str>,
 }
 
-/// A new member's `rm_members` row.
-fn member(org: Cell, j: Joined<'_>) -> Result<[Cell; 13], ProjectionError> {
-    Ok([
+/// Puts a new member's `rm_members` row.
+fn put_member(rows: &mut Rows, org: Cell, j: Joined<'_>) -> Result<(), ProjectionError> {
+    let row = [
         org,
         Cell::Id(j.user.as_uuid()),
-        Cell::text(j.email.as_str()),
-        Cell::text(j.email.key()),
-        Cell::text(j.name.as_str()),
-        lowercase(j.name.as_str()),
+        rows.text(j.email.as_str()),
+        rows.text(j.email.key()),
+        rows.text(j.name.as_str()),
+        rows.lowercase(j.name.as_str()),
         role_cell(j.role)?,
         label_cell(j.role),
         Cell::Time(j.at),
@@ -251,7 +247,8 @@ fn member(org: Cell, j: Joined<'_>) -> Result<[Cell; 13], ProjectionError> {
         Cell::fixed(j.origin),
         Cell::from(j.external_id),
         Cell::Time(j.at),
-    ])
+    ];
+    rows.put(&MEMBERS, row)
 }
 
 /// The stored name of an organization shape.

@@ -11,9 +11,9 @@ pub mod queries;
 
 use roster_domain::{OrgEvent, UserId};
 
-use crate::models::{label_cell, lowercase, role_cell};
+use crate::models::{label_cell, role_cell};
 use crate::projection::{ProjectedEvent, Projection, ProjectionError};
-use crate::rows::{int, nullable, text, Cell, Row, Rows, Table};
+use crate::rows::{int, nullable, text, Cell, Rows, Table};
 use roster_storage::db::pos_i64;
 
 /// Projects `rm_member_periods`.
@@ -56,22 +56,24 @@ const ROLE_LABEL: usize = 9;
 
 static TABLES: [&Table; 1] = [&PERIODS];
 
-/// Closes `user`'s open period at `e`, if they have one; answers the row it closed.
+/// The key of `user`'s open period.
+fn open_key(org: &Cell, user: &Cell) -> [Cell; 3] {
+    [org.clone(), user.clone(), Cell::Int(OPEN)]
+}
+
+/// Closes `user`'s open period at `e`, if they have one: a copy of it is kept
+/// under its end, and the open row is left for the caller to go on or remove.
+/// Answers whether there was one.
 fn close(
     rows: &mut Rows,
     org: &Cell,
     user: &Cell,
     e: &ProjectedEvent,
-) -> Result<Option<Row>, ProjectionError> {
-    let open_key = [org.clone(), user.clone(), Cell::Int(OPEN)];
-    let Some(open) = rows.take(&PERIODS, &open_key)? else {
-        return Ok(None);
-    };
-    let mut closed = rows.duplicate(&PERIODS, &open);
-    closed[UNTIL_POSITION] = Cell::Int(pos_i64(e.position));
-    closed[UNTIL] = Cell::Time(e.recorded_at);
-    rows.put_back(&PERIODS, closed)?;
-    Ok(Some(open))
+) -> Result<bool, ProjectionError> {
+    rows.copy_under(&PERIODS, &open_key(org, user), |closed| {
+        closed[UNTIL_POSITION] = Cell::Int(pos_i64(e.position));
+        closed[UNTIL] = Cell::Time(e.recorded_at);
+    })
 }
 
 /// Closes `user`'s open period at `e` and opens none.
@@ -81,8 +83,9 @@ fn end(
     user: UserId,
     e: &ProjectedEvent,
 ) -> Result<(), ProjectionError> {
-    if let Some(open) = close(rows, org, &Cell::Id(user.as_uuid()), e)? {
-        rows.discard(&PERIODS, open);
+    let user = Cell::Id(user.as_uuid());
+    if close(rows, org, &user, e)? {
+        rows.remove(&PERIODS, &open_key(org, &user))?;
     }
     Ok(())
 }
@@ -104,25 +107,21 @@ fn open(
     j: Joiner<'_>,
 ) -> Result<(), ProjectionError> {
     let user = Cell::Id(j.user.as_uuid());
-    if let Some(previous) = close(rows, org, &user, e)? {
-        rows.discard(&PERIODS, previous);
-    }
-    rows.put(
-        &PERIODS,
-        [
-            org.clone(),
-            user,
-            Cell::Int(OPEN),
-            Cell::Time(e.recorded_at),
-            Cell::Null,
-            Cell::text(j.email),
-            Cell::text(j.name),
-            lowercase(j.name),
-            role_cell(j.role)?,
-            label_cell(j.role),
-            Cell::Time(j.joined_at),
-        ],
-    )
+    close(rows, org, &user, e)?;
+    let row = [
+        org.clone(),
+        user,
+        Cell::Int(OPEN),
+        Cell::Time(e.recorded_at),
+        Cell::Null,
+        rows.text(j.email),
+        rows.text(j.name),
+        rows.lowercase(j.name),
+        role_cell(j.role)?,
+        label_cell(j.role),
+        Cell::Time(j.joined_at),
+    ];
+    rows.put(&PERIODS, row)
 }
 
 impl Projection for Periods {
@@ -172,11 +171,13 @@ impl Projection for Periods {
             ),
             OrgEvent::RoleChanged(r) => {
                 let user = Cell::Id(r.user_id.as_uuid());
-                if let Some(mut next) = close(rows, &org, &user, e)? {
-                    next[SINCE] = Cell::Time(e.recorded_at);
-                    next[ROLE] = role_cell(&r.to)?;
-                    next[ROLE_LABEL] = label_cell(&r.to);
-                    rows.put_back(&PERIODS, next)?;
+                let (role, label) = (role_cell(&r.to)?, label_cell(&r.to));
+                if close(rows, &org, &user, e)? {
+                    if let Some(next) = rows.get_mut(&PERIODS, &open_key(&org, &user))? {
+                        next[SINCE] = Cell::Time(e.recorded_at);
+                        next[ROLE] = role;
+                        next[ROLE_LABEL] = label;
+                    }
                 }
                 Ok(())
             }
@@ -184,11 +185,14 @@ impl Projection for Periods {
             // A new name starts a new period, so "as of" shows the name then.
             OrgEvent::MemberDetailsChanged(d) if d.from_name != d.full_name => {
                 let user = Cell::Id(d.user_id.as_uuid());
-                if let Some(mut next) = close(rows, &org, &user, e)? {
-                    next[SINCE] = Cell::Time(e.recorded_at);
-                    next[FULL_NAME] = Cell::text(d.full_name.as_str());
-                    next[SORT_KEY] = lowercase(d.full_name.as_str());
-                    rows.put_back(&PERIODS, next)?;
+                if close(rows, &org, &user, e)? {
+                    let name = rows.text(d.full_name.as_str());
+                    let sort_key = rows.lowercase(d.full_name.as_str());
+                    if let Some(next) = rows.get_mut(&PERIODS, &open_key(&org, &user))? {
+                        next[SINCE] = Cell::Time(e.recorded_at);
+                        next[FULL_NAME] = name;
+                        next[SORT_KEY] = sort_key;
+                    }
                 }
                 Ok(())
             }
