@@ -362,16 +362,26 @@ impl Rows {
         cell
     }
 
-    /// The row under `key`, if there is one (a kept text reads through
-    /// [`text_at`](Rows::text_at)).
-    pub fn get(&mut self, table: &Table, key: &[Cell]) -> Result<Option<&[Cell]>, ProjectionError> {
-        let state = state_for(
+    /// The state of `table` for the row under `key` (see [`state_for`]).
+    fn state_of(
+        &mut self,
+        table: &Table,
+        key: &[Cell],
+        write: bool,
+    ) -> Result<&mut State, ProjectionError> {
+        state_for(
             &mut self.tables,
             self.mode,
             table,
             &key[..table.group],
-            false,
-        )?;
+            write,
+        )
+    }
+
+    /// The row under `key`, if there is one (a kept text reads through
+    /// [`text_at`](Rows::text_at)).
+    pub fn get(&mut self, table: &Table, key: &[Cell]) -> Result<Option<&[Cell]>, ProjectionError> {
+        let state = self.state_of(table, key, false)?;
         Ok(state.index.get(key).map(|&slot| state.slot(slot)))
     }
 
@@ -403,13 +413,7 @@ impl Rows {
         table: &Table,
         key: &[Cell],
     ) -> Result<Option<&mut [Cell]>, ProjectionError> {
-        let state = state_for(
-            &mut self.tables,
-            self.mode,
-            table,
-            &key[..table.group],
-            true,
-        )?;
+        let state = self.state_of(table, key, true)?;
         match state.index.get(key) {
             Some(&slot) => Ok(Some(state.slot_mut(slot))),
             None => Ok(None),
@@ -474,18 +478,13 @@ impl Rows {
         key: &[Cell],
         edit: impl FnOnce(&mut [Cell]),
     ) -> Result<bool, ProjectionError> {
-        let state = state_for(
-            &mut self.tables,
-            self.mode,
-            table,
-            &key[..table.group],
-            true,
-        )?;
-        let Some(&slot) = state.index.get(key) else {
-            return Ok(false);
-        };
         let mut incoming = std::mem::take(&mut self.incoming);
         incoming.clear();
+        let state = self.state_of(table, key, true)?;
+        let Some(&slot) = state.index.get(key) else {
+            self.incoming = incoming;
+            return Ok(false);
+        };
         incoming.extend(state.slot(slot).iter().cloned());
         edit(&mut incoming);
         let outcome = self.put_incoming(table, &mut incoming);
@@ -507,13 +506,7 @@ impl Rows {
 
     /// Removes the row under `key`, if there is one.
     pub fn remove(&mut self, table: &Table, key: &[Cell]) -> Result<(), ProjectionError> {
-        let state = state_for(
-            &mut self.tables,
-            self.mode,
-            table,
-            &key[..table.group],
-            true,
-        )?;
+        let state = self.state_of(table, key, true)?;
         if let Some(slot) = state.index.remove(key) {
             state.release(slot);
         }
