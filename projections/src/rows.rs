@@ -13,6 +13,13 @@
 //! * **a rebuild**: the whole log is folded into one working set that starts
 //!   empty and so is [`Mode::Complete`] (nothing to load); append-only tables are
 //!   written after every batch, the rest once at the end, with COPY.
+//!
+//! A rebuild folds millions of events, so the working set is laid out to make
+//! none of them allocate: a table's rows are slots of one growing buffer of
+//! [`Cell`]s (a removed row's slot is reused), keys are held inline, a cell
+//! keeps an id or a time as its value, and on PostgreSQL long texts go to one
+//! arena ([`Cell::Kept`]) and append-only rows straight into COPY text. What is
+//! left is the growth of those buffers and of the key maps, not a cost per event.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -27,8 +34,8 @@ use roster_storage::db::Tx;
 /// cells, so keeping a row's key allocates nothing.
 pub type Key = SmallVec<[Cell; 3]>;
 
-/// A row: inline up to four cells (the lookup tables' rows, access, deadlines,
-/// links), so a new row of a narrow table allocates nothing either.
+/// A row as a live batch loads it from a table, before it moves into the
+/// table's buffer (inline up to four cells).
 pub type Row = SmallVec<[Cell; 4]>;
 
 /// What a column holds, so a loaded row decodes to the same cells a fold makes.
