@@ -35,8 +35,9 @@ impl Scratch {
             .execute(&admin)
             .await?;
         let url = with_database(admin_url, &name)?;
-        // The store's own settings, as the server uses them.
-        let options = PgStore::connect_options(&url)?;
+        // The store's own settings, as the server uses them, under a name of
+        // its own: the server's connections are counted apart (`roster`).
+        let options = PgStore::connect_options(&url)?.application_name("roster-bench");
         let pool = PgPoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(Duration::from_secs(30))

@@ -166,10 +166,18 @@ impl Drop for Inner {
 
 impl PgStore {
     /// Connection options for a store pool: the URL's settings plus a cap on idle
-    /// transactions, which would otherwise hold every gap-safe reader back.
+    /// transactions, which would otherwise hold every gap-safe reader back, and
+    /// the name `roster` in `pg_stat_activity`.
     pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
-        Ok(PgConnectOptions::from_str(url)?
-            .options([("idle_in_transaction_session_timeout", "60000")]))
+        let options = PgConnectOptions::from_str(url)?
+            .options([("idle_in_transaction_session_timeout", "60000")]);
+        // Named in `pg_stat_activity`, so an operator (and the bench) can tell
+        // Roster's connections apart, unless the URL names them already.
+        Ok(if options.get_application_name().is_some() {
+            options
+        } else {
+            options.application_name("roster")
+        })
     }
 
     /// Wraps a migrated pool and starts the wake-up tasks (LISTEN and coalesced NOTIFY).

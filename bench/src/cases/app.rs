@@ -11,7 +11,7 @@ use roster_eventstore::{EventStore, PgStore};
 use roster_storage::Db;
 use serde_json::json;
 
-use super::{http, long_history, rebuild, scim};
+use super::{connections, http, long_history, rebuild, scim};
 use crate::pg::Scratch;
 use crate::report::{CaseResult, Goal};
 use crate::seed::{self, OrgSeed};
@@ -53,6 +53,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
     let server = Server::start(&settings.roster, &db.url, &settings.work).await?;
     server::caught_up(&db.pool, std::time::Duration::from_secs(600)).await?;
     let rss_start = server.rss_mib();
+    let sampler = connections::Sampler::start(db.pool.clone(), db.name.clone());
     for r in http::run(settings, &server, &db.pool, &db.url, &seeded).await? {
         r.emit();
         results.push(r);
@@ -64,6 +65,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
     let lookup = scim::run(settings, &server, &db.pool, &seeded).await?;
     lookup.emit();
     results.push(lookup);
+    let (most, samples) = sampler.finish().await;
+    let rest = connections::at_rest(&db.pool, &db.name).await?;
+    let held = connections::result(most, samples, rest);
+    held.emit();
+    results.push(held);
 
     let peak = server.peak_rss_mib().unwrap_or(f64::NAN);
     let rss = CaseResult::new(

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod append;
+pub mod connections;
 pub mod email;
 pub mod expiry;
 pub mod http;
