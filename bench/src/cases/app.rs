@@ -66,8 +66,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Vec<CaseResult>> {
     lookup.emit();
     results.push(lookup);
     let (most, samples) = sampler.finish().await;
-    let rest = connections::at_rest(&db.pool, &db.name).await?;
-    let held = connections::result(most, samples, rest);
+    let (rest, quiet_after) = connections::at_rest(&db.pool, &db.name).await?;
+    let held = connections::result(most, samples, rest, quiet_after);
     held.emit();
     results.push(held);
 

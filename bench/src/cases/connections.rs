@@ -75,21 +75,47 @@ impl Sampler {
     }
 }
 
-/// Waits out the idle timeout with no request in flight, then takes the median
-/// of ten looks (the followers still look at the log now and then).
-pub async fn at_rest(pool: &PgPool, database: &str) -> anyhow::Result<i64> {
-    tokio::time::sleep(IDLE_TIMEOUT + MARGIN).await;
+/// How long the log must stay still before the server counts as quiet, and
+/// the longest wait for that (the load cases leave emails to send).
+const STILL: Duration = Duration::from_secs(5);
+const QUIET_WITHIN: Duration = Duration::from_secs(300);
+
+/// Waits until the server is quiet (no request in flight, and the log still:
+/// the emails the load cases queued are sent), then out the idle timeout, then
+/// takes the median of ten looks (the followers still look at the log now and
+/// then). Answers the count and how long the server took to become quiet.
+pub async fn at_rest(pool: &PgPool, database: &str) -> anyhow::Result<(i64, Duration)> {
+    let started = std::time::Instant::now();
+    let head = || async {
+        sqlx::query_scalar::<_, i64>("SELECT coalesce(max(global_position), 0) FROM events")
+            .fetch_one(pool)
+            .await
+    };
+    let mut last = head().await?;
+    let mut still_since = std::time::Instant::now();
+    while still_since.elapsed() < STILL && started.elapsed() < QUIET_WITHIN {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = head().await?;
+        if now != last {
+            last = now;
+            still_since = std::time::Instant::now();
+        }
+    }
+    let quiet_after = started.elapsed();
+    // The pools close a connection idle past the timeout when they next look,
+    // which they do once per timeout: up to twice the timeout in all.
+    tokio::time::sleep(2 * IDLE_TIMEOUT + MARGIN).await;
     let mut looks = Vec::new();
     for _ in 0..10 {
         looks.push(count(pool, database).await?);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     looks.sort_unstable();
-    Ok(looks[looks.len() / 2])
+    Ok((looks[looks.len() / 2], quiet_after))
 }
 
 /// The case: the most under load against the budget, and the count at rest.
-pub fn result(most: i64, samples: i64, rest: i64) -> CaseResult {
+pub fn result(most: i64, samples: i64, rest: i64, quiet_after: Duration) -> CaseResult {
     CaseResult::new(
         "pg_connections_per_instance",
         most as f64,
@@ -101,6 +127,7 @@ pub fn result(most: i64, samples: i64, rest: i64) -> CaseResult {
             "most_under_load": most,
             "samples": samples,
             "at_rest": rest,
+            "quiet_after_s": quiet_after.as_secs_f64(),
             "at_rest_goal": AT_REST,
             "budget": BUDGET,
             "baseline_is": "the default budget (ROSTER_DB_CONNECTIONS); at rest is also checked against 4",
