@@ -100,26 +100,10 @@ async fn main() -> anyhow::Result<()> {
 
     // One untimed pass of the rebuild's read too: a statement's first runs on
     // each pooled connection are slower (about 60k events/s, then 190k).
-    let mut after = Position::START;
-    let mut raw = roster_eventstore::RawBatch::default();
-    loop {
-        store.read_all_raw(after, 2_000, &mut raw).await?;
-        let Some(last) = raw.last_position() else {
-            break;
-        };
-        after = last;
-    }
+    read_raw_through(store.as_ref()).await?;
     let raw_started = Instant::now();
     let allocations_before_raw = allocations();
-    let mut after = Position::START;
-    let mut raw = roster_eventstore::RawBatch::default();
-    loop {
-        store.read_all_raw(after, 2_000, &mut raw).await?;
-        let Some(last) = raw.last_position() else {
-            break;
-        };
-        after = last;
-    }
+    read_raw_through(store.as_ref()).await?;
     let raw_rate = read as f64 / raw_started.elapsed().as_secs_f64();
     let raw_allocations = allocations() - allocations_before_raw;
 
@@ -172,6 +156,19 @@ async fn main() -> anyhow::Result<()> {
         .execute(&admin)
         .await?;
     Ok(())
+}
+
+/// Reads the whole log as a rebuild does, into one reused batch.
+async fn read_raw_through(store: &dyn EventStore) -> anyhow::Result<()> {
+    let mut after = Position::START;
+    let mut raw = roster_eventstore::RawBatch::default();
+    loop {
+        store.read_all_raw(after, 2_000, &mut raw).await?;
+        let Some(last) = raw.last_position() else {
+            return Ok(());
+        };
+        after = last;
+    }
 }
 
 /// One single-account org with an owner and invite/accept/role-change/remove
